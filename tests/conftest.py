@@ -1,0 +1,306 @@
+"""Shared pytest fixtures and helpers for the opsml-image test suite.
+
+Fixtures (see each docstring):
+
+- ``browser_type_launch_args`` -- pytest-playwright's ``page``/``browser`` use Debian's ``/usr/bin/chromium``.
+- ``streamlit_app`` -- factory: ``streamlit_app(data_dir, env=None, home=None) -> base URL`` of a real server.
+- ``postgres_url`` -- SQLAlchemy URL of a throwaway PostgreSQL server (session scope).
+- ``make_image`` -- returns :func:`write_image`, which writes a real image file with Pillow.
+- ``artifacts_dir`` -- ``<repo>/test-artifacts/`` for screenshots and other outputs worth keeping.
+
+Plain helpers importable from tests (``from conftest import free_port, write_image``):
+:func:`free_port`, :func:`write_image`, ``REPO_ROOT``.
+
+Tests using ``page``/``browser``/``context`` get the ``browser`` marker and tests using ``postgres_url`` get
+the ``postgres`` marker automatically, so ``pytest -m "not browser and not postgres"`` runs the fast subset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+STREAMLIT_START_TIMEOUT = 30.0
+
+_BROWSER_FIXTURES = {"page", "context", "browser", "new_context"}
+_LOGS_KEY = pytest.StashKey[list[Path]]()
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_image(
+    path: str | Path,
+    size: tuple[int, int] = (64, 48),
+    color: str | tuple[int, ...] = (200, 40, 40),
+    fmt: str | None = None,
+) -> Path:
+    """Write a real single-colour RGB image of ``size`` (width, height) to ``path`` and return the path.
+
+    Parent directories are created. The format comes from the file extension unless ``fmt`` (a Pillow
+    format name such as ``"JPEG"`` or ``"PNG"``) is given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, format=fmt)
+    return path
+
+
+def _missing_dependency(message: str) -> None:
+    """Fail in CI (where every dependency must be present), skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(message)
+
+
+def _read_log(path: Path, limit: int = 20_000) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<could not read {path}: {exc}>"
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+# --------------------------------------------------------------------------------------------- hooks
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by the fixtures they use: ``browser`` (Playwright) and ``postgres`` (PostgreSQL server)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if "postgres_url" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Attach the log of every Streamlit server a failing test started to its report."""
+    report = yield
+    if report.failed:
+        for log_path in item.stash.get(_LOGS_KEY, []):
+            report.sections.append((f"streamlit server log ({log_path})", _read_log(log_path)))
+    return report
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright launch options: Debian's Chromium at ``/usr/bin/chromium``, headless, no sandbox.
+
+    ``playwright install`` cannot download browsers here, so ``page``/``browser`` use the system build.
+    Skips (fails when ``CI`` is set) if Chromium is not installed. ``--headed`` still works for debugging.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing_dependency(f"{CHROMIUM} is missing: install Debian's chromium (make test does it)")
+    args = list(CHROMIUM_ARGS)
+    if browser_type_launch_args.get("headless") is False:
+        args.remove("--headless")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """``<repo>/test-artifacts/`` (created, gitignored): put screenshots and other outputs to look at here."""
+    path = REPO_ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def make_image() -> Callable[..., Path]:
+    """The :func:`write_image` helper: ``make_image(path, size=(w, h), color=..., fmt=None) -> Path``.
+
+    Writes a real single-colour RGB image with Pillow (parents created, format from the extension unless
+    ``fmt`` is given).
+    """
+    return write_image
+
+
+@pytest.fixture
+def streamlit_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., str]]:
+    """Factory that runs the real app as a ``streamlit run`` server and returns its base URL.
+
+    ``streamlit_app(data_dir: Path, env: dict | None = None, home: Path | None = None) -> str``
+
+    Starts ``<python> -m streamlit run app.py --server.headless true --server.port PORT
+    --browser.gatherUsageStats false -- --data-dir DATA_DIR`` from the repo root on 127.0.0.1 and a free port,
+    with ``OPSML_IMAGE_HOME`` set to ``home`` (a fresh temp dir if None; the app keeps its registry DB etc.
+    there) and ``env`` added on top of ``os.environ``. Waits until ``GET /_stcore/health`` answers ``ok``
+    (30 s, else the test fails showing the server log) and returns e.g. ``"http://127.0.0.1:8765"``.
+    Can be called several times per test. Every server is stopped at teardown by its own pid (terminate,
+    then kill); its stdout/stderr log is attached to the report when the test fails.
+    """
+    started: list[tuple[subprocess.Popen, object]] = []
+    logs = request.node.stash.setdefault(_LOGS_KEY, [])
+
+    def start(data_dir: Path, env: dict[str, str] | None = None, home: Path | None = None) -> str:
+        home = Path(home) if home is not None else tmp_path_factory.mktemp("opsml-home")
+        home.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log_path = tmp_path_factory.mktemp("streamlit-log") / "server.log"
+        logs.append(log_path)
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true",
+            "--server.port", str(port),
+            "--server.address", "127.0.0.1",
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+            "--", "--data-dir", str(data_dir),
+        ]  # fmt: skip
+        full_env = {**os.environ, "OPSML_IMAGE_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+        log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((proc, log_file))
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STREAMLIT_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"streamlit exited with code {proc.returncode} before becoming healthy.\n"
+                    f"command: {' '.join(cmd)}\n--- server log ---\n{_read_log(log_path)}",
+                    pytrace=False,
+                )
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as resp,
+            ):
+                if resp.status == 200 and resp.read().decode().strip() == "ok":
+                    return base_url
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not answer ok on /_stcore/health in {STREAMLIT_START_TIMEOUT:.0f} s.\n"
+                    f"command: {' '.join(cmd)}\n--- server log ---\n{_read_log(log_path)}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
+
+    yield start
+
+    for proc, log_file in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        log_file.close()
+
+
+def _pg_bindir() -> Path | None:
+    """Newest ``/usr/lib/postgresql/<version>/bin`` that has ``initdb`` and ``pg_ctl``."""
+    candidates = [
+        Path(d)
+        for d in glob.glob(PG_BIN_GLOB)
+        if (Path(d) / "initdb").exists() and (Path(d) / "pg_ctl").exists()
+    ]
+
+    def version(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.parent.name.split(".") if x.isdigit())
+
+    return max(candidates, key=version, default=None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL ``postgresql+psycopg://test@127.0.0.1:PORT/postgres`` of a throwaway PostgreSQL server.
+
+    One server per test session: a temp dir (owned by user ``postgres`` when running as root, since the
+    server refuses to run as root), ``initdb -A trust -U test``, ``pg_ctl start`` on 127.0.0.1 and a free
+    port; stopped with ``pg_ctl -m fast stop`` and deleted at the end. Tests share the server, so create
+    your own tables/schemas/databases with unique names (or clean up). Skips if PostgreSQL is not
+    installed (fails when ``CI`` is set).
+    """
+    bindir = _pg_bindir()
+    if bindir is None:
+        _missing_dependency(
+            f"PostgreSQL is not installed (no {PG_BIN_GLOB}/pg_ctl): apt-get install postgresql"
+        )
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            import pwd
+
+            pg_user = pwd.getpwnam("postgres")
+        except KeyError:
+            _missing_dependency("running as root but there is no 'postgres' user to run the server as")
+
+    base = Path(tempfile.mkdtemp(prefix="opsml-pg-"))
+    if as_root:
+        os.chown(base, pg_user.pw_uid, pg_user.pw_gid)
+    data, log = base / "data", base / "log"
+    port = free_port()
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        cmd = [str(bindir / args[0]), *args[1:]]
+        if as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(
+            cmd, cwd=base, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
+
+    try:
+        res = run("initdb", "-D", str(data), "-A", "trust", "-U", "test")
+        if res.returncode != 0:
+            pytest.fail(f"initdb failed ({res.returncode}):\n{res.stdout}\n{res.stderr}", pytrace=False)
+        opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+        res = run("pg_ctl", "-D", str(data), "-o", opts, "-l", str(log), "-w", "start")
+        if res.returncode != 0:
+            pytest.fail(
+                f"pg_ctl start failed ({res.returncode}):\n{res.stdout}\n{res.stderr}\n"
+                f"--- server log ---\n{_read_log(log)}",
+                pytrace=False,
+            )
+        yield f"postgresql+psycopg://test@127.0.0.1:{port}/postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
