@@ -1,0 +1,129 @@
+"""The merged per-image view: one image's caption, image categories and all its boxes.
+
+``metadata.jsonl`` may hold several records for one file (the OpsML seed gives ``0002.png`` a caption line
+and an objects line). The file keeps its lines as written; :func:`merge` folds them into one
+:class:`ImageAnnotation`, and :meth:`ImageAnnotation.to_record` turns an edited annotation back into one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Box", "ImageAnnotation", "merge"]
+
+_KNOWN = frozenset(("file_name", "caption", "categories", "objects"))
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """One object: ``[x, y, w, h]`` in image pixels (top-left origin) and its category id."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    category: int
+
+    def as_bbox(self) -> list[float]:
+        return [self.x, self.y, self.w, self.h]
+
+    def clipped(self, width: int, height: int) -> Box | None:
+        """This box cut to the image bounds, or None when nothing of it is inside."""
+        x0, y0 = max(0.0, self.x), max(0.0, self.y)
+        x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return Box(x0, y0, x1 - x0, y1 - y0, self.category)
+
+    def rounded(self, digits: int = 2) -> Box:
+        return Box(round(self.x, digits), round(self.y, digits), round(self.w, digits), round(self.h, digits), self.category)
+
+
+@dataclass
+class ImageAnnotation:
+    """Everything the records of one image say about it."""
+
+    file_name: str
+    split: str = "train"
+    caption: str | None = None
+    categories: list[int] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    lines: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    dropped_boxes: int = 0
+
+    @property
+    def annotated(self) -> bool:
+        """True when the image has at least one box."""
+        return bool(self.boxes)
+
+    def to_record(self) -> dict[str, Any]:
+        """One ``metadata.jsonl`` record for this image (empty fields omitted, extra keys kept)."""
+        record: dict[str, Any] = {"file_name": self.file_name}
+        if self.caption:
+            record["caption"] = self.caption
+        if self.categories:
+            record["categories"] = list(self.categories)
+        if self.boxes:
+            record["objects"] = {
+                "bbox": [box.as_bbox() for box in self.boxes],
+                "categories": [box.category for box in self.boxes],
+            }
+        record.update((k, v) for k, v in self.extra.items() if k not in record)
+        return record
+
+
+def merge(records: Iterable[tuple[int, dict[str, Any]]], split: str = "train") -> ImageAnnotation:
+    """Fold the ``(line, record)`` pairs of one image into one annotation.
+
+    The first caption wins, image categories are united in order of appearance, boxes are concatenated,
+    and the first value of any other key is kept. Malformed boxes are left out and counted.
+    """
+    annotation: ImageAnnotation | None = None
+    lines: list[int] = []
+    for line, record in records:
+        if annotation is None:
+            annotation = ImageAnnotation(file_name=record["file_name"], split=split)
+        lines.append(line)
+        caption = record.get("caption")
+        if annotation.caption is None and isinstance(caption, str):
+            annotation.caption = caption
+        for category in record.get("categories") or ():
+            if type(category) is int and category >= 0 and category not in annotation.categories:
+                annotation.categories.append(category)
+        _add_boxes(annotation, record.get("objects"))
+        for key, value in record.items():
+            if key not in _KNOWN and key not in annotation.extra:
+                annotation.extra[key] = value
+    if annotation is None:
+        raise ValueError("merge() needs at least one record")
+    annotation.lines = tuple(lines)
+    return annotation
+
+
+def _add_boxes(annotation: ImageAnnotation, objects: Any) -> None:
+    if not isinstance(objects, dict):
+        return
+    boxes, categories = objects.get("bbox"), objects.get("categories")
+    if not isinstance(boxes, list) or not isinstance(categories, list):
+        return
+    for i, bbox in enumerate(boxes):
+        category = categories[i] if i < len(categories) else None
+        if _is_box(bbox) and type(category) is int and category >= 0:
+            annotation.boxes.append(Box(*(float(v) for v in bbox), category=category))
+        else:
+            annotation.dropped_boxes += 1
+    annotation.dropped_boxes += max(0, len(categories) - len(boxes))
+
+
+def _is_box(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+        and value[2] > 0
+        and value[3] > 0
+    )

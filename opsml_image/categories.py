@@ -1,0 +1,42 @@
+"""Category names: ``categories.json`` at the dataset root, a JSON list whose index is the category id.
+
+Records keep integer ids (as the OpsML seed and COCO do); the names live beside them in one small file
+that Hugging Face ``imagefolder`` ignores, so ``load_dataset("imagefolder", ...)`` still loads the folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from opsml_image.atomic import atomic_write_bytes
+from opsml_image.rules import Problem
+
+__all__ = ["CATEGORIES_FILE", "read_names", "write_names"]
+
+CATEGORIES_FILE = "categories.json"
+
+
+def read_names(root: str | Path) -> list[str] | Problem:
+    """The category names of a dataset (empty when it has no ``categories.json``), or the Problem with the file."""
+    path = Path(root) / CATEGORIES_FILE
+    try:
+        names = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, orjson.JSONDecodeError) as error:
+        return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} is not valid JSON: {error}")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} must be a JSON list of non-empty names")
+    if len(set(names)) != len(names):
+        return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} lists a name twice")
+    return names
+
+
+def write_names(root: str | Path, names: list[str]) -> Path:
+    """Write the category names atomically (index = id)."""
+    cleaned = [name.strip() for name in names]
+    if not all(cleaned) or len(set(cleaned)) != len(cleaned):
+        raise ValueError("category names must be non-empty and unique")
+    return atomic_write_bytes(Path(root) / CATEGORIES_FILE, orjson.dumps(cleaned, option=orjson.OPT_INDENT_2) + b"\n")

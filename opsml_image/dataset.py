@@ -1,0 +1,246 @@
+"""The dataset folder: images plus ``metadata.jsonl``, flat or split into ``train/ validation/ test/``.
+
+Two layouts are recognised, as Hugging Face ``imagefolder`` loads them:
+
+* flat: ``DIR/metadata.jsonl`` with ``file_name`` relative to ``DIR`` (one split, ``train``);
+* split: ``DIR/<split>/metadata.jsonl`` per split folder, ``file_name`` relative to that folder. Folder
+  names map to split names as in Hugging Face (``val``/``valid``/``dev`` → ``validation`` and so on).
+
+Category names live in ``DIR/categories.json`` (see :mod:`opsml_image.categories`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
+
+from opsml_image.annotation import ImageAnnotation, merge
+from opsml_image.categories import read_names, write_names
+from opsml_image.jsonl import read_lines
+from opsml_image.rules import Problem
+from opsml_image.schema import ImageMetadata
+from opsml_image.validation import Progress, ValidationReport, iter_image_files, validate_dataset
+
+__all__ = ["ImageDataset", "Split", "RecordLine", "DatasetStats", "SPLIT_ALIASES"]
+
+#: Folder name → split name, as Hugging Face infers splits from folder names.
+SPLIT_ALIASES: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+    "testing": "test",
+    "eval": "test",
+    "evaluation": "test",
+}
+_SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: its folder, its metadata file, and (for in-memory metadata) its records."""
+
+    name: str
+    directory: Path
+    metadata_path: Path
+    prefix: str = ""
+    records: ImageMetadata | None = None
+
+    @property
+    def metadata_label(self) -> str:
+        """The metadata file's path relative to the dataset root, for messages."""
+        return f"{self.prefix}{self.metadata_path.name}"
+
+    def read_lines(self) -> Iterator[tuple[int, Any]]:
+        """``(line, parsed value or Problem)`` for each record (empty when the file does not exist yet)."""
+        if self.records is not None:
+            return enumerate((record.to_dict() for record in self.records), 1)
+        if not self.metadata_path.exists():
+            return iter(())
+        return read_lines(self.metadata_path)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLine:
+    """A well-formed record and where it stands."""
+
+    split: str
+    line: int
+    record: dict[str, Any]
+
+
+@dataclass
+class DatasetStats:
+    """Counts that describe a dataset."""
+
+    records: int = 0
+    images: int = 0
+    annotated_images: int = 0
+    boxes: int = 0
+    category_counts: dict[int, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+
+
+class ImageDataset(BaseModel):
+    """An image folder and its ``metadata.jsonl`` (OpsML's ``ImageDataset``).
+
+    ``metadata`` is the metadata file's name inside ``image_dir`` (default ``metadata.jsonl``) or an
+    :class:`ImageMetadata` held in memory (then :meth:`write_metadata` writes it to the folder).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    image_dir: Path
+    metadata: str | ImageMetadata = "metadata.jsonl"
+    _splits: dict[str, Split] = PrivateAttr(default_factory=dict)
+
+    @field_validator("image_dir")
+    @classmethod
+    def _check_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"image_dir {value} is not a folder")
+        return value
+
+    @model_validator(mode="after")
+    def _find_splits(self) -> ImageDataset:
+        if isinstance(self.metadata, ImageMetadata):
+            path = self.image_dir / "metadata.jsonl"
+            self._splits = {"train": Split("train", self.image_dir, path, "", self.metadata)}
+            return self
+        name = Path(self.metadata).name
+        given = Path(self.metadata)
+        if given.parent != Path(".") and given.resolve().parent != self.image_dir.resolve():
+            raise ValueError(f"metadata {self.metadata} must be a file name inside {self.image_dir}")
+        self._splits = _discover(self.image_dir, name)
+        if not self._splits:
+            raise ValueError(f"no {name} in {self.image_dir} nor in its train/validation/test folders")
+        return self
+
+    @classmethod
+    def create(cls, image_dir: str | Path, metadata: str = "metadata.jsonl") -> ImageDataset:
+        """Make an empty dataset folder (an empty metadata file) unless one exists, and open it."""
+        root = Path(image_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        if not _discover(root, metadata):
+            (root / metadata).touch()
+        return cls(image_dir=root, metadata=metadata)
+
+    @property
+    def splits(self) -> dict[str, Split]:
+        """The splits, ``train`` first."""
+        return self._splits
+
+    def split(self, name: str | None = None) -> Split:
+        """One split by name (the only split when ``name`` is None)."""
+        if name is None:
+            if len(self._splits) != 1:
+                raise ValueError(f"choose a split: {', '.join(self._splits)}")
+            return next(iter(self._splits.values()))
+        try:
+            return self._splits[name]
+        except KeyError:
+            raise KeyError(f"no split {name!r}; the dataset has {', '.join(self._splits)}") from None
+
+    def category_names_or_problem(self) -> list[str] | Problem:
+        return read_names(self.image_dir)
+
+    def category_names(self) -> list[str]:
+        """Names by category id from ``categories.json`` (empty list when there is none)."""
+        names = read_names(self.image_dir)
+        if isinstance(names, Problem):
+            raise ValueError(f"{self.image_dir / 'categories.json'}: {names.message}")
+        return names
+
+    def set_category_names(self, names: list[str]) -> None:
+        """Replace ``categories.json`` atomically."""
+        write_names(self.image_dir, names)
+
+    def iter_records(self, split: str | None = None) -> Iterator[RecordLine]:
+        """Every well-formed record (a JSON object with a string ``file_name``), streamed in file order."""
+        for part in self._selected(split):
+            for line, value in part.read_lines():
+                if type(value) is dict and type(value.get("file_name")) is str:
+                    yield RecordLine(part.name, line, value)
+
+    def annotations(self, split: str | None = None) -> dict[tuple[str, str], ImageAnnotation]:
+        """The merged per-image view, keyed by ``(split, file_name)`` in order of first appearance."""
+        groups: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
+        for item in self.iter_records(split):
+            groups.setdefault((item.split, item.record["file_name"]), []).append((item.line, item.record))
+        return {key: merge(records, split=key[0]) for key, records in groups.items()}
+
+    def image_files(self, split: str | None = None) -> Iterator[tuple[str, str]]:
+        """``(split, file_name)`` of every image file on disk."""
+        for part in self._selected(split):
+            for relative in iter_image_files(part.directory):
+                yield part.name, relative
+
+    def image_path(self, split: str, file_name: str) -> Path:
+        """The path of an image named by a record."""
+        return self.split(split).directory / file_name
+
+    def validate(
+        self,
+        *,
+        check_images: bool = True,
+        strict: bool = False,
+        max_issues: int = 10_000,
+        progress: Progress | None = None,
+    ) -> ValidationReport:
+        """Check every record and image; strict raises :class:`~opsml_image.validation.ValidationError` on the first error."""
+        return validate_dataset(
+            self, check_images=check_images, strict=strict, max_issues=max_issues, progress=progress
+        )
+
+    def stats(self) -> DatasetStats:
+        """Record, image, box and category counts (streamed; images counted once however many records)."""
+        stats = DatasetStats()
+        categories: Counter[int] = Counter()
+        per_split: dict[str, set[str]] = {name: set() for name in self._splits}
+        annotated: set[tuple[str, str]] = set()
+        for item in self.iter_records():
+            stats.records += 1
+            per_split[item.split].add(item.record["file_name"])
+            objects = item.record.get("objects")
+            if isinstance(objects, dict) and isinstance(objects.get("categories"), list) and objects["categories"]:
+                ids = [c for c in objects["categories"] if type(c) is int]
+                stats.boxes += len(ids)
+                categories.update(ids)
+                annotated.add((item.split, item.record["file_name"]))
+        stats.splits = {name: len(files) for name, files in per_split.items()}
+        stats.images = sum(stats.splits.values())
+        stats.annotated_images = len(annotated)
+        stats.category_counts = dict(sorted(categories.items()))
+        return stats
+
+    def write_metadata(self) -> Path:
+        """Write in-memory metadata to ``image_dir/metadata.jsonl`` atomically (a no-op for file metadata)."""
+        part = self.split()
+        if part.records is not None:
+            part.records.write_to_file(part.metadata_path)
+        return part.metadata_path
+
+    def metadata_files(self) -> list[Path]:
+        return [part.metadata_path for part in self._splits.values()]
+
+    def _selected(self, split: str | None) -> list[Split]:
+        return list(self._splits.values()) if split is None else [self.split(split)]
+
+
+def _discover(root: Path, name: str) -> dict[str, Split]:
+    if (root / name).is_file():
+        return {"train": Split("train", root, root / name)}
+    found: dict[str, Split] = {}
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        split = SPLIT_ALIASES.get(child.name.lower())
+        if split and split not in found and (child / name).is_file():
+            found[split] = Split(split, child, child / name, f"{child.name}/")
+    return dict(sorted(found.items(), key=lambda item: _SPLIT_ORDER[item[0]]))

@@ -1,0 +1,95 @@
+"""Image files: which files are images, and their size read from the header (cached, bomb-safe)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from opsml_image.rules import Problem
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "is_image_file", "probe", "open_image"]
+
+#: Extensions Hugging Face ``imagefolder`` treats as images (lower case).
+IMAGE_EXTENSIONS = frozenset(
+    ".bmp .gif .ico .jpeg .jpg .png .tif .tiff .webp .avif .jp2 .j2k .pbm .pgm .ppm .pnm .tga .jfif".split()
+)
+#: The most pixels an image may declare (``OPSML_IMAGE_MAX_PIXELS``); more is treated as a decompression bomb.
+MAX_PIXELS = int(os.environ.get("OPSML_IMAGE_MAX_PIXELS", 100_000_000))
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the header of an image file says."""
+
+    width: int
+    height: int
+    format: str
+
+
+def is_image_file(name: str | Path) -> bool:
+    """True when the name ends in an image extension."""
+    return os.path.splitext(str(name))[1].lower() in IMAGE_EXTENSIONS
+
+
+def probe(path: str | Path) -> ImageInfo | Problem:
+    """Read an image's size from its header and check the file is complete; a Problem when it is not.
+
+    The result is cached per (path, size, modification time), so an unchanged file is read once.
+    """
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return Problem("image.missing", "file_name", f"image not found: {path}")
+    except OSError as error:
+        return Problem("image.unreadable", "file_name", f"cannot read {path}: {error.strerror}")
+    return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=262_144)
+def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height, fmt = image.width, image.height, image.format or "?"
+                if width * height > MAX_PIXELS:
+                    return Problem(
+                        "image.too_large",
+                        "file_name",
+                        f"{path} declares {width}x{height} = {width * height:,} pixels, more than the "
+                        f"{MAX_PIXELS:,} allowed (possible decompression bomb)",
+                    )
+                if fmt == "PNG":
+                    image.verify()  # walks every chunk and its CRC: finds truncation without decoding
+    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+        return Problem("image.unreadable", "file_name", f"{path} is not a readable image: {error}")
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        return Problem("image.unreadable", "file_name", f"{path} is corrupt or truncated: {error}")
+    if fmt == "JPEG" and not _jpeg_is_complete(path, size):
+        return Problem("image.unreadable", "file_name", f"{path} is a truncated JPEG (no end-of-image marker)")
+    return ImageInfo(width, height, fmt)
+
+
+def _jpeg_is_complete(path: str, size: int) -> bool:
+    """A complete JPEG ends with the EOI marker FFD9 (some writers pad a few bytes after it)."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, size - 64))
+        return b"\xff\xd9" in handle.read()
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open and decode an image fully, refusing bombs and corrupt files with a ValueError naming the file."""
+    info = probe(path)
+    if isinstance(info, Problem):
+        raise ValueError(info.message)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy() if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"{path} is corrupt or truncated: {error}") from error

@@ -1,0 +1,139 @@
+"""Streaming JSON-lines IO for ``metadata.jsonl``: one line in memory at a time, atomic writes.
+
+Lines are numbered from 1 as an editor shows them (blank lines count but yield nothing). A UTF-8 BOM on
+the first line and CRLF endings are accepted. A line that cannot be read becomes a :class:`~opsml_image.rules.Problem`
+with the line's number instead of an exception, so a reader can report every bad line in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from opsml_image.atomic import atomic_writer
+from opsml_image.rules import Problem
+
+__all__ = ["MetadataError", "read_lines", "iter_objects", "write_objects", "rewrite_lines", "dumps"]
+
+#: The longest line accepted, in bytes (``OPSML_IMAGE_MAX_LINE_BYTES``); longer lines are skipped and reported.
+MAX_LINE_BYTES = int(os.environ.get("OPSML_IMAGE_MAX_LINE_BYTES", 8 * 1024 * 1024))
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+class MetadataError(ValueError):
+    """A bad line or record, naming the file, line and field."""
+
+    def __init__(self, file: str | Path, line: int | None, problem: Problem) -> None:
+        self.file, self.line, self.problem = str(file), line, problem
+        where = f"{file}:{line}" if line else str(file)
+        field = f" [{problem.field}]" if problem.field else ""
+        super().__init__(f"{where}{field}: {problem.message} ({problem.code})")
+
+
+def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, parsed JSON value or Problem)`` for every non-blank line of a file."""
+    limit = max_line_bytes or MAX_LINE_BYTES
+    with open(path, "rb", buffering=_CHUNK) as handle:
+        readline = handle.readline
+        loads = orjson.loads
+        number = 0
+        while line := readline(limit + 1):
+            number += 1
+            if len(line) > limit and not line.endswith(b"\n"):
+                size = len(line) + _skip_to_line_end(handle)
+                message = f"line {number} is {size:,} bytes, more than the {limit:,} allowed"
+                yield number, Problem("line.too_long", None, message)
+                continue
+            try:
+                yield number, loads(line)
+            except orjson.JSONDecodeError as error:
+                if number == 1 and line.startswith(_BOM):
+                    line = line[len(_BOM) :]
+                if line.strip():
+                    yield number, _parse_slowly(line, error)
+
+
+def iter_objects(path: str | Path, strict: bool = True, max_line_bytes: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, parsed JSON value)``; a bad line raises :class:`MetadataError` when strict, else is skipped."""
+    for number, value in read_lines(path, max_line_bytes):
+        if type(value) is Problem:
+            if strict:
+                raise MetadataError(path, number, value)
+            continue
+        yield number, value
+
+
+def dumps(obj: Mapping[str, Any]) -> bytes:
+    """One record as a JSON line (compact, UTF-8, ending in a newline)."""
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def write_objects(path: str | Path, objects: Iterable[Mapping[str, Any]]) -> Path:
+    """Write records as JSON lines, replacing ``path`` atomically; returns the path."""
+    with atomic_writer(path) as handle:
+        for obj in objects:
+            handle.write(dumps(obj))
+    return Path(path)
+
+
+def rewrite_lines(
+    path: str | Path,
+    replace: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
+    append: Iterable[Mapping[str, Any]] = (),
+) -> Path:
+    """Rewrite a JSON-lines file atomically, keeping every untouched line byte for byte.
+
+    ``replace`` maps a line number to the records written in its place (an empty sequence deletes the
+    line); ``append`` records are added at the end. A missing file is treated as empty.
+    """
+    replace = replace or {}
+    source = Path(path)
+    with atomic_writer(source) as out:
+        last = b"\n"
+        if source.exists():
+            with open(source, "rb", buffering=_CHUNK) as handle:
+                for number, line in enumerate(handle, 1):
+                    if number in replace:
+                        for obj in replace[number]:
+                            out.write(dumps(obj))
+                        last = b"\n"
+                    else:
+                        out.write(line)
+                        last = line[-1:]
+        first = True
+        for obj in append:
+            if first and last != b"\n":
+                out.write(b"\n")
+            first = False
+            out.write(dumps(obj))
+    return source
+
+
+def _skip_to_line_end(handle: Any) -> int:
+    skipped = 0
+    while chunk := handle.readline(_CHUNK):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped
+
+
+def _parse_slowly(line: bytes, error: orjson.JSONDecodeError) -> Any:
+    """Explain a line orjson refused; NaN and Infinity (Python's JSON) parse so the box rules can name them."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return Problem("line.encoding", None, f"byte {bad.start + 1} is not valid UTF-8 ({line[bad.start:bad.start + 4]!r})")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as slow:
+        ending = "" if line.endswith(b"\n") else " (the last line is cut short: the file does not end with a newline)"
+        return Problem("line.json", None, f"invalid JSON at column {slow.colno}: {slow.msg}{ending}")
+    except (ValueError, RecursionError):
+        return Problem("line.json", None, f"invalid JSON: {error}")

@@ -1,0 +1,290 @@
+"""Validation of a dataset folder: every problem collected into one report (file, line, field, code, message).
+
+The validator streams each ``metadata.jsonl`` line by line, checks every record with :mod:`opsml_image.rules`,
+reads each referenced image's header once (cached) to check it exists, is a complete image, is not a
+decompression bomb, and holds its boxes, then reports images no record mentions. It keeps no records in
+memory: only the set of file names seen (to find unlabeled images) and the issues themselves (capped).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import posixpath
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsml_image import rules
+from opsml_image.images import ImageInfo, is_image_file, probe
+from opsml_image.jsonl import read_lines
+from opsml_image.rules import CODES, Problem, Severity
+
+if TYPE_CHECKING:
+    from opsml_image.dataset import ImageDataset
+
+__all__ = ["Issue", "ValidationReport", "validate_lines", "validate_file", "validate_dataset", "ValidationError"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem: where it is (file relative to the dataset root, line, field) and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str | None
+    code: str
+    message: str
+    severity: Severity
+    file_name: str | None = None
+    split: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        at = f" [{self.field}]" if self.field else ""
+        return f"{where}{at} {self.severity} {self.code}: {self.message}"
+
+
+class ValidationError(ValueError):
+    """Raised by strict validation on the first error, and by :meth:`ValidationReport.raise_for_errors`."""
+
+    def __init__(self, issue: Issue) -> None:
+        self.issue = issue
+        super().__init__(str(issue))
+
+
+@dataclass
+class ValidationReport:
+    """All issues of a validation run, with exact counts per code even when the stored list is capped."""
+
+    issues: list[Issue] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    images_checked: int = 0
+    max_issues: int = 10_000
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.counts.items() if CODES[code][0] == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for code, n in self.counts.items() if CODES[code][0] == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return self.errors == 0
+
+    @property
+    def truncated(self) -> bool:
+        return sum(self.counts.values()) > len(self.issues)
+
+    def add(self, issue: Issue) -> None:
+        self.counts[issue.code] += 1
+        if len(self.issues) < self.max_issues:
+            self.issues.append(issue)
+
+    def by_code(self) -> dict[str, list[Issue]]:
+        """Stored issues grouped by code, most frequent code first."""
+        groups: dict[str, list[Issue]] = {code: [] for code, _ in self.counts.most_common()}
+        for issue in self.issues:
+            groups[issue.code].append(issue)
+        return groups
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [asdict(issue) for issue in self.issues]
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`ValidationError` for the first error, if any."""
+        for issue in self.issues:
+            if issue.severity == "error":
+                raise ValidationError(issue)
+
+    def summary(self) -> str:
+        """A short text report: totals, then counts per code."""
+        head = f"{self.records:,} records, {self.images_checked:,} images checked: "
+        head += f"{self.errors:,} errors, {self.warnings:,} warnings"
+        lines = [head]
+        for code, count in self.counts.most_common():
+            lines.append(f"  {count:>8,}  {code:<26} {CODES[code][1]}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Context:
+    """Where the lines come from and what to check them against."""
+
+    report: ValidationReport
+    source: str
+    split: str | None = None
+    image_root: Path | None = None
+    prefix: str = ""
+    names: list[str] | None = None
+    strict: bool = False
+    seen: set[str] | None = None
+    keys: set[str] = field(default_factory=set)
+
+    def add(self, line: int | None, problem: Problem, file_name: str | None = None, file: str | None = None) -> None:
+        issue = Issue(
+            file or self.source, line, problem.field, problem.code, problem.message, problem.severity, file_name, self.split
+        )
+        if self.strict and issue.severity == "error":
+            raise ValidationError(issue)
+        self.report.add(issue)
+
+
+def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
+    """Check parsed lines (``(number, value or Problem)``) and add their issues to ``ctx.report``."""
+    report, check_record, seen, keys = ctx.report, rules.record_problems, ctx.seen, ctx.keys
+    sizes: dict[str, ImageInfo | Problem] = {}
+    n_names = len(ctx.names) if ctx.names else 0
+    for number, obj in lines:
+        if type(obj) is Problem:
+            ctx.add(number, obj)
+            continue
+        report.records += 1
+        problems = check_record(obj)
+        if problems:
+            for problem in problems:
+                ctx.add(number, problem, obj.get("file_name") if type(obj) is dict else None)
+            if type(obj) is not dict or any(p.field == "file_name" for p in problems):
+                continue
+        keys.update(obj)
+        file_name = obj.get("file_name")
+        objects = obj.get("objects")
+        boxes_ok = objects is not None and not any(p.code.startswith(("box.", "bbox.", "objects.")) for p in problems)
+        if n_names:
+            _check_names(ctx, number, obj, objects, n_names)
+        if seen is None:
+            continue
+        key = posixpath.normpath(file_name.replace("\\", "/"))
+        seen.add(key)
+        info = sizes.get(key)
+        if info is None:
+            info = sizes[key] = probe(ctx.image_root / key)  # type: ignore[operator]
+            report.images_checked += 1
+            if type(info) is Problem:
+                ctx.add(number, info, file_name)
+        if type(info) is ImageInfo and boxes_ok:
+            _check_inside(ctx, number, objects["bbox"], info, file_name)
+
+
+def _check_inside(ctx: _Context, number: int, boxes: list[list[float]], info: ImageInfo, file_name: str) -> None:
+    if not boxes:
+        return
+    xs, ys = [b[0] for b in boxes], [b[1] for b in boxes]
+    right = max(b[0] + b[2] for b in boxes)
+    bottom = max(b[1] + b[3] for b in boxes)
+    if min(xs) >= 0 and min(ys) >= 0 and right <= info.width + 1e-6 and bottom <= info.height + 1e-6:
+        return
+    for i, box in enumerate(boxes):
+        problem = rules.box_outside_problem(box, info.width, info.height, f"objects.bbox[{i}]")
+        if problem:
+            ctx.add(number, problem, file_name)
+
+
+def _check_names(ctx: _Context, number: int, obj: dict[str, Any], objects: Any, n_names: int) -> None:
+    for where, ids in (("categories", obj.get("categories")), ("objects.categories", _get(objects, "categories"))):
+        if type(ids) is list and ids and all(type(i) is int for i in ids) and max(ids) >= n_names:
+            unknown = sorted({i for i in ids if i >= n_names})
+            message = f"{where} uses id(s) {unknown} but categories.json names only {n_names} (0..{n_names - 1})"
+            ctx.add(number, Problem("category.unknown", where, message), obj.get("file_name"))
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if type(value) is dict else None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: bulk parsing makes millions of short-lived containers, no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def validate_file(
+    path: str | Path,
+    image_root: str | Path | None = None,
+    *,
+    names: list[str] | None = None,
+    strict: bool = False,
+    max_issues: int = 10_000,
+) -> ValidationReport:
+    """Validate one metadata file; with ``image_root`` also check the images its records name."""
+    report = ValidationReport(max_issues=max_issues)
+    root = Path(image_root) if image_root is not None else None
+    ctx = _Context(report, str(path), image_root=root, names=names, strict=strict, seen=set() if root else None)
+    with _gc_paused():
+        validate_lines(read_lines(path), ctx)
+    return report
+
+
+def validate_dataset(
+    dataset: ImageDataset,
+    *,
+    check_images: bool = True,
+    strict: bool = False,
+    max_issues: int = 10_000,
+    progress: Progress | None = None,
+) -> ValidationReport:
+    """Validate every split of a dataset folder and return the report (strict: raise on the first error)."""
+    report = ValidationReport(max_issues=max_issues)
+    names = dataset.category_names_or_problem()
+    ctx = _Context(report, "categories.json", strict=strict)
+    if isinstance(names, Problem):
+        ctx.add(None, names)
+        names = None
+    split_keys: dict[str, set[str]] = {}
+    splits = list(dataset.splits.values())
+    for index, split in enumerate(splits):
+        ctx = _Context(
+            report,
+            split.metadata_label,
+            split=split.name,
+            image_root=split.directory,
+            names=names,
+            strict=strict,
+            seen=set() if check_images else None,
+        )
+        with _gc_paused():
+            validate_lines(split.read_lines(), ctx)
+        split_keys[split.name] = ctx.keys
+        if check_images and ctx.seen is not None:
+            _report_unlabeled(ctx, split.directory, split.prefix)
+        if progress:
+            progress(index + 1, len(splits))
+    if len({frozenset(keys) for keys in split_keys.values()}) > 1:
+        detail = "; ".join(f"{name}: {sorted(keys)}" for name, keys in split_keys.items())
+        ctx.split = None
+        ctx.add(None, Problem("split.features", None, f"splits have different record keys ({detail})"), file="")
+    return report
+
+
+def _report_unlabeled(ctx: _Context, directory: Path, prefix: str) -> None:
+    assert ctx.seen is not None
+    for relative in iter_image_files(directory):
+        if relative not in ctx.seen:
+            message = f"{prefix}{relative} has no record in metadata.jsonl"
+            ctx.add(None, Problem("image.unlabeled", "file_name", message), relative, file=f"{prefix}{relative}")
+
+
+def iter_image_files(directory: Path) -> Iterator[str]:
+    """Every image file below ``directory`` as a relative POSIX path, sorted per folder (hidden ones skipped)."""
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        base = Path(root).relative_to(directory).as_posix()
+        for name in sorted(files):
+            if not name.startswith(".") and is_image_file(name):
+                yield name if base == "." else f"{base}/{name}"
+
