@@ -1,0 +1,239 @@
+"""Canvas pixels <-> image pixels for the annotation canvas (``streamlit-drawable-canvas``, ``contain`` fit).
+
+The canvas shows a *display* image (usually the original scaled down to the canvas size, so a 4000x3000
+photo is not sent to the browser at full size). With ``background_image_fit="contain"`` the canvas
+frontend scales the display image by ``s = min(canvas_w / display_w, canvas_h / display_h)`` and centres it
+(offsets ``(canvas_w - display_w * s) / 2`` and ``(canvas_h - display_h * s) / 2``). A :class:`Fit` holds that
+mapping composed with display -> original, so boxes go to and from the original image's pixels exactly.
+
+Pure functions, no Streamlit import: the page builds the ``initial_drawing`` with :func:`initial_drawing`
+and reads the boxes back from the canvas's Fabric.js JSON with :func:`boxes_from_drawing` (which honours
+``scaleX``/``scaleY`` from resizing and the object's origin, and clips to the image).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Fit", "LabeledBox", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
+
+_ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledBox:
+    """A box ``[x, y, w, h]`` in original image pixels and the label the canvas shows on it."""
+
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def as_bbox(self) -> list[float]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """How the original image lies on the canvas: ``canvas = image * scale + offset`` per axis."""
+
+    image_width: int
+    image_height: int
+    canvas_width: int
+    canvas_height: int
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+
+    @classmethod
+    def contain(
+        cls,
+        image_size: tuple[int, int],
+        canvas: tuple[int, int],
+        display_size: tuple[int, int] | None = None,
+    ) -> Fit:
+        """The mapping the canvas applies with ``background_image_fit="contain"``.
+
+        ``image_size`` is the original image's ``(width, height)``, ``canvas`` the canvas ``(width, height)``
+        and ``display_size`` the size of the image actually sent as ``background_image`` (default: the
+        original).
+        """
+        iw, ih = image_size
+        cw, ch = canvas
+        dw, dh = display_size or image_size
+        if min(iw, ih, cw, ch, dw, dh) <= 0:
+            raise ValueError(
+                f"sizes must be positive: image {image_size}, canvas {canvas}, display {display_size}"
+            )
+        s = min(cw / dw, ch / dh)
+        return cls(
+            image_width=iw,
+            image_height=ih,
+            canvas_width=cw,
+            canvas_height=ch,
+            scale_x=s * dw / iw,
+            scale_y=s * dh / ih,
+            offset_x=(cw - dw * s) / 2,
+            offset_y=(ch - dh * s) / 2,
+        )
+
+    @classmethod
+    def from_background_fit(
+        cls, image_size: tuple[int, int], canvas: tuple[int, int], fit: Mapping[str, float]
+    ) -> Fit:
+        """The mapping from the canvas's reported ``background_fit`` (the display image's scale, offset)."""
+        iw, ih = image_size
+        dw, dh = fit["natural_width"], fit["natural_height"]
+        return cls(
+            image_width=iw,
+            image_height=ih,
+            canvas_width=canvas[0],
+            canvas_height=canvas[1],
+            scale_x=fit["scale_x"] * dw / iw,
+            scale_y=fit["scale_y"] * dh / ih,
+            offset_x=fit["offset_x"],
+            offset_y=fit["offset_y"],
+        )
+
+    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """Image pixels -> canvas pixels."""
+        return x * self.scale_x + self.offset_x, y * self.scale_y + self.offset_y
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Canvas pixels -> image pixels."""
+        return (x - self.offset_x) / self.scale_x, (y - self.offset_y) / self.scale_y
+
+    def box_to_canvas(self, bbox: Sequence[float]) -> tuple[float, float, float, float]:
+        """``[x, y, w, h]`` in image pixels -> ``(left, top, width, height)`` in canvas pixels."""
+        x, y, w, h = bbox
+        left, top = self.to_canvas(x, y)
+        return left, top, w * self.scale_x, h * self.scale_y
+
+    def box_to_image(
+        self, left: float, top: float, width: float, height: float
+    ) -> tuple[float, float, float, float]:
+        """``(left, top, width, height)`` in canvas pixels -> ``(x, y, w, h)`` in image pixels."""
+        x, y = self.to_image(left, top)
+        return x, y, width / self.scale_x, height / self.scale_y
+
+
+def canvas_size(image_size: tuple[int, int], max_width: int, max_height: int) -> tuple[int, int]:
+    """The canvas ``(width, height)`` that holds the image at the largest scale within the bounds.
+
+    The canvas takes the image's aspect ratio, so the ``contain`` fit leaves (almost) no margin. Small
+    images are scaled up to the bounds too, which makes them easier to annotate.
+    """
+    iw, ih = image_size
+    if iw <= 0 or ih <= 0:
+        raise ValueError(f"image size must be positive, got {image_size}")
+    s = min(max_width / iw, max_height / ih)
+    return max(1, round(iw * s)), max(1, round(ih * s))
+
+
+def clip_box(
+    x: float, y: float, w: float, h: float, width: int, height: int
+) -> tuple[float, float, float, float] | None:
+    """The box cut to ``[0, width] x [0, height]``, or None when nothing of it is inside."""
+    x0, y0 = max(0.0, x), max(0.0, y)
+    x1, y1 = min(float(width), x + w), min(float(height), y + h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def initial_drawing(
+    boxes: Iterable[tuple[Sequence[float], str]],
+    fit: Fit,
+    colors: Iterable[str] | None = None,
+    *,
+    stroke_width: int = 2,
+    fill: str = "rgba(0, 0, 0, 0)",
+) -> dict[str, Any]:
+    """A canvas ``initial_drawing`` from ``(bbox in image pixels, label)`` pairs.
+
+    Each box becomes a ``LabeledRect`` with ``originX="left"``, ``originY="top"`` and ``scaleX = scaleY = 1``
+    (so what the canvas sends back unchanged maps back to the same image pixels); ``colors`` gives each box's
+    stroke colour (default black).
+    """
+    color_list = list(colors) if colors is not None else None
+    objects = []
+    for i, (bbox, label) in enumerate(boxes):
+        left, top, width, height = fit.box_to_canvas(bbox)
+        objects.append(
+            {
+                "type": "LabeledRect",
+                "label": label,
+                "left": left,
+                "top": top,
+                "width": width,
+                "height": height,
+                "originX": "left",
+                "originY": "top",
+                "scaleX": 1,
+                "scaleY": 1,
+                "angle": 0,
+                "stroke": color_list[i] if color_list else "#000000",
+                "strokeWidth": stroke_width,
+                "strokeUniform": True,
+                "fill": fill,
+                "lockRotation": True,
+            }
+        )
+    return {"objects": objects}
+
+
+def boxes_from_drawing(
+    json_data: Mapping[str, Any] | None,
+    fit: Fit,
+    *,
+    clip: bool = True,
+    min_size: float = 1.0,
+    digits: int = 2,
+    default_label: str | Callable[[], str] = "",
+) -> list[LabeledBox]:
+    """The ``LabeledRect`` boxes of a canvas's Fabric.js JSON, in image pixels, in drawing order.
+
+    Width and height are multiplied by ``scaleX``/``scaleY`` (resizing on the canvas changes the scale, not
+    the size) and the object's origin is honoured. With ``clip`` each box is cut to the image; boxes smaller
+    than ``min_size`` image pixels on a side (after clipping) are dropped, as a click without a drag makes.
+    Coordinates are rounded to ``digits`` decimals. Boxes with an empty label get ``default_label``.
+    """
+    if not json_data:
+        return []
+    result: list[LabeledBox] = []
+    for obj in json_data.get("objects") or ():
+        if not isinstance(obj, Mapping) or obj.get("type") != "LabeledRect":
+            continue
+        try:
+            width = float(obj.get("width", 0)) * float(obj.get("scaleX", 1) or 1)
+            height = float(obj.get("height", 0)) * float(obj.get("scaleY", 1) or 1)
+            left = float(obj.get("left", 0)) - _ORIGIN.get(obj.get("originX", "left"), 0.0) * width
+            top = float(obj.get("top", 0)) - _ORIGIN.get(obj.get("originY", "top"), 0.0) * height
+        except (TypeError, ValueError):
+            continue
+        if width < 0:  # a negative scale flips the box
+            left, width = left + width, -width
+        if height < 0:
+            top, height = top + height, -height
+        x, y, w, h = fit.box_to_image(left, top, width, height)
+        if clip:
+            clipped = clip_box(x, y, w, h, fit.image_width, fit.image_height)
+            if clipped is None:
+                continue
+            x, y, w, h = clipped
+        x0, y0 = round(x, digits), round(y, digits)
+        x1, y1 = round(x + w, digits), round(y + h, digits)
+        if clip:  # rounding must not push a clipped box over the edge
+            x1, y1 = min(x1, float(fit.image_width)), min(y1, float(fit.image_height))
+        x, y, w, h = x0, y0, round(x1 - x0, digits), round(y1 - y0, digits)
+        if w < min_size or h < min_size:
+            continue
+        label = str(obj.get("label") or "").strip()
+        if not label:
+            label = default_label() if callable(default_label) else default_label
+        result.append(LabeledBox(label, x, y, w, h))
+    return result
