@@ -39,7 +39,13 @@ class Box:
         return Box(x0, y0, x1 - x0, y1 - y0, self.category)
 
     def rounded(self, digits: int = 2) -> Box:
-        return Box(round(self.x, digits), round(self.y, digits), round(self.w, digits), round(self.h, digits), self.category)
+        return Box(
+            round(self.x, digits),
+            round(self.y, digits),
+            round(self.w, digits),
+            round(self.h, digits),
+            self.category,
+        )
 
 
 @dataclass

@@ -19,7 +19,7 @@ CATEGORIES_FILE = "categories.json"
 
 
 def read_names(root: str | Path) -> list[str] | Problem:
-    """The category names of a dataset (empty when it has no ``categories.json``), or the Problem with the file."""
+    """The category names (empty without ``categories.json``), or the Problem with that file."""
     path = Path(root) / CATEGORIES_FILE
     try:
         names = orjson.loads(path.read_bytes())
@@ -28,7 +28,9 @@ def read_names(root: str | Path) -> list[str] | Problem:
     except (OSError, orjson.JSONDecodeError) as error:
         return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} is not valid JSON: {error}")
     if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
-        return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} must be a JSON list of non-empty names")
+        return Problem(
+            "categories_file.invalid", None, f"{CATEGORIES_FILE} must be a JSON list of non-empty names"
+        )
     if len(set(names)) != len(names):
         return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} lists a name twice")
     return names
@@ -39,4 +41,6 @@ def write_names(root: str | Path, names: list[str]) -> Path:
     cleaned = [name.strip() for name in names]
     if not all(cleaned) or len(set(cleaned)) != len(cleaned):
         raise ValueError("category names must be non-empty and unique")
-    return atomic_write_bytes(Path(root) / CATEGORIES_FILE, orjson.dumps(cleaned, option=orjson.OPT_INDENT_2) + b"\n")
+    return atomic_write_bytes(
+        Path(root) / CATEGORIES_FILE, orjson.dumps(cleaned, option=orjson.OPT_INDENT_2) + b"\n"
+    )

@@ -11,9 +11,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from opsml_image.dataset import ImageDataset
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Label, validate and register image datasets.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Label, validate and register image datasets."
+)
 
-DataDir = Annotated[Path, typer.Argument(help="The dataset folder (holding metadata.jsonl or split folders).")]
+DataDir = Annotated[
+    Path, typer.Argument(help="The dataset folder (holding metadata.jsonl or split folders).")
+]
 
 
 def open_dataset(data_dir: Path, metadata: str = "metadata.jsonl") -> ImageDataset:
@@ -29,7 +33,9 @@ def open_dataset(data_dir: Path, metadata: str = "metadata.jsonl") -> ImageDatas
 def validate(
     data_dir: DataDir,
     metadata: Annotated[str, typer.Option(help="Metadata file name in each folder.")] = "metadata.jsonl",
-    images: Annotated[bool, typer.Option(help="Also check image files (exist, readable, boxes inside).")] = True,
+    images: Annotated[
+        bool, typer.Option(help="Also check image files (exist, readable, boxes inside).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the issues as JSON lines.")] = False,
     limit: Annotated[int, typer.Option(help="Print at most this many issues.")] = 50,
 ) -> None:

@@ -195,7 +195,7 @@ class ImageDataset(BaseModel):
         max_issues: int = 10_000,
         progress: Progress | None = None,
     ) -> ValidationReport:
-        """Check every record and image; strict raises :class:`~opsml_image.validation.ValidationError` on the first error."""
+        """Check every record and image; ``strict`` raises ``ValidationError`` on the first error."""
         return validate_dataset(
             self, check_images=check_images, strict=strict, max_issues=max_issues, progress=progress
         )
@@ -210,7 +210,11 @@ class ImageDataset(BaseModel):
             stats.records += 1
             per_split[item.split].add(item.record["file_name"])
             objects = item.record.get("objects")
-            if isinstance(objects, dict) and isinstance(objects.get("categories"), list) and objects["categories"]:
+            if (
+                isinstance(objects, dict)
+                and isinstance(objects.get("categories"), list)
+                and objects["categories"]
+            ):
                 ids = [c for c in objects["categories"] if type(c) is int]
                 stats.boxes += len(ids)
                 categories.update(ids)

@@ -16,7 +16,26 @@ __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "is_image_file", "prob
 
 #: Extensions Hugging Face ``imagefolder`` treats as images (lower case).
 IMAGE_EXTENSIONS = frozenset(
-    ".bmp .gif .ico .jpeg .jpg .png .tif .tiff .webp .avif .jp2 .j2k .pbm .pgm .ppm .pnm .tga .jfif".split()
+    [
+        ".bmp",
+        ".gif",
+        ".ico",
+        ".jpeg",
+        ".jpg",
+        ".png",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".avif",
+        ".jp2",
+        ".j2k",
+        ".pbm",
+        ".pgm",
+        ".ppm",
+        ".pnm",
+        ".tga",
+        ".jfif",
+    ]
 )
 #: The most pixels an image may declare (``OPSML_IMAGE_MAX_PIXELS``); more is treated as a decompression bomb.
 MAX_PIXELS = int(os.environ.get("OPSML_IMAGE_MAX_PIXELS", 100_000_000))
@@ -71,7 +90,9 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         return Problem("image.unreadable", "file_name", f"{path} is corrupt or truncated: {error}")
     if fmt == "JPEG" and not _jpeg_is_complete(path, size):
-        return Problem("image.unreadable", "file_name", f"{path} is a truncated JPEG (no end-of-image marker)")
+        return Problem(
+            "image.unreadable", "file_name", f"{path} is a truncated JPEG (no end-of-image marker)"
+        )
     return ImageInfo(width, height, fmt)
 
 

@@ -1,8 +1,9 @@
 """Streaming JSON-lines IO for ``metadata.jsonl``: one line in memory at a time, atomic writes.
 
 Lines are numbered from 1 as an editor shows them (blank lines count but yield nothing). A UTF-8 BOM on
-the first line and CRLF endings are accepted. A line that cannot be read becomes a :class:`~opsml_image.rules.Problem`
-with the line's number instead of an exception, so a reader can report every bad line in one pass.
+the first line and CRLF endings are accepted. A line that cannot be read becomes a
+:class:`~opsml_image.rules.Problem` with the line's number instead of an exception, so a reader can
+report every bad line in one pass.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from opsml_image.rules import Problem
 
 __all__ = ["MetadataError", "read_lines", "iter_objects", "write_objects", "rewrite_lines", "dumps"]
 
-#: The longest line accepted, in bytes (``OPSML_IMAGE_MAX_LINE_BYTES``); longer lines are skipped and reported.
+#: The longest line accepted in bytes (``OPSML_IMAGE_MAX_LINE_BYTES``); longer ones are skipped and reported.
 MAX_LINE_BYTES = int(os.environ.get("OPSML_IMAGE_MAX_LINE_BYTES", 8 * 1024 * 1024))
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
@@ -59,8 +60,10 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
                     yield number, _parse_slowly(line, error)
 
 
-def iter_objects(path: str | Path, strict: bool = True, max_line_bytes: int | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line number, parsed JSON value)``; a bad line raises :class:`MetadataError` when strict, else is skipped."""
+def iter_objects(
+    path: str | Path, strict: bool = True, max_line_bytes: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, parsed value)``; a bad line raises :class:`MetadataError` (strict) or is skipped."""
     for number, value in read_lines(path, max_line_bytes):
         if type(value) is Problem:
             if strict:
@@ -125,15 +128,23 @@ def _skip_to_line_end(handle: Any) -> int:
 
 
 def _parse_slowly(line: bytes, error: orjson.JSONDecodeError) -> Any:
-    """Explain a line orjson refused; NaN and Infinity (Python's JSON) parse so the box rules can name them."""
+    """Explain a line orjson refused; NaN and Infinity (Python's JSON) parse so box rules can name them."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return Problem("line.encoding", None, f"byte {bad.start + 1} is not valid UTF-8 ({line[bad.start:bad.start + 4]!r})")
+        return Problem(
+            "line.encoding",
+            None,
+            f"byte {bad.start + 1} is not valid UTF-8 ({line[bad.start : bad.start + 4]!r})",
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as slow:
-        ending = "" if line.endswith(b"\n") else " (the last line is cut short: the file does not end with a newline)"
+        ending = (
+            ""
+            if line.endswith(b"\n")
+            else " (the last line is cut short: the file does not end with a newline)"
+        )
         return Problem("line.json", None, f"invalid JSON at column {slow.colno}: {slow.msg}{ending}")
     except (ValueError, RecursionError):
         return Problem("line.json", None, f"invalid JSON: {error}")

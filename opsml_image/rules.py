@@ -76,7 +76,9 @@ def file_name_problem(value: Any) -> Problem | None:
     if value[0] in "/\\" or _DRIVE.match(value):
         return Problem("file_name.absolute", "file_name", f"file_name must be relative, got {value!r}")
     if _SCHEME.match(value) and "://" in value:
-        return Problem("file_name.scheme", "file_name", f"file_name must be a relative path, not a URL: {value!r}")
+        return Problem(
+            "file_name.scheme", "file_name", f"file_name must be a relative path, not a URL: {value!r}"
+        )
     if ".." in re.split(r"[\\/]", value):
         return Problem("file_name.parent", "file_name", f"file_name must not go up with '..': {value!r}")
     return None
@@ -93,7 +95,9 @@ def category_list_problems(value: Any, field: str = "objects.categories") -> Ite
         return
     for i, item in enumerate(value):
         if type(item) is not int or item < 0:
-            yield Problem("categories.type", f"{field}[{i}]", f"{field}[{i}] must be an integer id >= 0, got {item!r}")
+            yield Problem(
+                "categories.type", f"{field}[{i}]", f"{field}[{i}] must be an integer id >= 0, got {item!r}"
+            )
 
 
 def box_list_problems(value: Any, field: str = "objects.bbox") -> Iterator[Problem]:
@@ -138,7 +142,9 @@ def _box_problems(box: Any, field: str) -> Iterator[Problem]:
             yield Problem("box.finite", f"{field}.{name}", f"{field}: {name} must be finite, got {v!r}")
             return
     if box[2] <= 0 or box[3] <= 0:
-        yield Problem("box.size", field, f"{field}: width and height must be > 0, got w={box[2]!r}, h={box[3]!r}")
+        yield Problem(
+            "box.size", field, f"{field}: width and height must be > 0, got w={box[2]!r}, h={box[3]!r}"
+        )
 
 
 def length_problem(boxes: Any, categories: Any, field: str = "objects") -> Problem | None:
@@ -178,14 +184,20 @@ def record_problems(obj: Any) -> list[Problem]:
 def objects_problems(objects: Any) -> Iterator[Problem]:
     """Check the ``objects`` value of a record: ``{"bbox": [...], "categories": [...]}``, both required."""
     if type(objects) is not dict:
-        yield Problem("objects.type", "objects", f"objects must be an object with bbox and categories, got {_kind(objects)}")
+        yield Problem(
+            "objects.type",
+            "objects",
+            f"objects must be an object with bbox and categories, got {_kind(objects)}",
+        )
         return
     if "bbox" not in objects:
         yield Problem("objects.bbox_missing", "objects.bbox", "objects must have a bbox list")
     else:
         yield from box_list_problems(objects["bbox"])
     if "categories" not in objects:
-        yield Problem("objects.categories_missing", "objects.categories", "objects must have a categories list")
+        yield Problem(
+            "objects.categories_missing", "objects.categories", "objects must have a categories list"
+        )
     else:
         yield from category_list_problems(objects["categories"])
     problem = length_problem(objects.get("bbox"), objects.get("categories"))

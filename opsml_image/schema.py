@@ -110,5 +110,6 @@ class ImageMetadata(BaseModel):
     @classmethod
     def from_records(cls, records: Iterable[ImageRecord | dict[str, Any]]) -> ImageMetadata:
         """Build metadata from records or plain dicts."""
-        return cls(records=[r if isinstance(r, ImageRecord) else ImageRecord.model_validate(r) for r in records])
-
+        return cls(
+            records=[r if isinstance(r, ImageRecord) else ImageRecord.model_validate(r) for r in records]
+        )

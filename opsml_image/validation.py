@@ -26,7 +26,14 @@ from opsml_image.rules import CODES, Problem, Severity
 if TYPE_CHECKING:
     from opsml_image.dataset import ImageDataset
 
-__all__ = ["Issue", "ValidationReport", "validate_lines", "validate_file", "validate_dataset", "ValidationError"]
+__all__ = [
+    "Issue",
+    "ValidationReport",
+    "validate_lines",
+    "validate_file",
+    "validate_dataset",
+    "ValidationError",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -130,9 +137,18 @@ class _Context:
     seen: set[str] | None = None
     keys: set[str] = field(default_factory=set)
 
-    def add(self, line: int | None, problem: Problem, file_name: str | None = None, file: str | None = None) -> None:
+    def add(
+        self, line: int | None, problem: Problem, file_name: str | None = None, file: str | None = None
+    ) -> None:
         issue = Issue(
-            file or self.source, line, problem.field, problem.code, problem.message, problem.severity, file_name, self.split
+            file or self.source,
+            line,
+            problem.field,
+            problem.code,
+            problem.message,
+            problem.severity,
+            file_name,
+            self.split,
         )
         if self.strict and issue.severity == "error":
             raise ValidationError(issue)
@@ -158,7 +174,9 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         keys.update(obj)
         file_name = obj.get("file_name")
         objects = obj.get("objects")
-        boxes_ok = objects is not None and not any(p.code.startswith(("box.", "bbox.", "objects.")) for p in problems)
+        boxes_ok = objects is not None and not any(
+            p.code.startswith(("box.", "bbox.", "objects.")) for p in problems
+        )
         if n_names:
             _check_names(ctx, number, obj, objects, n_names)
         if seen is None:
@@ -175,7 +193,9 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
             _check_inside(ctx, number, objects["bbox"], info, file_name)
 
 
-def _check_inside(ctx: _Context, number: int, boxes: list[list[float]], info: ImageInfo, file_name: str) -> None:
+def _check_inside(
+    ctx: _Context, number: int, boxes: list[list[float]], info: ImageInfo, file_name: str
+) -> None:
     if not boxes:
         return
     xs, ys = [b[0] for b in boxes], [b[1] for b in boxes]
@@ -190,10 +210,15 @@ def _check_inside(ctx: _Context, number: int, boxes: list[list[float]], info: Im
 
 
 def _check_names(ctx: _Context, number: int, obj: dict[str, Any], objects: Any, n_names: int) -> None:
-    for where, ids in (("categories", obj.get("categories")), ("objects.categories", _get(objects, "categories"))):
+    for where, ids in (
+        ("categories", obj.get("categories")),
+        ("objects.categories", _get(objects, "categories")),
+    ):
         if type(ids) is list and ids and all(type(i) is int for i in ids) and max(ids) >= n_names:
             unknown = sorted({i for i in ids if i >= n_names})
-            message = f"{where} uses id(s) {unknown} but categories.json names only {n_names} (0..{n_names - 1})"
+            message = (
+                f"{where} uses id(s) {unknown} but categories.json names only {n_names} (0..{n_names - 1})"
+            )
             ctx.add(number, Problem("category.unknown", where, message), obj.get("file_name"))
 
 
@@ -203,7 +228,7 @@ def _get(value: Any, key: str) -> Any:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: bulk parsing makes millions of short-lived containers, no cycles."""
+    """Pause the cyclic GC: bulk parsing makes millions of short-lived containers and no cycles."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -224,7 +249,9 @@ def validate_file(
     """Validate one metadata file; with ``image_root`` also check the images its records name."""
     report = ValidationReport(max_issues=max_issues)
     root = Path(image_root) if image_root is not None else None
-    ctx = _Context(report, str(path), image_root=root, names=names, strict=strict, seen=set() if root else None)
+    ctx = _Context(
+        report, str(path), image_root=root, names=names, strict=strict, seen=set() if root else None
+    )
     with _gc_paused():
         validate_lines(read_lines(path), ctx)
     return report
@@ -267,7 +294,9 @@ def validate_dataset(
     if len({frozenset(keys) for keys in split_keys.values()}) > 1:
         detail = "; ".join(f"{name}: {sorted(keys)}" for name, keys in split_keys.items())
         ctx.split = None
-        ctx.add(None, Problem("split.features", None, f"splits have different record keys ({detail})"), file="")
+        ctx.add(
+            None, Problem("split.features", None, f"splits have different record keys ({detail})"), file=""
+        )
     return report
 
 
@@ -276,15 +305,16 @@ def _report_unlabeled(ctx: _Context, directory: Path, prefix: str) -> None:
     for relative in iter_image_files(directory):
         if relative not in ctx.seen:
             message = f"{prefix}{relative} has no record in metadata.jsonl"
-            ctx.add(None, Problem("image.unlabeled", "file_name", message), relative, file=f"{prefix}{relative}")
+            ctx.add(
+                None, Problem("image.unlabeled", "file_name", message), relative, file=f"{prefix}{relative}"
+            )
 
 
 def iter_image_files(directory: Path) -> Iterator[str]:
-    """Every image file below ``directory`` as a relative POSIX path, sorted per folder (hidden ones skipped)."""
+    """Every image file below ``directory`` as a relative POSIX path, sorted, hidden ones skipped."""
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         base = Path(root).relative_to(directory).as_posix()
         for name in sorted(files):
             if not name.startswith(".") and is_image_file(name):
                 yield name if base == "." else f"{base}/{name}"
-
