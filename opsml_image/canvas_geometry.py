@@ -194,6 +194,8 @@ def boxes_from_drawing(
     min_size: float = 1.0,
     digits: int = 2,
     default_label: str | Callable[[], str] = "",
+    unchanged: Iterable[tuple[Sequence[float], str]] = (),
+    tolerance: float = 0.01,
 ) -> list[LabeledBox]:
     """The ``LabeledRect`` boxes of a canvas's Fabric.js JSON, in image pixels, in drawing order.
 
@@ -201,9 +203,14 @@ def boxes_from_drawing(
     the size) and the object's origin is honoured. With ``clip`` each box is cut to the image; boxes smaller
     than ``min_size`` image pixels on a side (after clipping) are dropped, as a click without a drag makes.
     Coordinates are rounded to ``digits`` decimals. Boxes with an empty label get ``default_label``.
+
+    ``unchanged`` takes the ``(bbox in image pixels, label)`` pairs the drawing started from: a box still
+    where one of them was drawn (within ``tolerance`` canvas pixels, same label) comes back with that
+    box's exact original coordinates, neither clipped nor rounded, so merely showing a box never edits it.
     """
     if not json_data:
         return []
+    originals = [(fit.box_to_canvas(bbox), label, bbox) for bbox, label in unchanged]
     result: list[LabeledBox] = []
     for obj in json_data.get("objects") or ():
         if not isinstance(obj, Mapping) or obj.get("type") != "LabeledRect":
@@ -219,6 +226,13 @@ def boxes_from_drawing(
             left, width = left + width, -width
         if height < 0:
             top, height = top + height, -height
+        label = str(obj.get("label") or "").strip()
+        if not label:
+            label = default_label() if callable(default_label) else default_label
+        original = _same(originals, (left, top, width, height), label, tolerance)
+        if original is not None:
+            result.append(LabeledBox(label, *(float(v) for v in original)))
+            continue
         x, y, w, h = fit.box_to_image(left, top, width, height)
         if clip:
             clipped = clip_box(x, y, w, h, fit.image_width, fit.image_height)
@@ -232,8 +246,19 @@ def boxes_from_drawing(
         x, y, w, h = x0, y0, round(x1 - x0, digits), round(y1 - y0, digits)
         if w < min_size or h < min_size:
             continue
-        label = str(obj.get("label") or "").strip()
-        if not label:
-            label = default_label() if callable(default_label) else default_label
         result.append(LabeledBox(label, x, y, w, h))
     return result
+
+
+def _same(
+    originals: list[tuple[tuple[float, float, float, float], str, Sequence[float]]],
+    box: tuple[float, float, float, float],
+    label: str,
+    tolerance: float,
+) -> Sequence[float] | None:
+    for canvas_box, original_label, bbox in originals:
+        if original_label == label and all(
+            abs(a - b) <= tolerance for a, b in zip(canvas_box, box, strict=True)
+        ):
+            return bbox
+    return None

@@ -136,3 +136,18 @@ def test_clip_box():
 def test_invalid_sizes():
     with pytest.raises(ValueError):
         Fit.contain((0, 10), (100, 100))
+
+
+def test_unchanged_boxes_keep_their_exact_coordinates():
+    """A stored box outside the image (a validation error) is not silently clipped by showing it."""
+    fit = Fit.contain((641, 479), (800, 598), display_size=(800, 598))
+    stored = [([-10.123456, 5.5, 100.0, 50.0], "car"), ([10.0, 10.0, 20.0, 20.0], "tree")]
+    drawing = initial_drawing(stored, fit)
+    drawing["objects"][1]["left"] += 50  # the tree was moved
+    drawing["objects"][0]["left"] += 1e-9  # float noise from the browser
+    boxes = boxes_from_drawing(drawing, fit, unchanged=stored)
+    assert boxes[0] == LabeledBox("car", -10.123456, 5.5, 100.0, 50.0)
+    assert boxes[1].label == "tree" and boxes[1].x == pytest.approx(10 + 50 / fit.scale_x, abs=0.01)
+    relabelled = initial_drawing(stored, fit)
+    relabelled["objects"][0]["label"] = "house"
+    assert boxes_from_drawing(relabelled, fit, unchanged=stored)[0].x == 0.0  # edited: clipped
