@@ -85,7 +85,9 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
                     )
                 if fmt == "PNG":
                     image.verify()  # walks every chunk and its CRC: finds truncation without decoding
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        return Problem("image.too_large", "file_name", f"{path}: {error} (possible decompression bomb)")
+    except UnidentifiedImageError as error:
         return Problem("image.unreadable", "file_name", f"{path} is not a readable image: {error}")
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         return Problem("image.unreadable", "file_name", f"{path} is corrupt or truncated: {error}")

@@ -1,0 +1,139 @@
+"""Validation of a dataset folder: every bad input named by file, line, field and code; nothing modified."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from test_images import write_bomb_png
+
+from opsml_image import ImageDataset, ValidationError
+from opsml_image.validation import validate_file
+
+GOOD = '{"file_name": "good.png", "objects": {"bbox": [[1, 1, 10, 10]], "categories": [0]}}'
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+def make_folder(root: Path, bad_line: bytes, make_image) -> Path:
+    make_image(root / "good.png", size=(100, 80))
+    make_image(root / "other.png", size=(100, 80))
+    (root / "metadata.jsonl").write_bytes(GOOD.encode() + b"\n" + bad_line + b"\n" + GOOD.replace("good", "other").encode() + b"\n")
+    return root
+
+
+def extra_files(root: Path) -> None:
+    (root / "text.png").write_text("I am not an image")
+    data = (root / "good.png").read_bytes()
+    (root / "cut.png").write_bytes(data[: len(data) // 2])
+    write_bomb_png(root / "bomb.png")
+
+
+BAD_LINES = {
+    "invalid-json": (b'{"file_name": "good.png", ', "line.json", None),
+    "not-an-object": (b'["good.png"]', "record.type", None),
+    "missing-file-name": (b'{"caption": "no name"}', "file_name.missing", "file_name"),
+    "bbox-3-numbers": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}', "box.shape", "objects.bbox[0]"),
+    "nan": (b'{"file_name": "good.png", "objects": {"bbox": [[NaN, 2, 3, 4]], "categories": [0]}}', "box.finite", "objects.bbox[0].x"),
+    "string-coordinate": (b'{"file_name": "good.png", "objects": {"bbox": [[1, "2", 3, 4]], "categories": [0]}}', "box.number", "objects.bbox[0].y"),
+    "negative-width": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, -3, 4]], "categories": [0]}}', "box.size", "objects.bbox[0]"),
+    "box-outside": (b'{"file_name": "good.png", "objects": {"bbox": [[90, 2, 30, 4]], "categories": [0]}}', "box.outside", "objects.bbox[0]"),
+    "2-boxes-1-category": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3, 4], [1, 2, 3, 4]], "categories": [0]}}', "objects.length", "objects"),
+    "absolute-path": (b'{"file_name": "/etc/passwd"}', "file_name.absolute", "file_name"),
+    "parent-path": (b'{"file_name": "../escape.png"}', "file_name.parent", "file_name"),
+    "missing-image": (b'{"file_name": "nowhere.png"}', "image.missing", "file_name"),
+    "text-file-as-png": (b'{"file_name": "text.png"}', "image.unreadable", "file_name"),
+    "truncated-png": (b'{"file_name": "cut.png"}', "image.unreadable", "file_name"),
+    "decompression-bomb": (b'{"file_name": "bomb.png"}', "image.too_large", "file_name"),
+    "non-utf8": (b'{"file_name": "good\xff.png"}', "line.encoding", None),
+}
+
+
+@pytest.mark.parametrize("case", BAD_LINES, ids=list(BAD_LINES))
+def test_bad_input_is_reported_with_file_line_field_and_nothing_is_modified(tmp_path, make_image, case):
+    bad_line, code, field = BAD_LINES[case]
+    root = make_folder(tmp_path, bad_line, make_image)
+    extra_files(root)
+    before = snapshot(root)
+    report = ImageDataset(image_dir=root).validate()
+    errors = [i for i in report.issues if i.severity == "error"]
+    assert [(i.file, i.line, i.field, i.code) for i in errors] == [("metadata.jsonl", 2, field, code)], report.summary()
+    assert errors[0].message
+    assert not report.ok
+    assert snapshot(root) == before
+
+
+def test_truncated_last_line_and_50_mb_line(tmp_path, make_image):
+    make_image(tmp_path / "good.png", size=(100, 80))
+    with open(tmp_path / "metadata.jsonl", "wb") as f:
+        f.write(GOOD.encode() + b'\n{"caption": "' + b"y" * 50_000_000 + b'"}\n' + b'{"file_name": "good.png", "capt')
+    report = ImageDataset(image_dir=tmp_path).validate()
+    assert [(i.line, i.code) for i in report.issues] == [(2, "line.too_long"), (3, "line.json")]
+    assert "does not end with a newline" in report.issues[1].message
+
+
+def test_all_problems_are_collected_and_strict_stops_at_the_first(tmp_path, make_image):
+    make_image(tmp_path / "a.png", size=(50, 50))
+    make_image(tmp_path / "unlisted.png", size=(50, 50))
+    lines = [
+        '{"file_name": "a.png", "objects": {"bbox": [[0, 0, 60, 10], [1, 1, 0, 1]], "categories": [0, 7]}}',
+        '{"file_name": "missing.png"}',
+        '{"file_name": "a.png", "caption": 5}',
+    ]
+    (tmp_path / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "categories.json").write_text('["cat", "dog"]')
+    dataset = ImageDataset(image_dir=tmp_path)
+    report = dataset.validate()
+    found = sorted((i.line or 0, i.code) for i in report.issues)
+    assert found == [
+        (0, "image.unlabeled"),
+        (1, "box.size"),
+        (1, "category.unknown"),
+        (2, "image.missing"),
+        (3, "caption.type"),
+    ]
+    assert report.errors == 3 and report.warnings == 2
+    assert "image.missing" in report.summary()
+    with pytest.raises(ValidationError, match=r"metadata.jsonl:1 \[objects.bbox\[1\]\] error box.size"):
+        dataset.validate(strict=True)
+    with pytest.raises(ValidationError):
+        report.raise_for_errors()
+
+
+def test_boxes_outside_are_checked_once_sizes_are_known(tmp_path, make_image):
+    make_image(tmp_path / "a.png", size=(50, 40))
+    (tmp_path / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "objects": {"bbox": [[0, 0, 50, 40], [10, 35, 5, 6], [-1, 0, 2, 2]], "categories": [0, 0, 0]}}\n'
+    )
+    report = ImageDataset(image_dir=tmp_path).validate()
+    assert [(i.field, i.code) for i in report.issues] == [("objects.bbox[1]", "box.outside"), ("objects.bbox[2]", "box.outside")]
+    assert "50x40" in report.issues[0].message
+
+
+def test_split_folders_with_different_keys_warn(tmp_path, make_image):
+    for split in ("train", "test"):
+        make_image(tmp_path / split / "a.png")
+    (tmp_path / "train" / "metadata.jsonl").write_text('{"file_name": "a.png", "caption": "x"}\n')
+    (tmp_path / "test" / "metadata.jsonl").write_text('{"file_name": "a.png"}\n')
+    report = ImageDataset(image_dir=tmp_path).validate()
+    assert [i.code for i in report.issues] == ["split.features"]
+    assert report.ok
+
+
+def test_issue_list_is_capped_but_counts_are_exact(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"caption": "x"}\n' * 50)
+    report = validate_file(path, max_issues=10)
+    assert len(report.issues) == 10 and report.counts["file_name.missing"] == 50 and report.truncated
+
+
+def test_invalid_categories_file_is_an_error(tmp_path, make_image):
+    make_image(tmp_path / "a.png")
+    (tmp_path / "metadata.jsonl").write_text('{"file_name": "a.png"}\n')
+    (tmp_path / "categories.json").write_text(json.dumps(["cat", "cat"]))
+    report = ImageDataset(image_dir=tmp_path).validate()
+    assert [(i.file, i.code) for i in report.issues] == [("categories.json", "categories_file.invalid")]
