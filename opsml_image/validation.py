@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsml_image import rules
+from opsml_image import features, rules
 from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import CODES, Problem, Severity
@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+#: Records per split whose inferred features are compared across splits (Hugging Face samples the first rows).
+FEATURE_SAMPLE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,8 @@ class _Context:
     names: list[str] | None = None
     strict: bool = False
     seen: set[str] | None = None
-    keys: set[str] = field(default_factory=set)
+    signature: Any = "null"
+    sampled: int = 0
 
     def add(
         self, line: int | None, problem: Problem, file_name: str | None = None, file: str | None = None
@@ -157,7 +160,7 @@ class _Context:
 
 def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
     """Check parsed lines (``(number, value or Problem)``) and add their issues to ``ctx.report``."""
-    report, check_record, seen, keys = ctx.report, rules.record_problems, ctx.seen, ctx.keys
+    report, check_record, seen = ctx.report, rules.record_problems, ctx.seen
     sizes: dict[str, ImageInfo | Problem] = {}
     n_names = len(ctx.names) if ctx.names else 0
     for number, obj in lines:
@@ -171,7 +174,9 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
                 ctx.add(number, problem, obj.get("file_name") if type(obj) is dict else None)
             if type(obj) is not dict or any(p.field == "file_name" for p in problems):
                 continue
-        keys.update(obj)
+        if ctx.sampled < FEATURE_SAMPLE:
+            ctx.sampled += 1
+            ctx.signature = features.merge(ctx.signature, features.kind(obj))
         file_name = obj.get("file_name")
         objects = obj.get("objects")
         boxes_ok = objects is not None and not any(
@@ -272,7 +277,7 @@ def validate_dataset(
     if isinstance(names, Problem):
         ctx.add(None, names)
         names = None
-    split_keys: dict[str, set[str]] = {}
+    signatures: dict[str, Any] = {}
     splits = list(dataset.splits.values())
     for index, split in enumerate(splits):
         ctx = _Context(
@@ -286,18 +291,36 @@ def validate_dataset(
         )
         with _gc_paused():
             validate_lines(split.read_lines(), ctx)
-        split_keys[split.name] = ctx.keys
+        signatures[split.name] = ctx.signature
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
         if progress:
             progress(index + 1, len(splits))
-    if len({frozenset(keys) for keys in split_keys.values()}) > 1:
-        detail = "; ".join(f"{name}: {sorted(keys)}" for name, keys in split_keys.items())
-        ctx.split = None
-        ctx.add(
-            None, Problem("split.features", None, f"splits have different record keys ({detail})"), file=""
-        )
+    first = next(iter(signatures.items()), None)
+    for name, signature in signatures.items():
+        if first and signature != first[1]:
+            detail = _describe_difference(first[1], signature)
+            message = f"split {name!r} and split {first[0]!r} infer different features: {detail}"
+            ctx.split = name
+            ctx.add(None, Problem("split.features", None, message), file=splits[0].metadata_label)
     return report
+
+
+def _describe_difference(a: Any, b: Any, path: str = "") -> str:
+    """Name the first (dotted) key whose inferred feature differs between two record signatures."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted({*a, *b}):
+            if a.get(key) != b.get(key):
+                return _describe_difference(a.get(key, "absent"), b.get(key, "absent"), f"{path}{key}.")
+    return f"{path.rstrip('.')}: {_render(a)} vs {_render(b)}"
+
+
+def _render(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return f"list<{_render(kind[1])}>"
+    if isinstance(kind, dict):
+        return "{" + ", ".join(f"{k}: {_render(v)}" for k, v in sorted(kind.items())) + "}"
+    return str(kind)
 
 
 def _report_unlabeled(ctx: _Context, directory: Path, prefix: str) -> None:

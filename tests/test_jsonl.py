@@ -22,16 +22,26 @@ def test_bom_crlf_and_blank_lines(tmp_path):
 
 def test_bad_lines_become_problems_with_their_number(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_bytes(b'{"file_name": "a.png"}\n{"file_name": \n\xff\xfe{}\n[1, 2]\n{"file_name": "b.png", "x"')
+    path.write_bytes(
+        b'{"file_name": "a.png"}\n{"file_name": \n\xff\xfe{}\n[1, 2]\n{"file_name": "b.png", "x"'
+    )
     got = lines_of(path)
-    assert got == [(1, {"file_name": "a.png"}), (2, "line.json"), (3, "line.encoding"), (4, [1, 2]), (5, "line.json")]
+    assert got == [
+        (1, {"file_name": "a.png"}),
+        (2, "line.json"),
+        (3, "line.encoding"),
+        (4, [1, 2]),
+        (5, "line.json"),
+    ]
     last = list(read_lines(path))[-1][1]
     assert "does not end with a newline" in last.message
 
 
 def test_nan_and_infinity_parse_so_rules_can_name_them(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_text('{"file_name": "a.png", "objects": {"bbox": [[NaN, 1, Infinity, 2]], "categories": [0]}}\n')
+    path.write_text(
+        '{"file_name": "a.png", "objects": {"bbox": [[NaN, 1, Infinity, 2]], "categories": [0]}}\n'
+    )
     [(_, obj)] = read_lines(path)
     assert math.isnan(obj["objects"]["bbox"][0][0])
 
@@ -39,7 +49,9 @@ def test_nan_and_infinity_parse_so_rules_can_name_them(tmp_path):
 def test_a_50_mb_line_is_reported_and_skipped_without_holding_it(tmp_path):
     path = tmp_path / "m.jsonl"
     with open(path, "wb") as f:
-        f.write(b'{"file_name": "a.png"}\n{"file_name": "' + b"x" * 50_000_000 + b'"}\n{"file_name": "b.png"}\n')
+        f.write(
+            b'{"file_name": "a.png"}\n{"file_name": "' + b"x" * 50_000_000 + b'"}\n{"file_name": "b.png"}\n'
+        )
     got = list(read_lines(path))
     assert [n for n, _ in got] == [1, 2, 3]
     assert got[1][1].code == "line.too_long" and "50,000,0" in got[1][1].message
@@ -82,9 +94,13 @@ def test_failed_write_leaves_the_old_file_untouched(tmp_path):
 
 def test_rewrite_keeps_untouched_lines_byte_for_byte(tmp_path):
     path = tmp_path / "m.jsonl"
-    original = b'{"file_name": "a.png",  "caption": "spaced"}\r\n{"file_name": "b.png"}\n\n{"file_name": "c.png"}'
+    original = (
+        b'{"file_name": "a.png",  "caption": "spaced"}\r\n{"file_name": "b.png"}\n\n{"file_name": "c.png"}'
+    )
     path.write_bytes(original)
-    rewrite_lines(path, replace={2: [{"file_name": "b.png", "caption": "new"}], 4: []}, append=[{"file_name": "d.png"}])
+    rewrite_lines(
+        path, replace={2: [{"file_name": "b.png", "caption": "new"}], 4: []}, append=[{"file_name": "d.png"}]
+    )
     assert path.read_bytes() == (
         b'{"file_name": "a.png",  "caption": "spaced"}\r\n{"file_name":"b.png","caption":"new"}\n\n'
         b'{"file_name":"d.png"}\n'

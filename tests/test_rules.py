@@ -34,10 +34,19 @@ def codes(obj):
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}, ["box.shape"]),
         ({"file_name": "a.png", "objects": {"bbox": [[1, None, 3, 4]], "categories": [0]}}, ["box.number"]),
         ({"file_name": "a.png", "objects": {"bbox": [[1, True, 3, 4]], "categories": [0]}}, ["box.number"]),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, math.inf, 3, 4]], "categories": [0]}}, ["box.finite"]),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, math.inf, 3, 4]], "categories": [0]}},
+            ["box.finite"],
+        ),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 0, 4]], "categories": [0]}}, ["box.size"]),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0, 1]}}, ["objects.length"]),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1.0]}}, ["categories.type"]),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0, 1]}},
+            ["objects.length"],
+        ),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1.0]}},
+            ["categories.type"],
+        ),
         ({"file_name": "a:b.png", "caption": ""}, []),
         ({"file_name": "dir/a..b.png"}, []),
     ],
@@ -51,7 +60,9 @@ def test_every_code_has_a_severity_and_meaning():
 
 
 def test_problem_names_the_box_and_coordinate():
-    [problem] = record_problems({"file_name": "a.png", "objects": {"bbox": [[0, 0, 1, 1], [1, "x", 3, 4]], "categories": [0, 0]}})
+    [problem] = record_problems(
+        {"file_name": "a.png", "objects": {"bbox": [[0, 0, 1, 1], [1, "x", 3, 4]], "categories": [0, 0]}}
+    )
     assert problem.field == "objects.bbox[1].y"
     assert "'x'" in problem.message
 
@@ -60,7 +71,9 @@ def test_fast_path_agrees_with_box_by_box_check():
     rng = random.Random(3)
     values = [0, 1, 2.5, -1, 0.0, math.nan, math.inf, "1", None, True, 1e308]
     for _ in range(3000):
-        boxes = [[rng.choice(values) for _ in range(rng.choice([3, 4, 4, 4, 5]))] for _ in range(rng.randint(0, 3))]
+        boxes = [
+            [rng.choice(values) for _ in range(rng.choice([3, 4, 4, 4, 5]))] for _ in range(rng.randint(0, 3))
+        ]
         slow = [p for i, b in enumerate(boxes) for p in rules._box_problems(b, f"objects.bbox[{i}]")]
         if rules._boxes_look_valid(boxes):
             assert slow == [], boxes

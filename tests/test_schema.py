@@ -43,7 +43,9 @@ def test_seed_lines_load_as_written(tmp_path, make_image):
     (tmp_path / "metadata.jsonl").write_text(SEED_LINES)
     metadata = ImageMetadata.from_file(tmp_path / "metadata.jsonl")
     assert [r.file_name for r in metadata] == ["0001.png", "0002.png", "0002.png", "0003.png"]
-    assert metadata.records[3].objects == BBox(bbox=[[160, 31, 248, 616], [741, 68, 202, 401]], categories=[2, 2])
+    assert metadata.records[3].objects == BBox(
+        bbox=[[160, 31, 248, 616], [741, 68, 202, 401]], categories=[2, 2]
+    )
     report = ImageDataset(image_dir=tmp_path).validate()
     assert report.ok, report.summary()
     assert report.records == 4
@@ -51,7 +53,11 @@ def test_seed_lines_load_as_written(tmp_path, make_image):
 
 def test_extra_keys_are_kept_and_written_back(tmp_path):
     record = ImageRecord.model_validate(
-        {"file_name": "a.png", "source": "dashcam", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0], "area": [12]}}
+        {
+            "file_name": "a.png",
+            "source": "dashcam",
+            "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0], "area": [12]},
+        }
     )
     assert record.to_dict() == {
         "file_name": "a.png",
@@ -77,8 +83,14 @@ def test_null_fields_are_omitted_when_written(tmp_path):
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}, "got 3 values"),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, -3, 4]], "categories": [0]}}, "must be > 0"),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, math.nan, 4]], "categories": [0]}}, "finite"),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, "2", 3, 4]], "categories": [0]}}, "must be a number"),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4], [1, 2, 3, 4]], "categories": [0]}}, "2 boxes"),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, "2", 3, 4]], "categories": [0]}},
+            "must be a number",
+        ),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4], [1, 2, 3, 4]], "categories": [0]}},
+            "2 boxes",
+        ),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [-1]}}, "integer id >= 0"),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]]}}, "categories"),
         ({"file_name": "a.png", "categories": ["cat"]}, "integer id >= 0"),

@@ -16,13 +16,19 @@ GOOD = '{"file_name": "good.png", "objects": {"bbox": [[1, 1, 10, 10]], "categor
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 def make_folder(root: Path, bad_line: bytes, make_image) -> Path:
     make_image(root / "good.png", size=(100, 80))
     make_image(root / "other.png", size=(100, 80))
-    (root / "metadata.jsonl").write_bytes(GOOD.encode() + b"\n" + bad_line + b"\n" + GOOD.replace("good", "other").encode() + b"\n")
+    (root / "metadata.jsonl").write_bytes(
+        GOOD.encode() + b"\n" + bad_line + b"\n" + GOOD.replace("good", "other").encode() + b"\n"
+    )
     return root
 
 
@@ -37,12 +43,36 @@ BAD_LINES = {
     "invalid-json": (b'{"file_name": "good.png", ', "line.json", None),
     "not-an-object": (b'["good.png"]', "record.type", None),
     "missing-file-name": (b'{"caption": "no name"}', "file_name.missing", "file_name"),
-    "bbox-3-numbers": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}', "box.shape", "objects.bbox[0]"),
-    "nan": (b'{"file_name": "good.png", "objects": {"bbox": [[NaN, 2, 3, 4]], "categories": [0]}}', "box.finite", "objects.bbox[0].x"),
-    "string-coordinate": (b'{"file_name": "good.png", "objects": {"bbox": [[1, "2", 3, 4]], "categories": [0]}}', "box.number", "objects.bbox[0].y"),
-    "negative-width": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, -3, 4]], "categories": [0]}}', "box.size", "objects.bbox[0]"),
-    "box-outside": (b'{"file_name": "good.png", "objects": {"bbox": [[90, 2, 30, 4]], "categories": [0]}}', "box.outside", "objects.bbox[0]"),
-    "2-boxes-1-category": (b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3, 4], [1, 2, 3, 4]], "categories": [0]}}', "objects.length", "objects"),
+    "bbox-3-numbers": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}',
+        "box.shape",
+        "objects.bbox[0]",
+    ),
+    "nan": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[NaN, 2, 3, 4]], "categories": [0]}}',
+        "box.finite",
+        "objects.bbox[0].x",
+    ),
+    "string-coordinate": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[1, "2", 3, 4]], "categories": [0]}}',
+        "box.number",
+        "objects.bbox[0].y",
+    ),
+    "negative-width": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, -3, 4]], "categories": [0]}}',
+        "box.size",
+        "objects.bbox[0]",
+    ),
+    "box-outside": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[90, 2, 30, 4]], "categories": [0]}}',
+        "box.outside",
+        "objects.bbox[0]",
+    ),
+    "2-boxes-1-category": (
+        b'{"file_name": "good.png", "objects": {"bbox": [[1, 2, 3, 4], [1, 2, 3, 4]], "categories": [0]}}',
+        "objects.length",
+        "objects",
+    ),
     "absolute-path": (b'{"file_name": "/etc/passwd"}', "file_name.absolute", "file_name"),
     "parent-path": (b'{"file_name": "../escape.png"}', "file_name.parent", "file_name"),
     "missing-image": (b'{"file_name": "nowhere.png"}', "image.missing", "file_name"),
@@ -61,7 +91,9 @@ def test_bad_input_is_reported_with_file_line_field_and_nothing_is_modified(tmp_
     before = snapshot(root)
     report = ImageDataset(image_dir=root).validate()
     errors = [i for i in report.issues if i.severity == "error"]
-    assert [(i.file, i.line, i.field, i.code) for i in errors] == [("metadata.jsonl", 2, field, code)], report.summary()
+    assert [(i.file, i.line, i.field, i.code) for i in errors] == [("metadata.jsonl", 2, field, code)], (
+        report.summary()
+    )
     assert errors[0].message
     assert not report.ok
     assert snapshot(root) == before
@@ -70,7 +102,13 @@ def test_bad_input_is_reported_with_file_line_field_and_nothing_is_modified(tmp_
 def test_truncated_last_line_and_50_mb_line(tmp_path, make_image):
     make_image(tmp_path / "good.png", size=(100, 80))
     with open(tmp_path / "metadata.jsonl", "wb") as f:
-        f.write(GOOD.encode() + b'\n{"caption": "' + b"y" * 50_000_000 + b'"}\n' + b'{"file_name": "good.png", "capt')
+        f.write(
+            GOOD.encode()
+            + b'\n{"caption": "'
+            + b"y" * 50_000_000
+            + b'"}\n'
+            + b'{"file_name": "good.png", "capt'
+        )
     report = ImageDataset(image_dir=tmp_path).validate()
     assert [(i.line, i.code) for i in report.issues] == [(2, "line.too_long"), (3, "line.json")]
     assert "does not end with a newline" in report.issues[1].message
@@ -110,7 +148,10 @@ def test_boxes_outside_are_checked_once_sizes_are_known(tmp_path, make_image):
         '{"file_name": "a.png", "objects": {"bbox": [[0, 0, 50, 40], [10, 35, 5, 6], [-1, 0, 2, 2]], "categories": [0, 0, 0]}}\n'
     )
     report = ImageDataset(image_dir=tmp_path).validate()
-    assert [(i.field, i.code) for i in report.issues] == [("objects.bbox[1]", "box.outside"), ("objects.bbox[2]", "box.outside")]
+    assert [(i.field, i.code) for i in report.issues] == [
+        ("objects.bbox[1]", "box.outside"),
+        ("objects.bbox[2]", "box.outside"),
+    ]
     assert "50x40" in report.issues[0].message
 
 
@@ -122,6 +163,38 @@ def test_split_folders_with_different_keys_warn(tmp_path, make_image):
     report = ImageDataset(image_dir=tmp_path).validate()
     assert [i.code for i in report.issues] == ["split.features"]
     assert report.ok
+
+
+@pytest.mark.parametrize(
+    ("train", "test", "detail"),
+    [
+        (
+            '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0]}}',
+            '{"file_name": "a.png", "objects": {"bbox": [[1.5, 1, 2, 2]], "categories": [0]}}',
+            "list<list<int>> vs list<list<float>>",
+        ),
+        (
+            '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0]}}',
+            '{"file_name": "a.png", "objects": {"bbox": [], "categories": []}}',
+            "list<list<int>> vs list<null>",
+        ),
+    ],
+)
+def test_split_features_hf_would_refuse_warn(tmp_path, make_image, train, test, detail):
+    for split, line in (("train", train), ("test", test)):
+        make_image(tmp_path / split / "a.png")
+        (tmp_path / split / "metadata.jsonl").write_text(line + "\n")
+    [issue] = ImageDataset(image_dir=tmp_path).validate().issues
+    assert issue.code == "split.features" and detail in issue.message, issue.message
+
+
+def test_int_and_float_boxes_in_one_split_are_fine(tmp_path, make_image):
+    make_image(tmp_path / "a.png")
+    (tmp_path / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0]}}\n'
+        '{"file_name": "a.png", "objects": {"bbox": [[1.5, 1, 2, 2]], "categories": [0]}}\n'
+    )
+    assert ImageDataset(image_dir=tmp_path).validate().issues == []
 
 
 def test_issue_list_is_capped_but_counts_are_exact(tmp_path):
