@@ -28,7 +28,8 @@ class Box:
     category: int
 
     def as_bbox(self) -> list[float]:
-        return [self.x, self.y, self.w, self.h]
+        """``[x, y, w, h]`` as floats, so every written box infers the same Hugging Face feature."""
+        return [float(self.x), float(self.y), float(self.w), float(self.h)]
 
     def clipped(self, width: int, height: int) -> Box | None:
         """This box cut to the image bounds, or None when nothing of it is inside."""

@@ -1,0 +1,38 @@
+"""Atomic replacement: the old file survives any failure, the new one keeps the old permissions."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from opsml_image.atomic import atomic_write_bytes, atomic_writer
+from opsml_image.categories import read_names, write_names
+
+
+def test_replace_keeps_permissions_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+    os.chmod(path, 0o640)
+    atomic_write_bytes(path, b"new")
+    assert path.read_text() == "new" and (path.stat().st_mode & 0o777) == 0o640
+    assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_exception_keeps_the_old_content(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_writer(path) as handle:
+        handle.write(b"half")
+        raise KeyboardInterrupt
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_category_names_round_trip_and_checks(tmp_path):
+    assert read_names(tmp_path) == []
+    write_names(tmp_path, ["cat", " dog "])
+    assert read_names(tmp_path) == ["cat", "dog"]
+    with pytest.raises(ValueError):
+        write_names(tmp_path, ["cat", "cat"])
+    (tmp_path / "categories.json").write_text("{oops")
+    assert read_names(tmp_path).code == "categories_file.invalid"

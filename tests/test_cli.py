@@ -1,0 +1,56 @@
+"""``python -m opsml_image validate|info``: a report, and the exit code says whether there are errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from opsml_image.cli import app
+
+runner = CliRunner()
+
+
+def folder(tmp_path, make_image, line):
+    make_image(tmp_path / "a.png", size=(40, 40))
+    (tmp_path / "metadata.jsonl").write_text(line + "\n")
+    return tmp_path
+
+
+def test_validate_clean_folder_exits_0(tmp_path, make_image):
+    root = folder(tmp_path, make_image, '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 5, 5]], "categories": [0]}}')
+    result = runner.invoke(app, ["validate", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+def test_validate_reports_and_exits_1_on_errors(tmp_path, make_image):
+    root = folder(tmp_path, make_image, '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 50, 5]], "categories": [0]}}')
+    result = runner.invoke(app, ["validate", str(root)])
+    assert result.exit_code == 1
+    assert "metadata.jsonl:1 [objects.bbox[0]] error box.outside" in result.output
+    as_json = runner.invoke(app, ["validate", str(root), "--json"])
+    assert json.loads(as_json.output.splitlines()[0])["code"] == "box.outside"
+
+
+def test_validate_a_missing_folder_exits_2_without_traceback(tmp_path):
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "is not a folder" in result.output and "Traceback" not in result.output
+
+
+def test_info_prints_counts(tmp_path, make_image):
+    root = folder(tmp_path, make_image, '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 5, 5]], "categories": [0]}}')
+    (root / "categories.json").write_text('["cat"]')
+    result = runner.invoke(app, ["info", str(root)])
+    assert result.exit_code == 0
+    assert "1 images, 1 records, 1 boxes" in result.output and "category 0 cat: 1 boxes" in result.output
+
+
+def test_module_entry_point(tmp_path, make_image):
+    root = folder(tmp_path, make_image, '{"file_name": "gone.png"}')
+    proc = subprocess.run([sys.executable, "-m", "opsml_image", "validate", str(root)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "image.missing" in proc.stdout
