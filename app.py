@@ -1,0 +1,39 @@
+"""OpsML Image: label, review and register an image dataset (``streamlit run app.py -- --data-dir DIR``).
+
+Opens the dataset named by ``--data-dir DIR`` (after ``--``) or ``OPSML_IMAGE_DIR``, else a working copy of
+the shipped demo dataset in ``<OPSML_IMAGE_HOME>/demo``. The pages are thin views over ``opsml_image``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from pages import _shared as ui
+
+st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
+
+workspace, problem = None, None
+try:
+    workspace = ui.workspace()
+except ui.UserFacingError as error:
+    problem = str(error)
+except Exception as error:  # noqa: BLE001 - shown as a readable message, logged with its traceback
+    logging.getLogger("opsml_image.app").exception("opening the dataset failed")
+    problem = f"The dataset cannot be opened: {ui.describe(error)}"
+
+pages = {
+    "Dataset": [
+        st.Page(ui.PAGE_BROWSE, title="Browse", icon=":material/grid_view:", url_path="browse", default=True),
+        st.Page(ui.PAGE_ANNOTATE, title="Annotate", icon=":material/edit_square:", url_path="annotate"),
+        st.Page(ui.PAGE_VALIDATE, title="Validate", icon=":material/fact_check:", url_path="validate"),
+        st.Page(ui.PAGE_REGISTER, title="Register", icon=":material/inventory_2:", url_path="register"),
+    ],
+    "Create": [
+        st.Page(ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new"),
+    ],
+}
+page = st.navigation(pages)
+ui.sidebar(workspace, problem)
+page.run()
