@@ -12,7 +12,7 @@ Category names live in ``DIR/categories.json`` (see :mod:`opsml_image.categories
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,13 +59,19 @@ class Split:
         """The metadata file's path relative to the dataset root, for messages."""
         return f"{self.prefix}{self.metadata_path.name}"
 
-    def read_lines(self) -> Iterator[tuple[int, Any]]:
+    def read_lines(self, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
         """``(line, parsed value or Problem)`` for each record (empty when the file does not exist yet)."""
         if self.records is not None:
             return enumerate((record.to_dict() for record in self.records), 1)
         if not self.metadata_path.exists():
             return iter(())
-        return read_lines(self.metadata_path)
+        return read_lines(self.metadata_path, on_progress=on_progress)
+
+    def size(self) -> int:
+        """Bytes of the metadata file (0 for in-memory metadata or a missing file)."""
+        if self.records is not None or not self.metadata_path.exists():
+            return 0
+        return self.metadata_path.stat().st_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,13 @@ class MetadataError(ValueError):
         super().__init__(f"{where}{field}: {problem.message} ({problem.code})")
 
 
-def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line number, parsed JSON value or Problem)`` for every non-blank line of a file."""
+def read_lines(
+    path: str | Path, max_line_bytes: int | None = None, on_progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, parsed JSON value or Problem)`` for every non-blank line of a file.
+
+    ``on_progress`` is called with the bytes read so far every 4096 lines and at the end.
+    """
     limit = max_line_bytes or MAX_LINE_BYTES
     with open(path, "rb", buffering=_CHUNK) as handle:
         readline = handle.readline
@@ -46,6 +51,8 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
         number = 0
         while line := readline(limit + 1):
             number += 1
+            if on_progress and not number & 4095:
+                on_progress(handle.tell())
             if len(line) > limit and not line.endswith(b"\n"):
                 size = len(line) + _skip_to_line_end(handle)
                 message = f"line {number} is {size:,} bytes, more than the {limit:,} allowed"
@@ -58,6 +65,8 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
                     line = line[len(_BOM) :]
                 if line.strip():
                     yield number, _parse_slowly(line, error)
+        if on_progress:
+            on_progress(handle.tell())
 
 
 def iter_objects(

@@ -35,6 +35,7 @@ __all__ = [
     "ValidationError",
 ]
 
+#: ``progress(done, total)``: metadata bytes validated so far, of all splits.
 Progress = Callable[[int, int], None]
 #: Records per split whose inferred features are compared across splits (Hugging Face samples the first rows).
 FEATURE_SAMPLE = 1000
@@ -279,7 +280,9 @@ def validate_dataset(
         names = None
     signatures: dict[str, Any] = {}
     splits = list(dataset.splits.values())
-    for index, split in enumerate(splits):
+    total = sum(split.size() for split in splits) or 1
+    done = 0
+    for split in splits:
         ctx = _Context(
             report,
             split.metadata_label,
@@ -289,13 +292,15 @@ def validate_dataset(
             strict=strict,
             seen=set() if check_images else None,
         )
+        report_bytes = (lambda read, start=done: progress(start + read, total)) if progress else None
         with _gc_paused():
-            validate_lines(split.read_lines(), ctx)
+            validate_lines(split.read_lines(on_progress=report_bytes), ctx)
+        done += split.size()
         signatures[split.name] = ctx.signature
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
-        if progress:
-            progress(index + 1, len(splits))
+    if progress:
+        progress(total, total)
     first = next(iter(signatures.items()), None)
     for name, signature in signatures.items():
         if first and signature != first[1]:

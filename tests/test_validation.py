@@ -210,3 +210,13 @@ def test_invalid_categories_file_is_an_error(tmp_path, make_image):
     (tmp_path / "categories.json").write_text(json.dumps(["cat", "cat"]))
     report = ImageDataset(image_dir=tmp_path).validate()
     assert [(i.file, i.code) for i in report.issues] == [("categories.json", "categories_file.invalid")]
+
+
+def test_progress_reports_bytes_up_to_the_total(tmp_path, make_image):
+    make_image(tmp_path / "a.png")
+    (tmp_path / "metadata.jsonl").write_text('{"file_name": "a.png"}\n' * 10_000)
+    calls = []
+    ImageDataset(image_dir=tmp_path).validate(progress=lambda done, total: calls.append((done, total)))
+    size = (tmp_path / "metadata.jsonl").stat().st_size
+    assert len(calls) >= 3 and calls[-1] == (size, size)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
