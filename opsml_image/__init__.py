@@ -8,12 +8,15 @@ registration; the Streamlit app and the CLI are thin views over it.
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import DatasetStats, ImageDataset, Split
 from opsml_image.jsonl import MetadataError
+from opsml_image.registry import CardRegistry, DataCard, RegistryError
 from opsml_image.schema import BBox, ImageMetadata, ImageRecord
 from opsml_image.validation import Issue, ValidationError, ValidationReport
 
 __all__ = [
     "BBox",
     "Box",
+    "CardRegistry",
+    "DataCard",
     "DatasetStats",
     "ImageAnnotation",
     "ImageDataset",
@@ -21,6 +24,7 @@ __all__ = [
     "ImageRecord",
     "Issue",
     "MetadataError",
+    "RegistryError",
     "Split",
     "ValidationError",
     "ValidationReport",

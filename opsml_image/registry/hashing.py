@@ -1,0 +1,157 @@
+"""Content hashes (xxh3-128, streamed in chunks), the folder scan, and a stat-keyed cache of file hashes.
+
+The cache lets an unchanged re-registration skip reading the images again, as git's index does: an entry is
+trusted only while the file's size, mtime, ctime, inode and device are those it was hashed with, and only if
+the file had not been touched within :data:`RACY_NS` of the hashing (a later change in the same clock tick
+could otherwise go unseen).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+__all__ = ["HASH_NAME", "CHUNK", "new_hasher", "hash_file", "hash_bytes", "FileEntry", "scan", "HashCache"]
+
+HASH_NAME = "xxh3_128"
+CHUNK = 1 << 20
+RACY_NS = 2_000_000_000
+
+
+def new_hasher() -> xxhash.xxh3_128:
+    return xxhash.xxh3_128()
+
+
+def hash_bytes(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def hash_file(path: str | Path) -> tuple[str, int]:
+    """``(hex digest, size)`` of a file, read in 1 MiB chunks."""
+    hasher, size = new_hasher(), 0
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            hasher.update(view[:n])
+            size += n
+    return hasher.hexdigest(), size
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One file of a dataset folder as it was when scanned."""
+
+    path: str  # relative POSIX path inside the folder
+    absolute: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+    dev: int
+
+    @classmethod
+    def of(cls, root: str, path: str) -> FileEntry:
+        absolute = os.path.join(root, path)
+        st = os.stat(absolute)
+        return cls(path, absolute, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+    def same_as(self, other: FileEntry) -> bool:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.ino) == (
+            other.size,
+            other.mtime_ns,
+            other.ctime_ns,
+            other.ino,
+        )
+
+
+def scan(root: str | Path) -> list[FileEntry]:
+    """Every regular file below ``root`` (hidden ones included), sorted by relative path."""
+    base = os.fspath(root)
+    found: list[FileEntry] = []
+
+    def walk(directory: str, prefix: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, rel + "/")
+                elif entry.is_file():
+                    st = entry.stat()
+                    found.append(
+                        FileEntry(
+                            rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+                        )
+                    )
+
+    walk(base, "")
+    found.sort(key=lambda e: e.path)
+    return found
+
+
+class HashCache:
+    """Hashes of local files keyed by absolute path and stat, in a small SQLite file (safe across threads)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if self.path is not None:
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER,"
+                    " mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, hash TEXT)"
+                )
+                self._db = db
+
+    def lookup(self, entries: Iterable[FileEntry]) -> dict[str, str]:
+        """The cached hash of each entry whose stat still matches, by relative path."""
+        if self._db is None:
+            return {}
+        wanted = {e.absolute: e for e in entries}
+        found: dict[str, str] = {}
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            for absolute, size, mtime, ctime, ino, dev, digest in self._rows(list(wanted)):
+                e = wanted[absolute]
+                if (e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev) == (size, mtime, ctime, ino, dev):
+                    found[e.path] = digest
+        return found
+
+    def store(self, hashed: Iterable[tuple[FileEntry, str]]) -> None:
+        """Remember hashes, skipping files touched within :data:`RACY_NS` of now (racily clean)."""
+        if self._db is None:
+            return
+        limit = time.time_ns() - RACY_NS
+        rows = [
+            (e.absolute, e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev, digest)
+            for e, digest in hashed
+            if max(e.mtime_ns, e.ctime_ns) < limit
+        ]
+        with self._lock, contextlib.suppress(sqlite3.Error), self._db:
+            self._db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _rows(self, paths: list[str]) -> Iterator[tuple]:
+        assert self._db is not None
+        for start in range(0, len(paths), 500):
+            part = paths[start : start + 500]
+            marks = ",".join("?" * len(part))
+            yield from self._db.execute(
+                f"SELECT path, size, mtime_ns, ctime_ns, ino, dev, hash FROM hashes WHERE path IN ({marks})",
+                part,
+            )

@@ -1,0 +1,514 @@
+"""The card registry: register a dataset as an immutable, versioned card; list, load and compare versions.
+
+Registration order (what makes it atomic): validate → copy every file into content-addressed blobs (hashed
+as copied, so a file that changes is caught) → check the folder did not change → in one database
+transaction, take the next version, insert the card row, write and read back the version folder, commit.
+A failure before the commit leaves no row (at most unreferenced blobs, which a retry reuses); two
+registrations racing for a version meet at the unique constraint and the loser retries with the next one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from opsml_image import config
+from opsml_image.categories import read_names
+from opsml_image.images import is_image_file
+from opsml_image.registry import versions
+from opsml_image.registry.card import CategoryFact, DataCard, DataFacts, normalise_name
+from opsml_image.registry.db import IMMEDIATE, cards, create_schema, make_engine
+from opsml_image.registry.errors import (
+    AmbiguousCardError,
+    CardNotFoundError,
+    DatasetChangedError,
+    DatasetInvalidError,
+    RegistryConnectionError,
+    RegistryError,
+    VersionExistsError,
+)
+from opsml_image.registry.hashing import FileEntry, HashCache, hash_bytes, hash_file, scan
+from opsml_image.registry.loaders import CardLoader, Progress, diff_records
+from opsml_image.registry.manifest import Manifest, ManifestEntry
+from opsml_image.registry.storage import ArtifactStore
+
+__all__ = ["CardRegistry", "CardDiff"]
+
+MAX_COMMIT_ATTEMPTS = 50
+
+
+@dataclass
+class CardDiff:
+    """What changed from ``v1`` to ``v2``: images by path, records by ``split/file_name``, other files."""
+
+    name: str
+    team: str
+    v1: str
+    v2: str
+    added_images: list[str] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)
+    changed_images: list[str] = field(default_factory=list)
+    added_records: list[str] = field(default_factory=list)
+    removed_records: list[str] = field(default_factory=list)
+    changed_records: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, f) for f in _DIFF_FIELDS)
+
+    def summary(self) -> str:
+        parts = [f"{len(getattr(self, f))} {f.replace('_', ' ')}" for f in _DIFF_FIELDS if getattr(self, f)]
+        return f"{self.team}/{self.name} {self.v1} -> {self.v2}: " + (", ".join(parts) or "no changes")
+
+
+_DIFF_FIELDS = (
+    "added_images",
+    "removed_images",
+    "changed_images",
+    "added_records",
+    "removed_records",
+    "changed_records",
+    "changed_files",
+)
+
+
+class CardRegistry:
+    """A registry of data cards: database at ``tracking_uri``, artifacts at ``storage_uri``.
+
+    Both default to ``OPSML_TRACKING_URI`` / ``OPSML_STORAGE_URI``, else a SQLite file and a folder under
+    ``OPSML_IMAGE_HOME``. ``storage_options`` go to fsspec (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``
+    for an S3-compatible endpoint). ``durable=True`` fsyncs each stored file on local storage.
+    ``hash_cache`` (default: ``<home>/cache/hashes.sqlite``; ``None`` disables it) remembers file hashes by
+    stat so unchanged images are not read again.
+    """
+
+    def __init__(
+        self,
+        registry_type: str = "data",
+        *,
+        tracking_uri: str | None = None,
+        storage_uri: str | Path | None = None,
+        storage_options: dict[str, Any] | None = None,
+        fs: Any = None,
+        durable: bool = False,
+        hash_cache: str | Path | None | bool = True,
+        workers: int = 4,
+    ) -> None:
+        if registry_type != "data":
+            raise RegistryError(f"only the 'data' registry exists here, not {registry_type!r}")
+        self.registry_type = registry_type
+        self.tracking_uri = tracking_uri or config.tracking_uri()
+        self.engine = make_engine(self.tracking_uri)
+        create_schema(self.engine)
+        self.store = ArtifactStore(
+            storage_uri or config.storage_uri(), storage_options, fs=fs, durable=durable
+        )
+        if hash_cache is True:
+            hash_cache = config.home() / "cache" / "hashes.sqlite"
+        self.hash_cache = HashCache(hash_cache or None)
+        self.workers = max(1, workers)
+
+    def __repr__(self) -> str:
+        url = self.engine.url.render_as_string()
+        return f"CardRegistry({self.registry_type!r}, tracking_uri={url!r}, storage_uri={self.store.uri!r})"
+
+    # ------------------------------------------------------------------------------------------ register
+
+    def register_card(
+        self,
+        card: DataCard,
+        version_type: versions.VersionType = "minor",
+        *,
+        version: str | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> DataCard:
+        """Register ``card``'s dataset as a new version; fills ``uid``, ``version``, ``uri``, ``facts``.
+
+        ``version`` (explicit, must be new) overrides ``version_type`` (``major``/``minor``/``patch`` bump of
+        the latest). A dataset that fails validation is refused unless ``force``. ``progress(stage, done,
+        total)`` is called with stages ``validate`` (files), ``upload`` (bytes) and ``commit``.
+        """
+        report = progress or _no_progress
+        if card.registered:
+            raise RegistryError(
+                f"card {card.team}/{card.name} is already registered as version {card.version}"
+            )
+        if card.data is None:
+            raise RegistryError("the card has no data: DataCard(data=ImageDataset(...), ...)")
+        if version_type not in ("major", "minor", "patch"):
+            raise versions.InvalidVersionError(
+                f"version_type must be major, minor or patch, not {version_type!r}"
+            )
+        wanted = versions.parse(version) if version is not None else None
+        if wanted is not None:
+            versions.check_new(wanted, self._versions(card.team, card.name))
+
+        root = Path(card.data.image_dir)
+        entries = _scan_or_vanished(root)
+        known = self.hash_cache.lookup(entries)
+        validated = self._validate(card, entries, known, force, report)
+        stored = self._store_files(card, entries, known, report)
+        after = _scan_or_vanished(root)
+        if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
+            (e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in entries
+        ]:
+            raise DatasetChangedError(
+                f"{root} changed during registration: nothing was registered, try again"
+            )
+        self.hash_cache.store((e, stored[e.path].digest) for e in entries)
+
+        manifest = Manifest.of(stored.values())
+        card.facts = _facts(card, manifest)
+        card.validated = validated
+        self._commit(card, manifest, wanted, version_type, report)
+        card._loader = CardLoader(self.store, self._manifest_digest(card.uid))
+        return card
+
+    def _validate(
+        self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
+    ) -> bool:
+        """Validate the dataset, or reuse the verdict of a registered version with identical bytes."""
+        if len(known) == len(entries):
+            digest = Manifest.of(ManifestEntry(e.path, known[e.path], e.size) for e in entries).content_digest
+            query = (
+                sa.select(cards.c.uid)
+                .where(cards.c.team == card.team, cards.c.name == card.name)
+                .where(cards.c.content_digest == digest, cards.c.validated.is_(True))
+                .limit(1)
+            )
+            if self._fetch(query):
+                report("validate", 1, 1)
+                return True
+        assert card.data is not None
+        result = card.data.validate(
+            check_images=True, progress=lambda done, total: report("validate", done, total)
+        )
+        if not result.ok and not force:
+            lines = [str(issue) for issue in result.issues if issue.severity == "error"][:5]
+            raise DatasetInvalidError(
+                f"the dataset fails validation ({result.summary()}); fix it or register with force=True:\n  "
+                + "\n  ".join(lines),
+                result,
+            )
+        return result.ok
+
+    def _store_files(
+        self, card: DataCard, entries: list[FileEntry], known: dict[str, str], report: Progress
+    ) -> dict[str, ManifestEntry]:
+        """Copy every file not yet stored into blobs, in parallel; the manifest entries by path."""
+        team, name = card.team, card.name
+        present = self.store.existing_blobs(team, name)
+        stored: dict[str, ManifestEntry] = {}
+        todo: list[FileEntry] = []
+        for e in entries:
+            digest = known.get(e.path)
+            if digest is not None and present.get(digest) == e.size:
+                stored[e.path] = ManifestEntry(e.path, digest, e.size)
+            else:
+                todo.append(e)
+        total = sum(e.size for e in todo)
+        done = 0
+        report("upload", 0, total)
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            report("upload", done, total)
+
+        def put(e: FileEntry) -> ManifestEntry:
+            expected = known.get(e.path)
+            if expected is None and not self.store.local:
+                try:
+                    expected, _ = hash_file(e.absolute)
+                except FileNotFoundError:
+                    raise DatasetChangedError(f"{e.path} vanished during registration") from None
+                if present.get(expected) == e.size:
+                    advance(e.size)
+                    return ManifestEntry(e.path, expected, e.size)
+            ref = self.store.put_blob(team, name, e, expected, advance)
+            return ManifestEntry(e.path, ref.digest, ref.size)
+
+        if len(todo) <= 1 or self.workers == 1:
+            results = [put(e) for e in todo]
+        else:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="opsml-put") as pool:
+                results = list(pool.map(put, todo))
+        stored.update((r.path, r) for r in results)
+        return stored
+
+    def _commit(
+        self,
+        card: DataCard,
+        manifest: Manifest,
+        wanted: Any,
+        version_type: versions.VersionType,
+        report: Progress,
+    ) -> None:
+        """Take a version and commit the row, writing the version folder inside the transaction."""
+        report("commit", 0, 1)
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            uid = uuid.uuid4().hex
+            created = datetime.now(UTC)
+            try:
+                with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+                    rows = conn.execute(
+                        sa.select(cards.c.version).where(cards.c.team == card.team, cards.c.name == card.name)
+                    )
+                    existing = [versions.parse(row.version) for row in rows]
+                    if wanted is not None:
+                        chosen = versions.check_new(wanted, existing)
+                    else:
+                        chosen = versions.next_version(existing, version_type)
+                    text = str(chosen)
+                    manifest_bytes = manifest.to_bytes(card.team, card.name, text)
+                    snapshot = card.model_copy(update={"uid": uid, "version": text, "created_at": created})
+                    uri = self.store.version_dir(card.team, card.name, text)
+                    snapshot.uri = self.store.full_uri(uri)
+                    conn.execute(sa.insert(cards).values(**_row(snapshot, manifest_bytes)))
+                    files = {"manifest.json": manifest_bytes, "card.json": _card_json(snapshot)}
+                    files.update(self._readable_copies(card, manifest))
+                    self.store.write_version(card.team, card.name, text, files)
+            except sa.exc.IntegrityError:
+                if wanted is not None:
+                    raise VersionExistsError(
+                        f"version {wanted} of {card.team}/{card.name} was just registered"
+                    ) from None
+                continue  # lost the race for this version: take the next one
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+                if _is_lock_timeout(error):
+                    continue
+                raise RegistryConnectionError(f"registry database error: {error.orig or error}") from None
+            card.uid, card.version, card.created_at, card.uri = uid, text, created, snapshot.uri
+            report("commit", 1, 1)
+            return
+        raise RegistryError(
+            f"could not take a version for {card.team}/{card.name} after {MAX_COMMIT_ATTEMPTS} tries"
+        )
+
+    def _readable_copies(self, card: DataCard, manifest: Manifest) -> dict[str, bytes]:
+        """The non-image files (metadata.jsonl, categories.json...), for people browsing the storage."""
+        copies: dict[str, bytes] = {}
+        for e in manifest.entries:
+            if not is_image_file(e.path) and e.size <= 256 << 20:
+                copies[f"files/{e.path}"] = self.store.read_blob(card.team, card.name, e.digest)
+        return copies
+
+    # ------------------------------------------------------------------------------------------ query
+
+    def list_cards(
+        self,
+        name: str | None = None,
+        team: str | None = None,
+        version: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Cards as plain rows, by team and name, newest version first."""
+        query = sa.select(cards)
+        if name is not None:
+            query = query.where(cards.c.name == normalise_name(name))
+        if team is not None:
+            query = query.where(cards.c.team == normalise_name(team, "team"))
+        if version is not None:
+            query = query.where(cards.c.version_key == versions.version_key(versions.parse(version)))
+        rows = [_plain(row._mapping) for row in self._fetch(query)]
+        rows.sort(key=lambda r: versions.parse(r["version"]), reverse=True)
+        rows.sort(key=lambda r: (r["team"], r["name"]))
+        return rows[:limit] if limit is not None else rows
+
+    def load_card(
+        self,
+        name: str | None = None,
+        version: str | None = None,
+        team: str | None = None,
+        uid: str | None = None,
+    ) -> DataCard:
+        """A registered card (the latest unless ``version`` is given), ready to download its data."""
+        row = self._find(name, version, team, uid)
+        card = DataCard.model_validate(
+            {
+                "name": row["name"],
+                "team": row["team"],
+                "user_email": row["user_email"],
+                "description": row["description"],
+                "tags": row["tags"],
+                "uid": row["uid"],
+                "version": row["version"],
+                "created_at": _aware(row["created_at"]),
+                "uri": row["uri"],
+                "validated": row["validated"],
+                "facts": row["facts"],
+            }
+        )
+        card._loader = CardLoader(self.store, row["manifest_digest"])
+        return card
+
+    def diff(self, name: str, v1: str, v2: str, team: str | None = None) -> CardDiff:
+        """Images added/removed/changed and records added/removed/changed between two versions."""
+        first, second = self._find(name, v1, team, None), self._find(name, v2, team, None)
+        loader_1 = CardLoader(self.store, first["manifest_digest"])
+        loader_2 = CardLoader(self.store, second["manifest_digest"])
+        m1 = loader_1.manifest(first["team"], first["name"], first["version"]).by_path()
+        m2 = loader_2.manifest(second["team"], second["name"], second["version"]).by_path()
+        result = CardDiff(second["name"], second["team"], first["version"], second["version"])
+        for path in sorted(m1.keys() | m2.keys()):
+            a, b = m1.get(path), m2.get(path)
+            if a is not None and b is not None and a.digest == b.digest:
+                continue
+            if is_image_file(path):
+                target = (
+                    result.added_images
+                    if a is None
+                    else result.removed_images
+                    if b is None
+                    else result.changed_images
+                )
+                target.append(path)
+            else:
+                result.changed_files.append(path)
+        added, removed, changed = diff_records(
+            lambda digest: self.store.read_blob(first["team"], first["name"], digest), m1, m2
+        )
+        result.added_records, result.removed_records, result.changed_records = added, removed, changed
+        return result
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _find(
+        self, name: str | None, version: str | None, team: str | None, uid: str | None
+    ) -> dict[str, Any]:
+        query = sa.select(cards)
+        if uid is not None:
+            query = query.where(cards.c.uid == uid)
+        elif name is None:
+            raise RegistryError("give a card name (or uid)")
+        if name is not None:
+            query = query.where(cards.c.name == normalise_name(name))
+        if team is not None:
+            query = query.where(cards.c.team == normalise_name(team, "team"))
+        wanted = None if version in (None, "latest") else versions.version_key(versions.parse(version))
+        if wanted is not None:
+            query = query.where(cards.c.version_key == wanted)
+        rows = [dict(row._mapping) for row in self._fetch(query)]
+        label = f"{team + '/' if team else ''}{name or uid}" + (f" version {version}" if wanted else "")
+        if not rows:
+            raise CardNotFoundError(f"no data card {label} in the registry")
+        teams = sorted({r["team"] for r in rows})
+        if len(teams) > 1:
+            raise AmbiguousCardError(f"{name} exists in teams {', '.join(teams)}: give the team")
+        return max(rows, key=lambda r: versions.parse(r["version"]))
+
+    def _versions(self, team: str, name: str) -> list[Any]:
+        query = sa.select(cards.c.version).where(cards.c.team == team, cards.c.name == name)
+        return [versions.parse(row.version) for row in self._fetch(query)]
+
+    def _manifest_digest(self, uid: str | None) -> str:
+        return self._fetch(sa.select(cards.c.manifest_digest).where(cards.c.uid == uid))[0].manifest_digest
+
+    def _fetch(self, query: Any) -> list[Any]:
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(query))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            raise RegistryConnectionError(f"registry database error: {error.orig or error}") from None
+
+    def close(self) -> None:
+        """Release database connections and the hash cache."""
+        self.hash_cache.close()
+        self.engine.dispose()
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _scan_or_vanished(root: Path) -> list[FileEntry]:
+    try:
+        if not root.is_dir():
+            raise FileNotFoundError(root)
+        return scan(root)
+    except FileNotFoundError:
+        raise DatasetChangedError(
+            f"the dataset folder {root} (or a file in it) vanished during registration"
+        ) from None
+
+
+def _facts(card: DataCard, manifest: Manifest) -> DataFacts:
+    assert card.data is not None
+    stats = card.data.stats()
+    names = read_names(card.data.image_dir)
+    names = names if isinstance(names, list) else []
+    ids = sorted(set(stats.category_counts) | set(range(len(names))))
+    return DataFacts(
+        images=stats.images,
+        records=stats.records,
+        annotated_images=stats.annotated_images,
+        boxes=stats.boxes,
+        categories=[
+            CategoryFact(
+                id=i, name=names[i] if 0 <= i < len(names) else None, boxes=stats.category_counts.get(i, 0)
+            )
+            for i in ids
+        ],
+        splits=stats.splits,
+        files=len(manifest.entries),
+        total_bytes=manifest.total_bytes,
+        content_digest=manifest.content_digest,
+    )
+
+
+def _row(card: DataCard, manifest_bytes: bytes) -> dict[str, Any]:
+    facts = card.facts
+    assert facts is not None and card.version is not None
+    return {
+        "uid": card.uid,
+        "team": card.team,
+        "name": card.name,
+        "version": card.version,
+        "version_key": versions.version_key(versions.parse(card.version)),
+        "created_at": card.created_at,
+        "user_email": card.user_email,
+        "description": card.description,
+        "tags": card.tags,
+        "images": facts.images,
+        "records": facts.records,
+        "boxes": facts.boxes,
+        "files": facts.files,
+        "total_bytes": facts.total_bytes,
+        "content_digest": facts.content_digest,
+        "manifest_digest": hash_bytes(manifest_bytes),
+        "validated": bool(card.validated),
+        "facts": facts.model_dump(mode="json"),
+        "uri": card.uri,
+    }
+
+
+def _card_json(card: DataCard) -> bytes:
+    return orjson.dumps(card.to_record(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    keep = (
+        "uid", "team", "name", "version", "created_at", "user_email", "description", "tags", "images",
+        "records", "boxes", "files", "total_bytes", "content_digest", "validated", "uri",
+    )  # fmt: skip
+    out = {k: row[k] for k in keep}
+    out["created_at"] = _aware(out["created_at"]).isoformat()
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes: they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _is_lock_timeout(error: sa.exc.DBAPIError) -> bool:
+    return "database is locked" in str(error.orig) or "deadlock detected" in str(error.orig)
