@@ -398,6 +398,7 @@ def _describe_change(before: list[Any], after: list[Any]) -> str:
 
 
 def body(ws: ui.Workspace) -> None:
+    st.session_state.setdefault("annotate_rev", 0)
     key = current_key(ws)
     if key is None:
         st.title("Annotate")
