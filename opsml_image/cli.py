@@ -10,10 +10,14 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 
 from opsml_image.dataset import ImageDataset
+from opsml_image.registry.commands import cards_app, register
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Label, validate and register image datasets."
 )
+
+app.command("register")(register)
+app.add_typer(cards_app, name="cards", help="List, download and compare registered data cards.")
 
 DataDir = Annotated[
     Path, typer.Argument(help="The dataset folder (holding metadata.jsonl or split folders).")
