@@ -279,8 +279,24 @@ def _filter(**kwargs: Any) -> Any:
     return Filter(**kwargs)
 
 
+def leave_legacy_pages() -> None:
+    """Make ``app.py``'s ``st.navigation`` run even when the first request is a deep link.
+
+    Streamlit sees the ``pages/`` folder next to ``app.py`` and, until ``st.navigation`` has run once in
+    this server, serves ``/annotate`` as a legacy page without running ``app.py`` (no sidebar, no page
+    config). The page then switches the server to ``st.navigation`` and reruns; the page hashes come from
+    the url paths, which match the legacy ones, so the same page opens, now inside the app.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def run_page(body: Callable[[Workspace], None], what: str) -> None:
     """Run a page body with the open workspace, showing a readable error when there is none."""
+    leave_legacy_pages()
     with guard(what):
         ws = workspace()
         body(ws)
@@ -295,3 +311,7 @@ def store_token(ws: Workspace) -> tuple:
     if change is None and isinstance(last, dict):
         change = last.get("id")
     return annotated, total, change
+
+
+if __name__ == "__main__":  # opened as a legacy page (/shared): go to the app
+    leave_legacy_pages()

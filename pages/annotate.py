@@ -17,8 +17,8 @@ import streamlit as st
 
 from pages import _shared as ui
 
-MAX_WIDTH = 880
-MAX_HEIGHT = 640
+#: Canvas sizes (width, height bounds in CSS pixels); the canvas must fit its column or the browser squeezes it.
+CANVAS_SIZES = {"Small": (560, 480), "Medium": (700, 560), "Large": (960, 720)}
 FILL = "rgba(255, 255, 255, 0.08)"
 
 
@@ -330,7 +330,7 @@ def canvas(
         st.error(f"The image cannot be shown: {info.message}", icon=":material/broken_image:")
         return annotation
     size = (info.width, info.height)
-    width, height = canvas_size(size, MAX_WIDTH, MAX_HEIGHT)
+    width, height = canvas_size(size, *CANVAS_SIZES[st.session_state.get("annotate_canvas_size") or "Medium"])
     fit = Fit.contain(size, (width, height), display_size=(width, height))
     background = display_image(str(path), Path(path).stat().st_mtime_ns, width, height)
 
@@ -445,6 +445,9 @@ def body(ws: ui.Workspace) -> None:
         box_list(ws, key, annotation, version, names, rev)
         details(ws, key, annotation, version, names, rev)
     navigation(ws, key)
+    st.segmented_control(
+        "Canvas size", list(CANVAS_SIZES), default="Medium", key="annotate_canvas_size", on_change=bump
+    )
     st.caption("Shortcuts: ← previous · → next · U next unlabelled · B copy previous boxes (when not typing)")
 
 

@@ -98,5 +98,6 @@ def body() -> None:
             st.rerun()
 
 
+ui.leave_legacy_pages()
 with ui.guard("The New dataset page"):
     body()
