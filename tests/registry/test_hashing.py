@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from opsml_image.registry import hashing
+from opsml_image.registry.hashing import HashCache, hash_file, scan
+
+
+def test_hash_file_streams_large_files(tmp_path: Path) -> None:
+    data = os.urandom(3 * hashing.CHUNK + 17)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    assert hash_file(path) == (xxhash.xxh3_128_hexdigest(data), len(data))
+
+
+def test_scan_lists_every_file_sorted(tmp_path: Path) -> None:
+    for rel in ["b.jpg", "a/c.png", ".hidden", "a/metadata.jsonl"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    entries = scan(tmp_path)
+    assert [e.path for e in entries] == [".hidden", "a/c.png", "a/metadata.jsonl", "b.jpg"]
+    assert entries[1].size == len(b"a/c.png")
+
+
+def test_cache_hits_until_the_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "RACY_NS", 0)
+    (tmp_path / "d").mkdir()
+    image = tmp_path / "d" / "x.jpg"
+    image.write_bytes(b"one")
+    cache = HashCache(tmp_path / "cache.sqlite")
+    [entry] = scan(tmp_path / "d")
+    cache.store([(entry, "h1")])
+    assert cache.lookup(scan(tmp_path / "d")) == {"x.jpg": "h1"}
+    image.write_bytes(b"two")
+    assert cache.lookup(scan(tmp_path / "d")) == {}
+    cache.close()
+
+
+def test_cache_skips_racily_clean_files(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.jpg").write_bytes(b"fresh")
+    cache = HashCache(tmp_path / "cache.sqlite")
+    cache.store([(e, "h") for e in scan(tmp_path / "d")])  # written just now: not trusted
+    assert cache.lookup(scan(tmp_path / "d")) == {}
+    cache.close()
+
+
+def test_disabled_cache(tmp_path: Path) -> None:
+    cache = HashCache(None)
+    cache.store([])
+    assert cache.lookup([]) == {}
