@@ -31,7 +31,9 @@ pages = {
         st.Page(ui.PAGE_REGISTER, title="Register", icon=":material/inventory_2:", url_path="register"),
     ],
     "Create": [
-        st.Page(ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new_dataset"),
+        st.Page(
+            ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new_dataset"
+        ),
     ],
 }
 page = st.navigation(pages)

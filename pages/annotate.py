@@ -17,7 +17,7 @@ import streamlit as st
 
 from pages import _shared as ui
 
-#: Canvas sizes (width, height bounds in CSS pixels); the canvas must fit its column or the browser squeezes it.
+#: Canvas size bounds (CSS pixels): the canvas must fit its column, or the browser squeezes it.
 CANVAS_SIZES = {"Small": (560, 480), "Medium": (700, 560), "Large": (960, 720)}
 FILL = "rgba(255, 255, 255, 0.08)"
 
@@ -186,21 +186,39 @@ def current_key(ws: ui.Workspace) -> tuple[str, str] | None:
 def navigation(ws: ui.Workspace, key: tuple[str, str]) -> None:
     store = ws.store
     cols = st.columns(4)
-    if cols[0].button(
-        "Previous", icon=":material/arrow_back:", shortcut="Left", key="nav_prev", width="stretch"
+    for col, (label, icon, shortcut, widget, target, message) in zip(
+        cols[:3],
+        (
+            (
+                "Previous",
+                "arrow_back",
+                "Left",
+                "nav_prev",
+                lambda: store.neighbor(key, step=-1),
+                "the first image",
+            ),
+            (
+                "Next",
+                "arrow_forward",
+                "Right",
+                "nav_next",
+                lambda: store.neighbor(key, step=1),
+                "the last image",
+            ),
+            ("Next unlabelled", "skip_next", "U", "nav_unlabelled", lambda: store.next_unlabeled(key), None),
+        ),
+        strict=True,
     ):
-        go(store.neighbor(key, step=-1), "This is the first image.")
-        st.rerun()
-    if cols[1].button(
-        "Next", icon=":material/arrow_forward:", shortcut="Right", key="nav_next", width="stretch"
-    ):
-        go(store.neighbor(key, step=1), "This is the last image.")
-        st.rerun()
-    if cols[2].button(
-        "Next unlabelled", icon=":material/skip_next:", shortcut="U", key="nav_unlabelled", width="stretch"
-    ):
-        go(store.next_unlabeled(key), "Every image has boxes.")
-        st.rerun()
+        col.button(
+            label,
+            icon=f":material/{icon}:",
+            shortcut=shortcut,
+            key=widget,
+            width="stretch",
+            on_click=lambda target=target, message=message: go(
+                target(), f"This is {message}." if message else "Every image has boxes."
+            ),
+        )
     cols[3].button(
         "Copy previous boxes",
         icon=":material/content_copy:",
@@ -408,9 +426,7 @@ def body(ws: ui.Workspace) -> None:
     if annotation is None:
         st.title("Annotate")
         st.error(f"There is no image {key[0]}/{key[1]} in this dataset.", icon=":material/error:")
-        if st.button("Open the first image"):
-            go(next(iter(ws.store.keys(limit=1)), None))
-            st.rerun()
+        st.button("Open the first image", on_click=lambda: go(next(iter(ws.store.keys(limit=1)), None)))
         return
     names = ui.category_names(ws)
     rev = f"{key[0]}:{key[1]}:{st.session_state.get('annotate_rev', 0)}"

@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from opsml_image.canvas_geometry import canvas_size
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 from opsml_image.store import WorkStore
@@ -73,8 +74,9 @@ def test_page_shows_canvas_boxes_and_progress(demo: Path):
 
 
 def test_drawn_box_is_saved_in_image_pixels(demo: Path):
-    at = open_annotate()  # scene_001.jpg is 640x480, shown on an 853x640 canvas
-    sx, sy = 853 / 640, 640 / 480
+    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 700x525 canvas (Medium)
+    assert canvas_size((640, 480), 700, 560) == (700, 525)
+    sx, sy = 700 / 640, 525 / 480
     objects = current_objects(at)
     objects.append(rect(75 * sx, 75 * sy, 150 * sx, 75 * sy, "car"))
     inject(at, objects)
