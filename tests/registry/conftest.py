@@ -30,7 +30,10 @@ def make_dataset(root: Path, train: int = 3, validation: int = 2) -> Path:
             record = {
                 "file_name": name,
                 "caption": f"{split} scene {i}",
-                "objects": {"bbox": [[1.0, 2.0, 10.0, 12.0], [20.0, 5.0, 8.0, 8.0]], "categories": [i % 3, 1]},
+                "objects": {
+                    "bbox": [[1.0, 2.0, 10.0, 12.0], [20.0, 5.0, 8.0, 8.0]],
+                    "categories": [i % 3, 1],
+                },
             }
             lines.append(json.dumps(record))
         (root / split / "metadata.jsonl").write_text("\n".join(lines) + "\n")
@@ -96,8 +99,12 @@ def s3_endpoint() -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
