@@ -1,0 +1,96 @@
+"""AppTest of the start-up and the Browse page: sidebar counts, gallery, filters, readable errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from opsml_image.demo import copy_demo
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OPSML_IMAGE_DIR", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def run(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_opens_a_working_copy_of_the_demo_by_default(env: Path):
+    at = run()
+    assert at.title[0].value == "Browse"
+    assert (env / "home" / "demo" / "categories.json").exists()
+    assert str(env / "home" / "demo") in at.sidebar.code[0].value
+    assert [m.value for m in at.sidebar.metric] == ["12", "3"]
+    assert "10 of 12 annotated" in at.sidebar.get("progress")[0].text
+    assert len(at.get("image")) == 12
+    assert not at.error
+
+
+def test_filters(env: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(copy_demo(env / "data")))
+    at = run()
+    at.selectbox(key="browse_annotated").set_value("Not annotated").run()
+    assert len(at.get("image")) == 2
+    at.selectbox(key="browse_annotated").set_value("All images").run()
+    at.selectbox(key="browse_split").set_value("validation").run()
+    assert len(at.get("image")) == 3
+    at.text_input(key="browse_text").input("sunset").run()
+    assert "of 1 images" in at.caption[0].value or len(at.get("image")) >= 1
+    at.text_input(key="browse_text").input("no such caption").run()
+    assert at.info and "No image matches" in at.info[0].value
+    at.text_input(key="browse_text").input("").run()
+    at.selectbox(key="browse_split").set_value(None).run()
+    at.selectbox(key="browse_category").set_value(0).run()  # car
+    assert 0 < len(at.get("image")) < 12
+
+
+def test_statistics_panel(env: Path):
+    at = run()
+    at.toggle(key="browse_stats").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 3
+
+
+def test_missing_data_dir_is_a_readable_error(env: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(env / "does-not-exist"))
+    at = run()
+    messages = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
+    assert any("does not exist" in m for m in messages), messages
+
+
+def test_invalid_dataset_folder_is_a_readable_error(env: Path, monkeypatch: pytest.MonkeyPatch):
+    empty = env / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(empty))
+    at = run()
+    messages = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
+    assert any("cannot be opened" in m and "metadata.jsonl" in m for m in messages), messages
+
+
+def test_bad_records_do_not_break_browse(env: Path, monkeypatch: pytest.MonkeyPatch):
+    data = copy_demo(env / "data")
+    with (data / "train" / "metadata.jsonl").open("a") as handle:
+        handle.write('{"file_name": "ghost.jpg", "objects": {"bbox": [[1, 2]], "categories": [0]}}\n')
+        handle.write("this is not json\n")
+    (data / "train" / "scene_004.png").write_bytes(b"not an image")
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
+    at = run()
+    assert at.title[0].value == "Browse"
+    assert any("scene_004.png" in w.value or "ghost.jpg" in w.value for w in at.warning)
