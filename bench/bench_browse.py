@@ -33,11 +33,19 @@ def make_dataset(n: int) -> Path:
     if done.exists():
         return root
     root.mkdir(parents=True, exist_ok=True)
-    source = OUT / "source.jpg"
-    if not source.exists():
-        image = Image.new("RGB", (640, 480), (90, 140, 200))
-        ImageDraw.Draw(image).rectangle([100, 200, 300, 400], fill=(200, 80, 60))
-        image.save(source, quality=85)
+    sources: dict[int, Path] = {}
+
+    def source(i: int) -> Path:  # a file can have at most ~65k hard links: a new source every 50k
+        chunk = i // 50_000
+        if chunk not in sources:
+            path = OUT / f"source-{chunk}.jpg"
+            if not path.exists():
+                image = Image.new("RGB", (640, 480), (90, 140, 200))
+                ImageDraw.Draw(image).rectangle([100, 200, 300, 400], fill=(200, 80, 60))
+                image.save(path, quality=85)
+            sources[chunk] = path
+        return sources[chunk]
+
     rng = random.Random(n)
     words = ["sunny", "street", "house", "tree", "car", "evening", "road", "park", "city", "village"]
     with (root / "metadata.jsonl").open("w") as handle:
@@ -45,7 +53,7 @@ def make_dataset(n: int) -> Path:
             name = f"img_{i:06d}.jpg"
             target = root / name
             if not target.exists():
-                os.link(source, target)
+                os.link(source(i), target)
             boxes = [[rng.randint(0, 400), rng.randint(0, 300), rng.randint(20, 200), rng.randint(20, 150)]
                      for _ in range(rng.randint(1, 3))]  # fmt: skip
             record = {
