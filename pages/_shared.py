@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import runpy
 import sys
 import threading
 import traceback
@@ -26,6 +27,7 @@ from opsml_image.demo import copy_demo
 
 log = logging.getLogger("opsml_image.app")
 
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
 PAGE_BROWSE = "pages/browse.py"
 PAGE_ANNOTATE = "pages/annotate.py"
 PAGE_VALIDATE = "pages/validate.py"
@@ -280,18 +282,19 @@ def _filter(**kwargs: Any) -> Any:
 
 
 def leave_legacy_pages() -> None:
-    """Make ``app.py``'s ``st.navigation`` run even when the first request is a deep link.
+    """Run the page inside ``app.py``'s ``st.navigation`` even when Streamlit serves it as a legacy page.
 
     Streamlit sees the ``pages/`` folder next to ``app.py`` and, until ``st.navigation`` has run once in
-    this server, serves ``/annotate`` as a legacy page without running ``app.py`` (no sidebar, no page
-    config). The page then switches the server to ``st.navigation`` and reruns; the page hashes come from
-    the url paths, which match the legacy ones, so the same page opens, now inside the app.
+    the server (and in every ``AppTest`` run), serves a deep link such as ``/annotate`` as a legacy page
+    without running ``app.py`` (no sidebar, no page config). Then this runs ``app.py`` right here: its
+    ``st.navigation`` takes over and runs the same page (page hashes come from the url paths, which match
+    the legacy ones), and the legacy run stops. No rerun, so a pressed button is not lost.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(APP_SCRIPT), run_name="__main__")
+        st.stop()
 
 
 def run_page(body: Callable[[Workspace], None], what: str) -> None:

@@ -1,0 +1,95 @@
+"""AppTest of the Validate page: a dataset with seeded errors, issues grouped by code, preview/apply/undo fixes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from opsml_image.demo import copy_demo
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def seed_errors(data: Path) -> None:
+    """scene_001's first box sticks out of its 640x480 image; a record names a missing file."""
+    path = data / "train" / "metadata.jsonl"
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["objects"]["bbox"][0] = [600.0, 400.0, 100.0, 100.0]
+    lines[0] = json.dumps(first)
+    lines.append(json.dumps({"file_name": "gone.jpg", "caption": "a missing image"}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = copy_demo(tmp_path / "data")
+    seed_errors(data)
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield data
+    st.cache_resource.clear()
+
+
+def open_validate() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/validate.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def expander_labels(at: AppTest) -> list[str]:
+    return [e.label for e in at.expander]
+
+
+def test_not_validated_yet(data: Path):
+    at = open_validate()
+    assert "Not validated yet" in at.info[0].value
+
+
+def test_issues_grouped_by_code_with_links(data: Path):
+    at = open_validate()
+    at.button(key="validate_run").click().run()
+    assert not at.exception, at.exception
+    labels = expander_labels(at)
+    assert any(label.startswith("**box.outside** · 1 error") for label in labels), labels
+    assert any(label.startswith("**image.missing** · 1 error") for label in labels), labels
+    assert [m.value for m in at.main.metric][:2] == ["2", "0"]
+    assert "fix them before registering" in at.error[0].value
+    frames = at.dataframe
+    assert frames, "issue tables"
+    links = [v for f in frames for v in f.value.get("open", []) if v]
+    assert "/annotate?split=train&file=scene_001.jpg" in links
+
+
+def test_fix_preview_apply_and_undo(data: Path):
+    at = open_validate()
+    at.button(key="validate_run").click().run()
+    at.button(key="preview:box.outside").click().run()
+    assert not at.exception, at.exception
+    preview = [f for f in at.dataframe if "change" in f.value.columns]
+    assert preview and "scene_001.jpg" in preview[0].value["image"].iloc[0]
+    at.button(key="apply:box.outside").click().run()
+    assert not at.exception, at.exception
+    assert not any(label.startswith("**box.outside**") for label in expander_labels(at))
+    undo = [b for b in at.button if b.key and b.key.startswith("undo:")]
+    assert undo
+    undo[0].click().run()
+    assert not at.exception, at.exception
+    assert any(label.startswith("**box.outside**") for label in expander_labels(at))
+
+
+def test_drop_missing_records(data: Path):
+    at = open_validate()
+    at.button(key="validate_run").click().run()
+    at.button(key="preview:image.missing").click().run()
+    at.button(key="apply:image.missing").click().run()
+    assert not at.exception, at.exception
+    assert not any(label.startswith("**image.missing**") for label in expander_labels(at))
