@@ -87,10 +87,16 @@ def body() -> None:
             st.rerun()
         return
     with st.form("new_dataset"):
-        name = st.text_input("Dataset name", placeholder="street-scenes", help="The folder's name")
-        parent = st.text_input("Create it in", value=str(config.home() / "datasets"))
-        classes = st.text_input("Classes (comma-separated, optional)", placeholder="car, house, tree")
-        files = st.file_uploader("Images", accept_multiple_files=True, help="JPEG, PNG, WebP, ...")
+        name = st.text_input(
+            "Dataset name", placeholder="street-scenes", help="The folder's name", key="new_name"
+        )
+        parent = st.text_input("Create it in", value=str(config.home() / "datasets"), key="new_parent")
+        classes = st.text_input(
+            "Classes (comma-separated, optional)", placeholder="car, house, tree", key="new_classes"
+        )
+        files = st.file_uploader(
+            "Images", accept_multiple_files=True, help="JPEG, PNG, WebP, ...", key="new_files"
+        )
         submitted = st.form_submit_button("Create dataset", type="primary", icon=":material/add:")
     if submitted:
         create(parent, name, classes, files or [])

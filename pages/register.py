@@ -3,9 +3,11 @@ the version history and the diff to the previous version (``CardRegistry("data")
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from opsml_image.rules import CODES
 from pages import _shared as ui
@@ -185,16 +187,19 @@ def register(ws: ui.Workspace, registry: Any, values: dict[str, Any]) -> None:
         description=values["description"],
     )
     bar = st.progress(0.0, text="Registering...")
+    ctx = get_script_run_ctx()
+    lock = threading.Lock()
+    stages = {"validate": "Checking files", "upload": "Uploading", "commit": "Recording the card"}
 
-    def progress(*args: Any) -> None:
-        numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        text = next((a for a in args if isinstance(a, str)), "Registering...")
-        if len(numbers) >= 2 and numbers[-1]:
-            bar.progress(
-                min(1.0, numbers[-2] / numbers[-1]), text=f"{text} ({numbers[-2]:,} of {numbers[-1]:,})"
-            )
-        elif numbers:
-            bar.progress(min(1.0, float(numbers[-1])), text=text)
+    def progress(stage: str, done: int, total: int) -> None:
+        """``progress(stage, done, total)``; the registry may call it from its worker threads."""
+        if get_script_run_ctx() is None and ctx is not None:
+            add_script_run_ctx(threading.current_thread(), ctx)
+        with lock:
+            label = stages.get(stage, str(stage).capitalize())
+            fraction = min(1.0, done / total) if total else 1.0
+            unit = " bytes" if stage in ("upload", "download") else ""
+            bar.progress(fraction, text=f"{label}: {done:,} of {total:,}{unit}")
 
     result = registry.register_card(card, version_type=values["bump"], progress=progress)
     bar.progress(1.0, text="Registered")
@@ -206,17 +211,23 @@ def form(ws: ui.Workspace, registry: Any, disabled: bool) -> None:
     default_name = last.get("name") or ws.path.name.lower().replace(" ", "-")
     with st.form("register"):
         cols = st.columns(2)
-        name = cols[0].text_input("Name", value=default_name)
-        team = cols[1].text_input("Team", value=last.get("team") or "")
+        name = cols[0].text_input("Name", value=default_name, key="reg_name")
+        team = cols[1].text_input("Team", value=last.get("team") or "", key="reg_team")
         cols = st.columns(2)
         contact = cols[0].text_input(
-            "Contact email", value=last.get("user_email") or last.get("contact") or ""
+            "Contact email",
+            value=last.get("user_email") or last.get("contact") or "",
+            key="reg_contact",
         )
         tags = cols[1].text_input(
-            "Tags", value=format_tags(last.get("tags")), help="key=value, comma-separated"
+            "Tags", value=format_tags(last.get("tags")), help="key=value, comma-separated", key="reg_tags"
         )
-        description = st.text_area("Description", value=last.get("description") or "", height=80)
-        bump = st.radio("Version bump", BUMPS, horizontal=True, help="Which part of the version goes up")
+        description = st.text_area(
+            "Description", value=last.get("description") or "", height=80, key="reg_description"
+        )
+        bump = st.radio(
+            "Version bump", BUMPS, horizontal=True, help="Which part of the version goes up", key="reg_bump"
+        )
         if last:
             st.caption(
                 f"Prefilled from the last registration: {last.get('team')}/{last.get('name')} "

@@ -1,0 +1,67 @@
+"""AppTest of the New dataset page: upload images into a new folder; non-images are refused with a reason."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OPSML_IMAGE_DIR", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield tmp_path / "home"
+    st.cache_resource.clear()
+
+
+def png(size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_upload_creates_and_opens_a_dataset(home: Path, tmp_path: Path):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/new_dataset.py")
+    at.run()
+    assert not at.exception
+    at.text_input(key="new_name").input("birds")
+    at.text_input(key="new_parent").input(str(tmp_path / "sets"))
+    at.text_input(key="new_classes").input("robin, crow")
+    at.file_uploader[0].set_value(
+        [
+            ("a.png", png(), "image/png"),
+            ("b.png", png((30, 20)), "image/png"),
+            ("notes.png", b"hello", "image/png"),
+        ]
+    )
+    at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
+    assert not at.exception, at.exception
+    refused = [e.value for e in at.error]
+    assert any("notes.png" in m for m in refused), refused
+    assert "with 2 image(s)" in at.success[0].value
+    folder = tmp_path / "sets" / "birds"
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".png") == ["a.png", "b.png"]
+    assert json.loads((folder / "categories.json").read_text()) == ["robin", "crow"]
+    assert str(folder) in at.sidebar.code[0].value
+    assert [m.value for m in at.sidebar.metric] == ["2", "2"]
+
+
+def test_name_is_checked(home: Path):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/new_dataset.py")
+    at.run()
+    at.text_input(key="new_name").input("no spaces allowed")
+    at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
+    assert not at.exception
+    assert "name" in at.error[0].value

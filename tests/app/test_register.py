@@ -1,0 +1,77 @@
+"""AppTest of the Register page: blocked while validation fails; register, card, prefill, history and diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from opsml_image.demo import copy_demo
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = copy_demo(tmp_path / "data")
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
+    monkeypatch.delenv("OPSML_TRACKING_URI", raising=False)
+    monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield data
+    st.cache_resource.clear()
+
+
+def open_register() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/register.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_blocked_while_validation_fails(data: Path):
+    path = data / "train" / "metadata.jsonl"
+    path.write_text(path.read_text() + json.dumps({"file_name": "gone.jpg"}) + "\n")
+    at = open_register()
+    assert "Registration is blocked" in at.error[0].value
+    assert "image.missing" in at.error[0].value
+    assert at.button(key="FormSubmitter:register-Register").disabled
+
+
+def test_register_shows_card_history_and_prefills(data: Path):
+    at = open_register()
+    assert "can be registered" in at.success[0].value
+    at.text_input(key="reg_team").input("vision")
+    at.text_input(key="reg_contact").input("ann@example.com")
+    at.text_input(key="reg_tags").input("source=demo")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Registered." in at.success[0].value
+    text = " ".join(m.value for m in at.markdown)
+    assert "uid" in text and "storage uri" in text
+    assert [m.value for m in at.main.metric][:2] == ["1.0.0", "12"]
+
+    at = open_register()
+    assert at.text_input(key="reg_team").value == "vision"
+    assert at.text_input(key="reg_contact").value == "ann@example.com"
+    at.radio(key="reg_bump").set_value("patch")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.main.metric][0] == "1.0.1"
+    assert any("Changes from v1.0.0 to v1.0.1" in s.value for s in at.subheader)
+    history = [f for f in at.dataframe if "version" in f.value.columns]
+    assert list(history[0].value["version"])[:2] in (["1.0.1", "1.0.0"], ["1.0.0", "1.0.1"])
+
+
+def test_registry_errors_are_readable(data: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPSML_TRACKING_URI", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = open_register()
+    messages = [e.value for e in at.error]
+    assert messages and all("Traceback" not in m for m in messages), messages
