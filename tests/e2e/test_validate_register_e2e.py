@@ -1,0 +1,77 @@
+"""End to end in real Chromium: validate a dataset with seeded errors, apply fixes, register it, see the card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from opsml_image.demo import copy_demo
+
+pytestmark = pytest.mark.browser
+
+
+def wait_idle(page: Page) -> None:
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
+
+
+def seeded(tmp_path: Path) -> Path:
+    data = copy_demo(tmp_path / "data")
+    path = data / "train" / "metadata.jsonl"
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["objects"]["bbox"][0] = [600.0, 400.0, 100.0, 100.0]  # outside the 640x480 image
+    lines[0] = json.dumps(first)
+    lines.append(json.dumps({"file_name": "gone.jpg", "caption": "a missing image"}))
+    path.write_text("\n".join(lines) + "\n")
+    return data
+
+
+def apply_fix(page: Page, code: str, label: str) -> None:
+    page.get_by_test_id("stExpander").filter(has_text=code).locator("summary").click()
+    page.get_by_role("button", name=f"Preview: {label}").click()
+    apply = page.get_by_role("button", name="Apply 1 change(s)")
+    expect(apply).to_be_visible(timeout=15_000)
+    apply.click()
+    wait_idle(page)
+    expect(page.get_by_test_id("stExpander").filter(has_text=code)).to_have_count(0, timeout=15_000)
+
+
+def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path):
+    data = seeded(tmp_path)
+    base = streamlit_app(data)
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(f"{base}/validate")
+    page.get_by_role("button", name="Run validation").click()
+    expect(page.get_by_text("2 error(s): fix them before registering.")).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
+    page.screenshot(path=str(artifacts_dir / "validate-errors.png"), full_page=True)
+    page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
+
+    apply_fix(page, "box.outside", "Clip boxes to their image")
+    apply_fix(page, "image.missing", "Drop records of missing files")
+    expect(page.get_by_text("Applied fixes")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "validate-fixed.png"), full_page=True)
+
+    # the fix reached metadata.jsonl (flushed before the re-validation)
+    records = [
+        json.loads(line) for line in (data / "train" / "metadata.jsonl").read_text().splitlines() if line
+    ]
+    assert "gone.jpg" not in {r["file_name"] for r in records}
+    first = next(r for r in records if r["file_name"] == "scene_001.jpg")
+    assert first["objects"]["bbox"][0] == [600.0, 400.0, 40.0, 80.0]
+
+    page.get_by_role("link", name="Register").click()
+    expect(page.get_by_text("the dataset can be registered")).to_be_visible(timeout=30_000)
+    page.get_by_label("Team").fill("vision")
+    page.get_by_label("Contact email").fill("ann@example.com")
+    page.get_by_role("button", name="Register").last.click()
+    expect(page.get_by_text("Registered.")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Version history")).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="1.0.0")).to_be_visible()
+    wait_idle(page)
+    page.screenshot(path=str(artifacts_dir / "register.png"), full_page=True)
