@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,11 +120,21 @@ class HashCache:
         if self._db is None:
             return {}
         wanted = {e.absolute: e for e in entries}
+        if not wanted:
+            return {}
         found: dict[str, str] = {}
+        low, high = min(wanted), max(wanted)
+        query = "SELECT path, size, mtime_ns, ctime_ns, ino, dev, hash FROM hashes WHERE path BETWEEN ? AND ?"
         with self._lock, contextlib.suppress(sqlite3.Error):
-            for absolute, size, mtime, ctime, ino, dev, digest in self._rows(list(wanted)):
-                e = wanted[absolute]
-                if (e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev) == (size, mtime, ctime, ino, dev):
+            for absolute, size, mtime, ctime, ino, dev, digest in self._db.execute(query, (low, high)):
+                e = wanted.get(absolute)
+                if e is not None and (e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev) == (
+                    size,
+                    mtime,
+                    ctime,
+                    ino,
+                    dev,
+                ):
                     found[e.path] = digest
         return found
 
@@ -145,13 +155,3 @@ class HashCache:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def _rows(self, paths: list[str]) -> Iterator[tuple]:
-        assert self._db is not None
-        for start in range(0, len(paths), 500):
-            part = paths[start : start + 500]
-            marks = ",".join("?" * len(part))
-            yield from self._db.execute(
-                f"SELECT path, size, mtime_ns, ctime_ns, ino, dev, hash FROM hashes WHERE path IN ({marks})",
-                part,
-            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import orjson
 
@@ -32,7 +33,7 @@ class Manifest:
     def of(cls, entries: Iterable[ManifestEntry]) -> Manifest:
         return cls(tuple(sorted(entries, key=lambda e: e.path)))
 
-    @property
+    @cached_property
     def content_digest(self) -> str:
         hasher = new_hasher()
         for e in self.entries:

@@ -155,7 +155,7 @@ class CardRegistry:
         root = Path(card.data.image_dir)
         entries = _scan_or_vanished(root)
         known = self.hash_cache.lookup(entries)
-        validated = self._validate(card, entries, known, force, report)
+        validated, reused = self._validate(card, entries, known, force, report)
         stored = self._store_files(card, entries, known, report)
         after = _scan_or_vanished(root)
         if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
@@ -164,10 +164,11 @@ class CardRegistry:
             raise DatasetChangedError(
                 f"{root} changed during registration: nothing was registered, try again"
             )
-        self.hash_cache.store((e, stored[e.path].digest) for e in entries)
+        self.hash_cache.store((e, stored[e.path].digest) for e in entries if e.path not in known)
 
         manifest = Manifest.of(stored.values())
-        card.facts = _facts(card, manifest)
+        same = reused is not None and reused.content_digest == manifest.content_digest
+        card.facts = reused if same else _facts(card, manifest)
         card.validated = validated
         self._commit(card, manifest, wanted, version_type, report)
         card._loader = CardLoader(self.store, self._manifest_digest(card.uid))
@@ -175,19 +176,20 @@ class CardRegistry:
 
     def _validate(
         self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
-    ) -> bool:
-        """Validate the dataset, or reuse the verdict of a registered version with identical bytes."""
+    ) -> tuple[bool, DataFacts | None]:
+        """Validate, or reuse the verdict and facts of a registered version with identical bytes."""
         if len(known) == len(entries):
             digest = Manifest.of(ManifestEntry(e.path, known[e.path], e.size) for e in entries).content_digest
             query = (
-                sa.select(cards.c.uid)
+                sa.select(cards.c.facts)
                 .where(cards.c.team == card.team, cards.c.name == card.name)
                 .where(cards.c.content_digest == digest, cards.c.validated.is_(True))
                 .limit(1)
             )
-            if self._fetch(query):
+            rows = self._fetch(query)
+            if rows:
                 report("validate", 1, 1)
-                return True
+                return True, DataFacts.model_validate(rows[0].facts)
         assert card.data is not None
         result = card.data.validate(
             check_images=True, progress=lambda done, total: report("validate", done, total)
@@ -199,7 +201,7 @@ class CardRegistry:
                 + "\n  ".join(lines),
                 result,
             )
-        return result.ok
+        return result.ok, None
 
     def _store_files(
         self, card: DataCard, entries: list[FileEntry], known: dict[str, str], report: Progress
@@ -211,7 +213,7 @@ class CardRegistry:
         todo: list[FileEntry] = []
         for e in entries:
             digest = known.get(e.path)
-            if digest is not None and present.get(digest) == e.size:
+            if digest is not None and digest in present and present[digest] in (None, e.size):
                 stored[e.path] = ManifestEntry(e.path, digest, e.size)
             else:
                 todo.append(e)
@@ -231,7 +233,7 @@ class CardRegistry:
                     expected, _ = hash_file(e.absolute)
                 except FileNotFoundError:
                     raise DatasetChangedError(f"{e.path} vanished during registration") from None
-                if present.get(expected) == e.size:
+                if expected in present and present[expected] in (None, e.size):
                     advance(e.size)
                     return ManifestEntry(e.path, expected, e.size)
             ref = self.store.put_blob(team, name, e, expected, advance)

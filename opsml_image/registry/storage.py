@@ -93,8 +93,8 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------------------------------ blobs
 
-    def existing_blobs(self, team: str, name: str) -> dict[str, int]:
-        """Hash -> size of every complete blob of a card (one listing, not one request per blob)."""
+    def existing_blobs(self, team: str, name: str) -> dict[str, int | None]:
+        """Hash -> size (None when not listed) of every complete blob of a card, in one listing."""
         base = self.blob_dir(team, name)
         try:
             if self.local:
@@ -198,12 +198,20 @@ class ArtifactStore:
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
         hasher, got = new_hasher(), 0
         try:
-            with self.fs.open(source, "rb") as src, open(tmp, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    got += len(chunk)
-                    advance(len(chunk))
+            if size <= IN_MEMORY_LIMIT:  # one GET on object stores; no shared file handles
+                data = self.fs.cat_file(source)
+                hasher.update(data)
+                got = len(data)
+                with open(tmp, "wb") as out:
+                    out.write(data)
+                advance(got)
+            else:
+                with self.fs.open(source, "rb") as src, open(tmp, "wb") as out:
+                    while chunk := src.read(CHUNK):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                        got += len(chunk)
+                        advance(len(chunk))
             if got != size or hasher.hexdigest() != digest:
                 raise IntegrityError(
                     f"blob {digest} of {dest.name} does not match its hash: storage is corrupt"
@@ -280,13 +288,13 @@ def _fsync_dir(directory: str) -> None:
             os.close(fd)
 
 
-def _list_local_blobs(base: str) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _list_local_blobs(base: str) -> dict[str, int | None]:
+    found: dict[str, int | None] = {}
     with os.scandir(base) as shards:
         for shard in shards:
             if shard.is_dir(follow_symlinks=False) and len(shard.name) == 2:
                 with os.scandir(shard.path) as blobs:
                     for blob in blobs:
-                        if "." not in blob.name:
-                            found[blob.name] = blob.stat().st_size
+                        if "." not in blob.name:  # complete blobs only: they appear by atomic rename
+                            found[blob.name] = None
     return found
