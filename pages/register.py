@@ -157,18 +157,20 @@ def _older(version: str, than: str) -> bool:
 
 
 def show_diff(diff: dict[str, Any]) -> None:
-    if not diff:
-        st.caption("No differences.")
+    """Counts of added/removed/changed images, records and files, with the names in expanders."""
+    lists = {k: v for k, v in diff.items() if isinstance(v, list)}
+    if not any(lists.values()):
+        st.caption("No differences: the data is the same as the previous version.")
         return
-    simple = {k: v for k, v in diff.items() if not isinstance(v, dict | list)}
-    nested = {k: v for k, v in diff.items() if isinstance(v, dict | list)}
-    if simple:
-        cols = st.columns(min(4, len(simple)))
-        for i, (key, value) in enumerate(simple.items()):
-            cols[i % len(cols)].metric(key.replace("_", " "), str(value))
-    for key, value in nested.items():
-        with st.expander(key.replace("_", " "), expanded=bool(value) and len(str(value)) < 2000):
-            st.json(value, expanded=1)
+    cols = st.columns(4)
+    shown = [(k, v) for k, v in lists.items() if v]
+    for i, (key, values) in enumerate(shown):
+        cols[i % 4].metric(key.replace("_", " ").capitalize(), f"{len(values):,}")
+    for key, values in shown:
+        with st.expander(f"{key.replace('_', ' ').capitalize()} ({len(values):,})"):
+            st.code(
+                "\n".join(map(str, values[:1000])) + ("\n..." if len(values) > 1000 else ""), language=None
+            )
 
 
 # ------------------------------------------------------------------------------------------ page
