@@ -154,7 +154,15 @@ class Workspace:
     flusher: Any  # opsml_image.store.AutoFlusher
 
 
-@st.cache_resource(show_spinner="Opening the dataset...", max_entries=8)
+def _release(ws: Workspace) -> None:
+    """When a workspace leaves the cache: write pending edits, stop the flusher, close the store."""
+    try:
+        ws.flusher.stop()
+    finally:
+        ws.store.close()
+
+
+@st.cache_resource(show_spinner="Opening the dataset...", max_entries=8, on_release=_release)
 def _workspace(path: str) -> Workspace:
     from opsml_image.store import AutoFlusher, WorkStore
 

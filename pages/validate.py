@@ -186,11 +186,13 @@ def body(ws: ui.Workspace) -> None:
         icon = ":material/error:" if severity == "error" else ":material/warning:"
         with st.expander(f"**{code}** · {count:,} {severity}(s) · {meaning}", icon=icon):
             if code in FIXES:
-                fix_panel(ws, code, *FIXES[code])
+                with ui.guard("The fix"):
+                    fix_panel(ws, code, *FIXES[code])
             issue_table(ws, code, count)
-    with st.expander("Clean-up", icon=":material/cleaning_services:"):
+    with st.expander("Clean-up", icon=":material/cleaning_services:"), ui.guard("The fix"):
         fix_panel(ws, EMPTY_FIX[0], EMPTY_FIX[1], EMPTY_FIX[2])
-    applied_fixes(ws)
+    with ui.guard("Undo"):
+        applied_fixes(ws)
 
 
 ui.run_page(body, "The Validate page")
