@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -53,10 +54,13 @@ class CardLoader:
         total, done = manifest.total_bytes, 0
         report("download", 0, total)
 
-        def advance(n: int) -> None:
+        lock = threading.Lock()
+
+        def advance(n: int) -> None:  # called from worker threads: count and report under a lock
             nonlocal done
-            done += n
-            report("download", done, total)
+            with lock:
+                done += n
+                report("download", done, total)
 
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.parent / f".{dest.name}.download-{uuid.uuid4().hex[:8]}"

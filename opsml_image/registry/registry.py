@@ -9,6 +9,7 @@ registrations racing for a version meet at the unique constraint and the loser r
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -221,10 +222,13 @@ class CardRegistry:
         done = 0
         report("upload", 0, total)
 
-        def advance(n: int) -> None:
+        lock = threading.Lock()
+
+        def advance(n: int) -> None:  # called from worker threads: count and report under a lock
             nonlocal done
-            done += n
-            report("upload", done, total)
+            with lock:
+                done += n
+                report("upload", done, total)
 
         def put(e: FileEntry) -> ManifestEntry:
             expected = known.get(e.path)
