@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import runpy
 import sys
 import threading
@@ -52,10 +53,15 @@ def guard(what: str = "This page") -> Iterator[None]:
     try:
         yield
     except UserFacingError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(str(error)), icon=":material/error:")
     except Exception as error:  # noqa: BLE001 - the last line of defence of a page
         log.error("%s failed:\n%s", what, traceback.format_exc())
-        st.error(f"{what} could not be shown: {describe(error)}", icon=":material/error:")
+        st.error(f"{what} could not be shown: {plain(describe(error))}", icon=":material/error:")
+
+
+def plain(text: str) -> str:
+    """Text shown literally in Markdown (paths like ``__init__.py`` must not turn bold)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~])", r"\\\1", text)
 
 
 def describe(error: BaseException) -> str:
@@ -244,7 +250,7 @@ def sidebar(ws: Workspace | None, error: str | None = None) -> None:
     with st.sidebar:
         st.markdown("### OpsML Image")
         if ws is None:
-            st.error(error or "No dataset is open.")
+            st.error(plain(error) if error else "No dataset is open.")
             _open_other()
             return
         st.caption("Dataset")
@@ -254,7 +260,7 @@ def sidebar(ws: Workspace | None, error: str | None = None) -> None:
             splits = {name: ws.store.count(_filter(split=name)) for name in ws.dataset.splits}
             names = category_names(ws)
         except Exception as error:  # noqa: BLE001
-            st.error(f"Counts unavailable: {describe(error)}")
+            st.error(f"Counts unavailable: {plain(describe(error))}")
             return
         cols = st.columns(2)
         cols[0].metric("Images", f"{total:,}")
@@ -266,7 +272,7 @@ def sidebar(ws: Workspace | None, error: str | None = None) -> None:
                 written = ws.store.flush()
                 st.toast(f"metadata.jsonl written ({written:,} records)", icon=":material/save:")
             except Exception as error:  # noqa: BLE001
-                st.error(f"Could not write metadata.jsonl: {describe(error)}")
+                st.error(f"Could not write metadata.jsonl: {plain(describe(error))}")
         _open_other()
 
 

@@ -74,7 +74,7 @@ def save(ws: ui.Workspace, annotation: Any, version: int, what: str) -> bool:
         bump()
         return False
     except Exception as error:  # noqa: BLE001 - shown, never a traceback
-        flash("error", f"Not saved: {ui.describe(error)}")
+        flash("error", f"Not saved: {ui.plain(ui.describe(error))}")
         bump()
         return False
     ws.flusher.notify()
@@ -143,7 +143,7 @@ def _add_class(ws: ui.Workspace, widget: str) -> None:
     try:
         category = ws.store.add_category(name)
     except Exception as error:  # noqa: BLE001
-        flash("error", f"Class not added: {ui.describe(error)}")
+        flash("error", f"Class not added: {ui.plain(ui.describe(error))}")
         return
     st.session_state["annotate_class"] = category
     st.session_state[widget] = ""

@@ -194,7 +194,7 @@ def gallery(ws: ui.Workspace, names: list[str]) -> None:
             try:
                 data = tile(str(path), boxes, names_key)
             except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
-                st.warning(f"{file_name}: {ui.describe(error)}", icon=":material/broken_image:")
+                st.warning(f"{file_name}: {ui.plain(ui.describe(error))}", icon=":material/broken_image:")
             else:
                 st.image(data, caption=caption_of(annotation, names), link=ui.annotate_url(split, file_name))
             if st.button(

@@ -37,7 +37,7 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
         if names:
             dataset.set_category_names(names)
     except (OSError, ValueError) as error:
-        st.error(f"The folder {dest} cannot be created: {ui.describe(error)}")
+        st.error(f"The folder {dest} cannot be created: {ui.plain(ui.describe(error))}")
         return
     saved, rejected = [], []
     bar = st.progress(0.0, text="Uploading...")
@@ -46,7 +46,7 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
             path = save_upload(dest, upload.name, upload.getvalue())
             saved.append(path.name)
         except ValueError as error:
-            rejected.append(f"{upload.name}: {ui.describe(error)}")
+            rejected.append(f"{upload.name}: {ui.plain(ui.describe(error))}")
         bar.progress(i / len(files), text=f"{i} of {len(files)} files")
     bar.empty()
     for reason in rejected:

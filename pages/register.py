@@ -258,7 +258,7 @@ def form(ws: ui.Workspace, registry: Any, disabled: bool) -> None:
         try:
             register(ws, registry, values)
         except Exception as error:  # noqa: BLE001 - registry errors carry readable messages
-            st.error(f"Not registered: {ui.describe(error)}", icon=":material/error:")
+            st.error(f"Not registered: {ui.plain(ui.describe(error))}", icon=":material/error:")
             return
         st.rerun()
 
@@ -268,7 +268,7 @@ def body(ws: ui.Workspace) -> None:
     try:
         registry = ui.registry()
     except Exception as error:  # noqa: BLE001
-        st.error(f"The registry cannot be opened: {ui.describe(error)}", icon=":material/error:")
+        st.error(f"The registry cannot be opened: {ui.plain(ui.describe(error))}", icon=":material/error:")
         return
     result = st.session_state.get("register_result")
     if result:
@@ -277,7 +277,7 @@ def body(ws: ui.Workspace) -> None:
         try:
             history(registry, result)
         except Exception as error:  # noqa: BLE001
-            st.error(f"The version history cannot be shown: {ui.describe(error)}")
+            st.error(f"The version history cannot be shown: {ui.plain(ui.describe(error))}")
         if st.button("Register another version", icon=":material/add:"):
             st.session_state.pop("register_result", None)
             st.rerun()

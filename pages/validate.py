@@ -81,7 +81,7 @@ def issue_table(ws: ui.Workspace, code: str, count: int) -> None:
         frame,
         hide_index=True,
         width="stretch",
-        height=min(38 + 35 * len(rows), 400),
+        height="auto" if len(rows) <= 10 else 400,
         column_config={
             "line": st.column_config.NumberColumn("line", format="%d", width="small"),
             "message": st.column_config.TextColumn("message", width="large"),
@@ -113,7 +113,7 @@ def fix_panel(ws: ui.Workspace, code: str, label: str, what: str) -> None:
         [{"image": f"{c.key[0]}/{c.key[1]}", "change": c.summary} for c in changes[:ROWS_SHOWN]],
         columns=["image", "change"],
     )
-    st.dataframe(preview, hide_index=True, width="stretch", height=min(38 + 35 * len(preview), 300))
+    st.dataframe(preview, hide_index=True, width="stretch", height="auto" if len(preview) <= 8 else 300)
     cols = st.columns(2)
     if cols[0].button(
         f"Apply {len(changes):,} change(s)", key=f"apply:{code}", type="primary", icon=":material/build:"
@@ -133,11 +133,11 @@ def fix_panel(ws: ui.Workspace, code: str, label: str, what: str) -> None:
 
 
 def applied_fixes(ws: ui.Workspace) -> None:
-    from opsml_image import fixes
-
     applied = st.session_state.get("validate_applied") or []
     if not applied:
         return
+    from opsml_image import fixes
+
     st.subheader("Applied fixes")
     for index, item in reversed(list(enumerate(applied))):
         cols = st.columns([3, 1], vertical_alignment="center")
