@@ -34,6 +34,7 @@ import bisect
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import posixpath
 import sqlite3
@@ -64,6 +65,12 @@ Key = tuple[str, str]
 #: Split order of keys and pages (train first), as the dataset lists its splits.
 SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
 _SCHEMA_VERSION = "1"
+_BY_KEY = "WHERE split_order = ? AND file_name = ?"
+_LOAD_COLUMNS = (
+    "split, split_order, file_name, caption, search, categories, boxes, extra, n_boxes, annotated, lines, "
+    "first_line, last_line, dropped, has_record, on_disk"
+)
+_KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _ROW = (
     "id, split, file_name, caption, categories, boxes, extra, lines, dropped, has_record, on_disk, "
     "version, dirty, errors, warnings"
@@ -107,6 +114,12 @@ CREATE TABLE IF NOT EXISTS image_category (
     tagged INTEGER NOT NULL,
     PRIMARY KEY (category, split_order, file_name)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_image_category_key ON image_category (split_order, file_name);
+CREATE TABLE IF NOT EXISTS category_total (
+    category INTEGER PRIMARY KEY,
+    n_boxes INTEGER NOT NULL,
+    images INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tombstone (
     split_order INTEGER NOT NULL,
     file_name TEXT NOT NULL,
@@ -258,7 +271,8 @@ class WorkStore:
     def count(self, f: Filter = Filter()) -> int:  # noqa: B008 - Filter is frozen
         """How many images match the filter."""
         if f.category is not None and f == Filter(category=f.category):
-            sql, params = "SELECT count(*) FROM image_category WHERE category = ?", [f.category]
+            sql = "SELECT coalesce(sum(images), 0) FROM category_total WHERE category = ?"
+            params = [f.category]
         else:
             source, where, params = self._where(f)
             sql = f"SELECT count(*) FROM {source} WHERE {where}"
@@ -410,14 +424,7 @@ class WorkStore:
             else:
                 after = _normalised(after, split)
                 self._put_record(row, tomb, after, version)
-            self._db.execute(
-                "DELETE FROM image_category WHERE split_order = ? AND file_name = ?", (order, file_name)
-            )
-            if after is not None:
-                self._db.executemany(
-                    "INSERT INTO image_category VALUES (?, ?, ?, ?, ?)",
-                    [(c, order, file_name, n, t) for c, (n, t) in _category_rows(after).items()],
-                )
+            self._set_categories(order, file_name, _category_rows(after) if after is not None else {})
             self._recheck(key, after)
             at = time.time()
             cursor = self._db.execute(
@@ -468,7 +475,8 @@ class WorkStore:
             before = self._db.total_changes
             self._db.executemany(
                 "INSERT INTO image (split, split_order, file_name, has_record, on_disk, version) "
-                "VALUES (?, ?, ?, 0, 1, 1) ON CONFLICT (split_order, file_name) DO UPDATE SET on_disk = 1",
+                "VALUES (?, ?, ?, 0, 1, 1) ON CONFLICT (split_order, file_name) "
+                "DO UPDATE SET on_disk = 1 WHERE image.on_disk = 0",
                 [(split, order, name) for name in names],
             )
             added = self._db.total_changes - before
@@ -577,7 +585,7 @@ class WorkStore:
         """Boxes per category id (categories without boxes are left out)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT category, sum(n_boxes) FROM image_category GROUP BY category HAVING sum(n_boxes) > 0"
+                "SELECT category, n_boxes FROM category_total WHERE n_boxes > 0 ORDER BY category"
             ).fetchall()
         return dict(rows)
 
@@ -666,11 +674,21 @@ class WorkStore:
 
     def _page_ids(self, f: Filter, offset: int, limit: int) -> list[tuple[int, str, str]]:
         source, where, params = self._where(f)
-        alias = "c" if f.category is not None else "i"
-        sql = (
-            f"SELECT i.id, i.split, i.file_name FROM {source} WHERE {where} "
-            f"ORDER BY {alias}.split_order, {alias}.file_name LIMIT ? OFFSET ?"
-        )
+        if f.category is not None and f == Filter(category=f.category, split=f.split):
+            # walk the offset on the category index alone, then join only the page's rows
+            sql = (
+                "SELECT i.id, i.split, i.file_name FROM "
+                f"(SELECT c.split_order, c.file_name FROM image_category c WHERE {where} "
+                "ORDER BY c.split_order, c.file_name LIMIT ? OFFSET ?) k "
+                "JOIN image i ON i.split_order = k.split_order AND i.file_name = k.file_name "
+                "ORDER BY k.split_order, k.file_name"
+            )
+        else:
+            alias = "c" if f.category is not None else "i"
+            sql = (
+                f"SELECT i.id, i.split, i.file_name FROM {source} WHERE {where} "
+                f"ORDER BY {alias}.split_order, {alias}.file_name LIMIT ? OFFSET ?"
+            )
         with self._lock:
             return self._db.execute(sql, [*params, max(0, limit), max(0, offset)]).fetchall()
 
@@ -725,6 +743,26 @@ class WorkStore:
              max(lines, default=None),
              int(on_disk), version),
         )  # fmt: skip
+
+    def _set_categories(self, order: int, file_name: str, rows: dict[int, tuple[int, int]]) -> None:
+        """Replace an image's ``image_category`` rows and keep ``category_total`` in step."""
+        old = self._db.execute(
+            "SELECT category, n_boxes FROM image_category " + _BY_KEY, (order, file_name)
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE category_total SET n_boxes = n_boxes - ?, images = images - 1 WHERE category = ?",
+            [(n, c) for c, n in old],
+        )
+        self._db.execute("DELETE FROM image_category " + _BY_KEY, (order, file_name))
+        self._db.executemany(
+            "INSERT INTO image_category VALUES (?, ?, ?, ?, ?)",
+            [(c, order, file_name, n, t) for c, (n, t) in rows.items()],
+        )
+        self._db.executemany(
+            "INSERT INTO category_total VALUES (?, ?, 1) ON CONFLICT (category) DO UPDATE SET "
+            "n_boxes = n_boxes + excluded.n_boxes, images = images + 1",
+            [(c, n) for c, (n, _) in rows.items()],
+        )
 
     def _recheck(self, key: Key, annotation: ImageAnnotation | None) -> None:
         """Re-validate one edited image (record rules, image file, boxes inside); replace its stored issues.
@@ -791,53 +829,62 @@ class WorkStore:
         self._meta_set("stamps", _dumps(stored))
 
     def _read_folder(self) -> tuple[list[list[Any]], list[tuple[int, int, str, int, int]]]:
-        """Stream every split's records and image files into image rows and image_category rows."""
+        """Stream every split's records and image files into image rows and image_category rows.
+
+        A clean record (the common case) becomes a row directly; a malformed one, or a second record of
+        the same image, goes through :func:`~opsml_image.annotation.merge` semantics.
+        """
         rows: list[list[Any]] = []
         index: dict[Key, int] = {}
         for split in self.dataset.splits.values():
-            order = self._order[split.name]
+            name, order = split.name, self._order[split.name]
             for line, value in split.read_lines():
                 if type(value) is not dict or type(value.get("file_name")) is not str:
                     continue
-                annotation = merge([(line, value)], split=split.name)
-                key = (split.name, annotation.file_name)
+                key = (name, value["file_name"])
                 at = index.get(key)
                 if at is None:
                     index[key] = len(rows)
-                    rows.append(_load_row(annotation, order))
+                    rows.append(
+                        _quick_row(line, value, name, order) or _load_row(merge([(line, value)], name), order)
+                    )
                 else:  # several records for one image: fold this one into what came before
-                    previous = _annotation_from_load_row(rows[at], split.name)
-                    rows[at] = _load_row(_fold(previous, annotation), order)
+                    previous = _annotation_from_load_row(rows[at], name)
+                    rows[at] = _load_row(_fold(previous, merge([(line, value)], name)), order)
             names = {
-                posixpath.normpath(key[1].replace("\\", "/")): at
-                for key, at in index.items()
-                if key[0] == split.name
+                posixpath.normpath(k[1].replace("\\", "/")): at for k, at in index.items() if k[0] == name
             }
-            for _, relative in self.dataset.image_files(split.name):
+            for _, relative in self.dataset.image_files(name):
                 at = names.get(relative)
                 if at is not None:
                     rows[at][15] = 1
                 else:
-                    rows.append([split.name, order, relative, None, None, "[]", "[]", "{}", 0, 0, "[]",
-                                 None, None,
-                                 0, 0, 1])  # fmt: skip
+                    rows.append(
+                        [name, order, relative, None, None, "[]", "[]", "{}", 0, 0, "[]", None, None, 0, 0, 1]
+                    )
         categories: list[tuple[int, int, str, int, int]] = []
         for row in rows:
-            if row[5] != "[]" or row[8]:
-                boxes = [b[4] for b in orjson.loads(row[6])]
-                tagged = orjson.loads(row[5])
-                for category, (n, t) in _category_counts(boxes, tagged).items():
+            if row[8] or row[5] != "[]":
+                boxes = [b[4] for b in orjson.loads(row[6])] if row[8] else ()
+                for category, (n, t) in _category_counts(boxes, orjson.loads(row[5])).items():
                     categories.append((category, row[1], row[2], n, t))
         return rows, categories
 
     def _load(self, rows: list[list[Any]], categories: list[tuple[int, int, str, int, int]]) -> None:
         """Replace the index with freshly read rows, keeping versions (bumped where the content changed)."""
         db = self._db
+        if db.execute("SELECT 1 FROM image LIMIT 1").fetchone() is None:  # a new store: plain bulk insert
+            db.executemany(
+                f"INSERT OR REPLACE INTO image ({_LOAD_COLUMNS}) VALUES ({', '.join('?' * 16)})", rows
+            )
+            self._load_categories(categories)
+            return
         db.execute("DROP TABLE IF EXISTS temp.fresh")
         db.execute(
-            "CREATE TEMP TABLE fresh (split, split_order, file_name, "
-            "caption, search, categories, boxes, extra, "
-            "n_boxes, annotated, lines, first_line, last_line, dropped, has_record, on_disk, "
+            "CREATE TEMP TABLE fresh (split TEXT, split_order INTEGER, file_name TEXT, caption TEXT, "
+            "search TEXT, categories TEXT, boxes TEXT, extra TEXT, n_boxes INTEGER, annotated INTEGER, "
+            "lines TEXT, "
+            "first_line INTEGER, last_line INTEGER, dropped INTEGER, has_record INTEGER, on_disk INTEGER, "
             "PRIMARY KEY (split_order, file_name)) WITHOUT ROWID"
         )
         db.executemany(
@@ -867,8 +914,17 @@ class WorkStore:
         )
         db.execute("DROP TABLE temp.fresh")
         db.execute("DELETE FROM tombstone")
+        self._load_categories(categories)
+
+    def _load_categories(self, categories: list[tuple[int, int, str, int, int]]) -> None:
+        db = self._db
         db.execute("DELETE FROM image_category")
         db.executemany("INSERT OR REPLACE INTO image_category VALUES (?, ?, ?, ?, ?)", categories)
+        db.execute("DELETE FROM category_total")
+        db.execute(
+            "INSERT INTO category_total "
+            "SELECT category, sum(n_boxes), count(*) FROM image_category GROUP BY category"
+        )
 
     def _flush_split(self, split: str) -> int:
         """Write one split's pending edits (inside the flush transaction)."""
@@ -1078,6 +1134,59 @@ def _load_row(a: ImageAnnotation, order: int) -> list[Any]:
     lines = list(a.lines)
     return [a.split, order, a.file_name, *_columns(a), _dumps(lines), min(lines, default=None),
             max(lines, default=None), a.dropped_boxes, 1, 0]  # fmt: skip
+
+
+_NUMBER = frozenset((int, float))
+_OBJECT_KEYS = frozenset(("bbox", "categories"))
+
+
+def _quick_row(line: int, record: dict[str, Any], split: str, order: int) -> list[Any] | None:
+    """The ``fresh`` row of one clean record without building :class:`Box` objects; None when not clean.
+
+    Clean: caption absent or a string, ``categories`` absent or a list of ids >= 0 without repeats,
+    ``objects`` absent or exactly ``{bbox, categories}`` of equal length with finite boxes of positive size.
+    The row equals ``_load_row(merge([(line, record)]))``, except that numbers stay as written in the file.
+    """
+    caption = record.get("caption")
+    if caption is not None and type(caption) is not str:
+        return None
+    tags = record.get("categories")
+    if tags is None:
+        tags = []
+    elif type(tags) is not list or (
+        tags and (set(map(type, tags)) != {int} or min(tags) < 0 or len(set(tags)) != len(tags))
+    ):
+        return None
+    objects = record.get("objects")
+    boxes: list[list[Any]] = []
+    if objects is not None:
+        if type(objects) is not dict or objects.keys() != _OBJECT_KEYS:
+            return None
+        bbox, ids = objects["bbox"], objects["categories"]
+        if type(bbox) is not list or type(ids) is not list or len(bbox) != len(ids):
+            return None
+        if bbox:
+            try:
+                if set(map(type, bbox)) != {list} or set(map(len, bbox)) != {4}:
+                    return None
+                flat = [v for box in bbox for v in box]
+                if (
+                    not set(map(type, flat)) <= _NUMBER
+                    or not math.isfinite(sum(flat))
+                    or min(flat[2::4]) <= 0
+                    or min(flat[3::4]) <= 0
+                    or set(map(type, ids)) != {int}
+                    or min(ids) < 0
+                ):
+                    return None
+            except (TypeError, OverflowError):
+                return None
+            boxes = [[*box, category] for box, category in zip(bbox, ids, strict=True)]
+    extra = {} if record.keys() <= _KNOWN_KEYS else {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
+    n = len(boxes)
+    lines = f"[{line}]"
+    return [split, order, record["file_name"], caption, caption.casefold() if caption else None, _dumps(tags),
+            _dumps(boxes), _dumps(extra), n, int(n > 0), lines, line, line, 0, 1, 0]  # fmt: skip
 
 
 def _annotation_from_load_row(row: list[Any], split: str) -> ImageAnnotation:
