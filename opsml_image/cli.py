@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError as PydanticValidationError
 
-from opsml_image.dataset import ImageDataset
+from opsml_image.cli_support import open_dataset
+from opsml_image.formats.commands import export_app, import_app
 from opsml_image.registry.commands import cards_app, register
 
 app = typer.Typer(
@@ -18,19 +18,12 @@ app = typer.Typer(
 
 app.command("register")(register)
 app.add_typer(cards_app, name="cards", help="List, download and compare registered data cards.")
+app.add_typer(export_app, name="export", help="Write a dataset as COCO JSON or a YOLO folder.")
+app.add_typer(import_app, name="import", help="Make a dataset folder from COCO JSON or a YOLO folder.")
 
 DataDir = Annotated[
     Path, typer.Argument(help="The dataset folder (holding metadata.jsonl or split folders).")
 ]
-
-
-def open_dataset(data_dir: Path, metadata: str = "metadata.jsonl") -> ImageDataset:
-    """Open a dataset folder or exit with a readable message."""
-    try:
-        return ImageDataset(image_dir=data_dir, metadata=metadata)
-    except ValueError as error:
-        typer.secho(f"error: {_first_line(error)}", err=True, fg="red")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -71,13 +64,6 @@ def info(data_dir: DataDir) -> None:
     for cid, count in stats.category_counts.items():
         label = names[cid] if cid < len(names) else "?"
         typer.echo(f"  category {cid} {label}: {count:,} boxes")
-
-
-def _first_line(error: Exception) -> str:
-    """The message of a pydantic error without its URL and type tags."""
-    if isinstance(error, PydanticValidationError):
-        return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
-    return str(error)
 
 
 def main() -> None:

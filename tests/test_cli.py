@@ -54,3 +54,34 @@ def test_module_entry_point(tmp_path, make_image):
     proc = subprocess.run([sys.executable, "-m", "opsml_image", "validate", str(root)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "image.missing" in proc.stdout
+
+
+def test_export_and_import_coco_from_the_shell(tmp_path):
+    from opsml_image.demo import DEMO_DIR, copy_demo
+
+    root = copy_demo(tmp_path / "demo")
+    out = runner.invoke(app, ["export", "coco", str(root), str(tmp_path / "val.json"), "--split", "validation"])
+    assert out.exit_code == 0, out.output
+    images = json.loads((tmp_path / "val.json").read_text())["images"]
+    assert len(images) == len(list((DEMO_DIR / "validation").glob("*.*g")))
+    (root / "validation" / "metadata.jsonl").unlink()
+    back = runner.invoke(app, ["import", "coco", str(tmp_path / "val.json"), str(root / "validation")])
+    assert back.exit_code == 0, back.output
+    assert runner.invoke(app, ["validate", str(root / "validation")]).exit_code == 0
+
+
+def test_export_needs_a_split_when_there_are_several(tmp_path):
+    from opsml_image.demo import copy_demo
+
+    root = copy_demo(tmp_path / "demo")
+    out = runner.invoke(app, ["export", "coco", str(root), str(tmp_path / "x.json")])
+    assert out.exit_code == 1 and "choose a split" in out.output
+
+
+def test_yolo_round_trip_from_the_shell(tmp_path):
+    from opsml_image.demo import copy_demo
+
+    root = copy_demo(tmp_path / "demo")
+    assert runner.invoke(app, ["export", "yolo", str(root), str(tmp_path / "yolo")]).exit_code == 0
+    out = runner.invoke(app, ["import", "yolo", str(tmp_path / "yolo"), str(tmp_path / "back")])
+    assert out.exit_code == 0 and "train, validation" in out.output

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from opsml_image.cli_support import open_dataset
 from opsml_image.registry.errors import InvalidNameError, InvalidVersionError, RegistryError
 
 __all__ = ["cards_app", "register"]
@@ -36,15 +37,10 @@ def register(
     as_json: Annotated[bool, typer.Option("--json", help="Print the registered card as JSON.")] = False,
 ) -> None:
     """Validate a dataset folder and register it as a new data card version."""
-    from opsml_image.dataset import ImageDataset
     from opsml_image.registry.card import DataCard
 
     tags = _parse_tags(tag or [])
-    try:
-        dataset = ImageDataset(image_dir=data_dir)
-    except ValueError as error:
-        typer.secho(f"error: {_pydantic_message(error)}", err=True, fg="red")
-        raise typer.Exit(2) from None
+    dataset = open_dataset(data_dir)
     with _errors():
         card = DataCard(
             data=dataset, name=name, team=team, user_email=email, tags=tags, description=description
@@ -190,9 +186,3 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-def _pydantic_message(error: Exception) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(error, ValidationError):
-        return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
-    return str(error)
