@@ -6,6 +6,7 @@ the shipped demo dataset in ``<OPSML_IMAGE_HOME>/demo``. The pages are thin view
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import streamlit as st
@@ -13,6 +14,9 @@ import streamlit as st
 from pages import _shared as ui
 
 st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
+# an error that escapes the pages' own handling shows a generic message, never a traceback
+with contextlib.suppress(Exception):
+    st.set_option("client.showErrorDetails", "none")
 
 workspace, problem = None, None
 try:
@@ -37,5 +41,6 @@ pages = {
     ],
 }
 page = st.navigation(pages)
-ui.sidebar(workspace, problem)
+with ui.guard("The sidebar"):
+    ui.sidebar(workspace, problem)
 page.run()
