@@ -435,6 +435,39 @@ class WorkStore:
             change_id = cursor.lastrowid
         return Change(change_id or 0, at, key, action, before, after, version)
 
+    def edit_many(
+        self, edits: Sequence[tuple[Key, ImageAnnotation | None, int | None]], action: str = "save"
+    ) -> list[Change]:
+        """Several :meth:`edit` calls ``(key, after, expected_version)`` in one transaction: all or none.
+
+        A :class:`StaleEdit` (or any error) for one image rolls back all of them.
+        """
+        with self._lock, self._tx():
+            return [self.edit(key, after, version, action=action) for key, after, version in edits]
+
+    def undo_many(self, change_ids: Iterable[int]) -> list[ImageAnnotation]:
+        """Undo several changes in one transaction, newest first; returns the restored annotations."""
+        with self._lock, self._tx():
+            return [self.undo(change_id) for change_id in sorted(change_ids, reverse=True)]
+
+    def missing_images(self) -> list[Key]:
+        """Images that have a record but no file on disk (as of the last index), in key order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT split, file_name FROM image WHERE has_record = 1 AND on_disk = 0 "
+                "ORDER BY split_order, file_name"
+            ).fetchall()
+        return [(split, name) for split, name in rows]
+
+    def empty_records(self) -> list[Key]:
+        """Images whose records say nothing: no caption, categories or objects (not even malformed ones)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT split, file_name FROM image WHERE has_record = 1 AND n_boxes = 0 AND dropped = 0 "
+                "AND coalesce(caption, '') = '' AND categories = '[]' ORDER BY split_order, file_name"
+            ).fetchall()
+        return [(split, name) for split, name in rows]
+
     def history(self, limit: int = 50, key: Key | None = None) -> list[Change]:
         """The latest edits, newest first (of one image when ``key`` is given)."""
         sql = "SELECT id, at, split, file_name, action, before, after, version FROM change"
