@@ -502,7 +502,10 @@ class WorkStore:
         return restored or ImageAnnotation(file_name=change.key[1], split=change.key[0])
 
     def add_images(self, split: str, names: Iterable[str]) -> int:
-        """Add rows for new image files of a split (after an upload); returns how many were new."""
+        """Add rows for new image files of a split (after an upload); returns how many were new.
+
+        The split folder's stamp is taken as current, so the upload does not cause a re-index.
+        """
         order = self._split_order(split)
         with self._lock, self._tx():
             before = self._db.total_changes
@@ -611,7 +614,10 @@ class WorkStore:
             names = self.dataset.category_names()
             if name in names:
                 return names.index(name)
+            before = self._stamps()
             self.dataset.set_category_names([*names, name])
+            with self._tx():  # in a flat dataset categories.json sits in the split folder: no re-index for it
+                self._keep_dir_stamps(before)
             return len(names)
 
     def category_counts(self) -> dict[int, int]:
@@ -853,6 +859,15 @@ class WorkStore:
             stamps[f"meta:{name}"] = _stat(split.metadata_path)
             stamps[f"dir:{name}"] = _stat(split.directory, size=False)
         return stamps
+
+    def _keep_dir_stamps(self, before: dict[str, Any]) -> None:
+        """After a change of our own to split folders: take their new stamps if ``before`` was up to date."""
+        stored = orjson.loads(self._meta_get("stamps") or "{}")
+        current = self._stamps()
+        for key, value in before.items():
+            if key.startswith("dir:") and stored.get(key) == value:
+                stored[key] = current[key]
+        self._meta_set("stamps", _dumps(stored))
 
     def _restamp_dirs(self, splits: Iterable[str]) -> None:
         """Record the current stamps of split folders we changed ourselves (only if they were current)."""

@@ -441,3 +441,21 @@ def test_concurrent_saves_and_flushes(big: WorkStore) -> None:
     reread = ImageDataset(image_dir=big.dataset.image_dir).annotations()
     assert all(a.caption == f"edited {a.file_name}" for a in reread.values())
     assert all(len(a.lines) == 1 for a in reread.values())
+
+
+def test_flat_layout_add_category_and_upload_do_not_reindex(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    write_image(root / "a.png")
+    (root / "metadata.jsonl").write_bytes(b'{"file_name": "a.png", "caption": "x"}\n')
+    store = WorkStore.open(ImageDataset(image_dir=root), tmp_path / "flat.db")
+    assert store.sync() is True
+    time.sleep(0.01)
+    assert store.add_category("cat") == 0
+    assert store.sync() is False
+    write_image(root / "b.png")
+    assert store.add_images("train", ["b.png"]) == 1
+    assert store.sync() is False
+    assert store.keys() == [("train", "a.png"), ("train", "b.png")]
+    write_image(root / "c.png")  # dropped in from outside: the folder stamp changed
+    assert store.sync() is True and store.count() == 3
+    store.close()
