@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,8 +157,16 @@ class CardRegistry:
         root = Path(card.data.image_dir)
         entries = _scan_or_vanished(root)
         known = self.hash_cache.lookup(entries)
-        validated, reused = self._validate(card, entries, known, force, report)
-        stored = self._store_files(card, entries, known, report)
+        # Validation (CPU) and storing (I/O, hashing) overlap; a failed validation stops the copying early
+        # (blobs already stored are content-addressed and reused by the next attempt).
+        with ThreadPoolExecutor(1, thread_name_prefix="opsml-validate") as pool:
+            checking = pool.submit(self._validate, card, entries, known, force, report)
+            try:
+                stored = self._store_files(card, entries, known, report, stop=lambda: _failed(checking))
+            except _Stopped:
+                checking.result()  # raises the validation error that stopped the copying
+                raise
+            validated, reused = checking.result()
         after = _scan_or_vanished(root)
         if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
             (e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in entries
@@ -205,7 +214,12 @@ class CardRegistry:
         return result.ok, None
 
     def _store_files(
-        self, card: DataCard, entries: list[FileEntry], known: dict[str, str], report: Progress
+        self,
+        card: DataCard,
+        entries: list[FileEntry],
+        known: dict[str, str],
+        report: Progress,
+        stop: Callable[[], bool] = lambda: False,
     ) -> dict[str, ManifestEntry]:
         """Copy every file not yet stored into blobs, in parallel; the manifest entries by path."""
         team, name = card.team, card.name
@@ -231,6 +245,8 @@ class CardRegistry:
                 report("upload", done, total)
 
         def put(e: FileEntry) -> ManifestEntry:
+            if stop():
+                raise _Stopped
             expected = known.get(e.path)
             if expected is None and not self.store.local:
                 try:
@@ -518,3 +534,11 @@ def _aware(moment: datetime) -> datetime:
 
 def _is_lock_timeout(error: sa.exc.DBAPIError) -> bool:
     return "database is locked" in str(error.orig) or "deadlock detected" in str(error.orig)
+
+
+class _Stopped(Exception):
+    """Copying stopped because validation failed alongside it."""
+
+
+def _failed(future: Future[Any]) -> bool:
+    return future.done() and future.exception() is not None
