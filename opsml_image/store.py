@@ -273,6 +273,9 @@ class WorkStore:
         if f.category is not None and f == Filter(category=f.category):
             sql = "SELECT coalesce(sum(images), 0) FROM category_total WHERE category = ?"
             params = [f.category]
+        elif f.category is not None and f == Filter(category=f.category, split=f.split):
+            sql = "SELECT count(*) FROM image_category WHERE category = ? AND split_order = ?"
+            params = [f.category, self._order.get(f.split or "", -1)]
         else:
             source, where, params = self._where(f)
             sql = f"SELECT count(*) FROM {source} WHERE {where}"
@@ -381,6 +384,10 @@ class WorkStore:
     def save(self, annotation: ImageAnnotation, expected_version: int | None = None) -> int:
         """Store an edited annotation (boxes rounded to 2 decimals) and return its new version.
 
+        The image is ``(annotation.split, annotation.file_name)``; it need not have a record yet (a new image
+        gets one, appended on flush). Boxes that round to zero width or height are dropped; a negative
+        category id or a non-finite coordinate raises ``ValueError``.
+
         ``expected_version`` is the version the editor read (:meth:`version`); when the image changed since,
         :class:`StaleEdit` is raised and nothing is stored. The edit is recorded for :meth:`undo` and
         written to the metadata file by the next :meth:`flush`.
@@ -422,7 +429,7 @@ class WorkStore:
             if after is None:
                 self._remove_record(row, version)
             else:
-                after = _normalised(after, split)
+                after = _normalised(after, key)
                 self._put_record(row, tomb, after, version)
             self._set_categories(order, file_name, _category_rows(after) if after is not None else {})
             self._recheck(key, after)
@@ -1278,11 +1285,18 @@ def _annotation(row: tuple[Any, ...]) -> ImageAnnotation:
     )
 
 
-def _normalised(a: ImageAnnotation, split: str) -> ImageAnnotation:
-    """What a save stores: boxes rounded to 2 decimals, ids checked, an empty caption as None."""
+def _normalised(a: ImageAnnotation, key: Key) -> ImageAnnotation:
+    """What a save stores: boxes rounded to 2 decimals (ones rounded to no size dropped), ids checked,
+    repeated image categories once, an empty caption as None, the key's split and file name."""
+    boxes: list[Box] = []
     for box in a.boxes:
         if type(box.category) is not int or box.category < 0:
             raise ValueError(f"box category must be an integer id >= 0, got {box.category!r}")
+        if not all(math.isfinite(v) for v in box.as_bbox()):
+            raise ValueError(f"box coordinates must be finite numbers, got {box.as_bbox()}")
+        rounded = box.rounded(2)
+        if rounded.w > 0 and rounded.h > 0:
+            boxes.append(rounded)
     categories: list[int] = []
     for category in a.categories:
         if type(category) is not int or category < 0:
@@ -1290,11 +1304,11 @@ def _normalised(a: ImageAnnotation, split: str) -> ImageAnnotation:
         if category not in categories:
             categories.append(category)
     return ImageAnnotation(
-        file_name=a.file_name,
-        split=split,
+        file_name=key[1],
+        split=key[0],
         caption=a.caption or None,
         categories=categories,
-        boxes=[box.rounded(2) for box in a.boxes],
+        boxes=boxes,
         lines=a.lines,
         extra=dict(a.extra),
     )

@@ -459,3 +459,24 @@ def test_flat_layout_add_category_and_upload_do_not_reindex(tmp_path: Path) -> N
     write_image(root / "c.png")  # dropped in from outside: the folder stamp changed
     assert store.sync() is True and store.count() == 3
     store.close()
+
+
+def test_save_normalises_the_annotation(store: WorkStore) -> None:
+    a = ImageAnnotation(
+        file_name="d.png",
+        split="train",
+        caption="",
+        categories=[2, 2, 0],
+        boxes=[Box(1, 1, 0.004, 5, 0), Box(1.0049, 2, 3, 4, 1)],
+    )
+    store.save(a)
+    saved = store.get("train", "d.png")
+    assert saved.caption is None and saved.categories == [2, 0] and saved.boxes == [Box(1.0, 2, 3, 4, 1)]
+    assert store.count(Filter(category=2, split="train")) == 2  # b.png has a box of category 2
+    assert store.count(Filter(category=2, split="validation")) == 1  # v1's box
+    with pytest.raises(ValueError, match="integer id"):
+        store.save(ImageAnnotation(file_name="d.png", split="train", boxes=[Box(1, 1, 2, 2, -1)]))
+    with pytest.raises(ValueError, match="finite"):
+        store.save(ImageAnnotation(file_name="d.png", split="train", boxes=[Box(float("nan"), 1, 2, 2, 0)]))
+    with pytest.raises(KeyError, match="no split"):
+        store.save(ImageAnnotation(file_name="d.png", split="test"))
