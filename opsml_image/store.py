@@ -289,8 +289,9 @@ class WorkStore:
     def page(self, f: Filter = Filter(), offset: int = 0, limit: int = 48) -> list[ImageAnnotation]:  # noqa: B008
         """One page of filtered images as annotations, in (split order, file_name) order.
 
-        The offset is walked on an index (no table rows read for skipped images), then only the page's
-        rows are fetched.
+        The offset is walked on an index (no table rows read for skipped images: about 3 ms for a page at
+        the end of 100k images), then only the page's rows are fetched. Filters on category (+ split),
+        split and annotated use an index; text and combined filters scan in SQL (tens of ms at 100k).
         """
         with self._lock:
             ids = [row[0] for row in self._page_ids(f, offset, limit)]
