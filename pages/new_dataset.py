@@ -57,7 +57,7 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
     st.session_state["new_dataset_created"] = {
         "path": str(dest),
         "saved": len(saved),
-        "rejected": len(rejected),
+        "rejected": rejected,
     }
     ui.open_folder(dest)
     ui.reopen_workspace()
@@ -74,10 +74,12 @@ def body() -> None:
     if created:
         st.success(
             f"Created {created['path']} with {created['saved']} image(s)"
-            + (f" ({created['rejected']} refused)" if created["rejected"] else "")
+            + (f" ({len(created['rejected'])} refused)" if created["rejected"] else "")
             + ". It is now the open dataset.",
             icon=":material/check_circle:",
         )
+        for reason in created["rejected"]:
+            st.error(f"Refused {reason}", icon=":material/block:")
         cols = st.columns(2)
         if cols[0].button("Start annotating", type="primary", icon=":material/edit:"):
             st.session_state.pop("new_dataset_created", None)
