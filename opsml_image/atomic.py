@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "atomic_write_bytes"]
+__all__ = ["atomic_writer", "atomic_write_bytes", "fsync_dir"]
 
 
 @contextlib.contextmanager
@@ -33,7 +33,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -52,7 +52,8 @@ def _copy_mode(source: Path, dest: Path) -> None:
         os.chmod(dest, 0o666 & ~umask)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | Path) -> None:
+    """Flush a folder's entries (a rename or a new file) to disk; a no-op where folders cannot be opened."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

@@ -184,5 +184,3 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         yield update
-
-

@@ -28,6 +28,22 @@ __all__ = ["Progress", "CardLoader", "to_hf_dataset", "DetectionDataset", "diff_
 Progress = Callable[[str, int, int], None]
 
 
+def byte_counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None]:
+    """An ``advance(n)`` adding up bytes from worker threads, reporting ``progress(stage, done, total)``."""
+    report = progress or (lambda stage, done, total: None)
+    lock = threading.Lock()
+    done = 0
+    report(stage, 0, total)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        with lock:
+            done += n
+            report(stage, done, total)
+
+    return advance
+
+
 class CardLoader:
     """Reads one registered version back from storage."""
 
@@ -50,17 +66,7 @@ class CardLoader:
                 f"{dest} exists and is not empty: choose another folder or pass overwrite=True"
             )
         manifest = self.manifest(card.team, card.name, card.version)
-        report = progress or (lambda stage, done, total: None)
-        total, done = manifest.total_bytes, 0
-        report("download", 0, total)
-
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:  # called from worker threads: count and report under a lock
-            nonlocal done
-            with lock:
-                done += n
-                report("download", done, total)
+        advance = byte_counter(progress, "download", manifest.total_bytes)
 
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.parent / f".{dest.name}.download-{uuid.uuid4().hex[:8]}"

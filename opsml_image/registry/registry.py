@@ -9,7 +9,6 @@ registrations racing for a version meet at the unique constraint and the loser r
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,7 +36,7 @@ from opsml_image.registry.errors import (
     VersionExistsError,
 )
 from opsml_image.registry.hashing import FileEntry, HashCache, hash_bytes, hash_file, scan
-from opsml_image.registry.loaders import CardLoader, Progress, diff_records
+from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, diff_records
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
 
@@ -232,17 +231,7 @@ class CardRegistry:
                 stored[e.path] = ManifestEntry(e.path, digest, e.size)
             else:
                 todo.append(e)
-        total = sum(e.size for e in todo)
-        done = 0
-        report("upload", 0, total)
-
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:  # called from worker threads: count and report under a lock
-            nonlocal done
-            with lock:
-                done += n
-                report("upload", done, total)
+        advance = byte_counter(report, "upload", sum(e.size for e in todo))
 
         def put(e: FileEntry) -> ManifestEntry:
             if stop():

@@ -25,7 +25,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from opsml_image.atomic import atomic_write_bytes
+from opsml_image.atomic import atomic_write_bytes, fsync_dir
 from opsml_image.registry.errors import DatasetChangedError, IntegrityError, StorageError
 from opsml_image.registry.hashing import CHUNK, FileEntry, hash_bytes, new_hasher
 
@@ -170,7 +170,7 @@ class ArtifactStore:
                 os.unlink(tmp)
             raise
         if self.durable:
-            _fsync_dir(folder)
+            fsync_dir(folder)
         return BlobRef(digest, size)
 
     def _makedirs(self, folder: str) -> None:
@@ -291,15 +291,6 @@ def _write_all(handle: Any, data: memoryview) -> None:
     while data:
         written = handle.write(data)
         data = data[written:]
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _list_local_blobs(base: str) -> dict[str, int | None]:
