@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -9,7 +11,7 @@ from pydantic import ValidationError
 
 from opsml_image.dataset import ImageDataset
 
-__all__ = ["error_message", "open_dataset", "fail"]
+__all__ = ["error_message", "open_dataset", "fail", "reported"]
 
 
 def error_message(error: Exception) -> str:
@@ -31,3 +33,13 @@ def open_dataset(data_dir: Path, metadata: str = "metadata.jsonl") -> ImageDatas
         return ImageDataset(image_dir=data_dir, metadata=metadata)
     except ValueError as error:
         raise fail(error, 2) from None
+
+
+@contextlib.contextmanager
+def reported(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the given errors (default: OSError, ValueError, KeyError) into one red line and exit status 1."""
+    caught = errors or (OSError, ValueError, KeyError)
+    try:
+        yield
+    except caught as error:
+        raise fail(error) from None

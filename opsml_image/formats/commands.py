@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from opsml_image.cli_support import fail, open_dataset
+from opsml_image.cli_support import open_dataset, reported
 from opsml_image.formats import coco, yolo
 
 __all__ = ["export_app", "import_app"]
@@ -26,10 +26,8 @@ def export_coco(
 ) -> None:
     """Write one split as COCO detection JSON (images, annotations, categories)."""
     dataset = open_dataset(data_dir)
-    try:
+    with reported():
         path = coco.export(dataset, dest, split)
-    except (KeyError, ValueError) as error:
-        raise fail(error) from None
     typer.echo(f"wrote {path}")
 
 
@@ -39,10 +37,8 @@ def export_yolo(
 ) -> None:
     """Write the dataset in YOLO layout: images/<split>, labels/<split>, data.yaml."""
     dataset = open_dataset(data_dir)
-    try:
+    with reported():
         path = yolo.export(dataset, dest)
-    except (OSError, ValueError) as error:
-        raise fail(error) from None
     typer.echo(f"wrote {path / 'data.yaml'}")
 
 
@@ -54,10 +50,8 @@ def import_coco(
     ],
 ) -> None:
     """Write metadata.jsonl and categories.json into IMAGE_DIR from a COCO file."""
-    try:
+    with reported():
         dataset = coco.import_file(coco_file, image_dir)
-    except (OSError, ValueError) as error:
-        raise fail(error) from None
     typer.echo(f"{dataset.stats().records:,} records written to {image_dir / 'metadata.jsonl'}")
 
 
@@ -67,8 +61,6 @@ def import_yolo(
     dest: Annotated[Path, typer.Argument(help="The dataset folder to make.")],
 ) -> None:
     """Make a dataset folder (split folders, metadata.jsonl, categories.json) from a YOLO folder."""
-    try:
+    with reported():
         dataset = yolo.import_folder(source, dest)
-    except (OSError, ValueError) as error:
-        raise fail(error) from None
     typer.echo(f"{dataset.stats().records:,} records in {', '.join(dataset.splits)}")
