@@ -109,6 +109,7 @@ def fix_panel(ws: ui.Workspace, code: str, label: str, what: str) -> None:
         return
     import pandas as pd
 
+    st.markdown(f"**Preview: {len(changes):,} change(s)**")
     preview = pd.DataFrame(
         [{"image": f"{c.key[0]}/{c.key[1]}", "change": c.summary} for c in changes[:ROWS_SHOWN]],
         columns=["image", "change"],
@@ -184,12 +185,17 @@ def body(ws: ui.Workspace) -> None:
     ):
         severity, meaning = CODES.get(code, ("error", code))
         icon = ":material/error:" if severity == "error" else ":material/warning:"
-        with st.expander(f"**{code}** · {count:,} {severity}(s) · {meaning}", icon=icon):
+        label = f"**{code}** · {count:,} {severity}(s) · {meaning}"
+        with st.expander(label, icon=icon, key=f"validate_expander:{code}:{count}"):
             if code in FIXES:
                 with ui.guard("The fix"):
                     fix_panel(ws, code, *FIXES[code])
             issue_table(ws, code, count)
-    with st.expander("Clean-up", icon=":material/cleaning_services:"), ui.guard("The fix"):
+    previewing = EMPTY_FIX[0] in st.session_state.get("validate_plans", {})
+    with (
+        st.expander("Clean-up", icon=":material/cleaning_services:", expanded=previewing),
+        ui.guard("The fix"),
+    ):
         fix_panel(ws, EMPTY_FIX[0], EMPTY_FIX[1], EMPTY_FIX[2])
     with ui.guard("Undo"):
         applied_fixes(ws)
