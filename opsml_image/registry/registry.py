@@ -157,22 +157,19 @@ class CardRegistry:
         entries = _scan_or_vanished(root)
         known = self.hash_cache.lookup(entries)
         # Validation (CPU) and storing (I/O, hashing) overlap; a failed validation stops the copying early
-        # (blobs already stored are content-addressed and reused by the next attempt).
-        with ThreadPoolExecutor(1, thread_name_prefix="opsml-validate") as pool:
-            checking = pool.submit(self._validate, card, entries, known, force, report)
-            try:
-                stored = self._store_files(card, entries, known, report, stop=lambda: _failed(checking))
-            except _Stopped:
-                checking.result()  # raises the validation error that stopped the copying
-                raise
-            validated, reused = checking.result()
-        after = _scan_or_vanished(root)
-        if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
-            (e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in entries
-        ]:
-            raise DatasetChangedError(
-                f"{root} changed during registration: nothing was registered, try again"
-            )
+        # (blobs already stored are content-addressed and reused by the next attempt). A folder that changed
+        # meanwhile is reported as such, even when the change is what made validation fail.
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="opsml-validate") as pool:
+                checking = pool.submit(self._validate, card, entries, known, force, report)
+                try:
+                    stored = self._store_files(card, entries, known, report, stop=lambda: _failed(checking))
+                finally:
+                    validated, reused = checking.result()
+        except (DatasetInvalidError, _Stopped):
+            _check_unchanged(root, entries)
+            raise
+        _check_unchanged(root, entries)
         self.hash_cache.store((e, stored[e.path].digest) for e in entries if e.path not in known)
 
         manifest = Manifest.of(stored.values())
@@ -531,3 +528,12 @@ class _Stopped(Exception):
 
 def _failed(future: Future[Any]) -> bool:
     return future.done() and future.exception() is not None
+
+
+def _check_unchanged(root: Path, entries: list[FileEntry]) -> None:
+    """Raise :class:`DatasetChangedError` when the folder's files differ from the scan ``entries``."""
+    after = _scan_or_vanished(root)
+    if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
+        (e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in entries
+    ]:
+        raise DatasetChangedError(f"{root} changed during registration: nothing was registered, try again")
