@@ -17,6 +17,8 @@ from pages import _shared as ui
 PAGE_SIZES = (24, 48, 96)
 COLUMNS = 6
 THUMB_SIZE = 256
+TILE_FRAME = (256, 192)
+TILE_BACKGROUND = (240, 242, 246)
 ANNOTATED = {"All images": None, "Annotated": True, "Not annotated": False}
 
 
@@ -39,8 +41,13 @@ def tile(
         info = probe(path)
         width = getattr(info, "width", None) or image.width
         image = render_boxes(image, [Box(*b) for b in boxes], list(names), image.width / width)
+    # letterbox every tile to one 4:3 frame so the gallery's rows line up whatever the image shape
+    image.thumbnail(TILE_FRAME)
+    frame = Image.new("RGB", TILE_FRAME, TILE_BACKGROUND)
+    corner = ((TILE_FRAME[0] - image.width) // 2, (TILE_FRAME[1] - image.height) // 2)
+    frame.paste(image.convert("RGB"), corner)
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    frame.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -185,8 +192,9 @@ def gallery(ws: ui.Workspace, names: list[str]) -> None:
     items = ws.store.page(f, offset, per_page)
     st.caption(f"{offset + 1:,}-{offset + len(items):,} of {total:,} images")
     names_key = tuple(names)
-    columns = st.columns(COLUMNS)
     for i, annotation in enumerate(items):
+        if i % COLUMNS == 0:  # row by row, so the tiles of a row line up
+            columns = st.columns(COLUMNS)
         with columns[i % COLUMNS], st.container(border=True):
             split, file_name = annotation.split, annotation.file_name
             path = ws.dataset.image_path(split, file_name)
