@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -35,9 +34,6 @@ def test_browse_with_a_filter_and_open_in_annotate(
         "() => [...document.querySelectorAll('[data-testid=stImage] img')].every(i => i.complete && i.naturalWidth)"
     )
     page.screenshot(path=str(artifacts_dir / "browse.png"))
-    docs = REPO / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copy(artifacts_dir / "browse.png", docs / "screenshot.png")
 
     # filter: not annotated -> the two images without boxes
     page.get_by_role("combobox", name="Annotation").click()
