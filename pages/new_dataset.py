@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from opsml_image import config
+from opsml_image.uploads import max_upload_bytes
 from pages import _shared as ui
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -97,7 +98,12 @@ def body() -> None:
             "Classes (comma-separated, optional)", placeholder="car, house, tree", key="new_classes"
         )
         files = st.file_uploader(
-            "Images", accept_multiple_files=True, help="JPEG, PNG, WebP, ...", key="new_files"
+            "Images",
+            accept_multiple_files=True,
+            help="JPEG, PNG, WebP, ...",
+            key="new_files",
+            # the browser refuses a file over the limit before sending it; save_upload checks again
+            max_upload_size=max(1, -(-max_upload_bytes() // (1024 * 1024))),
         )
         submitted = st.form_submit_button("Create dataset", type="primary", icon=":material/add:")
     if submitted:
