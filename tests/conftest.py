@@ -7,9 +7,11 @@ Fixtures (see each docstring):
 - ``postgres_url`` -- SQLAlchemy URL of a throwaway PostgreSQL server (session scope).
 - ``make_image`` -- returns :func:`write_image`, which writes a real image file with Pillow.
 - ``artifacts_dir`` -- ``<repo>/test-artifacts/`` for screenshots and other outputs worth keeping.
+- ``app_home`` / ``app_demo`` -- a fresh ``OPSML_IMAGE_HOME`` (and a demo copy the app opens) for AppTest,
+  with Streamlit's caches cleared; :func:`open_app` runs ``app.py`` on a page in AppTest.
 
 Plain helpers importable from tests (``from conftest import free_port, write_image``):
-:func:`free_port`, :func:`write_image`, ``REPO_ROOT``.
+:func:`free_port`, :func:`write_image`, :func:`open_app`, ``REPO_ROOT``.
 
 Tests using ``page``/``browser``/``context`` get the ``browser`` marker and tests using ``postgres_url`` get
 the ``postgres`` marker automatically, so ``pytest -m "not browser and not postgres"`` runs the fast subset.
@@ -35,6 +37,7 @@ import pytest
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+APP_SCRIPT = REPO_ROOT / "app.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -304,3 +307,42 @@ def postgres_url() -> Iterator[str]:
         if (data / "postmaster.pid").exists():
             run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- AppTest
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ``OPSML_IMAGE_HOME`` for the app (no dataset chosen, default registry), caches cleared."""
+    import streamlit as st
+
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    for name in ("OPSML_IMAGE_DIR", "OPSML_TRACKING_URI", "OPSML_STORAGE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield tmp_path / "home"
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_demo(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working copy of the demo dataset in ``tmp_path/data``, the folder the app opens (``OPSML_IMAGE_DIR``)."""
+    from opsml_image.demo import copy_demo
+
+    data = copy_demo(tmp_path / "data")
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
+    return data
+
+
+def open_app(page: str | None = None, timeout: float = 30):  # noqa: ANN201 - an AppTest
+    """Run ``app.py`` in AppTest (on ``page``, a path such as ``pages/validate.py``); it must not raise."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=timeout)
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -6,30 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP_SCRIPT
 from opsml_image.canvas_geometry import canvas_size
 from opsml_image.dataset import ImageDataset
-from opsml_image.demo import copy_demo
 from opsml_image.store import WorkStore
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = copy_demo(tmp_path / "data")
-    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield data
-    st.cache_resource.clear()
 
 
 def open_annotate(split: str = "train", file_name: str = "scene_001.jpg") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
     at.switch_page("pages/annotate.py")
     at.query_params["split"] = split
     at.query_params["file"] = file_name
@@ -61,26 +47,26 @@ def current_objects(at: AppTest) -> list[dict]:
     return [dict(o) for o in drawing["objects"]]
 
 
-def test_page_shows_canvas_boxes_and_progress(demo: Path):
+def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     assert len(at.get("bidi_component")) == 1
     objects = current_objects(at)
-    before = stored(demo, "train", "scene_001.jpg")
+    before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
     assert objects[0]["label"] == "house"
     assert any("annotated" in (p.text or "") for p in at.get("progress"))
     assert not at.error
 
 
-def test_drawn_box_is_saved_in_image_pixels(demo: Path):
+def test_drawn_box_is_saved_in_image_pixels(app_demo: Path):
     at = open_annotate()  # scene_001.jpg is 640x480, shown on a 700x525 canvas (Medium)
     assert canvas_size((640, 480), 700, 560) == (700, 525)
     sx, sy = 700 / 640, 525 / 480
     objects = current_objects(at)
     objects.append(rect(75 * sx, 75 * sy, 150 * sx, 75 * sy, "car"))
     inject(at, objects)
-    after = stored(demo, "train", "scene_001.jpg")
+    after = stored(app_demo, "train", "scene_001.jpg")
     assert len(after.boxes) == 6
     new = after.boxes[-1]
     assert (new.x, new.y, new.w, new.h, new.category) == (75.0, 75.0, 150.0, 75.0, 0)
@@ -99,63 +85,63 @@ def stored_original_boxes():
     ]
 
 
-def test_resized_box_uses_scale(demo: Path):
+def test_resized_box_uses_scale(app_demo: Path):
     at = open_annotate()
     objects = current_objects(at)
     objects[0]["scaleX"] = 2.0  # resizing on the canvas changes scaleX, not width
     inject(at, objects)
-    box = stored(demo, "train", "scene_001.jpg").boxes[0]
+    box = stored(app_demo, "train", "scene_001.jpg").boxes[0]
     assert (box.x, box.y, box.w, box.h) == pytest.approx((98.0, 184.0, 236.0, 107.0), abs=0.011)
 
 
-def test_relabel_and_delete_from_the_box_list(demo: Path):
+def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     at = open_annotate()
     first = at.selectbox(key=f"box_cat:train:scene_001.jpg:{at.session_state['annotate_rev']}:0")
     first.set_value(2).run()
     assert not at.exception
-    assert stored(demo, "train", "scene_001.jpg").boxes[0].category == 2
+    assert stored(app_demo, "train", "scene_001.jpg").boxes[0].category == 2
     rev = at.session_state["annotate_rev"]
     at.button(key=f"box_del:train:scene_001.jpg:{rev}:1").click().run()
-    assert len(stored(demo, "train", "scene_001.jpg").boxes) == 4
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 4
 
 
-def test_label_typed_on_canvas_adds_a_class(demo: Path):
+def test_label_typed_on_canvas_adds_a_class(app_demo: Path):
     at = open_annotate()
     objects = current_objects(at)
     objects[0]["label"] = "bicycle"
     inject(at, objects)
-    assert json.loads((demo / "categories.json").read_text()) == ["car", "house", "tree", "bicycle"]
-    assert stored(demo, "train", "scene_001.jpg").boxes[0].category == 3
+    assert json.loads((app_demo / "categories.json").read_text()) == ["car", "house", "tree", "bicycle"]
+    assert stored(app_demo, "train", "scene_001.jpg").boxes[0].category == 3
 
 
-def test_caption_and_image_categories(demo: Path):
+def test_caption_and_image_categories(app_demo: Path):
     at = open_annotate()
     rev = at.session_state["annotate_rev"]
     at.text_area(key=f"caption:train:scene_001.jpg:{rev}").input("A quiet street").run()
-    assert stored(demo, "train", "scene_001.jpg").caption == "A quiet street"
+    assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"
     rev = at.session_state["annotate_rev"]
     at.multiselect(key=f"imgcats:train:scene_001.jpg:{rev}").set_value([0]).run()
-    assert stored(demo, "train", "scene_001.jpg").categories == [0]
+    assert stored(app_demo, "train", "scene_001.jpg").categories == [0]
 
 
-def test_navigation_and_copy_previous(demo: Path):
+def test_navigation_and_copy_previous(app_demo: Path):
     at = open_annotate()
     at.button(key="nav_next").click().run()
     assert at.query_params["file"] == ["scene_002.jpg"] or at.query_params["file"] == "scene_002.jpg"
-    before = len(stored(demo, "train", "scene_002.jpg").boxes)
+    before = len(stored(app_demo, "train", "scene_002.jpg").boxes)
     at.button(key="nav_copy").click().run()
     assert not at.exception
-    assert len(stored(demo, "train", "scene_002.jpg").boxes) == before + 5
+    assert len(stored(app_demo, "train", "scene_002.jpg").boxes) == before + 5
     at.button(key="nav_prev").click().run()
     assert "scene_001.jpg" in str(at.query_params["file"])
 
 
-def test_unknown_image_is_a_readable_error(demo: Path):
+def test_unknown_image_is_a_readable_error(app_demo: Path):
     at = open_annotate("train", "nope.jpg")
     assert "no image train/nope.jpg" in at.error[0].value
 
 
-def test_missing_image_file_is_a_readable_error(demo: Path):
-    (demo / "train" / "scene_003.jpg").unlink()
+def test_missing_image_file_is_a_readable_error(app_demo: Path):
+    (app_demo / "train" / "scene_003.jpg").unlink()
     at = open_annotate("train", "scene_003.jpg")
     assert any("cannot be shown" in e.value for e in at.error)

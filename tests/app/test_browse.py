@@ -5,47 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
+from conftest import open_app
 from opsml_image.demo import copy_demo
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("OPSML_IMAGE_DIR", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path
-    st.cache_resource.clear()
-
-
-def run(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    if page:
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def test_opens_a_working_copy_of_the_demo_by_default(env: Path):
-    at = run()
+def test_opens_a_working_copy_of_the_demo_by_default(app_home: Path, tmp_path: Path):
+    at = open_app()
     assert at.title[0].value == "Browse"
-    assert (env / "home" / "demo" / "categories.json").exists()
-    assert str(env / "home" / "demo") in at.sidebar.code[0].value
+    assert (app_home / "demo" / "categories.json").exists()
+    assert str(app_home / "demo") in at.sidebar.code[0].value
     assert [m.value for m in at.sidebar.metric] == ["12", "3"]
     assert "10 of 12 annotated" in at.sidebar.get("progress")[0].text
     assert len(at.get("image")) == 12
     assert not at.error
 
 
-def test_filters(env: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("OPSML_IMAGE_DIR", str(copy_demo(env / "data")))
-    at = run()
+def test_filters(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(copy_demo(tmp_path / "data")))
+    at = open_app()
     at.selectbox(key="browse_annotated").set_value("Not annotated").run()
     assert len(at.get("image")) == 2
     at.selectbox(key="browse_annotated").set_value("All images").run()
@@ -61,36 +39,40 @@ def test_filters(env: Path, monkeypatch: pytest.MonkeyPatch):
     assert 0 < len(at.get("image")) < 12
 
 
-def test_statistics_panel(env: Path):
-    at = run()
+def test_statistics_panel(app_home: Path):
+    at = open_app()
     at.toggle(key="browse_stats").set_value(True).run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 3
 
 
-def test_missing_data_dir_is_a_readable_error(env: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("OPSML_IMAGE_DIR", str(env / "does-not-exist"))
-    at = run()
+def test_missing_data_dir_is_a_readable_error(
+    app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("OPSML_IMAGE_DIR", str(tmp_path / "does-not-exist"))
+    at = open_app()
     messages = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
     assert any("does not exist" in m for m in messages), messages
 
 
-def test_invalid_dataset_folder_is_a_readable_error(env: Path, monkeypatch: pytest.MonkeyPatch):
-    empty = env / "empty"
+def test_invalid_dataset_folder_is_a_readable_error(
+    app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("OPSML_IMAGE_DIR", str(empty))
-    at = run()
+    at = open_app()
     messages = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
     assert any("cannot be opened" in m and "metadata.jsonl" in m for m in messages), messages
 
 
-def test_bad_records_do_not_break_browse(env: Path, monkeypatch: pytest.MonkeyPatch):
-    data = copy_demo(env / "data")
+def test_bad_records_do_not_break_browse(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    data = copy_demo(tmp_path / "data")
     with (data / "train" / "metadata.jsonl").open("a") as handle:
         handle.write('{"file_name": "ghost.jpg", "objects": {"bbox": [[1, 2]], "categories": [0]}}\n')
         handle.write("this is not json\n")
     (data / "train" / "scene_004.png").write_bytes(b"not an image")
     monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
-    at = run()
+    at = open_app()
     assert at.title[0].value == "Browse"
     assert any("scene_004.png" in w.value or "ghost.jpg" in w.value for w in at.warning)

@@ -6,22 +6,10 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("OPSML_IMAGE_DIR", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path / "home"
-    st.cache_resource.clear()
+from conftest import APP_SCRIPT
 
 
 def png(size=(64, 48)) -> bytes:
@@ -30,8 +18,8 @@ def png(size=(64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_creates_and_opens_a_dataset(home: Path, tmp_path: Path):
-    at = AppTest.from_file(APP, default_timeout=30)
+def test_upload_creates_and_opens_a_dataset(app_home: Path, tmp_path: Path):
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
     at.switch_page("pages/new_dataset.py")
     at.run()
     assert not at.exception
@@ -57,8 +45,8 @@ def test_upload_creates_and_opens_a_dataset(home: Path, tmp_path: Path):
     assert [m.value for m in at.sidebar.metric] == ["2", "2"]
 
 
-def test_name_is_checked(home: Path):
-    at = AppTest.from_file(APP, default_timeout=30)
+def test_name_is_checked(app_home: Path):
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
     at.switch_page("pages/new_dataset.py")
     at.run()
     at.text_input(key="new_name").input("no spaces allowed")

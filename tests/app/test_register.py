@@ -6,37 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from opsml_image.demo import copy_demo
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = copy_demo(tmp_path / "data")
-    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
-    monkeypatch.delenv("OPSML_TRACKING_URI", raising=False)
-    monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield data
-    st.cache_resource.clear()
+from conftest import open_app
 
 
 def open_register() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/register.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("pages/register.py", timeout=60)
 
 
-def test_blocked_while_validation_fails(data: Path):
-    path = data / "train" / "metadata.jsonl"
+def test_blocked_while_validation_fails(app_demo: Path):
+    path = app_demo / "train" / "metadata.jsonl"
     path.write_text(path.read_text() + json.dumps({"file_name": "gone.jpg"}) + "\n")
     at = open_register()
     assert "Registration is blocked" in at.error[0].value
@@ -44,7 +24,7 @@ def test_blocked_while_validation_fails(data: Path):
     assert at.button(key="FormSubmitter:register-Register").disabled
 
 
-def test_register_shows_card_history_and_prefills(data: Path):
+def test_register_shows_card_history_and_prefills(app_demo: Path):
     at = open_register()
     assert "can be registered" in at.success[0].value
     at.text_input(key="reg_team").input("vision")
@@ -70,7 +50,7 @@ def test_register_shows_card_history_and_prefills(data: Path):
     assert list(history[0].value["version"])[:2] in (["1.0.1", "1.0.0"], ["1.0.0", "1.0.1"])
 
 
-def test_registry_errors_are_readable(data: Path, monkeypatch: pytest.MonkeyPatch):
+def test_registry_errors_are_readable(app_demo: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPSML_TRACKING_URI", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     at = open_register()
     messages = [e.value for e in at.error]

@@ -6,12 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from opsml_image.demo import copy_demo
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from conftest import open_app
 
 
 def seed_errors(data: Path) -> None:
@@ -26,35 +23,26 @@ def seed_errors(data: Path) -> None:
 
 
 @pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = copy_demo(tmp_path / "data")
-    seed_errors(data)
-    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OPSML_IMAGE_DIR", str(data))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield data
-    st.cache_resource.clear()
+def app_demo(app_demo: Path) -> Path:
+    """The demo copy with seeded errors."""
+    seed_errors(app_demo)
+    return app_demo
 
 
 def open_validate() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.switch_page("pages/validate.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("pages/validate.py")
 
 
 def expander_labels(at: AppTest) -> list[str]:
     return [e.label for e in at.expander]
 
 
-def test_not_validated_yet(data: Path):
+def test_not_validated_yet(app_demo: Path):
     at = open_validate()
     assert "Not validated yet" in at.info[0].value
 
 
-def test_issues_grouped_by_code_with_links(data: Path):
+def test_issues_grouped_by_code_with_links(app_demo: Path):
     at = open_validate()
     at.button(key="validate_run").click().run()
     assert not at.exception, at.exception
@@ -69,7 +57,7 @@ def test_issues_grouped_by_code_with_links(data: Path):
     assert "/annotate?split=train&file=scene_001.jpg" in links
 
 
-def test_fix_preview_apply_and_undo(data: Path):
+def test_fix_preview_apply_and_undo(app_demo: Path):
     at = open_validate()
     at.button(key="validate_run").click().run()
     at.button(key="preview:box.outside").click().run()
@@ -86,7 +74,7 @@ def test_fix_preview_apply_and_undo(data: Path):
     assert any(label.startswith("**box.outside**") for label in expander_labels(at))
 
 
-def test_drop_missing_records(data: Path):
+def test_drop_missing_records(app_demo: Path):
     at = open_validate()
     at.button(key="validate_run").click().run()
     at.button(key="preview:image.missing").click().run()
