@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from opsml_image import rules
+from opsml_image.jsonl import MetadataError, iter_objects, write_objects
 
 __all__ = ["BBox", "ImageRecord", "ImageMetadata"]
 
@@ -33,22 +34,18 @@ class BBox(BaseModel):
     @field_validator("bbox", mode="before")
     @classmethod
     def _check_boxes(cls, value: Any) -> Any:
-        for problem in rules.box_list_problems(value):
-            raise ValueError(problem.message)
+        _refuse(rules.box_list_problems(value))
         return value
 
     @field_validator("categories", mode="before")
     @classmethod
     def _check_categories(cls, value: Any) -> Any:
-        for problem in rules.category_list_problems(value):
-            raise ValueError(problem.message)
+        _refuse(rules.category_list_problems(value))
         return value
 
     @model_validator(mode="after")
     def _check_lengths(self) -> BBox:
-        problem = rules.length_problem(self.bbox, self.categories)
-        if problem:
-            raise ValueError(problem.message)
+        _refuse([rules.length_problem(self.bbox, self.categories)])
         return self
 
 
@@ -65,16 +62,13 @@ class ImageRecord(BaseModel):
     @field_validator("file_name")
     @classmethod
     def _check_file_name(cls, value: str) -> str:
-        problem = rules.file_name_problem(value)
-        if problem:
-            raise ValueError(problem.message)
+        _refuse([rules.file_name_problem(value)])
         return value
 
     @field_validator("categories", mode="before")
     @classmethod
     def _check_categories(cls, value: Any) -> Any:
-        for problem in rules.category_list_problems(value, field="categories"):
-            raise ValueError(problem.message)
+        _refuse(rules.category_list_problems(value, field="categories"))
         return value
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,16 +83,20 @@ class ImageMetadata(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path) -> ImageMetadata:
-        """Load and validate every record of a metadata file (raises on the first bad line)."""
-        from opsml_image.jsonl import iter_objects
+        """Load every record of a metadata file; the first bad line raises :class:`MetadataError`.
 
-        records = [ImageRecord.model_validate(obj) for _, obj in iter_objects(path, strict=True)]
+        The error names the file, the line, the field and the rule's code, like the validator does.
+        """
+        records = []
+        for line, obj in iter_objects(path, strict=True):
+            problems = rules.record_problems(obj)
+            if problems:
+                raise MetadataError(path, line, problems[0])
+            records.append(ImageRecord.model_validate(obj))
         return cls(records=records)
 
     def write_to_file(self, path: str | Path) -> Path:
         """Write the records as JSON lines, atomically; the parent folder is created if needed."""
-        from opsml_image.jsonl import write_objects
-
         return write_objects(path, (record.to_dict() for record in self.records))
 
     def __iter__(self) -> Iterator[ImageRecord]:  # type: ignore[override]
@@ -107,9 +105,9 @@ class ImageMetadata(BaseModel):
     def __len__(self) -> int:
         return len(self.records)
 
-    @classmethod
-    def from_records(cls, records: Iterable[ImageRecord | dict[str, Any]]) -> ImageMetadata:
-        """Build metadata from records or plain dicts."""
-        return cls(
-            records=[r if isinstance(r, ImageRecord) else ImageRecord.model_validate(r) for r in records]
-        )
+
+def _refuse(problems: Iterable[rules.Problem | None]) -> None:
+    """Raise the first rule a value breaks as the ValueError pydantic reports (the rules own the wording)."""
+    for problem in problems:
+        if problem:
+            raise ValueError(problem.message)

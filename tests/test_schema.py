@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from opsml_image import BBox, ImageDataset, ImageMetadata, ImageRecord
-from opsml_image.jsonl import iter_objects
+from opsml_image.jsonl import MetadataError, iter_objects
 
 SEED_LINES = """\
 {"file_name": "0001.png", "objects": {"bbox": [[302.0, 109.0, 73.0, 52.0]], "categories": [0]}}
@@ -104,3 +104,10 @@ def test_models_refuse_bad_records(data, message):
 def test_boolean_is_not_a_category_id():
     with pytest.raises(ValidationError):
         BBox(bbox=[[1, 2, 3, 4]], categories=[True])
+
+
+def test_loading_a_bad_file_names_file_line_field_and_code(tmp_path):
+    path = tmp_path / "metadata.jsonl"
+    path.write_text('{"file_name": "a.png"}\n{"file_name": "b.png", "objects": {"bbox": [[1, 2, 3]], "categories": [0]}}\n')
+    with pytest.raises(MetadataError, match=r"metadata\.jsonl:2 \[objects\.bbox\[0\]\]: .*got 3 values \(box\.shape\)"):
+        ImageMetadata.from_file(path)
