@@ -8,9 +8,24 @@ registration; the Streamlit app and the CLI are thin views over it.
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import DatasetStats, ImageDataset, Split
 from opsml_image.jsonl import MetadataError
-from opsml_image.registry import CardRegistry, DataCard, RegistryError
 from opsml_image.schema import BBox, ImageMetadata, ImageRecord
 from opsml_image.validation import Issue, ValidationError, ValidationReport
+
+#: Names imported on first use: the registry pulls in SQLAlchemy and fsspec, which validating does not need.
+_LAZY = {
+    "CardRegistry": "opsml_image.registry",
+    "DataCard": "opsml_image.registry",
+    "RegistryError": "opsml_image.registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'opsml_image' has no attribute {name!r}")
+
 
 __all__ = [
     "BBox",

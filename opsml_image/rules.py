@@ -205,10 +205,14 @@ def objects_problems(objects: Any) -> Iterator[Problem]:
         yield problem
 
 
+#: How far (in pixels) a box edge may pass the image border and still count as inside (float rounding).
+OUTSIDE_TOLERANCE = 1e-6
+
+
 def box_outside_problem(box: list[float], width: int, height: int, field: str) -> Problem | None:
-    """Check that a box ``[x, y, w, h]`` lies inside an image of the given size (a 1e-6 px tolerance)."""
+    """Check that a box ``[x, y, w, h]`` lies inside an image of the given size."""
     x, y, w, h = box
-    eps = 1e-6
+    eps = OUTSIDE_TOLERANCE
     if x >= -eps and y >= -eps and x + w <= width + eps and y + h <= height + eps:
         return None
     return Problem(
@@ -216,6 +220,26 @@ def box_outside_problem(box: list[float], width: int, height: int, field: str) -
         field,
         f"{field} = [{x:g}, {y:g}, {w:g}, {h:g}] lies outside the {width}x{height} image",
     )
+
+
+def boxes_outside_problems(
+    boxes: list[list[float]], width: int, height: int, field: str = "objects.bbox"
+) -> Iterator[Problem]:
+    """Check well-formed boxes against an image size: one test for the list, box by box if it fails."""
+    if not boxes:
+        return
+    eps = OUTSIDE_TOLERANCE
+    if (
+        min(b[0] for b in boxes) >= -eps
+        and min(b[1] for b in boxes) >= -eps
+        and max(b[0] + b[2] for b in boxes) <= width + eps
+        and max(b[1] + b[3] for b in boxes) <= height + eps
+    ):
+        return
+    for i, box in enumerate(boxes):
+        problem = box_outside_problem(box, width, height, f"{field}[{i}]")
+        if problem:
+            yield problem
 
 
 def _kind(value: Any) -> str:

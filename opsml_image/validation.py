@@ -178,11 +178,8 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         if ctx.sampled < FEATURE_SAMPLE:
             ctx.sampled += 1
             ctx.signature = features.merge(ctx.signature, features.kind(obj))
-        file_name = obj.get("file_name")
+        file_name = obj["file_name"]
         objects = obj.get("objects")
-        boxes_ok = objects is not None and not any(
-            p.code.startswith(("box.", "bbox.", "objects.")) for p in problems
-        )
         if n_names:
             _check_names(ctx, number, obj, objects, n_names)
         if seen is None:
@@ -195,24 +192,12 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
             report.images_checked += 1
             if type(info) is Problem:
                 ctx.add(number, info, file_name)
+        boxes_ok = objects is not None and not any(
+            p.code.startswith(("box.", "bbox.", "objects.")) for p in problems
+        )
         if type(info) is ImageInfo and boxes_ok:
-            _check_inside(ctx, number, objects["bbox"], info, file_name)
-
-
-def _check_inside(
-    ctx: _Context, number: int, boxes: list[list[float]], info: ImageInfo, file_name: str
-) -> None:
-    if not boxes:
-        return
-    xs, ys = [b[0] for b in boxes], [b[1] for b in boxes]
-    right = max(b[0] + b[2] for b in boxes)
-    bottom = max(b[1] + b[3] for b in boxes)
-    if min(xs) >= 0 and min(ys) >= 0 and right <= info.width + 1e-6 and bottom <= info.height + 1e-6:
-        return
-    for i, box in enumerate(boxes):
-        problem = rules.box_outside_problem(box, info.width, info.height, f"objects.bbox[{i}]")
-        if problem:
-            ctx.add(number, problem, file_name)
+            for problem in rules.boxes_outside_problems(objects["bbox"], info.width, info.height):
+                ctx.add(number, problem, file_name)
 
 
 def _check_names(ctx: _Context, number: int, obj: dict[str, Any], objects: Any, n_names: int) -> None:

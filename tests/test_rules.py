@@ -80,6 +80,12 @@ def test_fast_path_agrees_with_box_by_box_check():
         assert list(rules.box_list_problems(boxes)) == slow
 
 
+def test_boxes_outside_names_each_box_past_the_border():
+    found = list(rules.boxes_outside_problems([[0, 0, 10, 10], [95, 0, 10, 10], [0, -1, 5, 5]], 100, 50))
+    assert [p.field for p in found] == ["objects.bbox[1]", "objects.bbox[2]"]
+    assert list(rules.boxes_outside_problems([[0, 0, 100, 50]], 100, 50)) == []
+
+
 def test_box_outside_tolerates_rounding_only():
     assert rules.box_outside_problem([0, 0, 100, 50], 100, 50, "b") is None
     assert rules.box_outside_problem([0, 0, 100.5, 50], 100, 50, "b").code == "box.outside"
