@@ -74,6 +74,9 @@ class DataFacts(BaseModel):
     total_bytes: int
     content_digest: str
     hash_name: str = "xxh3_128"
+    #: The validation rules the verdict was reached under (``registry.rules_fingerprint()``); a later
+    #: registration of the same bytes reuses the verdict only under the same rules.
+    rules_fingerprint: str | None = None
 
     def category_names(self) -> list[str]:
         """Class names indexed by id (``category_<id>`` where ``categories.json`` names none)."""

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from opsml_image import config
+from opsml_image import config, images, jsonl, rules
 from opsml_image.categories import read_names
 from opsml_image.images import is_image_file
 from opsml_image.registry import versions
@@ -40,9 +40,12 @@ from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, dif
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
 
-__all__ = ["CardRegistry", "CardDiff"]
+__all__ = ["CardRegistry", "CardDiff", "VALIDATOR_REVISION", "rules_fingerprint"]
 
 MAX_COMMIT_ATTEMPTS = 50
+#: Bump whenever the validator changes what it accepts (a rule in rules.py, validation.py or images.py):
+#: verdicts registered under an older revision are then not reused for identical bytes.
+VALIDATOR_REVISION = 1
 
 
 @dataclass
@@ -183,13 +186,14 @@ class CardRegistry:
     def _validate(
         self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
     ) -> tuple[bool, DataFacts | None]:
-        """Validate, or reuse the verdict and facts of a registered version with identical bytes."""
+        """Validate, or reuse the verdict and facts of a version with the same bytes and the same rules."""
         if len(known) == len(entries):
             digest = Manifest.of(ManifestEntry(e.path, known[e.path], e.size) for e in entries).content_digest
             query = (
                 sa.select(cards.c.facts)
                 .where(cards.c.team == card.team, cards.c.name == card.name)
                 .where(cards.c.content_digest == digest, cards.c.validated.is_(True))
+                .where(cards.c.facts["rules_fingerprint"].as_string() == rules_fingerprint())
                 .limit(1)
             )
             rows = self._fetch(query)
@@ -470,7 +474,20 @@ def _facts(card: DataCard, manifest: Manifest) -> DataFacts:
         files=len(manifest.entries),
         total_bytes=manifest.total_bytes,
         content_digest=manifest.content_digest,
+        rules_fingerprint=rules_fingerprint(),
     )
+
+
+def rules_fingerprint() -> str:
+    """Identifies the validation rules: :data:`VALIDATOR_REVISION`, every rule code with its severity, and
+    the limits the environment sets (``OPSML_IMAGE_MAX_PIXELS``, ``OPSML_IMAGE_MAX_LINE_BYTES``)."""
+    spec = {
+        "revision": VALIDATOR_REVISION,
+        "codes": rules.CODES,
+        "max_pixels": images.MAX_PIXELS,
+        "max_line_bytes": jsonl.MAX_LINE_BYTES,
+    }
+    return hash_bytes(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
 
 
 def _row(card: DataCard, manifest_bytes: bytes) -> dict[str, Any]:
