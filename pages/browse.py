@@ -56,6 +56,7 @@ def statistics(_store, token: tuple, names: tuple[str, ...]):  # noqa: ANN001, A
     """Statistics tables (images and boxes per category, boxes per image, box sizes) of one store state."""
     import pandas as pd
 
+    from opsml_image.colors import category_color
     from opsml_image.store import Filter
 
     boxes = _store.category_counts()
@@ -66,10 +67,11 @@ def statistics(_store, token: tuple, names: tuple[str, ...]):  # noqa: ANN001, A
                 "category": ui.label_of(c, list(names)),
                 "images": _store.count(Filter(category=c)),
                 "boxes": int(boxes.get(c, 0)),
+                "color": category_color(c),
             }
             for c in ids
         ],
-        columns=["category", "images", "boxes"],
+        columns=["category", "images", "boxes", "color"],
     )
     hist = _store.boxes_per_image_hist()
     per_image = pd.DataFrame(
@@ -79,61 +81,45 @@ def statistics(_store, token: tuple, names: tuple[str, ...]):  # noqa: ANN001, A
     return per_category, per_image, sizes
 
 
-def _color_scale(labels, names: list[str]):  # noqa: ANN001, ANN202
-    import altair as alt
-
-    from opsml_image.colors import category_color
-
-    domain = list(labels)
-    colors = [category_color(ui.category_of(label, names) or 0) for label in domain]
-    return alt.Scale(domain=domain, range=colors)
-
-
 def show_statistics(ws: ui.Workspace, names: list[str]) -> None:
     import altair as alt
 
     per_category, per_image, sizes = statistics(ws.store, ui.store_token(ws), tuple(names))
-    cols = st.columns(3)
-    with cols[0]:
-        st.markdown("**Images per category**")
-        if per_category.empty:
-            st.caption("No categories used yet.")
-        else:
-            chart = (
-                alt.Chart(per_category)
-                .mark_bar()
-                .encode(
-                    x=alt.X("images:Q", title="images"),
-                    y=alt.Y("category:N", sort="-x", title=None),
-                    color=alt.Color(
-                        "category:N", scale=_color_scale(per_category["category"], names), legend=None
-                    ),
-                    tooltip=["category", "images", "boxes"],
-                )
-            )
-            st.altair_chart(chart, width="stretch")
-    with cols[1]:
-        st.markdown("**Boxes per image**")
-        if per_image.empty:
-            st.caption("No images.")
-        else:
-            chart = (
-                alt.Chart(per_image)
-                .mark_bar()
-                .encode(x=alt.X("boxes:O", title="boxes in the image"), y=alt.Y("images:Q", title="images"))
-            )
-            st.altair_chart(chart, width="stretch")
-    with cols[2]:
-        st.markdown("**Box sizes (pixels)**")
-        if sizes.empty:
-            st.caption("No boxes yet.")
-        else:
-            chart = (
-                alt.Chart(sizes)
-                .mark_circle(opacity=0.5, size=18)
-                .encode(x=alt.X("width:Q", title="width"), y=alt.Y("height:Q", title="height"))
-            )
-            st.altair_chart(chart, width="stretch")
+    panels = (
+        (
+            "Images per category",
+            "No categories used yet.",
+            alt.Chart(per_category)
+            .mark_bar()
+            .encode(
+                x=alt.X("images:Q", title="images"),
+                y=alt.Y("category:N", sort="-x", title=None),
+                color=alt.Color("color:N", scale=None, legend=None),  # each bar in its category's colour
+                tooltip=["category", "images", "boxes"],
+            ),
+        ),
+        (
+            "Boxes per image",
+            "No images.",
+            alt.Chart(per_image)
+            .mark_bar()
+            .encode(x=alt.X("boxes:O", title="boxes in the image"), y=alt.Y("images:Q", title="images")),
+        ),
+        (
+            "Box sizes (pixels)",
+            "No boxes yet.",
+            alt.Chart(sizes)
+            .mark_circle(opacity=0.5, size=18)
+            .encode(x=alt.X("width:Q", title="width"), y=alt.Y("height:Q", title="height")),
+        ),
+    )
+    for column, (title, empty, chart) in zip(st.columns(3), panels, strict=True):
+        with column:
+            st.markdown(f"**{title}**")
+            if chart.data.empty:
+                st.caption(empty)
+            else:
+                st.altair_chart(chart, width="stretch")
 
 
 def filters(ws: ui.Workspace, names: list[str]):  # noqa: ANN201

@@ -76,3 +76,20 @@ def test_bad_records_do_not_break_browse(app_home: Path, tmp_path: Path, monkeyp
     at = open_app()
     assert at.title[0].value == "Browse"
     assert any("scene_004.png" in w.value or "ghost.jpg" in w.value for w in at.warning)
+
+
+def test_category_bars_take_their_category_colour(app_home: Path):
+    import json
+
+    import pyarrow as pa
+
+    from opsml_image.colors import category_color
+
+    at = open_app()
+    at.toggle(key="browse_stats").set_value(True).run()
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(chart.spec)
+    assert spec["encoding"]["color"] == {"field": "color", "legend": None, "scale": None, "type": "nominal"}
+    rows = pa.ipc.open_stream(chart.datasets[0].data.data).read_all().to_pylist()
+    names = ["car", "house", "tree"]
+    assert {r["category"]: r["color"] for r in rows} == {n: category_color(i) for i, n in enumerate(names)}
