@@ -148,6 +148,11 @@ class CardRegistry:
             )
         if card.data is None:
             raise RegistryError("the card has no data: DataCard(data=ImageDataset(...), ...)")
+        if not isinstance(card.data.metadata, str):
+            raise RegistryError(
+                "the dataset's records are held in memory, not in its folder: write them with "
+                "data.write_metadata() and register ImageDataset(image_dir=...) of the folder"
+            )
         if version_type not in ("major", "minor", "patch"):
             raise versions.InvalidVersionError(
                 f"version_type must be major, minor or patch, not {version_type!r}"

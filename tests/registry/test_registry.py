@@ -363,6 +363,25 @@ def test_registry_without_data_or_of_other_type(registry: CardRegistry) -> None:
         CardRegistry("model")
 
 
+def test_records_held_in_memory_are_refused(registry: CardRegistry, tmp_path: Path) -> None:
+    from opsml_image.registry import DataCard
+    from opsml_image.schema import ImageMetadata, ImageRecord
+
+    write_image(tmp_path / "mem" / "a.jpg")
+    data = ImageDataset(
+        image_dir=tmp_path / "mem", metadata=ImageMetadata(records=[ImageRecord(file_name="a.jpg")])
+    )
+    card = DataCard(data=data, name="mem", team="vision", user_email="a@b.co")
+    with pytest.raises(RegistryError, match="held in memory"):  # the folder holds none of those records
+        registry.register_card(card)
+    assert registry.list_cards() == []
+    data.write_metadata()
+    card = DataCard(
+        data=ImageDataset(image_dir=tmp_path / "mem"), name="mem", team="vision", user_email="a@b.co"
+    )
+    assert registry.register_card(card).version == "1.0.0"
+
+
 def test_unreachable_database(tmp_path: Path) -> None:
     with pytest.raises(RegistryConnectionError, match="cannot reach"):
         CardRegistry(tracking_uri=f"postgresql+psycopg://x@127.0.0.1:{free_port()}/db", storage_uri=tmp_path)
