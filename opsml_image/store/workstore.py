@@ -300,7 +300,7 @@ class WorkStore:
             before = _annotation(row) if row and row[9] else None
             version = current + 1
             if after is None:
-                self._remove_record(row, version)
+                self._remove_record(row, tomb, version)
             else:
                 after = _normalised(after, key)
                 self._put_record(row, tomb, after, version)
@@ -578,8 +578,9 @@ class WorkStore:
         with self._lock:
             return self._db.execute(sql, [*params, max(0, limit), max(0, offset)]).fetchall()
 
-    def _remove_record(self, row: tuple[Any, ...], version: int) -> None:
-        """Drop an image's record: a row on disk stays (no record); one without a file becomes a tombstone."""
+    def _remove_record(self, row: tuple[Any, ...], tomb: tuple[Any, ...] | None, version: int) -> None:
+        """Drop an image's record: a row on disk stays (no record); one without a file becomes a tombstone
+        (joining the lines of the image's ``tomb``, as :meth:`edit` read it, if it has one)."""
         if row[10]:  # on disk
             self._db.execute(
                 "UPDATE image SET caption = NULL, search = NULL, "
@@ -590,10 +591,7 @@ class WorkStore:
             )
             return
         order = self._split_order(row[1])
-        old = self._db.execute(
-            "SELECT lines FROM tombstone WHERE split_order = ? AND file_name = ?", (order, row[2])
-        ).fetchone()
-        lines = sorted(set(orjson.loads(row[7])) | set(orjson.loads(old[0]) if old else ()))
+        lines = sorted(set(orjson.loads(row[7])) | set(orjson.loads(tomb[0]) if tomb else ()))
         self._db.execute(
             "INSERT OR REPLACE INTO tombstone VALUES (?, ?, ?, ?, ?)",
             (order, row[2], row[1], _dumps(lines), version),
