@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opsml_image.annotation import Box
+
 __all__ = ["Fit", "LabeledBox", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
 
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
@@ -137,12 +139,12 @@ def canvas_size(image_size: tuple[int, int], max_width: int, max_height: int) ->
 def clip_box(
     x: float, y: float, w: float, h: float, width: int, height: int
 ) -> tuple[float, float, float, float] | None:
-    """The box cut to ``[0, width] x [0, height]``, or None when nothing of it is inside."""
-    x0, y0 = max(0.0, x), max(0.0, y)
-    x1, y1 = min(float(width), x + w), min(float(height), y + h)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1 - x0, y1 - y0
+    """The box cut to ``[0, width] x [0, height]``, or None when nothing of it is inside.
+
+    The same rule as :meth:`opsml_image.annotation.Box.clipped` (it is that method, on bare numbers).
+    """
+    clipped = Box(x, y, w, h, 0).clipped(width, height)
+    return None if clipped is None else (clipped.x, clipped.y, clipped.w, clipped.h)
 
 
 def initial_drawing(

@@ -133,6 +133,17 @@ def test_clip_box():
     assert clip_box(200, 0, 10, 10, 100, 100) is None
 
 
+def test_clip_box_is_box_clipped():
+    """The canvas clips drawn boxes by the same rule as the library's Box.clipped (copy previous, fixes)."""
+    from opsml_image.annotation import Box
+
+    cases = [(-5, -5, 10, 10), (200, 0, 10, 10), (90.5, 40.25, 20, 20), (0, 0, 100, 50), (10, -3, 0.5, 2)]
+    for x, y, w, h in cases:
+        clipped = Box(x, y, w, h, 1).clipped(100, 50)
+        expected = None if clipped is None else (clipped.x, clipped.y, clipped.w, clipped.h)
+        assert clip_box(x, y, w, h, 100, 50) == expected
+
+
 def test_invalid_sizes():
     with pytest.raises(ValueError):
         Fit.contain((0, 10), (100, 100))
