@@ -74,6 +74,8 @@ class DataFacts(BaseModel):
     total_bytes: int
     content_digest: str
     hash_name: str = "xxh3_128"
+    #: The name of the split metadata files holding the records (as ``ImageDataset(metadata=...)``).
+    metadata: str = "metadata.jsonl"
     #: The validation rules the verdict was reached under (``registry.rules_fingerprint()``); a later
     #: registration of the same bytes reuses the verdict only under the same rules.
     rules_fingerprint: str | None = None

@@ -87,7 +87,7 @@ class CardLoader:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(staging)
-        return ImageDataset(image_dir=dest)
+        return ImageDataset(image_dir=dest, metadata=card.facts.metadata if card.facts else "metadata.jsonl")
 
 
 def to_hf_dataset(data: ImageDataset, category_names: list[str] | None = None, **kwargs: Any) -> Any:

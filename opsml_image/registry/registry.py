@@ -191,7 +191,7 @@ class CardRegistry:
     def _validate(
         self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
     ) -> tuple[bool, DataFacts | None]:
-        """Validate, or reuse the verdict and facts of a version with the same bytes and the same rules."""
+        """Validate, or reuse the verdict and facts of a version of the same bytes, metadata file, rules."""
         if len(known) == len(entries):
             digest = Manifest.of(ManifestEntry(e.path, known[e.path], e.size) for e in entries).content_digest
             query = (
@@ -199,6 +199,7 @@ class CardRegistry:
                 .where(cards.c.team == card.team, cards.c.name == card.name)
                 .where(cards.c.content_digest == digest, cards.c.validated.is_(True))
                 .where(cards.c.facts["rules_fingerprint"].as_string() == rules_fingerprint())
+                .where(cards.c.facts["metadata"].as_string() == _metadata_name(card))
                 .limit(1)
             )
             rows = self._fetch(query)
@@ -480,7 +481,13 @@ def _facts(card: DataCard, manifest: Manifest) -> DataFacts:
         total_bytes=manifest.total_bytes,
         content_digest=manifest.content_digest,
         rules_fingerprint=rules_fingerprint(),
+        metadata=_metadata_name(card),
     )
+
+
+def _metadata_name(card: DataCard) -> str:
+    assert card.data is not None and isinstance(card.data.metadata, str)
+    return Path(card.data.metadata).name
 
 
 def rules_fingerprint() -> str:

@@ -137,6 +137,31 @@ def test_download_restores_the_exact_folder(
     assert _same_tree(dataset_dir, tmp_path / "restored")
 
 
+def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
+    registry: CardRegistry, tmp_path: Path, no_racy_window: None
+) -> None:
+    from opsml_image.registry import DataCard
+
+    root = tmp_path / "named"
+    write_image(root / "a.jpg")
+    (root / "labels.jsonl").write_text(json.dumps({"file_name": "a.jpg"}) + "\n")
+    (root / "metadata.jsonl").write_text(json.dumps({"file_name": "missing.jpg"}) + "\n")
+
+    def card(**data: object) -> DataCard:
+        return DataCard(
+            data=ImageDataset(image_dir=root, **data), name="named", team="vision", user_email="a@b.co"
+        )
+
+    first = registry.register_card(card(metadata="labels.jsonl"))
+    assert first.validated is True and first.facts is not None and first.facts.metadata == "labels.jsonl"
+    restored = registry.load_card(name="named").download_data(tmp_path / "restored")
+    assert restored.metadata == "labels.jsonl" and restored.validate().ok
+    # The same bytes read through metadata.jsonl are another dataset: validated afresh, and refused.
+    with pytest.raises(DatasetInvalidError, match="missing.jpg"):
+        registry.register_card(card())
+    assert [r["version"] for r in registry.list_cards()] == ["1.0.0"]
+
+
 def test_registered_versions_never_change(registry: CardRegistry, dataset_dir: Path, tmp_path: Path) -> None:
     original = tmp_path / "original"
     shutil.copytree(dataset_dir, original)
