@@ -273,6 +273,7 @@ class CardRegistry:
     ) -> None:
         """Take a version and commit the row, writing the version folder inside the transaction."""
         report("commit", 0, 1)
+        copies = self._readable_copies(card, manifest)  # storage reads: not while the write lock is held
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             uid = uuid.uuid4().hex
             created = datetime.now(UTC)
@@ -292,8 +293,7 @@ class CardRegistry:
                     uri = self.store.version_dir(card.team, card.name, text)
                     snapshot.uri = self.store.full_uri(uri)
                     conn.execute(sa.insert(cards).values(**_row(snapshot, manifest_bytes)))
-                    files = {"manifest.json": manifest_bytes, "card.json": _card_json(snapshot)}
-                    files.update(self._readable_copies(card, manifest))
+                    files = {"manifest.json": manifest_bytes, "card.json": _card_json(snapshot), **copies}
                     self.store.write_version(card.team, card.name, text, files)
             except sa.exc.IntegrityError:
                 if wanted is not None:

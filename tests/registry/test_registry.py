@@ -282,6 +282,37 @@ def test_racing_registrations_get_distinct_consecutive_versions(
         reg.close()
 
 
+def test_storage_is_read_before_the_database_write_lock_is_taken(
+    dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    reg = CardRegistry(tracking_uri=f"sqlite:///{db}", storage_uri=tmp_path / "storage", hash_cache=None)
+    locked: list[bool] = []
+    real_read = reg.store.read_blob
+
+    def read_blob(*args):  # type: ignore[no-untyped-def]
+        probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            locked.append(False)
+        except sqlite3.OperationalError:
+            locked.append(True)  # a registration holds the write lock: every other one waits
+        finally:
+            probe.close()
+        return real_read(*args)
+
+    monkeypatch.setattr(reg.store, "read_blob", read_blob)
+    card = reg.register_card(make_card(dataset_dir))
+    assert locked == [False, False, False]  # categories.json and two metadata.jsonl
+    assert (Path(card.uri or "") / "files" / "train" / "metadata.jsonl").read_bytes() == (
+        dataset_dir / "train" / "metadata.jsonl"
+    ).read_bytes()
+    reg.close()
+
+
 def test_storage_failing_half_way_leaves_no_card_and_retry_works(
     tracking_uri: str, dataset_dir: Path, tmp_path: Path
 ) -> None:
