@@ -19,7 +19,7 @@ import orjson
 
 from opsml_image.annotation import ImageAnnotation, merge
 from opsml_image.dataset import ImageDataset
-from opsml_image.store.rows import Key, _category_counts, _columns, _decoded, _dumps
+from opsml_image.store.rows import _category_counts, _columns, _decoded, _dumps
 from opsml_image.store.schema import _read_meta, _write_meta
 
 _LOAD_COLUMNS = (
@@ -84,23 +84,21 @@ def _read_folder(
     the same image, goes through :func:`~opsml_image.annotation.merge` semantics.
     """
     rows: list[list[Any]] = []
-    index: dict[Key, int] = {}
-    for split in dataset.splits.values():
-        name, order = split.name, split_orders[split.name]
-        for line, value in split.read_lines():
-            if type(value) is not dict or type(value.get("file_name")) is not str:
-                continue
-            key = (name, value["file_name"])
-            at = index.get(key)
+    for name in dataset.splits:
+        order = split_orders[name]
+        index: dict[str, int] = {}  # file_name -> its row, in this split
+        for item in dataset.iter_records(name):
+            line, value = item.line, item.record
+            at = index.get(value["file_name"])
             if at is None:
-                index[key] = len(rows)
+                index[value["file_name"]] = len(rows)
                 rows.append(
                     _quick_row(line, value, name, order) or _load_row(merge([(line, value)], name), order)
                 )
             else:  # several records for one image: fold this one into what came before
                 previous = _annotation_from_load_row(rows[at], name)
                 rows[at] = _load_row(_fold(previous, merge([(line, value)], name)), order)
-        names = {posixpath.normpath(k[1].replace("\\", "/")): at for k, at in index.items() if k[0] == name}
+        names = {posixpath.normpath(file_name.replace("\\", "/")): at for file_name, at in index.items()}
         for _, relative in dataset.image_files(name):
             at = names.get(relative)
             if at is not None:
