@@ -150,7 +150,9 @@ def _add_class(ws: ui.Workspace, widget: str) -> None:
     flash("toast", f"Class '{name}' is id {category}")
 
 
-def _copy_previous(ws: ui.Workspace, key: tuple[str, str], version: int, size: tuple[int, int]) -> None:
+def _copy_previous(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
+    from opsml_image.images import ImageInfo, probe
+
     previous = ws.store.neighbor(key, step=-1)
     if previous is None:
         flash("warning", "This is the first image: there is no previous image to copy boxes from.")
@@ -159,8 +161,14 @@ def _copy_previous(ws: ui.Workspace, key: tuple[str, str], version: int, size: t
     annotation = ws.store.get(*key)
     if source is None or annotation is None:
         return
+    info = probe(ws.dataset.image_path(*key))  # the size is read only when the button is pressed
+    if not isinstance(info, ImageInfo):
+        flash("error", f"No boxes copied: {ui.plain(info.message)}")
+        return
     copied = [
-        c for c in (b.clipped(*size) for b in source.boxes) if c is not None and c not in annotation.boxes
+        c
+        for c in (b.clipped(info.width, info.height) for b in source.boxes)
+        if c is not None and c not in annotation.boxes
     ]
     if not copied:
         flash("warning", f"{previous[1]} has no boxes to copy.")
@@ -183,7 +191,7 @@ def current_key(ws: ui.Workspace) -> tuple[str, str] | None:
     return key
 
 
-def navigation(ws: ui.Workspace, key: tuple[str, str]) -> None:
+def navigation(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
     store = ws.store
     cols = st.columns(4)
     for col, (label, icon, shortcut, widget, target, message) in zip(
@@ -227,15 +235,8 @@ def navigation(ws: ui.Workspace, key: tuple[str, str]) -> None:
         width="stretch",
         help="Add the previous image's boxes to this image (clipped to it)",
         on_click=_copy_previous,
-        args=(ws, key, store.version(*key), _size_of(ws, key)),
+        args=(ws, key, version),
     )
-
-
-def _size_of(ws: ui.Workspace, key: tuple[str, str]) -> tuple[int, int]:
-    from opsml_image.images import probe
-
-    info = probe(ws.dataset.image_path(*key))
-    return (info.width, info.height) if hasattr(info, "width") else (0, 0)
 
 
 def class_picker(ws: ui.Workspace, names: list[str]) -> int:
@@ -460,7 +461,7 @@ def body(ws: ui.Workspace) -> None:
             )
         box_list(ws, key, annotation, version, names, rev)
         details(ws, key, annotation, version, names, rev)
-    navigation(ws, key)
+    navigation(ws, key, version)
     st.segmented_control(
         "Canvas size", list(CANVAS_SIZES), default="Medium", key="annotate_canvas_size", on_change=bump
     )

@@ -145,3 +145,13 @@ def test_missing_image_file_is_a_readable_error(app_demo: Path):
     (app_demo / "train" / "scene_003.jpg").unlink()
     at = open_annotate("train", "scene_003.jpg")
     assert any("cannot be shown" in e.value for e in at.error)
+
+
+def test_copy_previous_onto_an_unreadable_image_is_a_readable_error(app_demo: Path):
+    (app_demo / "train" / "scene_002.jpg").write_bytes(b"not an image")
+    at = open_annotate("train", "scene_002.jpg")
+    before = stored(app_demo, "train", "scene_002.jpg").boxes
+    at.button(key="nav_copy").click().run()
+    assert not at.exception
+    assert any("No boxes copied" in e.value and r"scene\_002.jpg" in e.value for e in at.error), at.error
+    assert stored(app_demo, "train", "scene_002.jpg").boxes == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -115,3 +116,22 @@ def test_keyboard_shortcut_goes_to_next_image(page: Page, streamlit_app, demo: P
     page.get_by_role("heading", name="Annotate").click()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_text("train/scene_002.jpg").first).to_be_visible(timeout=15_000)
+
+
+def test_keyboard_shortcut_copies_the_previous_boxes(
+    page: Page, streamlit_app, demo: Path, artifacts_dir: Path
+):
+    base = streamlit_app(demo)
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.goto(f"{base}/annotate?split=train&file=scene_002.jpg")
+    expect(page.locator(CANVAS)).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    before = int(page.get_by_text(re.compile(r"^Boxes \(\d+\)$")).inner_text()[7:-1])
+    page.get_by_role("heading", name="Annotate").click()
+    page.keyboard.press("b")
+    expect(page.get_by_test_id("stToast")).to_contain_text(
+        "5 boxes copied from scene_001.jpg", timeout=15_000
+    )
+    expect(page.get_by_text(f"Boxes ({before + 5})")).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    page.screenshot(path=str(artifacts_dir / "annotate-copied.png"), full_page=True)
