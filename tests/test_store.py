@@ -207,6 +207,19 @@ def test_flush_after_outside_change_finds_lines_by_file_name(store: WorkStore, d
     assert store.get("train", "e.png").lines == (7,)
 
 
+def test_flush_after_outside_change_skips_malformed_records(store: WorkStore, dataset: ImageDataset) -> None:
+    e = store.get("train", "e.png")
+    e.caption = "mine"
+    store.save(e)
+    path = dataset.split("train").metadata_path
+    odd = b'{"file_name": ["e.png"]}\n'  # not a record the store can own: stays as written
+    path.write_bytes(odd + path.read_bytes())
+    store.flush()
+    after = lines(dataset)
+    assert after[0] == odd and after[1:6] == TRAIN_LINES[:5]
+    assert orjson.loads(after[6]) == {"file_name": "e.png", "caption": "mine"}
+
+
 # ------------------------------------------------------------------------------------------ versions and undo
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from opsml_image.dataset import ImageDataset
-from opsml_image.jsonl import read_lines, rewrite_lines
+from opsml_image.jsonl import rewrite_lines
 from opsml_image.store.index import _save_stamps, _stat, _stored_stamps
 from opsml_image.store.rows import _ROW, _annotation, _dumps
 
@@ -35,7 +35,7 @@ def _flush_split(
     lines_of = {row[2]: orjson.loads(row[7]) for row in dirty}
     tomb_lines = {name: orjson.loads(lines) for name, lines in tombs}
     if stale:  # the file changed behind our back: find the lines again by file_name
-        found = _lines_by_file_name(part.metadata_path, set(lines_of) | set(tomb_lines))
+        found = _lines_by_file_name(dataset, split, set(lines_of) | set(tomb_lines))
         lines_of = {name: found.get(name, []) for name in lines_of}
         tomb_lines = {name: found.get(name, []) for name in tomb_lines}
     replace: dict[int, list[dict[str, Any]]] = {}
@@ -119,11 +119,11 @@ def _count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def _lines_by_file_name(path: Path, names: set[str]) -> dict[str, list[int]]:
+def _lines_by_file_name(dataset: ImageDataset, split: str, names: set[str]) -> dict[str, list[int]]:
+    """The lines of the split's records that name one of ``names``, by file name."""
     found: dict[str, list[int]] = {}
-    if not names or not path.exists():
-        return found
-    for line, value in read_lines(path):
-        if type(value) is dict and value.get("file_name") in names:
-            found.setdefault(value["file_name"], []).append(line)
+    if names:
+        for item in dataset.iter_records(split):
+            if item.record["file_name"] in names:
+                found.setdefault(item.record["file_name"], []).append(item.line)
     return found
