@@ -189,44 +189,32 @@ class ArtifactStore:
             advance(len(data))
             return BlobRef(digest, len(data))
         tmp = f"{self.blob_dir(team, name)}/tmp/{uuid.uuid4().hex}.part"
-        hasher, size = new_hasher(), 0
         try:
             with open(entry.absolute, "rb") as src, self.fs.open(tmp, "wb") as dst:
-                while chunk := src.read(8 * CHUNK):
-                    hasher.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-                    advance(len(chunk))
-            digest = hasher.hexdigest()
-            self.fs.mv(tmp, self.blob_path(team, name, digest))
+                ref = _copy_hashed(src, dst, advance)
+            self.fs.mv(tmp, self.blob_path(team, name, ref.digest))
         finally:
             with contextlib.suppress(Exception):
                 if self.fs.exists(tmp):
                     self.fs.rm(tmp)
-        return BlobRef(digest, size)
+        return ref
 
     def get_blob(self, team: str, name: str, digest: str, size: int, dest: Path, advance: Advance) -> None:
         """Copy a blob to ``dest`` (temp file + rename), checking size and hash (:class:`IntegrityError`)."""
         source = self.blob_path(team, name, digest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-        hasher, got = new_hasher(), 0
         try:
             if size <= IN_MEMORY_LIMIT:  # one GET on object stores; no shared file handles
                 data = self.fs.cat_file(source)
-                hasher.update(data)
-                got = len(data)
                 with open(tmp, "wb") as out:
                     out.write(data)
-                advance(got)
+                advance(len(data))
+                got = BlobRef(hash_bytes(data), len(data))
             else:
                 with self.fs.open(source, "rb") as src, open(tmp, "wb") as out:
-                    while chunk := src.read(CHUNK):
-                        hasher.update(chunk)
-                        out.write(chunk)
-                        got += len(chunk)
-                        advance(len(chunk))
-            if got != size or hasher.hexdigest() != digest:
+                    got = _copy_hashed(src, out, advance)
+            if got != BlobRef(digest, size):
                 raise IntegrityError(
                     f"blob {digest} of {dest.name} does not match its hash: storage is corrupt"
                 )
@@ -285,6 +273,17 @@ class ArtifactStore:
             raise StorageError(
                 f"cannot read {self.full_uri(path)}: {type(error).__name__}: {error}"
             ) from error
+
+
+def _copy_hashed(src: Any, dst: Any, advance: Advance) -> BlobRef:
+    """Copy an open file to another in 8 MiB pieces, hashing the bytes on the way."""
+    hasher, size = new_hasher(), 0
+    while chunk := src.read(8 * CHUNK):
+        hasher.update(chunk)
+        dst.write(chunk)
+        size += len(chunk)
+        advance(len(chunk))
+    return BlobRef(hasher.hexdigest(), size)
 
 
 def _write_all(handle: Any, data: memoryview) -> None:

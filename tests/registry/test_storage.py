@@ -134,3 +134,20 @@ def test_remote_storage_failure_is_a_storage_error(tmp_path: Path) -> None:
 def test_unknown_protocol_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="cannot open storage"):
         ArtifactStore("nosuchproto://bucket/x")
+
+
+def test_streamed_round_trip_above_the_in_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsml_image.registry import storage
+
+    monkeypatch.setattr(storage, "IN_MEMORY_LIMIT", 1000)  # stream every file through open handles
+    store = ArtifactStore(f"memory://stream-{uuid.uuid4().hex}", fs=MemoryFileSystem())
+    _round_trip(store, tmp_path)
+    assert [p for p in store.fs.find(store.root) if "/tmp/" in p] == []  # the upload's temp file is gone
+    entry = _entry(tmp_path / "src2", "b.jpg", os.urandom(3000))
+    ref = store.put_blob("vision", "signs", entry, None, lambda n: None)
+    store.fs.pipe_file(store.blob_path("vision", "signs", ref.digest), b"y" * ref.size)
+    with pytest.raises(IntegrityError, match="does not match its hash"):
+        store.get_blob("vision", "signs", ref.digest, ref.size, tmp_path / "out2" / "b.jpg", lambda n: None)
+    assert list((tmp_path / "out2").iterdir()) == []
