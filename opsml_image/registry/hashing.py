@@ -58,19 +58,10 @@ class FileEntry:
     ino: int
     dev: int
 
-    @classmethod
-    def of(cls, root: str, path: str) -> FileEntry:
-        absolute = os.path.join(root, path)
-        st = os.stat(absolute)
-        return cls(path, absolute, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-    def same_as(self, other: FileEntry) -> bool:
-        return (self.size, self.mtime_ns, self.ctime_ns, self.ino) == (
-            other.size,
-            other.mtime_ns,
-            other.ctime_ns,
-            other.ino,
-        )
+    @property
+    def stat(self) -> tuple[int, int, int, int, int]:
+        """What says the file is unchanged: size, mtime, ctime, inode and device."""
+        return (self.size, self.mtime_ns, self.ctime_ns, self.ino, self.dev)
 
 
 def scan(root: str | Path) -> list[FileEntry]:
@@ -126,15 +117,9 @@ class HashCache:
         low, high = min(wanted), max(wanted)
         query = "SELECT path, size, mtime_ns, ctime_ns, ino, dev, hash FROM hashes WHERE path BETWEEN ? AND ?"
         with self._lock, contextlib.suppress(sqlite3.Error):
-            for absolute, size, mtime, ctime, ino, dev, digest in self._db.execute(query, (low, high)):
+            for absolute, *stat, digest in self._db.execute(query, (low, high)):
                 e = wanted.get(absolute)
-                if e is not None and (e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev) == (
-                    size,
-                    mtime,
-                    ctime,
-                    ino,
-                    dev,
-                ):
+                if e is not None and e.stat == tuple(stat):
                     found[e.path] = digest
         return found
 
@@ -143,11 +128,7 @@ class HashCache:
         if self._db is None:
             return
         limit = time.time_ns() - RACY_NS
-        rows = [
-            (e.absolute, e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev, digest)
-            for e, digest in hashed
-            if max(e.mtime_ns, e.ctime_ns) < limit
-        ]
+        rows = [(e.absolute, *e.stat, digest) for e, digest in hashed if max(e.mtime_ns, e.ctime_ns) < limit]
         with self._lock, contextlib.suppress(sqlite3.Error), self._db:
             self._db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 

@@ -561,8 +561,5 @@ def _failed(future: Future[Any]) -> bool:
 
 def _check_unchanged(root: Path, entries: list[FileEntry]) -> None:
     """Raise :class:`DatasetChangedError` when the folder's files differ from the scan ``entries``."""
-    after = _scan_or_vanished(root)
-    if [(e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in after] != [
-        (e.path, e.size, e.mtime_ns, e.ctime_ns, e.ino) for e in entries
-    ]:
+    if _scan_or_vanished(root) != entries:
         raise DatasetChangedError(f"{root} changed during registration: nothing was registered, try again")
