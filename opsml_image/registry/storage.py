@@ -259,11 +259,6 @@ class ArtifactStore:
             ) from error
         return self.full_uri(folder)
 
-    def remove_version(self, team: str, name: str, version: str) -> None:
-        """Best-effort removal of a version folder that no card row points at (after a failed commit)."""
-        with contextlib.suppress(Exception):
-            self.fs.rm(self.version_dir(team, name, version), recursive=True)
-
     def read(self, path: str) -> bytes:
         try:
             return self.fs.cat_file(path)
