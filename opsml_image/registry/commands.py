@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opsml_image.cli_support import open_dataset
+from opsml_image.cli_support import fail, open_dataset
 from opsml_image.registry.errors import InvalidNameError, InvalidVersionError, RegistryError
 
 __all__ = ["cards_app", "register"]
@@ -148,8 +148,7 @@ def _parse_tags(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            typer.secho(f"error: --tag {item!r} must be key=value", err=True, fg="red")
-            raise typer.Exit(2)
+            raise fail(f"--tag {item!r} must be key=value", 2)
         tags[key.strip()] = value.strip()
     return tags
 
@@ -160,11 +159,9 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (InvalidNameError, InvalidVersionError) as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
-        raise typer.Exit(2) from None
+        raise fail(error, 2) from None
     except RegistryError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
-        raise typer.Exit(1) from None
+        raise fail(error) from None
 
 
 @contextlib.contextmanager
