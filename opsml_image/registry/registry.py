@@ -234,7 +234,7 @@ class CardRegistry:
         todo: list[FileEntry] = []
         for e in entries:
             digest = known.get(e.path)
-            if digest is not None and digest in present and present[digest] in (None, e.size):
+            if digest is not None and _is_stored(present, digest, e.size):
                 stored[e.path] = ManifestEntry(e.path, digest, e.size)
             else:
                 todo.append(e)
@@ -249,7 +249,7 @@ class CardRegistry:
                     expected, _ = hash_file(e.absolute)
                 except FileNotFoundError:
                     raise DatasetChangedError(f"{e.path} vanished during registration") from None
-                if expected in present and present[expected] in (None, e.size):
+                if _is_stored(present, expected, e.size):
                     advance(e.size)
                     return ManifestEntry(e.path, expected, e.size)
             ref = self.store.put_blob(team, name, e, expected, advance)
@@ -446,6 +446,11 @@ class CardRegistry:
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
+
+
+def _is_stored(present: dict[str, int | None], digest: str, size: int) -> bool:
+    """Whether the blob ``digest`` is in storage with ``size`` bytes (or a listing that gives no sizes)."""
+    return digest in present and present[digest] in (None, size)
 
 
 def _scan_or_vanished(root: Path) -> list[FileEntry]:
