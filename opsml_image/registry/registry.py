@@ -330,14 +330,7 @@ class CardRegistry:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Cards as plain rows, by team and name, newest version first."""
-        query = sa.select(cards)
-        if name is not None:
-            query = query.where(cards.c.name == normalise_name(name))
-        if team is not None:
-            query = query.where(cards.c.team == normalise_name(team, "team"))
-        if version is not None:
-            query = query.where(cards.c.version_key == versions.version_key(versions.parse(version)))
-        rows = [_plain(row._mapping) for row in self._fetch(query)]
+        rows = [_plain(row._mapping) for row in self._fetch(_select(name, team, version))]
         rows.sort(key=lambda r: versions.parse(r["version"]), reverse=True)
         rows.sort(key=lambda r: (r["team"], r["name"]))
         return rows[:limit] if limit is not None else rows
@@ -403,20 +396,14 @@ class CardRegistry:
     def _find(
         self, name: str | None, version: str | None, team: str | None, uid: str | None
     ) -> dict[str, Any]:
-        query = sa.select(cards)
+        if uid is None and name is None:
+            raise RegistryError("give a card name (or uid)")
+        version = None if version == "latest" else version
+        query = _select(name, team, version)
         if uid is not None:
             query = query.where(cards.c.uid == uid)
-        elif name is None:
-            raise RegistryError("give a card name (or uid)")
-        if name is not None:
-            query = query.where(cards.c.name == normalise_name(name))
-        if team is not None:
-            query = query.where(cards.c.team == normalise_name(team, "team"))
-        wanted = None if version in (None, "latest") else versions.version_key(versions.parse(version))
-        if wanted is not None:
-            query = query.where(cards.c.version_key == wanted)
         rows = [dict(row._mapping) for row in self._fetch(query)]
-        label = f"{team + '/' if team else ''}{name or uid}" + (f" version {version}" if wanted else "")
+        label = f"{team + '/' if team else ''}{name or uid}" + (f" version {version}" if version else "")
         if not rows:
             raise CardNotFoundError(f"no data card {label} in the registry")
         teams = sorted({r["team"] for r in rows})
@@ -442,6 +429,18 @@ class CardRegistry:
         """Release database connections and the hash cache."""
         self.hash_cache.close()
         self.engine.dispose()
+
+
+def _select(name: str | None, team: str | None, version: str | None) -> Any:
+    """The cards of this name, team and version (each optional; a version matches by precedence)."""
+    query = sa.select(cards)
+    if name is not None:
+        query = query.where(cards.c.name == normalise_name(name))
+    if team is not None:
+        query = query.where(cards.c.team == normalise_name(team, "team"))
+    if version is not None:
+        query = query.where(cards.c.version_key == versions.version_key(versions.parse(version)))
+    return query
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
