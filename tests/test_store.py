@@ -84,6 +84,32 @@ def test_sync_indexes_records_and_image_files(store: WorkStore) -> None:
     assert store.sync(force=True) is True
 
 
+MIXED_LINES = [
+    b'{"file_name": "a.png", "caption": "", "categories": [2, 0], "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1]}}\n',
+    b'{"file_name": "b.png", "categories": [1, 1, -1, true], "objects": {"bbox": [[0, 0, 0, 5], [1, 1, 2, 2]], "categories": [0, 2]}}\n',
+    b'{"file_name": "c.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0, 1], "note": 1}, "source": "web"}\n',
+    b'{"file_name": "/abs/d.png", "caption": 7, "objects": {"bbox": [[1, 1, 2, 2]], "categories": [3]}}\n',
+    b'{"file_name": "a.png", "caption": "second", "categories": [0, 1], "objects": {"bbox": [[5, 5, 1, 1]], "categories": [0]}}\n',
+    b'{"file_name": ["e.png"]}\n',
+    b"[1, 2]\n",
+]
+
+
+def test_index_matches_the_merged_records(tmp_path: Path) -> None:
+    """Clean records (fast path), malformed ones and repeated images index as ``dataset.annotations()``."""
+    root = tmp_path / "mixed"
+    root.mkdir()
+    (root / "metadata.jsonl").write_bytes(b"".join(MIXED_LINES))
+    dataset = ImageDataset(image_dir=root)
+    with WorkStore.open(dataset, tmp_path / "mixed.db") as store:
+        store.sync()
+        merged = dataset.annotations()
+        assert store.keys(Filter(), 0, 100) == sorted(merged)
+        for key, annotation in merged.items():
+            assert store.get(*key) == annotation
+            assert store.image_info(*key)["dropped"] == annotation.dropped_boxes
+
+
 def test_default_db_path_is_under_home(
     dataset: ImageDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,6 @@ tell :meth:`WorkStore.sync <opsml_image.store.WorkStore.sync>` whether the folde
 
 from __future__ import annotations
 
-import math
 import os
 import posixpath
 import sqlite3
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from opsml_image import rules
 from opsml_image.annotation import ImageAnnotation, merge
 from opsml_image.dataset import ImageDataset
 from opsml_image.store.rows import _category_counts, _columns, _decoded, _dumps
@@ -27,7 +27,6 @@ _LOAD_COLUMNS = (
     "first_line, last_line, dropped, has_record, on_disk"
 )
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
-_NUMBER = frozenset((int, float))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
 
 
@@ -182,45 +181,22 @@ def _load_row(a: ImageAnnotation, order: int) -> list[Any]:
 def _quick_row(line: int, record: dict[str, Any], split: str, order: int) -> list[Any] | None:
     """The ``fresh`` row of one clean record without building :class:`Box` objects; None when not clean.
 
-    Clean: caption absent or a string, ``categories`` absent or a list of ids >= 0 without repeats,
-    ``objects`` absent or exactly ``{bbox, categories}`` of equal length with finite boxes of positive size.
-    The row equals ``_load_row(merge([(line, record)]))``, except that numbers stay as written in the file.
+    Clean: :func:`~opsml_image.rules.record_problems` finds nothing, ``objects`` (if any) is exactly
+    ``{bbox, categories}`` and the image categories have no repeats. The row equals
+    ``_load_row(merge([(line, record)]))``, except that numbers stay as written in the file.
     """
-    caption = record.get("caption")
-    if caption is not None and type(caption) is not str:
-        return None
-    tags = record.get("categories")
-    if tags is None:
-        tags = []
-    elif type(tags) is not list or (
-        tags and (set(map(type, tags)) != {int} or min(tags) < 0 or len(set(tags)) != len(tags))
+    objects = record.get("objects")
+    tags = record.get("categories") or []
+    if (
+        rules.record_problems(record)
+        or (objects is not None and objects.keys() != _OBJECT_KEYS)
+        or len(set(tags)) != len(tags)
     ):
         return None
-    objects = record.get("objects")
+    caption = record.get("caption")
     boxes: list[list[Any]] = []
     if objects is not None:
-        if type(objects) is not dict or objects.keys() != _OBJECT_KEYS:
-            return None
-        bbox, ids = objects["bbox"], objects["categories"]
-        if type(bbox) is not list or type(ids) is not list or len(bbox) != len(ids):
-            return None
-        if bbox:
-            try:
-                if set(map(type, bbox)) != {list} or set(map(len, bbox)) != {4}:
-                    return None
-                flat = [v for box in bbox for v in box]
-                if (
-                    not set(map(type, flat)) <= _NUMBER
-                    or not math.isfinite(sum(flat))
-                    or min(flat[2::4]) <= 0
-                    or min(flat[3::4]) <= 0
-                    or set(map(type, ids)) != {int}
-                    or min(ids) < 0
-                ):
-                    return None
-            except (TypeError, OverflowError):
-                return None
-            boxes = [[*box, category] for box, category in zip(bbox, ids, strict=True)]
+        boxes = [[*box, c] for box, c in zip(objects["bbox"], objects["categories"], strict=True)]
     extra = {} if record.keys() <= _KNOWN_KEYS else {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
     n = len(boxes)
     lines = f"[{line}]"
