@@ -71,11 +71,12 @@ class CardLoader:
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.parent / f".{dest.name}.download-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
+        inside = staging.resolve()
         try:
 
             def get(e: ManifestEntry) -> None:
                 target = staging.joinpath(*e.path.split("/"))
-                if not target.resolve().is_relative_to(staging.resolve()):
+                if not target.resolve().is_relative_to(inside):
                     raise RegistryError(f"manifest path {e.path!r} leaves the folder")
                 self.store.get_blob(card.team, card.name, e.digest, e.size, target, advance)
 

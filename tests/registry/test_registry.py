@@ -505,3 +505,25 @@ def test_verdict_is_reused_only_under_the_same_rules(
     images._probe.cache_clear()
     assert validated == [1, 1]
     assert [r["version"] for r in registry.list_cards()] == ["1.3.0", "1.2.0", "1.1.0", "1.0.0"]
+
+
+def test_a_manifest_path_leaving_the_folder_is_refused(
+    registry: CardRegistry, dataset_dir: Path, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from opsml_image.registry.db import cards
+    from opsml_image.registry.manifest import Manifest, ManifestEntry
+
+    card = registry.register_card(make_card(dataset_dir))
+    loaded = registry.load_card(name="street-signs")
+    manifest = loaded._loader.manifest(card.team, card.name, card.version)
+    first = manifest.entries[0]
+    forged = Manifest.of([*manifest.entries, ManifestEntry("../escape.jpg", first.digest, first.size)])
+    data = forged.to_bytes(card.team, card.name, str(card.version))
+    (Path(card.uri or "") / "manifest.json").write_bytes(data)
+    with registry.engine.begin() as conn:  # as if the row had been written with it
+        conn.execute(sa.update(cards).values(manifest_digest=hash_bytes(data)).where(cards.c.uid == card.uid))
+    with pytest.raises(RegistryError, match="leaves the folder"):
+        registry.load_card(name="street-signs").download_data(tmp_path / "out" / "restored")
+    assert list((tmp_path / "out").iterdir()) == []
