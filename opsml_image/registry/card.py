@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from opsml_image.dataset import ImageDataset
 from opsml_image.registry.errors import InvalidNameError, RegistryError
+from opsml_image.registry.hashing import HASH_NAME
 
 if TYPE_CHECKING:
     from opsml_image.registry.loaders import DetectionDataset, Progress
@@ -73,7 +74,7 @@ class DataFacts(BaseModel):
     files: int
     total_bytes: int
     content_digest: str
-    hash_name: str = "xxh3_128"
+    hash_name: str = HASH_NAME
     #: The name of the split metadata files holding the records (as ``ImageDataset(metadata=...)``).
     metadata: str = "metadata.jsonl"
     #: The validation rules the verdict was reached under (``registry.rules_fingerprint()``); a later
