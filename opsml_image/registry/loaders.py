@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from opsml_image.dataset import ImageDataset
-from opsml_image.images import is_image_file
 from opsml_image.registry.errors import RegistryError
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 
@@ -197,7 +196,7 @@ def _records(read: Callable[[str], bytes], manifest: dict[str, ManifestEntry]) -
     """Every record of every ``metadata.jsonl`` in a manifest, canonicalised, grouped by image path."""
     out: dict[str, list[bytes]] = {}
     for path, entry in manifest.items():
-        if path.rsplit("/", 1)[-1] != "metadata.jsonl" or is_image_file(path):
+        if path.rsplit("/", 1)[-1] != "metadata.jsonl":
             continue
         folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
         for line in read(entry.digest).splitlines():
