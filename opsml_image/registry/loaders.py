@@ -21,15 +21,19 @@ if TYPE_CHECKING:
     from opsml_image.registry.card import DataCard
     from opsml_image.registry.storage import ArtifactStore
 
-__all__ = ["Progress", "CardLoader", "to_hf_dataset", "DetectionDataset", "diff_records"]
+__all__ = ["Progress", "no_progress", "CardLoader", "to_hf_dataset", "DetectionDataset", "diff_records"]
 
 #: ``progress(stage, done, total)``: stage ``validate`` (files), ``upload``/``download`` (bytes), ``commit``.
 Progress = Callable[[str, int, int], None]
 
 
+def no_progress(stage: str, done: int, total: int) -> None:
+    """A :data:`Progress` that reports nothing."""
+
+
 def byte_counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None]:
     """An ``advance(n)`` adding up bytes from worker threads, reporting ``progress(stage, done, total)``."""
-    report = progress or (lambda stage, done, total: None)
+    report = progress or no_progress
     lock = threading.Lock()
     done = 0
     report(stage, 0, total)

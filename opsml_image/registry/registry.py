@@ -36,7 +36,7 @@ from opsml_image.registry.errors import (
     VersionExistsError,
 )
 from opsml_image.registry.hashing import FileEntry, HashCache, hash_bytes, hash_file, scan
-from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, diff_records
+from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, diff_records, no_progress
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
 
@@ -141,7 +141,7 @@ class CardRegistry:
         the latest). A dataset that fails validation is refused unless ``force``. ``progress(stage, done,
         total)`` is called with stages ``validate`` (files), ``upload`` (bytes) and ``commit``.
         """
-        report = progress or _no_progress
+        report = progress or no_progress
         if card.registered:
             raise RegistryError(
                 f"card {card.team}/{card.name} is already registered as version {card.version}"
@@ -441,10 +441,6 @@ def _select(name: str | None, team: str | None, version: str | None) -> Any:
     if version is not None:
         query = query.where(cards.c.version_key == versions.version_key(versions.parse(version)))
     return query
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def _is_stored(present: dict[str, int | None], digest: str, size: int) -> bool:
