@@ -19,6 +19,8 @@ from pathlib import Path
 
 import xxhash
 
+from opsml_image.registry.errors import RegistryError
+
 __all__ = ["HASH_NAME", "CHUNK", "new_hasher", "hash_file", "hash_bytes", "FileEntry", "scan", "HashCache"]
 
 HASH_NAME = "xxh3_128"
@@ -65,16 +67,25 @@ class FileEntry:
 
 
 def scan(root: str | Path) -> list[FileEntry]:
-    """Every regular file below ``root`` (hidden ones included), sorted by relative path."""
+    """Every regular file below ``root`` (hidden ones included), sorted by relative path.
+
+    Symbolic links are followed, to files and to folders alike (as validation and Hugging Face read the
+    folder); a link back to a folder above it raises :class:`RegistryError`.
+    """
     base = os.fspath(root)
     found: list[FileEntry] = []
 
-    def walk(directory: str, prefix: str) -> None:
+    def walk(directory: str, prefix: str, above: frozenset[tuple[int, int]]) -> None:
         with os.scandir(directory) as entries:
             for entry in entries:
                 rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, rel + "/")
+                if entry.is_dir():
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) in above:
+                        raise RegistryError(
+                            f"{rel} in {base} links back to a folder above it: a dataset cannot hold a loop"
+                        )
+                    walk(entry.path, rel + "/", above | {(st.st_dev, st.st_ino)})
                 elif entry.is_file():
                     st = entry.stat()
                     found.append(
@@ -83,7 +94,8 @@ def scan(root: str | Path) -> list[FileEntry]:
                         )
                     )
 
-    walk(base, "")
+    top = os.stat(base)
+    walk(base, "", frozenset({(top.st_dev, top.st_ino)}))
     found.sort(key=lambda e: e.path)
     return found
 

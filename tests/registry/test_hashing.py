@@ -53,3 +53,17 @@ def test_disabled_cache(tmp_path: Path) -> None:
     cache = HashCache(None)
     cache.store([])
     assert cache.lookup([]) == {}
+
+
+def test_scan_follows_links_to_folders_and_refuses_loops(tmp_path: Path) -> None:
+    from opsml_image.registry import RegistryError
+
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "train").symlink_to(tmp_path / "shared", target_is_directory=True)
+    (tmp_path / "d" / "again").symlink_to(tmp_path / "shared", target_is_directory=True)  # twice is no loop
+    assert [(e.path, e.size) for e in scan(tmp_path / "d")] == [("again/x.jpg", 1), ("train/x.jpg", 1)]
+    (tmp_path / "shared" / "up").symlink_to(tmp_path / "d", target_is_directory=True)
+    with pytest.raises(RegistryError, match="links back to a folder above it"):
+        scan(tmp_path / "d")
