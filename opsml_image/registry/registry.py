@@ -9,6 +9,7 @@ registrations racing for a version meet at the unique constraint and the loser r
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from opsml_image import config, images, jsonl, rules
+from opsml_image import categories, config, features, images, jsonl, rules, validation
 from opsml_image.categories import read_names
 from opsml_image.images import is_image_file
 from opsml_image.registry import versions
@@ -40,12 +41,12 @@ from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, dif
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
 
-__all__ = ["CardRegistry", "CardDiff", "VALIDATOR_REVISION", "rules_fingerprint"]
+__all__ = ["CardRegistry", "CardDiff", "rules_fingerprint"]
 
 MAX_COMMIT_ATTEMPTS = 50
-#: Bump whenever the validator changes what it accepts (a rule in rules.py, validation.py or images.py):
-#: verdicts registered under an older revision are then not reused for identical bytes.
-VALIDATOR_REVISION = 1
+#: The modules whose code reaches a verdict: any change to their source (even a comment) means verdicts
+#: registered before are not reused for identical bytes; they are validated again, which is always safe.
+VALIDATOR_MODULES = (rules, validation, images, features, jsonl, categories)
 
 
 @dataclass
@@ -490,11 +491,17 @@ def _metadata_name(card: DataCard) -> str:
     return Path(card.data.metadata).name
 
 
+@functools.cache
+def _validator_source() -> str:
+    """A digest of the source of :data:`VALIDATOR_MODULES`."""
+    return hash_bytes(b"".join(Path(module.__file__ or "").read_bytes() for module in VALIDATOR_MODULES))
+
+
 def rules_fingerprint() -> str:
-    """Identifies the validation rules: :data:`VALIDATOR_REVISION`, every rule code with its severity, and
-    the limits the environment sets (``OPSML_IMAGE_MAX_PIXELS``, ``OPSML_IMAGE_MAX_LINE_BYTES``)."""
+    """Identifies the validation rules: the validator's source, every rule code with its severity, and the
+    limits the environment sets (``OPSML_IMAGE_MAX_PIXELS``, ``OPSML_IMAGE_MAX_LINE_BYTES``)."""
     spec = {
-        "revision": VALIDATOR_REVISION,
+        "source": _validator_source(),
         "codes": rules.CODES,
         "max_pixels": images.MAX_PIXELS,
         "max_line_bytes": jsonl.MAX_LINE_BYTES,

@@ -505,7 +505,7 @@ def test_verdict_is_reused_only_under_the_same_rules(
     monkeypatch.setattr(ImageDataset, "validate", counting_validate)
     registry.register_card(make_card(dataset_dir))
     assert validated == []  # same bytes, same rules: the verdict is reused
-    monkeypatch.setattr(registry_module, "VALIDATOR_REVISION", registry_module.VALIDATOR_REVISION + 1)
+    monkeypatch.setattr(registry_module, "_validator_source", lambda: "the validator's code changed")
     again = registry.register_card(make_card(dataset_dir))
     assert validated == [1] and again.validated is True
     assert again.facts is not None and again.facts.rules_fingerprint == registry_module.rules_fingerprint()
@@ -540,3 +540,20 @@ def test_a_manifest_path_leaving_the_folder_is_refused(
     with pytest.raises(RegistryError, match="leaves the folder"):
         registry.load_card(name="street-signs").download_data(tmp_path / "out" / "restored")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_rules_fingerprint_follows_the_validator_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    module = types.ModuleType("fake_rules")
+    module.__file__ = str(tmp_path / "fake_rules.py")
+    Path(module.__file__).write_text("RULE = 1\n")
+    monkeypatch.setattr(registry_module, "VALIDATOR_MODULES", (module,))
+    registry_module._validator_source.cache_clear()
+    before = registry_module.rules_fingerprint()
+    Path(module.__file__).write_text("RULE = 2\n")
+    registry_module._validator_source.cache_clear()
+    assert registry_module.rules_fingerprint() != before
+    registry_module._validator_source.cache_clear()
