@@ -1,39 +1,39 @@
-"""The data registry: :class:`DataCard` and :class:`CardRegistry` (versioned, content-addressed)."""
+"""The data registry: :class:`DataCard` and :class:`CardRegistry` (versioned, content-addressed).
 
-from opsml_image.registry.card import CategoryFact, DataCard, DataFacts
-from opsml_image.registry.errors import (
-    AmbiguousCardError,
-    CardNotFoundError,
-    DatasetChangedError,
-    DatasetInvalidError,
-    IntegrityError,
-    InvalidNameError,
-    InvalidVersionError,
-    RegistryConnectionError,
-    RegistryError,
-    StorageError,
-    VersionExistsError,
-)
-from opsml_image.registry.loaders import DetectionDataset, Progress
-from opsml_image.registry.registry import CardDiff, CardRegistry
+Names are imported on first use (PEP 562), so the command line's other commands and ``import opsml_image``
+do not pay for SQLAlchemy and fsspec.
+"""
 
-__all__ = [
-    "AmbiguousCardError",
-    "CardDiff",
-    "CardNotFoundError",
-    "CardRegistry",
-    "CategoryFact",
-    "DataCard",
-    "DataFacts",
-    "DatasetChangedError",
-    "DatasetInvalidError",
-    "DetectionDataset",
-    "IntegrityError",
-    "InvalidNameError",
-    "InvalidVersionError",
-    "Progress",
-    "RegistryConnectionError",
-    "RegistryError",
-    "StorageError",
-    "VersionExistsError",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "card": ("CategoryFact", "DataCard", "DataFacts"),
+    "errors": (
+        "AmbiguousCardError",
+        "CardNotFoundError",
+        "DatasetChangedError",
+        "DatasetInvalidError",
+        "IntegrityError",
+        "InvalidNameError",
+        "InvalidVersionError",
+        "RegistryConnectionError",
+        "RegistryError",
+        "StorageError",
+        "VersionExistsError",
+    ),
+    "loaders": ("DetectionDataset", "Progress"),
+    "registry": ("CardDiff", "CardRegistry"),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opsml_image.registry' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"opsml_image.registry.{module}"), name)
