@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -383,6 +384,58 @@ def test_next_unlabeled_wraps_around(big: WorkStore) -> None:
         big.save(a)
     assert big.next_unlabeled(None) is None
     assert big.progress() == (80, 80)
+
+
+def assert_totals_match_rows(store: WorkStore) -> None:
+    """count() and progress() read the kept totals; keys() walks the rows themselves."""
+    filters = [Filter(), Filter(split="nope"), Filter(annotated=True), Filter(annotated=False)]
+    for split in store.dataset.splits:
+        filters += [Filter(split=split, annotated=annotated) for annotated in (None, True, False)]
+    for f in filters:
+        assert store.count(f) == len(store.keys(f, 0, 10_000)), f
+    assert store.progress() == (store.count(Filter(annotated=True)), store.count())
+
+
+def test_counts_stay_exact_through_edits_uploads_and_reindex(store: WorkStore, dataset: ImageDataset) -> None:
+    assert_totals_match_rows(store)
+    d = store.get("train", "d.png")  # no record yet: gets one with a box
+    d.boxes = [Box(1, 1, 2, 2, 0)]
+    store.save(d)
+    a = store.get("train", "a.png")  # loses its box
+    a.boxes = []
+    store.save(a)
+    store.delete("train", "b.png")  # on disk: stays as an image without a record
+    assert_totals_match_rows(store)
+    assert store.progress() == (2, 7)
+    (dataset.image_dir / "train" / "c.png").unlink()
+    store.sync(force=True)
+    store.delete("train", "c.png")  # no file: the row goes (a tombstone)
+    assert_totals_match_rows(store)
+    store.undo(store.history(1)[0].id)  # the row comes back
+    write_image(dataset.image_dir / "train" / "f.png")
+    store.add_images("train", ["f.png"])
+    assert_totals_match_rows(store)
+    assert store.progress() == (2, 8)
+    store.flush()
+    dataset.split("validation").metadata_path.write_bytes(b"")  # outside the store: v1 loses its box ...
+    with dataset.split("train").metadata_path.open("ab") as out:  # ... and e.png gets one
+        out.write(b'{"file_name": "e.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0]}}\n')
+    assert store.sync() is True
+    assert_totals_match_rows(store)
+    assert store.progress() == (2, 8) and store.count(Filter(split="validation", annotated=True)) == 0
+
+
+def test_store_from_before_the_kept_totals_is_counted_on_open(dataset: ImageDataset, tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with WorkStore.open(dataset, db) as store:
+        store.sync()
+    with sqlite3.connect(db) as old:  # as schema 1 left it: no totals
+        old.execute("DELETE FROM image_total")
+        old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    old.close()
+    with WorkStore.open(ImageDataset(image_dir=dataset.image_dir), db) as store:
+        assert store.progress() == (3, 7) and store.count(Filter(split="validation")) == 2
+        assert_totals_match_rows(store)
 
 
 def test_category_stats(big: WorkStore) -> None:

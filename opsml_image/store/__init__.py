@@ -18,6 +18,8 @@ Tables:
   without a record are rows too (``has_record = 0``).
 * ``image_category``: ``(category, split_order, file_name) -> n_boxes, tagged``: the category filter
   and the per-category box counts read one index range instead of parsing JSON (fast at 100k images).
+* ``image_total``: ``(split_order, annotated) -> images``, kept by triggers on ``image``:
+  :meth:`WorkStore.progress` and counts filtered on split / annotated read a few rows, not 100k.
 * ``tombstone``: source lines of deleted records whose image file is missing (the row is gone; flush
   removes the lines).
 * ``change``: the edit history (before/after snapshots) for undo.

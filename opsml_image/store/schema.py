@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"  # 2: image_total
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +46,23 @@ CREATE TABLE IF NOT EXISTS image_category (
     PRIMARY KEY (category, split_order, file_name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_image_category_key ON image_category (split_order, file_name);
+CREATE TABLE IF NOT EXISTS image_total (    -- images per split and annotated, kept by the triggers below
+    split_order INTEGER NOT NULL,
+    annotated INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (split_order, annotated)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS image_total_insert AFTER INSERT ON image BEGIN
+    INSERT INTO image_total VALUES (new.split_order, new.annotated, 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS image_total_delete AFTER DELETE ON image BEGIN
+    UPDATE image_total SET n = n - 1 WHERE split_order = old.split_order AND annotated = old.annotated;
+END;
+CREATE TRIGGER IF NOT EXISTS image_total_update AFTER UPDATE OF split_order, annotated ON image
+WHEN old.split_order != new.split_order OR old.annotated != new.annotated BEGIN
+    UPDATE image_total SET n = n - 1 WHERE split_order = old.split_order AND annotated = old.annotated;
+    INSERT INTO image_total VALUES (new.split_order, new.annotated, 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 CREATE TABLE IF NOT EXISTS category_total (
     category INTEGER PRIMARY KEY,
     n_boxes INTEGER NOT NULL,
@@ -86,7 +103,8 @@ CREATE INDEX IF NOT EXISTS ix_issue_code ON issue (code, id);
 
 def _connect(db_path: Path) -> sqlite3.Connection:
     """Open (creating its folder and tables) the database: WAL with ``synchronous=FULL``, one connection for
-    all threads (the store guards it with a lock), explicit transactions (``isolation_level=None``)."""
+    all threads (the store guards it with a lock), explicit transactions (``isolation_level=None``),
+    recursive triggers (so a row that ``INSERT OR REPLACE`` replaces leaves ``image_total`` too)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
@@ -94,8 +112,15 @@ def _connect(db_path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout=30000")
     db.execute("PRAGMA temp_store=MEMORY")
     db.execute("PRAGMA cache_size=-65536")
+    db.execute("PRAGMA recursive_triggers=ON")
     db.executescript(_SCHEMA)
     return db
+
+
+def _count_images(db: sqlite3.Connection) -> None:
+    """Recount ``image_total`` from the rows (for a store written before the table and its triggers)."""
+    db.execute("DELETE FROM image_total")
+    db.execute("INSERT INTO image_total SELECT split_order, annotated, count(*) FROM image GROUP BY 1, 2")
 
 
 def _read_meta(db: sqlite3.Connection, key: str) -> str | None:

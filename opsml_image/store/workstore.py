@@ -41,7 +41,7 @@ from opsml_image.store.rows import (
     _normalised,
     _snapshot,
 )
-from opsml_image.store.schema import _SCHEMA_VERSION, _connect, _read_meta, _write_meta
+from opsml_image.store.schema import _SCHEMA_VERSION, _connect, _count_images, _read_meta, _write_meta
 from opsml_image.validation import Issue, ValidationReport
 
 #: Split order of keys and pages (train first), as the dataset lists its splits.
@@ -97,6 +97,8 @@ class WorkStore:
         self._db = _connect(self.db_path)
         self._order = {name: SPLIT_ORDER.get(name, 9) for name in dataset.splits}
         with self._tx():
+            if self._meta_get("schema") != _SCHEMA_VERSION:
+                _count_images(self._db)
             self._meta_set("schema", _SCHEMA_VERSION)
             self._meta_set("dataset", str(dataset.image_dir.resolve()))
 
@@ -141,13 +143,16 @@ class WorkStore:
     # ------------------------------------------------------------------------------------ reading
 
     def count(self, f: Filter = Filter()) -> int:  # noqa: B008 - Filter is frozen
-        """How many images match the filter."""
+        """How many images match the filter (from the kept totals when it is on split and annotated only)."""
         if f.category is not None and f == Filter(category=f.category):
             sql = "SELECT coalesce(sum(images), 0) FROM category_total WHERE category = ?"
             params = [f.category]
         elif f.category is not None and f == Filter(category=f.category, split=f.split):
             sql = "SELECT count(*) FROM image_category WHERE category = ? AND split_order = ?"
             params = [f.category, self._order.get(f.split or "", -1)]
+        elif f == Filter(split=f.split, annotated=f.annotated):
+            _, where, params = _where(f, self._order)  # conditions on i.split_order and i.annotated only
+            sql = f"SELECT coalesce(sum(n), 0) FROM image_total i WHERE {where}"
         else:
             source, where, params = _where(f, self._order)
             sql = f"SELECT count(*) FROM {source} WHERE {where}"
@@ -239,10 +244,10 @@ class WorkStore:
         return (row[0], row[1]) if row else None
 
     def progress(self) -> tuple[int, int]:
-        """``(images with at least one box, all images)``."""
+        """``(images with at least one box, all images)``, from the kept totals."""
         with self._lock:
             annotated, total = self._db.execute(
-                "SELECT coalesce(sum(annotated), 0), count(*) FROM image"
+                "SELECT coalesce(sum(n * annotated), 0), coalesce(sum(n), 0) FROM image_total"
             ).fetchone()
         return annotated, total
 
@@ -385,14 +390,12 @@ class WorkStore:
         """
         order = self._split_order(split)
         with self._lock, self._tx():
-            before = self._db.total_changes
-            self._db.executemany(
+            added = self._db.executemany(
                 "INSERT INTO image (split, split_order, file_name, has_record, on_disk, version) "
                 "VALUES (?, ?, ?, 0, 1, 1) ON CONFLICT (split_order, file_name) "
                 "DO UPDATE SET on_disk = 1 WHERE image.on_disk = 0",
                 [(split, order, name) for name in names],
-            )
-            added = self._db.total_changes - before
+            ).rowcount  # rows inserted or updated by the statement itself (trigger writes not counted)
             _restamp_dirs(self._db, self.dataset, [split])
         return added
 
