@@ -319,6 +319,27 @@ def run_page(body: Callable[[Workspace], None], what: str) -> None:
         body(ws)
 
 
+def severity(code: str) -> str:
+    """``"error"`` or ``"warning"``: a validation code's severity (an unknown code counts as an error)."""
+    from opsml_image.rules import CODES
+
+    return CODES.get(code, ("error",))[0]
+
+
+def validate_now(ws: Workspace, text: str = "Validating...") -> Any:
+    """Write pending edits, validate the folder with a progress bar, store the report's issues; the report."""
+    ws.store.flush()
+    bar = st.progress(0.0, text=text)
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Validated {done} of {total} split(s)")
+
+    report = ws.dataset.validate(progress=progress)
+    ws.store.set_issues(report)
+    bar.empty()
+    return report
+
+
 def store_token(ws: Workspace) -> tuple:
     """Something cheap that changes whenever the store changes (keys derived-data caches)."""
     annotated, total = ws.store.progress()

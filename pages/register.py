@@ -68,17 +68,12 @@ def validation_state(ws: ui.Workspace) -> dict[str, Any]:
     cached = st.session_state.get("register_validation")
     if cached and cached["token"] == token:
         return cached
-    ws.store.flush()
-    bar = st.progress(0.0, text="Validating before registration...")
-    report = ws.dataset.validate(
-        progress=lambda d, t: bar.progress(d / t if t else 1.0, text="Validating...")
-    )
-    bar.empty()
-    ws.store.set_issues(report)
+    report = ui.validate_now(ws, "Validating before registration...")
     state = {
         "token": ui.store_token(ws),
         "ok": report.ok,
         "errors": report.errors,
+        "warnings": report.warnings,
         "counts": dict(report.counts),
     }
     st.session_state["register_validation"] = state
@@ -89,7 +84,7 @@ def blocked(state: dict[str, Any]) -> None:
     reasons = [
         f"- **{code}**: {count:,} × {CODES[code][1]}"
         for code, count in sorted(state["counts"].items(), key=lambda kv: -kv[1])
-        if CODES.get(code, ("error",))[0] == "error"
+        if ui.severity(code) == "error"
     ]
     st.error(
         f"Registration is blocked: validation finds {state['errors']:,} error(s).\n\n" + "\n".join(reasons),
@@ -286,8 +281,7 @@ def body(ws: ui.Workspace) -> None:
     if not state["ok"]:
         blocked(state)
     else:
-        warnings = sum(n for c, n in state["counts"].items() if CODES.get(c, ("error",))[0] == "warning")
-        note = f" ({warnings:,} warning(s))" if warnings else ""
+        note = f" ({state['warnings']:,} warning(s))" if state["warnings"] else ""
         st.success(f"Validation passes{note}: the dataset can be registered.", icon=":material/check_circle:")
     form(ws, registry, disabled=not state["ok"])
 

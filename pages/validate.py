@@ -23,16 +23,8 @@ ROWS_SHOWN = 500
 
 
 def run_validation(ws: ui.Workspace) -> None:
-    """Flush pending edits, validate the folder with a progress bar, store the report's issues."""
-    ws.store.flush()
-    bar = st.progress(0.0, text="Validating...")
-
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"Validated {done} of {total} split(s)")
-
-    report = ws.dataset.validate(progress=progress)
-    ws.store.set_issues(report)
-    bar.empty()
+    """Validate now (:func:`pages._shared.validate_now`) and keep the summary for this session."""
+    report = ui.validate_now(ws)
     st.session_state["validate_summary"] = {
         "records": report.records,
         "images": report.images_checked,
@@ -54,8 +46,8 @@ def summary(ws: ui.Workspace) -> dict[str, Any] | None:
     return {
         "records": None,
         "images": None,
-        "errors": sum(n for c, n in counts.items() if CODES.get(c, ("error",))[0] == "error"),
-        "warnings": sum(n for c, n in counts.items() if CODES.get(c, ("error",))[0] == "warning"),
+        "errors": sum(n for c, n in counts.items() if ui.severity(c) == "error"),
+        "warnings": sum(n for c, n in counts.items() if ui.severity(c) == "warning"),
         "counts": counts,
         "truncated": False,
         "token": None,
@@ -180,9 +172,7 @@ def body(ws: ui.Workspace) -> None:
         )
     else:
         st.error(f"{result['errors']:,} error(s): fix them before registering.", icon=":material/error:")
-    for code, count in sorted(
-        counts.items(), key=lambda item: (CODES.get(item[0], ("error",))[0] != "error", -item[1])
-    ):
+    for code, count in sorted(counts.items(), key=lambda item: (ui.severity(item[0]) != "error", -item[1])):
         severity, meaning = CODES.get(code, ("error", code))
         icon = ":material/error:" if severity == "error" else ":material/warning:"
         label = f"**{code}** · {count:,} {severity}(s) · {meaning}"

@@ -55,3 +55,13 @@ def test_registry_errors_are_readable(app_demo: Path, monkeypatch: pytest.Monkey
     at = open_register()
     messages = [e.value for e in at.error]
     assert messages and all("Traceback" not in m for m in messages), messages
+
+
+def test_warnings_do_not_block_and_are_counted(app_demo: Path):
+    from conftest import write_image
+
+    write_image(app_demo / "train" / "extra.png")  # an image without a record: image.unlabeled (a warning)
+    at = open_register()
+    assert not at.exception, at.exception
+    assert "Validation passes (1 warning(s))" in at.success[0].value
+    assert not at.button(key="FormSubmitter:register-Register").disabled

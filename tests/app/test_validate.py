@@ -81,3 +81,11 @@ def test_drop_missing_records(app_demo: Path):
     at.button(key="apply:image.missing").click().run()
     assert not at.exception, at.exception
     assert not any(label.startswith("**image.missing**") for label in expander_labels(at))
+
+
+def test_severity_of_a_code():
+    from pages import _shared as ui
+
+    assert ui.severity("box.outside") == "error"
+    assert ui.severity("image.unlabeled") == "warning"
+    assert ui.severity("no.such.code") == "error"  # an unknown code is never taken lightly
