@@ -23,20 +23,21 @@ class Filter:
     has_errors: bool | None = None
 
 
-def _where(f: Filter, split_orders: dict[str, int]) -> tuple[str, str, list[Any]]:
-    """``(FROM, WHERE, parameters)`` of a filter; ``i`` is the image, ``c`` its category row."""
+def _where(f: Filter, split_orders: dict[str, int]) -> tuple[str, str, list[Any], str]:
+    """``(FROM, WHERE, parameters, k)`` of a filter; ``i`` is the image, ``c`` its category row.
+
+    ``k`` is the alias whose ``(split_order, file_name)`` key orders the result: ``c`` when filtering on a
+    category, else ``i``. The image is joined to its category rows only when a condition reads it, so a
+    category (+ split) filter is answered from the ``image_category`` index alone.
+    """
+    k = "c" if f.category is not None else "i"
     conditions: list[str] = []
     params: list[Any] = []
     if f.category is not None:
-        source = (
-            "image_category c JOIN image i ON i.split_order = c.split_order AND i.file_name = c.file_name"
-        )
         conditions.append("c.category = ?")
         params.append(f.category)
-    else:
-        source = "image i"
     if f.split is not None:
-        conditions.append(("c" if f.category is not None else "i") + ".split_order = ?")
+        conditions.append(f"{k}.split_order = ?")
         params.append(split_orders.get(f.split, -1))
     if f.annotated is not None:
         conditions.append("i.annotated = ?")
@@ -46,4 +47,9 @@ def _where(f: Filter, split_orders: dict[str, int]) -> tuple[str, str, list[Any]
     if f.text:
         conditions.append("instr(i.search, ?) > 0")
         params.append(f.text.casefold())
-    return source, " AND ".join(conditions) or "1", params
+    source = "image i"
+    if f.category is not None:
+        source = "image_category c"
+        if f.annotated is not None or f.has_errors is not None or f.text:
+            source += " JOIN image i ON i.split_order = c.split_order AND i.file_name = c.file_name"
+    return source, " AND ".join(conditions) or "1", params, k

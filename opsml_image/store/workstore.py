@@ -147,14 +147,11 @@ class WorkStore:
         if f.category is not None and f == Filter(category=f.category):
             sql = "SELECT coalesce(sum(images), 0) FROM category_total WHERE category = ?"
             params = [f.category]
-        elif f.category is not None and f == Filter(category=f.category, split=f.split):
-            sql = "SELECT count(*) FROM image_category WHERE category = ? AND split_order = ?"
-            params = [f.category, self._order.get(f.split or "", -1)]
         elif f == Filter(split=f.split, annotated=f.annotated):
-            _, where, params = _where(f, self._order)  # conditions on i.split_order and i.annotated only
+            _, where, params, _ = _where(f, self._order)  # conditions on i.split_order and i.annotated only
             sql = f"SELECT coalesce(sum(n), 0) FROM image_total i WHERE {where}"
         else:
-            source, where, params = _where(f, self._order)
+            source, where, params, _ = _where(f, self._order)
             sql = f"SELECT count(*) FROM {source} WHERE {where}"
         with self._lock:
             return self._db.execute(sql, params).fetchone()[0]
@@ -166,9 +163,9 @@ class WorkStore:
     def page(self, f: Filter = Filter(), offset: int = 0, limit: int = 48) -> list[ImageAnnotation]:  # noqa: B008
         """One page of filtered images as annotations, in (split order, file_name) order.
 
-        The offset is walked on an index (no table rows read for skipped images: about 3 ms for a page at
-        the end of 100k images), then only the page's rows are fetched. Filters on category (+ split),
-        split and annotated use an index; text and combined filters scan in SQL (tens of ms at 100k).
+        The offset is walked on the filter's keys alone (:meth:`_page_ids`; an index for category (+ split),
+        split and annotated: about 1 ms for a page at the end of 100k images), then only the page's rows are
+        fetched. Text and combined filters scan in SQL (up to tens of ms at 100k).
         """
         with self._lock:
             ids = [row[0] for row in self._page_ids(f, offset, limit)]
@@ -204,26 +201,25 @@ class WorkStore:
 
     def position(self, key: Key, f: Filter = Filter()) -> int:  # noqa: B008
         """The 0-based index of ``key`` among the filtered images (where it would be if it does not match)."""
-        source, where, params = _where(f, self._order)
-        alias = "c" if f.category is not None else "i"
-        before = f"({alias}.split_order, {alias}.file_name) < (?, ?)"
-        sql = f"SELECT count(*) FROM {source} WHERE {where} AND {before}"
+        source, where, params, k = _where(f, self._order)
+        sql = f"SELECT count(*) FROM {source} WHERE {where} AND ({k}.split_order, {k}.file_name) < (?, ?)"
         with self._lock:
             return self._db.execute(sql, [*params, self._split_order(key[0]), key[1]]).fetchone()[0]
 
     def neighbor(self, key: Key, f: Filter = Filter(), step: int = 1) -> Key | None:  # noqa: B008
         """The next (``step=+1``) or previous (``step=-1``) filtered image from ``key``; None at the end."""
-        source, where, params = _where(f, self._order)
-        alias = "c" if f.category is not None else "i"
+        source, where, params, k = _where(f, self._order)
         op, direction = (">", "ASC") if step > 0 else ("<", "DESC")
         sql = (
-            f"SELECT i.split, i.file_name FROM {source} WHERE {where} AND "
-            f"({alias}.split_order, {alias}.file_name) "
-            f"{op} (?, ?) ORDER BY {alias}.split_order {direction}, {alias}.file_name {direction} LIMIT 1"
+            f"SELECT {k}.split_order, {k}.file_name FROM {source} WHERE {where} AND "
+            f"({k}.split_order, {k}.file_name) {op} (?, ?) "
+            f"ORDER BY {k}.split_order {direction}, {k}.file_name {direction} LIMIT 1"
         )
         with self._lock:
             row = self._db.execute(sql, [*params, self._split_order(key[0]), key[1]]).fetchone()
-        return (row[0], row[1]) if row else None
+        if row is None:
+            return None
+        return next(name for name, order in self._order.items() if order == row[0]), row[1]
 
     def next_unlabeled(self, after: Key | None = None) -> Key | None:
         """The first image without boxes after ``after`` (key order, wrapping around); None if none.
@@ -562,22 +558,16 @@ class WorkStore:
             ).fetchone()
 
     def _page_ids(self, f: Filter, offset: int, limit: int) -> list[tuple[int, str, str]]:
-        source, where, params = _where(f, self._order)
-        if f.category is not None and f == Filter(category=f.category, split=f.split):
-            # walk the offset on the category index alone, then join only the page's rows
-            sql = (
-                "SELECT i.id, i.split, i.file_name FROM "
-                f"(SELECT c.split_order, c.file_name FROM image_category c WHERE {where} "
-                "ORDER BY c.split_order, c.file_name LIMIT ? OFFSET ?) k "
-                "JOIN image i ON i.split_order = k.split_order AND i.file_name = k.file_name "
-                "ORDER BY k.split_order, k.file_name"
-            )
-        else:
-            alias = "c" if f.category is not None else "i"
-            sql = (
-                f"SELECT i.id, i.split, i.file_name FROM {source} WHERE {where} "
-                f"ORDER BY {alias}.split_order, {alias}.file_name LIMIT ? OFFSET ?"
-            )
+        """``(id, split, file_name)`` of one page: the offset is walked on the filter's keys alone (an index
+        when the filter has one), then only the page's image rows are read."""
+        source, where, params, k = _where(f, self._order)
+        sql = (
+            "SELECT i.id, i.split, i.file_name FROM "
+            f"(SELECT {k}.split_order, {k}.file_name FROM {source} WHERE {where} "
+            f"ORDER BY {k}.split_order, {k}.file_name LIMIT ? OFFSET ?) p "
+            "JOIN image i ON i.split_order = p.split_order AND i.file_name = p.file_name "
+            "ORDER BY p.split_order, p.file_name"
+        )
         with self._lock:
             return self._db.execute(sql, [*params, max(0, limit), max(0, offset)]).fetchall()
 
