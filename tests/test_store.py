@@ -455,6 +455,7 @@ def test_category_stats(big: WorkStore) -> None:
     a.boxes = [Box(0, 0, 1, 1, 4)]
     big.save(a)
     assert big.category_counts()[1] == boxes[1] - 2 and big.category_counts()[4] == boxes[4] + 1
+    assert len(big.box_sizes()) == sum(boxes.values()) - 1
     assert big.count(Filter(category=4)) == len(expected_keys(Filter(category=4))) + 1
 
 

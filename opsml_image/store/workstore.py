@@ -506,7 +506,7 @@ class WorkStore:
     def box_sizes(self, limit: int = 50_000) -> list[tuple[float, float]]:
         """A sample of box ``(w, h)`` in pixels from every k-th image, at most ``limit`` boxes."""
         with self._lock:
-            total = self._db.execute("SELECT coalesce(sum(n_boxes), 0) FROM image").fetchone()[0]
+            total = self._db.execute("SELECT coalesce(sum(n_boxes), 0) FROM category_total").fetchone()[0]
             stride = max(1, -(-total // max(limit, 1)))
             rows = self._db.execute(
                 "SELECT json_extract(b.value, '$[2]'), json_extract(b.value, '$[3]') "
