@@ -286,9 +286,7 @@ class WorkStore:
         split, file_name = key
         order = self._split_order(split)
         with self._lock, self._tx():
-            row = self._db.execute(
-                f"SELECT {_ROW} FROM image WHERE split_order = ? AND file_name = ?", (order, file_name)
-            ).fetchone()
+            row = self._row(split, file_name)
             tomb = self._db.execute(
                 "SELECT lines, version FROM tombstone WHERE split_order = ? AND file_name = ?",
                 (order, file_name),
