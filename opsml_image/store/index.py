@@ -67,7 +67,8 @@ def _keep_dir_stamps(db: sqlite3.Connection, dataset: ImageDataset, before: dict
 
 
 def _restamp_dirs(db: sqlite3.Connection, dataset: ImageDataset, splits: Iterable[str]) -> None:
-    """Record the current stamps of split folders we changed ourselves (only if they were current)."""
+    """Record the current stamps of split folders we changed ourselves (an upload), whether or not they were
+    current before: the files are written before the store hears of them, so there is no "before" to check."""
     stored = _stored_stamps(db)
     for split in splits:
         stored[f"dir:{split}"] = _stat(dataset.split(split).directory, size=False)
