@@ -7,10 +7,11 @@ and an objects line). The file keeps its lines as written; :func:`merge` folds t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from opsml_image.rules import is_finite
 
 __all__ = ["Box", "ImageAnnotation", "merge"]
 
@@ -130,7 +131,7 @@ def _is_box(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) == 4
-        and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+        and all(type(v) in (int, float) and is_finite(v) for v in value)
         and value[2] > 0
         and value[3] > 0
     )

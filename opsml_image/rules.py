@@ -67,6 +67,14 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
+def is_finite(value: int | float) -> bool:
+    """True for a number a float can hold that is neither NaN nor infinite (a 400-digit integer is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def file_name_problem(value: Any) -> Problem | None:
     """Check that ``file_name`` is a relative path that stays inside the dataset folder."""
     if type(value) is not str or not value.strip():
@@ -138,7 +146,7 @@ def _box_problems(box: Any, field: str) -> Iterator[Problem]:
         if type(v) not in _NUMBER_TYPES:
             yield Problem("box.number", f"{field}.{name}", f"{field}: {name} must be a number, got {v!r}")
             return
-        if not math.isfinite(v):
+        if not is_finite(v):
             yield Problem("box.finite", f"{field}.{name}", f"{field}: {name} must be finite, got {v!r}")
             return
     if box[2] <= 0 or box[3] <= 0:

@@ -27,3 +27,8 @@ def test_to_record_omits_empty_fields_and_writes_float_boxes():
 def test_clipping_to_the_image():
     assert Box(-5, 10, 20, 100, 1).clipped(100, 50) == Box(0, 10, 15, 40, 1)
     assert Box(120, 0, 10, 10, 1).clipped(100, 50) is None
+
+
+def test_a_coordinate_too_large_for_a_float_is_dropped_not_a_crash():
+    view = merge([(1, {"file_name": "a.png", "objects": {"bbox": [[0, 0, 10**400, 1]], "categories": [0]}})])
+    assert view.boxes == [] and view.dropped_boxes == 1

@@ -39,6 +39,7 @@ def codes(obj):
             ["box.finite"],
         ),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 0, 4]], "categories": [0]}}, ["box.size"]),
+        ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 10**400, 4]], "categories": [0]}}, ["box.finite"]),
         (
             {"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0, 1]}},
             ["objects.length"],
