@@ -250,6 +250,21 @@ def boxes_outside_problems(
             yield problem
 
 
+def unknown_category_problems(obj: dict[str, Any], n_names: int) -> Iterator[Problem]:
+    """Category ids of a record (image-level and per box) beyond the ``n_names`` names of categories.json."""
+    objects = obj.get("objects")
+    for where, ids in (
+        ("categories", obj.get("categories")),
+        ("objects.categories", objects.get("categories") if type(objects) is dict else None),
+    ):
+        if type(ids) is list and ids and all(type(i) is int for i in ids) and max(ids) >= n_names:
+            unknown = sorted({i for i in ids if i >= n_names})
+            message = (
+                f"{where} uses id(s) {unknown} but categories.json names only {n_names} (0..{n_names - 1})"
+            )
+            yield Problem("category.unknown", where, message)
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"

@@ -181,7 +181,8 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         file_name = obj["file_name"]
         objects = obj.get("objects")
         if n_names:
-            _check_names(ctx, number, obj, objects, n_names)
+            for problem in rules.unknown_category_problems(obj, n_names):
+                ctx.add(number, problem, file_name)
         if seen is None:
             continue
         key = posixpath.normpath(file_name.replace("\\", "/"))
@@ -198,23 +199,6 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         if type(info) is ImageInfo and boxes_ok:
             for problem in rules.boxes_outside_problems(objects["bbox"], info.width, info.height):
                 ctx.add(number, problem, file_name)
-
-
-def _check_names(ctx: _Context, number: int, obj: dict[str, Any], objects: Any, n_names: int) -> None:
-    for where, ids in (
-        ("categories", obj.get("categories")),
-        ("objects.categories", _get(objects, "categories")),
-    ):
-        if type(ids) is list and ids and all(type(i) is int for i in ids) and max(ids) >= n_names:
-            unknown = sorted({i for i in ids if i >= n_names})
-            message = (
-                f"{where} uses id(s) {unknown} but categories.json names only {n_names} (0..{n_names - 1})"
-            )
-            ctx.add(number, Problem("category.unknown", where, message), obj.get("file_name"))
-
-
-def _get(value: Any, key: str) -> Any:
-    return value.get(key) if type(value) is dict else None
 
 
 @contextmanager

@@ -665,25 +665,17 @@ class WorkStore:
         )
 
     def _problems(self, split: str, file_name: str, annotation: ImageAnnotation) -> list[rules.Problem]:
-        problems = list(rules.record_problems(annotation.to_record()))
-        path = self.dataset.image_path(split, file_name)
-        info = probe(path)
+        """The validator's rules for one edited image, as ``opsml_image.rules`` states them."""
+        record = annotation.to_record()
+        problems = list(rules.record_problems(record))
+        info = probe(self.dataset.image_path(split, file_name))
         if isinstance(info, rules.Problem):
             problems.append(info)
-        elif isinstance(info, ImageInfo):
-            for i, box in enumerate(annotation.boxes):
-                problem = rules.box_outside_problem(
-                    box.as_bbox(), info.width, info.height, f"objects.bbox[{i}]"
-                )
-                if problem:
-                    problems.append(problem)
+        elif isinstance(info, ImageInfo) and "objects" in record:
+            problems.extend(rules.boxes_outside_problems(record["objects"]["bbox"], info.width, info.height))
         names = self.dataset.category_names_or_problem()
         if isinstance(names, list) and names:
-            unknown = sorted({c for c in [*annotation.categories, *(b.category for b in annotation.boxes)]
-                              if c >= len(names)})  # fmt: skip
-            if unknown:
-                message = f"uses id(s) {unknown} but categories.json names only {len(names)}"
-                problems.append(rules.Problem("category.unknown", "objects.categories", message))
+            problems.extend(rules.unknown_category_problems(record, len(names)))
         return problems
 
 
