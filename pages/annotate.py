@@ -94,23 +94,34 @@ def go(key: tuple[str, str] | None, message: str = "") -> None:
 # ------------------------------------------------------------------------------------------ callbacks
 
 
+def _save_edit(ws: ui.Workspace, before: Any, after: Any, version: int, what: str) -> None:
+    """Save ``after`` and reset the canvas, unless it changes nothing.
+
+    A widget's ``on_change`` can fire again after its rerun is over: when a rerun races the canvas remounted
+    by :func:`bump`, the browser sends the states of the previous run's widgets (whose keys carry the old
+    revision) once more. Their values are what the image already holds, and saving them with that run's
+    version would only report a stale edit and reset the canvas again.
+    """
+    if after != before and save(ws, after, version, what):
+        bump()
+
+
 def _relabel(ws: ui.Workspace, key: tuple[str, str], version: int, index: int, widget: str) -> None:
     annotation = ws.store.get(*key)
     if annotation is None or index >= len(annotation.boxes):
         return
     boxes = list(annotation.boxes)
     boxes[index] = dataclasses.replace(boxes[index], category=st.session_state[widget])
-    if save(ws, dataclasses.replace(annotation, boxes=boxes), version, f"box {index + 1} relabelled"):
-        bump()
+    edited = dataclasses.replace(annotation, boxes=boxes)
+    _save_edit(ws, annotation, edited, version, f"box {index + 1} relabelled")
 
 
 def _delete_box(ws: ui.Workspace, key: tuple[str, str], version: int, index: int) -> None:
     annotation = ws.store.get(*key)
     if annotation is None or index >= len(annotation.boxes):
         return
-    boxes = [b for i, b in enumerate(annotation.boxes) if i != index]
-    if save(ws, dataclasses.replace(annotation, boxes=boxes), version, f"box {index + 1} deleted"):
-        bump()
+    edited = dataclasses.replace(annotation, boxes=[b for i, b in enumerate(annotation.boxes) if i != index])
+    _save_edit(ws, annotation, edited, version, f"box {index + 1} deleted")
 
 
 def _caption(ws: ui.Workspace, key: tuple[str, str], version: int, widget: str) -> None:
@@ -118,22 +129,15 @@ def _caption(ws: ui.Workspace, key: tuple[str, str], version: int, widget: str) 
     if annotation is None:
         return
     text = (st.session_state[widget] or "").strip() or None
-    if text != annotation.caption:
-        save(ws, dataclasses.replace(annotation, caption=text), version, "caption")
-        bump()
+    _save_edit(ws, annotation, dataclasses.replace(annotation, caption=text), version, "caption")
 
 
 def _image_categories(ws: ui.Workspace, key: tuple[str, str], version: int, widget: str) -> None:
     annotation = ws.store.get(*key)
     if annotation is None:
         return
-    save(
-        ws,
-        dataclasses.replace(annotation, categories=list(st.session_state[widget])),
-        version,
-        "image categories",
-    )
-    bump()
+    edited = dataclasses.replace(annotation, categories=list(st.session_state[widget]))
+    _save_edit(ws, annotation, edited, version, "image categories")
 
 
 def _add_class(ws: ui.Workspace, widget: str) -> None:
@@ -173,9 +177,8 @@ def _copy_previous(ws: ui.Workspace, key: tuple[str, str], version: int) -> None
     if not copied:
         flash("warning", f"{previous[1]} has no boxes to copy.")
         return
-    what = f"{len(copied)} boxes copied from {previous[1]}"
-    if save(ws, dataclasses.replace(annotation, boxes=[*annotation.boxes, *copied]), version, what):
-        bump()
+    edited = dataclasses.replace(annotation, boxes=[*annotation.boxes, *copied])
+    _save_edit(ws, annotation, edited, version, f"{len(copied)} boxes copied from {previous[1]}")
 
 
 # ------------------------------------------------------------------------------------------ page
