@@ -49,13 +49,22 @@ def flash(kind: str, text: str) -> None:
 
 
 def show_flash() -> None:
-    for kind, text in st.session_state.pop("annotate_flash", []):
+    """Show the queued messages; each leaves the queue only once it is shown.
+
+    Streamlit stops a script for a pending rerun inside the next ``st`` call, before that call's element is
+    sent (a canvas remounted by :func:`bump` asks for one at once). A message taken off the queue first would
+    then be lost; left on it, the next run shows it.
+    """
+    pending = st.session_state.get("annotate_flash") or []
+    while pending:
+        kind, text = pending[0]
         if kind == "toast":
             st.toast(text, icon=":material/check_circle:")
         elif kind == "warning":
             st.warning(text, icon=":material/warning:")
         else:
             st.error(text, icon=":material/error:")
+        pending.pop(0)
 
 
 def bump() -> None:
