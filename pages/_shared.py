@@ -343,12 +343,8 @@ def validate_now(ws: Workspace, text: str = "Validating...") -> Any:
 def store_token(ws: Workspace) -> tuple:
     """Something cheap that changes whenever the store changes (keys derived-data caches)."""
     annotated, total = ws.store.progress()
-    history = ws.store.history(1)
-    last = history[0] if history else None
-    change = getattr(last, "id", None)
-    if change is None and isinstance(last, dict):
-        change = last.get("id")
-    return annotated, total, change
+    last = ws.store.history(1)  # WorkStore.history gives Change entries, newest first
+    return annotated, total, last[0].id if last else None
 
 
 if __name__ == "__main__":  # opened as a legacy page (/shared): go to the app
