@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.images import ImageInfo, probe
@@ -113,7 +113,7 @@ def _clip_boxes(store: WorkStore) -> Iterator[FixChange]:
                 clipped += inside != box
         if not clipped and not removed:
             continue
-        after = _copy(before, boxes=kept)
+        after = replace(before, boxes=kept, dropped_boxes=0)  # saving drops malformed boxes
         size = f"{info.width}x{info.height}"
         parts = [f"clip {_boxes(clipped)} to the {size} image"] if clipped else []
         parts += [f"remove {_boxes(removed)} entirely outside the {size} image"] if removed else []
@@ -160,17 +160,3 @@ def _fit(box: Box, width: int, height: int) -> Box | None:
 
 def _boxes(n: int) -> str:
     return f"{n} box" if n == 1 else f"{n} boxes"
-
-
-def _copy(a: ImageAnnotation, **changes: object) -> ImageAnnotation:
-    fields = {
-        "file_name": a.file_name,
-        "split": a.split,
-        "caption": a.caption,
-        "categories": list(a.categories),
-        "boxes": list(a.boxes),
-        "lines": a.lines,
-        "extra": dict(a.extra),
-    }
-    fields.update(changes)
-    return ImageAnnotation(**fields)  # type: ignore[arg-type]

@@ -55,6 +55,15 @@ def test_box_outside_plan_previews_without_changing_anything(store: WorkStore) -
     assert store.dirty_count() == 0
 
 
+def test_box_outside_changes_only_the_boxes(store: WorkStore) -> None:
+    """The planned state is the image's state with other boxes: caption, categories, lines, extra kept."""
+    from dataclasses import replace
+
+    for change in fixes.plan(store, "box.outside"):
+        assert change.after == replace(change.before, boxes=change.after.boxes, dropped_boxes=0)
+        assert change.after.caption == change.before.caption and change.after.lines == change.before.lines
+
+
 def test_box_outside_apply_validate_undo(store: WorkStore) -> None:
     store.set_issues(store.dataset.validate())
     assert store.issue_counts()["box.outside"] == 3
