@@ -19,11 +19,10 @@ from dataclasses import dataclass, replace
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.images import ImageInfo, probe
+from opsml_image.rules import OUTSIDE_TOLERANCE
 from opsml_image.store import Filter, Key, WorkStore
 
 __all__ = ["FIXES", "FixChange", "plan", "apply", "undo", "fixable"]
-
-_EPS = 1e-6  # the validator's tolerance for a box edge on the image border
 
 #: The codes with a fix, and what the fix does.
 FIXES: dict[str, str] = {
@@ -147,7 +146,12 @@ def _fit(box: Box, width: int, height: int) -> Box | None:
 
     A box already inside is returned unchanged; None when nothing of it is inside.
     """
-    if box.x >= 0 and box.y >= 0 and box.x + box.w <= width + _EPS and box.y + box.h <= height + _EPS:
+    if (
+        box.x >= 0
+        and box.y >= 0
+        and box.x + box.w <= width + OUTSIDE_TOLERANCE
+        and box.y + box.h <= height + OUTSIDE_TOLERANCE
+    ):
         return box
     clipped = box.clipped(width, height)
     if clipped is None:

@@ -24,9 +24,13 @@ ANNOTATED = {"All images": None, "Annotated": True, "Not annotated": False}
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def tile(
-    path: str, boxes: tuple[tuple[float, float, float, float, int], ...], names: tuple[str, ...]
+    path: str,
+    mtime_ns: int,
+    boxes: tuple[tuple[float, float, float, float, int], ...],
+    names: tuple[str, ...],
 ) -> bytes:
-    """JPEG bytes of the thumbnail of ``path`` with ``boxes`` drawn (cached by content)."""
+    """JPEG bytes of the thumbnail of ``path`` with ``boxes`` drawn (cached by content; ``mtime_ns`` keys a
+    replaced image file to a new tile)."""
     from PIL import Image
 
     from opsml_image.annotation import Box
@@ -154,6 +158,13 @@ def filters(ws: ui.Workspace, names: list[str]):  # noqa: ANN201
     )
 
 
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0  # the tile then reports the missing file
+
+
 def caption_of(annotation, names: list[str]) -> str:  # noqa: ANN001
     used = sorted({box.category for box in annotation.boxes} | set(annotation.categories))
     labels = ", ".join(ui.label_of(c, names) for c in used) or "no labels"
@@ -186,7 +197,7 @@ def gallery(ws: ui.Workspace, names: list[str]) -> None:
             path = ws.dataset.image_path(split, file_name)
             boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
             try:
-                data = tile(str(path), boxes, names_key)
+                data = tile(str(path), _mtime_ns(path), boxes, names_key)
             except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
                 st.warning(f"{file_name}: {ui.plain(ui.describe(error))}", icon=":material/broken_image:")
             else:
