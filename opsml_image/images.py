@@ -66,7 +66,10 @@ def probe(path: str | Path) -> ImageInfo | Problem:
         return Problem("image.missing", "file_name", f"image not found: {path}")
     except OSError as error:
         return Problem("image.unreadable", "file_name", f"cannot read {path}: {error.strerror}")
-    return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+    try:
+        return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+    except FileNotFoundError:  # removed between the stat and the read: not cached, a later call looks again
+        return Problem("image.missing", "file_name", f"image not found: {path}")
 
 
 @lru_cache(maxsize=262_144)
@@ -85,6 +88,8 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
                     )
                 if fmt == "PNG":
                     image.verify()  # walks every chunk and its CRC: finds truncation without decoding
+    except FileNotFoundError:
+        raise
     except Image.DecompressionBombError as error:
         return Problem("image.too_large", "file_name", f"{path}: {error} (possible decompression bomb)")
     except UnidentifiedImageError as error:

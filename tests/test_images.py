@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from opsml_image import images
 from opsml_image.images import ImageInfo, is_image_file, open_image, probe
 from opsml_image.rules import Problem
 
@@ -62,6 +63,18 @@ def test_probe_notices_a_replaced_file(tmp_path, make_image):
     assert probe(path).width == 10
     make_image(path, size=(20, 10))
     assert probe(path).width == 20
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_probe_of_an_image_removed_while_read_is_missing_and_not_cached(
+    tmp_path, make_image, monkeypatch, suffix
+):
+    stat_of = make_image(tmp_path / f"other{suffix}", size=(12, 8)).stat()
+    path = tmp_path / f"gone{suffix}"
+    monkeypatch.setattr(images.os, "stat", lambda *a, **k: stat_of)  # the stat succeeds, the file is gone by the read
+    assert code(probe(path)) == "image.missing"
+    (tmp_path / f"other{suffix}").rename(path)  # back, with the size and mtime the stat said
+    assert probe(path) == ImageInfo(12, 8, "PNG" if suffix == ".png" else "JPEG")
 
 
 def test_image_extensions():

@@ -175,7 +175,7 @@ class CardRegistry:
                     stored = self._store_files(card, entries, known, report, stop=lambda: _failed(checking))
                 finally:
                     validated, reused = checking.result()
-        except (DatasetInvalidError, _Stopped):
+        except Exception:  # a folder that changed meanwhile is the cause to report, whatever failed
             _check_unchanged(root, entries)
             raise
         _check_unchanged(root, entries)

@@ -358,6 +358,19 @@ def test_failure_while_committing_leaves_no_card(
     assert registry.register_card(make_card(dataset_dir)).version == "1.0.0"
 
 
+def test_any_failure_while_the_folder_changes_is_reported_as_the_change(
+    registry: CardRegistry, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def validate_then_crash(self, **kwargs):  # type: ignore[no-untyped-def]
+        (dataset_dir / "train" / "train_000.jpg").unlink()
+        raise RuntimeError("a reader tripped over the missing file")
+
+    monkeypatch.setattr(ImageDataset, "validate", validate_then_crash)
+    with pytest.raises(DatasetChangedError, match="changed during registration"):
+        registry.register_card(make_card(dataset_dir))
+    assert registry.list_cards() == []
+
+
 def test_dataset_vanishing_mid_registration(
     registry: CardRegistry, dataset_dir: Path, tmp_path: Path
 ) -> None:
