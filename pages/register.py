@@ -56,10 +56,7 @@ def format_tags(tags: Any) -> str:
 
 def last_registration(registry: Any) -> dict[str, Any]:
     """The newest card row of the registry (the form's defaults), or {}."""
-    rows = [as_dict(row) for row in registry.list_cards()]
-    if not rows:
-        return {}
-    return max(rows, key=lambda r: str(r.get("created_at") or r.get("timestamp") or ""))
+    return as_dict(registry.newest_card())
 
 
 def validation_state(ws: ui.Workspace) -> dict[str, Any]:

@@ -336,6 +336,12 @@ class CardRegistry:
         rows.sort(key=lambda r: (r["team"], r["name"]))
         return rows[:limit] if limit is not None else rows
 
+    def newest_card(self) -> dict[str, Any] | None:
+        """The most recently registered card as a plain row, or None (one row read, not the registry)."""
+        query = sa.select(cards).order_by(cards.c.created_at.desc(), cards.c.uid).limit(1)
+        rows = self._fetch(query)
+        return _plain(rows[0]._mapping) if rows else None
+
     def load_card(
         self,
         name: str | None = None,

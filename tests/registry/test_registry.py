@@ -86,6 +86,18 @@ def test_versions_bump_and_list_newest_first(registry: CardRegistry, dataset_dir
     assert registry.load_card(name="street-signs", version="3.0.0-rc.1").version == "3.0.0-rc.1+build.7"
 
 
+def test_newest_card_is_the_last_registered_not_the_highest_version(
+    registry: CardRegistry, dataset_dir: Path
+) -> None:
+    assert registry.newest_card() is None
+    registry.register_card(make_card(dataset_dir), version="2.0.0")
+    registry.register_card(make_card(dataset_dir, name="other"))
+    assert registry.newest_card()["name"] == "other"  # type: ignore[index]
+    registry.register_card(make_card(dataset_dir), version="1.5.0")
+    newest = registry.newest_card()
+    assert newest is not None and (newest["name"], newest["version"]) == ("street-signs", "1.5.0")
+
+
 def test_bad_versions_register_nothing(registry: CardRegistry, dataset_dir: Path) -> None:
     registry.register_card(make_card(dataset_dir), version="1.2.0")
     with pytest.raises(VersionExistsError, match="already registered"):
