@@ -27,9 +27,11 @@ except Exception as error:  # noqa: BLE001 - shown as a readable message, logged
     logging.getLogger("opsml_image.app").exception("opening the dataset failed")
     problem = f"The dataset cannot be opened: {ui.describe(error)}"
 
+# The default page lives at "/"; its own url_path never matches a URL, so "/browse" redirects to it.
+browse = st.Page(ui.PAGE_BROWSE, title="Browse", icon=":material/grid_view:", url_path="home", default=True)
 pages = {
     "Dataset": [
-        st.Page(ui.PAGE_BROWSE, title="Browse", icon=":material/grid_view:", url_path="browse", default=True),
+        browse,
         st.Page(ui.PAGE_ANNOTATE, title="Annotate", icon=":material/edit_square:", url_path="annotate"),
         st.Page(ui.PAGE_VALIDATE, title="Validate", icon=":material/fact_check:", url_path="validate"),
         st.Page(ui.PAGE_REGISTER, title="Register", icon=":material/inventory_2:", url_path="register"),
@@ -38,6 +40,7 @@ pages = {
         st.Page(
             ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new_dataset"
         ),
+        st.Page(lambda: st.switch_page(browse), title="Browse", url_path="browse", visibility="hidden"),
     ],
 }
 page = st.navigation(pages)

@@ -130,7 +130,7 @@ def filters(ws: ui.Workspace, names: list[str]):  # noqa: ANN201
     from opsml_image.store import Filter
 
     splits = list(ws.dataset.splits)
-    cols = st.columns([2, 3, 1.5, 2, 1.6, 1.2], vertical_alignment="bottom")
+    cols = st.columns([2, 2.6, 1.5, 2, 2, 1.2], vertical_alignment="bottom")
     category = cols[0].selectbox(
         "Category",
         [None, *range(len(names))],

@@ -56,3 +56,15 @@ def test_browse_with_a_filter_and_open_in_annotate(
     expect(page.get_by_role("heading", name="Annotate")).to_be_visible(timeout=15_000)
     expect(page.get_by_text("train/scene_005.jpg").first).to_be_visible(timeout=15_000)
     assert "file=scene_005.jpg" in page.url
+
+
+def test_page_urls_open_their_page_without_a_not_found_dialog(page: Page, streamlit_app, tmp_path: Path):
+    base = streamlit_app(copy_demo(tmp_path / "data"))
+    for path, heading in (("browse", "Browse"), ("validate", "Validate"), ("", "Browse")):
+        page.goto(f"{base}/{path}")
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.goto(f"{base}/browse")
+    expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
+    page.wait_for_url(lambda url: url.rstrip("/") == base.rstrip("/"), timeout=15_000)  # the default page's URL
