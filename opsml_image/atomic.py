@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "atomic_write_bytes", "fsync_dir"]
+__all__ = ["atomic_writer", "atomic_write_bytes", "fsync_dir", "sync_filesystem"]
 
 
 @contextlib.contextmanager
@@ -60,3 +60,24 @@ def fsync_dir(directory: str | Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def sync_filesystem(path: str | Path) -> None:
+    """Flush every pending write of the filesystem holding ``path`` (Linux ``syncfs``; else ``os.sync``).
+
+    One call puts thousands of freshly written files on disk for about the cost of writing them, where an
+    fsync per file would wait for the disk once per file.
+    """
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from opsml_image import atomic
 from opsml_image.atomic import atomic_write_bytes, atomic_writer
 from opsml_image.categories import read_names, write_names
 
@@ -36,3 +37,20 @@ def test_category_names_round_trip_and_checks(tmp_path):
         write_names(tmp_path, ["cat", "cat"])
     (tmp_path / "categories.json").write_text("{oops")
     assert read_names(tmp_path).code == "categories_file.invalid"
+
+
+def test_sync_filesystem_uses_syncfs_and_falls_back_to_sync(tmp_path, monkeypatch):
+    import ctypes
+
+    (tmp_path / "blob").write_bytes(b"x" * 4096)
+    calls = []
+    monkeypatch.setattr(atomic.os, "sync", lambda: calls.append("sync"))
+    atomic.sync_filesystem(tmp_path)  # Linux: syncfs on the folder's filesystem, no global sync
+    assert calls == []
+
+    def no_libc(*args, **kwargs):
+        raise OSError("no libc here")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    atomic.sync_filesystem(tmp_path)
+    assert calls == ["sync"]

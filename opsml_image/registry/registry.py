@@ -90,7 +90,8 @@ class CardRegistry:
 
     Both default to ``OPSML_TRACKING_URI`` / ``OPSML_STORAGE_URI``, else a SQLite file and a folder under
     ``OPSML_IMAGE_HOME``. ``storage_options`` go to fsspec (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``
-    for an S3-compatible endpoint). ``durable=True`` fsyncs each stored file on local storage.
+    for an S3-compatible endpoint). On local storage the new blobs are put on disk (one ``syncfs``) before
+    the card row commits; ``durable=True`` fsyncs each stored file as it is written instead.
     ``hash_cache`` (default: ``<home>/cache/hashes.sqlite``; ``None`` disables it) remembers file hashes by
     stat so unchanged images are not read again.
     """
@@ -262,6 +263,8 @@ class CardRegistry:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="opsml-put") as pool:
                 results = list(pool.map(put, todo))
         stored.update((r.path, r) for r in results)
+        if todo:
+            self.store.settle()
         return stored
 
     def _commit(

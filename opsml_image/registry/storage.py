@@ -25,7 +25,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from opsml_image.atomic import atomic_write_bytes, fsync_dir
+from opsml_image.atomic import atomic_write_bytes, fsync_dir, sync_filesystem
 from opsml_image.registry.errors import DatasetChangedError, IntegrityError, StorageError
 from opsml_image.registry.hashing import CHUNK, FileEntry, hash_bytes, new_hasher
 
@@ -46,8 +46,9 @@ class BlobRef:
 class ArtifactStore:
     """Blobs and version folders under one fsspec root.
 
-    ``durable=True`` fsyncs every blob (and its folder) on a local filesystem before it counts as written,
-    so a power cut cannot leave a committed card pointing at bytes still in the page cache.
+    On a local filesystem, :meth:`settle` puts the blobs written so far on disk (one ``syncfs``) and the
+    registry calls it before a card row is committed, so a power cut cannot leave a committed card pointing
+    at bytes still in the page cache. ``durable=True`` fsyncs every blob and its folder as it is written.
     """
 
     def __init__(
@@ -143,6 +144,11 @@ class ArtifactStore:
         if ref.size != entry.size or (expected is not None and ref.digest != expected):
             raise DatasetChangedError(f"{entry.path} changed during registration (its bytes no longer match)")
         return ref
+
+    def settle(self) -> None:
+        """Put every blob written so far on disk before a card may point at it (local storage only)."""
+        if self.local and not self.durable and os.path.isdir(self.root):
+            sync_filesystem(self.root)
 
     def _put_local(self, team: str, name: str, entry: FileEntry, advance: Advance) -> BlobRef:
         base = self.blob_dir(team, name)

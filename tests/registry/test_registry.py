@@ -222,6 +222,22 @@ def test_unchanged_reregistration_copies_nothing(
     assert first["content_digest"] == second["content_digest"]
 
 
+def test_new_blobs_reach_the_disk_before_the_card_row_commits(
+    registry: CardRegistry, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, no_racy_window: None
+) -> None:
+    synced: list[tuple[str, int]] = []
+    original = storage_module.sync_filesystem
+    monkeypatch.setattr(
+        storage_module,
+        "sync_filesystem",
+        lambda path: synced.append((path, len(registry.list_cards()))) or original(path),
+    )
+    registry.register_card(make_card(dataset_dir))
+    assert synced == [(registry.store.root, 0)]  # once, before any card row existed
+    registry.register_card(make_card(dataset_dir))
+    assert len(synced) == 1  # nothing new was written: nothing to sync
+
+
 def test_one_changed_image_copies_one_blob(
     registry: CardRegistry, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, no_racy_window: None
 ) -> None:
