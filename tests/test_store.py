@@ -549,6 +549,7 @@ def test_flat_layout_add_category_and_upload_do_not_reindex(tmp_path: Path) -> N
     assert store.add_images("train", ["b.png"]) == 1
     assert store.sync() is False
     assert store.keys() == [("train", "a.png"), ("train", "b.png")]
+    time.sleep(0.02)  # past the clock tick of the last stamp (coarse-grained file times on older kernels)
     write_image(root / "c.png")  # dropped in from outside: the folder stamp changed
     assert store.sync() is True and store.count() == 3
     store.close()
