@@ -89,17 +89,21 @@ def _cli_data_dir(argv: list[str]) -> str | None:
     return None
 
 
+#: Session state key of the folder this browser session has open.
+SESSION_DIR = "opsml_data_dir"
+
+
 @dataclass
-class _Active:
-    """The dataset folder the app has open (shared by all sessions of this server: a local tool)."""
+class _Recent:
+    """The folder new sessions open: the start-up folder, then the one opened most recently (a reload)."""
 
     path: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @st.cache_resource(show_spinner=False)
-def _active() -> _Active:
-    return _Active()
+def _recent() -> _Recent:
+    return _Recent()
 
 
 def startup_dir() -> Path:
@@ -121,19 +125,26 @@ def demo_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """The folder the app has open now."""
-    active = _active()
-    with active.lock:
-        if active.path is None:
-            active.path = startup_dir()
-        return active.path
+    """The folder this browser session has open; a new session opens the most recently opened one."""
+    chosen = st.session_state.get(SESSION_DIR)
+    if chosen:
+        return Path(chosen)
+    recent = _recent()
+    with recent.lock:
+        if recent.path is None:
+            recent.path = startup_dir()
+        path = recent.path
+    st.session_state[SESSION_DIR] = str(path)
+    return path
 
 
 def open_folder(path: Path) -> None:
-    """Make the app open another dataset folder."""
-    active = _active()
-    with active.lock:
-        active.path = Path(path).expanduser().resolve()
+    """Open another dataset folder in this browser session; sessions already open keep theirs."""
+    path = Path(path).expanduser().resolve()
+    st.session_state[SESSION_DIR] = str(path)
+    recent = _recent()
+    with recent.lock:
+        recent.path = path
 
 
 def check_folder(path: Path) -> str | None:
@@ -168,7 +179,9 @@ def _release(ws: Workspace) -> None:
         ws.store.close()
 
 
-@st.cache_resource(show_spinner="Opening the dataset...", max_entries=8, on_release=_release)
+# One entry per folder opened since the server started, kept open: a session may be using any of them, and
+# evicting one would close its store under that session.
+@st.cache_resource(show_spinner="Opening the dataset...", on_release=_release)
 def _workspace(path: str) -> Workspace:
     from opsml_image.store import AutoFlusher, WorkStore
 
@@ -193,9 +206,9 @@ def workspace() -> Workspace:
         raise UserFacingError(f"The dataset in {path} cannot be opened: {describe(error)}") from error
 
 
-def reopen_workspace() -> None:
-    """Forget the cached workspace (after the folder changed on disk, e.g. a new split)."""
-    _workspace.clear()
+def reopen_workspace(path: Path) -> None:
+    """Forget the workspace of ``path`` (after its folder changed on disk, e.g. a new split)."""
+    _workspace.clear(str(Path(path).expanduser().resolve()))
 
 
 @st.cache_resource(show_spinner=False)

@@ -61,7 +61,7 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
         "rejected": rejected,
     }
     ui.open_folder(dest)
-    ui.reopen_workspace()
+    ui.reopen_workspace(dest)
 
 
 def body() -> None:

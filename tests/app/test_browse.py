@@ -93,3 +93,25 @@ def test_category_bars_take_their_category_colour(app_home: Path):
     rows = pa.ipc.open_stream(chart.datasets[0].data.data).read_all().to_pylist()
     names = ["car", "house", "tree"]
     assert {r["category"]: r["color"] for r in rows} == {n: category_color(i) for i, n in enumerate(names)}
+
+
+def test_opening_another_folder_leaves_other_open_sessions_alone(app_home: Path, tmp_path: Path):
+    other = copy_demo(tmp_path / "other")
+    (other / "train" / "scene_001.jpg").unlink()
+    (other / "train" / "metadata.jsonl").write_text(
+        "".join(
+            line + "\n"
+            for line in (other / "train" / "metadata.jsonl").read_text().splitlines()
+            if "scene_001.jpg" not in line
+        )
+    )
+    ana, bob = open_app(), open_app()  # two browser sessions of one server
+    ana.sidebar.text_input[0].input(str(other))
+    next(b for b in ana.sidebar.button if b.label == "Open").click().run()
+    assert not ana.exception
+    assert str(other) in ana.sidebar.code[0].value and ana.sidebar.metric[0].value == "11"
+
+    bob.run()  # Bob's session keeps the folder it has open
+    assert str(app_home / "demo") in bob.sidebar.code[0].value and bob.sidebar.metric[0].value == "12"
+    carol = open_app()  # a session opened later (or a reload) opens the most recent folder
+    assert str(other) in carol.sidebar.code[0].value
