@@ -354,10 +354,10 @@ def validate_now(ws: Workspace, text: str = "Validating...") -> Any:
 
 
 def store_token(ws: Workspace) -> tuple:
-    """Something cheap that changes whenever the store changes (keys derived-data caches)."""
+    """Something cheap that changes whenever the store changes or another folder is open (keys caches)."""
     annotated, total = ws.store.progress()
     last = ws.store.history(1)  # WorkStore.history gives Change entries, newest first
-    return annotated, total, last[0].id if last else None
+    return str(ws.path), annotated, total, last[0].id if last else None
 
 
 if __name__ == "__main__":  # opened as a legacy page (/shared): go to the app

@@ -38,7 +38,7 @@ def run_validation(ws: ui.Workspace) -> None:
 
 def summary(ws: ui.Workspace) -> dict[str, Any] | None:
     found = st.session_state.get("validate_summary")
-    if found is not None:
+    if found is not None and found["token"][0] == str(ws.path):  # a summary of this folder, maybe stale
         return found
     if not ws.store.validated():
         return None

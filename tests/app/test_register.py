@@ -65,3 +65,16 @@ def test_warnings_do_not_block_and_are_counted(app_demo: Path):
     assert not at.exception, at.exception
     assert "Validation passes (1 warning(s))" in at.success[0].value
     assert not at.button(key="FormSubmitter:register-Register").disabled
+
+
+def test_another_folder_is_validated_anew_not_judged_by_the_last_one(app_demo: Path, tmp_path: Path):
+    from opsml_image.demo import copy_demo
+
+    broken = copy_demo(tmp_path / "broken")  # the same counts and history as the demo, one missing image
+    (broken / "train" / "scene_002.jpg").unlink()
+    at = open_register()
+    assert "can be registered" in at.success[0].value
+    at.sidebar.text_input[0].input(str(broken))
+    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    assert not at.exception, at.exception
+    assert "Registration is blocked" in at.error[0].value and "image.missing" in at.error[0].value

@@ -89,3 +89,18 @@ def test_severity_of_a_code():
     assert ui.severity("box.outside") == "error"
     assert ui.severity("image.unlabeled") == "warning"
     assert ui.severity("no.such.code") == "error"  # an unknown code is never taken lightly
+
+
+def test_the_summary_of_one_folder_is_not_shown_for_another(app_demo: Path, tmp_path: Path):
+    from opsml_image.demo import copy_demo
+
+    clean = copy_demo(tmp_path / "clean")
+    at = open_validate()
+    at.button(key="validate_run").click().run()
+    assert at.main.metric[0].value == "2"  # the seeded errors
+    at.sidebar.text_input[0].input(str(clean))
+    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    assert not at.exception, at.exception
+    assert not at.main.metric and "Not validated yet" in at.info[0].value
+    at.button(key="validate_run").click().run()
+    assert at.main.metric[0].value == "0"
