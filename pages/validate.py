@@ -40,16 +40,19 @@ def summary(ws: ui.Workspace) -> dict[str, Any] | None:
     found = st.session_state.get("validate_summary")
     if found is not None and found["token"][0] == str(ws.path):  # a summary of this folder, maybe stale
         return found
-    if not ws.store.validated():
+    stored = ws.store.validation_summary()  # after a restart: the store's record of the last validation
+    if stored is None:
         return None
-    counts = ws.store.issue_counts()
+    truncated = bool(stored.get("truncated"))
+    # all issue rows were kept: count them (saves since re-checked their images); else the exact counts
+    counts = stored["counts"] if truncated else ws.store.issue_counts()
     return {
         "records": None,
         "images": None,
         "errors": sum(n for c, n in counts.items() if ui.severity(c) == "error"),
         "warnings": sum(n for c, n in counts.items() if ui.severity(c) == "warning"),
         "counts": counts,
-        "truncated": False,
+        "truncated": truncated,
         "token": None,
     }
 

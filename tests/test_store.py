@@ -483,6 +483,8 @@ def test_issues_feed_the_error_filter_and_update_on_save(store: WorkStore, datas
     assert [i.code for i in store.issues("box.outside")] == ["box.outside"]
     assert store.issue_keys("image.unlabeled") == [("train", "d.png"), ("validation", "v2.png")]
     assert store.issue_counts()["image.unlabeled"] == 2
+    summary = store.validation_summary()
+    assert summary is not None and summary["counts"] == dict(report.counts) and summary["truncated"] is False
     a.boxes = [Box(1, 1, 20, 20, 0)]
     store.save(a)  # the saved image is checked again
     assert store.count(Filter(has_errors=True)) == 0 and store.issues("box.outside") == []

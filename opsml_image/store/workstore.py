@@ -437,7 +437,10 @@ class WorkStore:
                 "UPDATE image SET errors = ?, warnings = ? WHERE split_order = ? AND file_name = ?",
                 [(e, w, self._order.get(k[0], 9), k[1]) for k, (e, w) in counts.items()],
             )
-            self._meta_set("validated", _dumps({"at": time.time(), "counts": dict(report.counts)}))
+            self._meta_set(
+                "validated",
+                _dumps({"at": time.time(), "counts": dict(report.counts), "truncated": report.truncated}),
+            )
 
     def issues(self, code: str | None = None, offset: int = 0, limit: int = 100) -> list[Issue]:
         """Stored issues (of one code when given), in report order."""
@@ -457,6 +460,12 @@ class WorkStore:
     def validated(self) -> bool:
         """True when a validation report was stored with :meth:`set_issues`."""
         return self._meta_get("validated") is not None
+
+    def validation_summary(self) -> dict[str, Any] | None:
+        """The last stored validation: ``at`` (epoch s), exact ``counts`` per code then, and ``truncated``
+        (True when the report kept fewer issue rows than it counted); None before any."""
+        stored = self._meta_get("validated")
+        return orjson.loads(stored) if stored is not None else None
 
     def issue_keys(self, code: str) -> list[Key]:
         """The images (keys) the stored issues of ``code`` name, once each, in report order."""

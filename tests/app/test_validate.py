@@ -104,3 +104,19 @@ def test_the_summary_of_one_folder_is_not_shown_for_another(app_demo: Path, tmp_
     assert not at.main.metric and "Not validated yet" in at.info[0].value
     at.button(key="validate_run").click().run()
     assert at.main.metric[0].value == "0"
+
+
+def test_after_a_restart_the_counts_stay_exact_when_the_issue_rows_were_capped(app_demo: Path):
+    from opsml_image import ImageDataset
+    from opsml_image.store import WorkStore
+
+    dataset = ImageDataset(image_dir=app_demo)
+    store = WorkStore.open(dataset)
+    store.set_issues(dataset.validate(max_issues=1))  # 2 errors counted, 1 row kept
+    store.close()
+    at = open_validate()  # a new session: the summary comes from the store
+    assert [m.value for m in at.main.metric][:2] == ["2", "0"]
+    labels = expander_labels(at)
+    assert any(label.startswith("**box.outside** · 1 error") for label in labels), labels
+    assert any(label.startswith("**image.missing** · 1 error") for label in labels), labels
+    assert any("Showing the first 0 of 1 issues" in c.value for c in at.caption)
