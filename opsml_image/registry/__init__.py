@@ -13,6 +13,7 @@ _SOURCES = {
     "card": ("CategoryFact", "DataCard", "DataFacts"),
     "errors": (
         "AmbiguousCardError",
+        "CardBusyError",
         "CardNotFoundError",
         "DatasetChangedError",
         "DatasetInvalidError",
@@ -24,6 +25,7 @@ _SOURCES = {
         "StorageError",
         "VersionExistsError",
     ),
+    "gc": ("CardGarbage", "GarbageReport"),
     "loaders": ("DetectionDataset", "Progress"),
     "registry": ("CardDiff", "CardRegistry"),
 }

@@ -1,4 +1,4 @@
-"""CLI registry commands: ``register DIR`` and ``cards list|download|diff`` (mounted by ``opsml_image.cli``).
+"""CLI registry commands: ``register DIR`` and ``cards list|download|diff|gc`` (mounted by the CLI).
 
 Every registry error is printed as one readable line and exits with status 1 (2 for bad input), never a
 traceback. Registration and download show a progress bar.
@@ -109,6 +109,29 @@ def download(
         with _progress_bar() as progress:
             card.download_data(dest, overwrite=overwrite, progress=progress)
     typer.secho(f"downloaded {card.team}/{card.name} {card.version} to {dest}", fg="green")
+
+
+@cards_app.command("gc")
+def collect_garbage(
+    name: Annotated[str | None, typer.Option(help="Only this card name.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would go; delete nothing.")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for running registrations.")] = 0.0,
+) -> None:
+    """Delete stored data no registered version needs (left by failed or interrupted registrations)."""
+    with _errors():
+        report = _registry().collect_garbage(name=name, team=team, dry_run=dry_run, wait=wait)
+    for card in report.cards:
+        if card.skipped:
+            typer.secho(f"{card.team}/{card.name}: skipped: {card.skipped}", fg="yellow")
+        elif not card.empty:
+            typer.echo(
+                f"{card.team}/{card.name}: {len(card.blobs):,} blob(s) ({card.bytes:,} bytes), "
+                f"{len(card.temp_files):,} partial file(s), version folders {card.version_folders or '-'}"
+            )
+    typer.echo(report.summary())
+    if report.skipped:
+        raise typer.Exit(1)
 
 
 @cards_app.command("diff")

@@ -14,6 +14,7 @@ __all__ = [
     "IntegrityError",
     "DatasetInvalidError",
     "DatasetChangedError",
+    "CardBusyError",
 ]
 
 
@@ -63,3 +64,7 @@ class DatasetInvalidError(RegistryError):
 
 class DatasetChangedError(RegistryError):
     """The dataset folder changed (or vanished) while it was being registered; nothing was registered."""
+
+
+class CardBusyError(RegistryError):
+    """A card's lock is held the other way: a registration of it runs, or a garbage collection does."""

@@ -36,8 +36,10 @@ from opsml_image.registry.errors import (
     RegistryError,
     VersionExistsError,
 )
+from opsml_image.registry.gc import GarbageReport, collect_garbage
 from opsml_image.registry.hashing import FileEntry, HashCache, hash_bytes, hash_file, scan
 from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, diff_records, no_progress
+from opsml_image.registry.locks import card_lock
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
 
@@ -163,6 +165,22 @@ class CardRegistry:
         if wanted is not None:
             versions.check_new(wanted, self._versions(card.team, card.name))
 
+        # Shared with other registrations of this card, exclusive of a garbage collection of it (which could
+        # otherwise delete blobs this registration is about to reuse), until the row is committed.
+        with card_lock(self.engine, card.team, card.name, exclusive=False):
+            self._register_locked(card, wanted, version_type, force, report)
+        card._loader = CardLoader(self.store, self._manifest_digest(card.uid))
+        return card
+
+    def _register_locked(
+        self,
+        card: DataCard,
+        wanted: Any,
+        version_type: versions.VersionType,
+        force: bool,
+        report: Progress,
+    ) -> None:
+        assert card.data is not None
         root = Path(card.data.image_dir)
         entries = _scan_or_vanished(root)
         known = self.hash_cache.lookup(entries)
@@ -187,8 +205,6 @@ class CardRegistry:
         card.facts = reused if same else _facts(card, manifest)
         card.validated = validated
         self._commit(card, manifest, wanted, version_type, report)
-        card._loader = CardLoader(self.store, self._manifest_digest(card.uid))
-        return card
 
     def _validate(
         self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
@@ -344,6 +360,17 @@ class CardRegistry:
         query = sa.select(cards).order_by(cards.c.created_at.desc(), cards.c.uid).limit(1)
         rows = self._fetch(query)
         return _plain(rows[0]._mapping) if rows else None
+
+    def collect_garbage(
+        self, name: str | None = None, team: str | None = None, *, dry_run: bool = False, wait: float = 0.0
+    ) -> GarbageReport:
+        """Delete stored data no registered version needs (see :mod:`opsml_image.registry.gc`).
+
+        Cards with a registration running are skipped (reported), unless it ends within ``wait`` seconds.
+        """
+        name = normalise_name(name) if name is not None else None
+        team = normalise_name(team, "team") if team is not None else None
+        return collect_garbage(self, team, name, dry_run=dry_run, wait=wait)
 
     def load_card(
         self,

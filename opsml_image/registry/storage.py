@@ -265,6 +265,49 @@ class ArtifactStore:
             ) from error
         return self.full_uri(folder)
 
+    # ------------------------------------------------------------------------------------------ housekeeping
+
+    def card_names(self) -> list[tuple[str, str]]:
+        """``(team, name)`` of every card folder in storage (with or without a registered version)."""
+        found = []
+        for team in self._subfolders(self.root):
+            found.extend((team, name) for name in self._subfolders(f"{self.root}/{team}"))
+        return sorted(found)
+
+    def version_folders(self, team: str, name: str) -> list[str]:
+        """The versions with a folder in storage (``v<version>``), registered or left by an aborted commit."""
+        return sorted(f[1:] for f in self._subfolders(self.card_dir(team, name)) if f.startswith("v"))
+
+    def temp_files(self, team: str, name: str) -> list[str]:
+        """Partial blob files left by interrupted copies (``blobs/.tmp-*`` locally, ``blobs/tmp/*.part``)."""
+        base = self.blob_dir(team, name)
+        try:
+            if self.local:
+                with os.scandir(base) as entries:
+                    return sorted(e.path for e in entries if e.name.startswith(".tmp-"))
+            return sorted(self.fs.find(f"{base}/tmp"))
+        except FileNotFoundError:
+            return []
+
+    def remove(self, path: str, *, recursive: bool = False) -> None:
+        """Delete a file (or a folder with ``recursive``) of this store."""
+        try:
+            self.fs.rm(path, recursive=recursive)
+        except FileNotFoundError:
+            return
+        except Exception as error:
+            raise StorageError(
+                f"cannot delete {self.full_uri(path)}: {type(error).__name__}: {error}"
+            ) from error
+
+    def _subfolders(self, path: str) -> list[str]:
+        try:
+            listing = self.fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+        names = (str(item["name"]).rstrip("/").rsplit("/", 1)[-1] for item in listing if _is_dir(item))
+        return sorted(names)
+
     def read(self, path: str) -> bytes:
         try:
             return self.fs.cat_file(path)
@@ -291,6 +334,10 @@ def _write_all(handle: Any, data: memoryview) -> None:
     while data:
         written = handle.write(data)
         data = data[written:]
+
+
+def _is_dir(info: dict[str, Any]) -> bool:
+    return info.get("type") == "directory"
 
 
 def _list_local_blobs(base: str) -> dict[str, int | None]:

@@ -1,4 +1,5 @@
-"""A registering process killed with SIGKILL (no exception, no cleanup) leaves a consistent registry."""
+"""A registering process killed with SIGKILL (no exception, no cleanup) leaves a consistent registry,
+whose leftovers garbage collection removes."""
 
 from __future__ import annotations
 
@@ -77,6 +78,14 @@ def test_a_killed_registration_leaves_no_card_and_a_retry_works(
     registry = CardRegistry("data", tracking_uri=tracking_uri, storage_uri=storage)
     try:
         assert registry.list_cards() == []  # nothing points at the partial data
+        report = registry.collect_garbage()  # the killed registration's lock died with it
+        [card] = report.cards
+        assert not card.skipped
+        if where == "upload":
+            assert len(card.temp_files) == 1  # the blob being copied when the process died
+        else:
+            assert card.version_folders == ["1.0.0"] and card.temp_files == []
+        assert registry.store.temp_files("vision", "street-signs") == []
         card = registry.register_card(make_card(data))
         assert card.version == "1.0.0"
         restored = registry.load_card(name="street-signs").download_data(tmp_path / "restored")
