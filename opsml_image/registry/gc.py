@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from opsml_image.registry import versions
+from opsml_image.registry.card import normalise_name
 from opsml_image.registry.db import cards
-from opsml_image.registry.errors import CardBusyError, RegistryError
+from opsml_image.registry.errors import CardBusyError, InvalidNameError, InvalidVersionError, RegistryError
 from opsml_image.registry.locks import card_lock
 from opsml_image.registry.manifest import Manifest
 
@@ -81,9 +83,26 @@ def collect_garbage(
     """Collect every card in storage (or those of ``team`` / ``name``); see the module docstring."""
     found = []
     for card_team, card_name in registry.store.card_names():
+        if not _is_card(card_team, card_name):
+            continue  # not a folder this registry made
         if (team is None or card_team == team) and (name is None or card_name == name):
             found.append(_collect_card(registry, card_team, card_name, dry_run, wait))
     return GarbageReport(found, dry_run)
+
+
+def _is_card(team: str, name: str) -> bool:
+    try:
+        return normalise_name(team, "team") == team and normalise_name(name) == name
+    except InvalidNameError:
+        return False
+
+
+def _is_version(text: str) -> bool:
+    try:
+        versions.parse(text)
+    except InvalidVersionError:
+        return False
+    return True
 
 
 def _collect_card(registry: CardRegistry, team: str, name: str, dry_run: bool, wait: float) -> CardGarbage:
@@ -104,7 +123,9 @@ def _collect_card(registry: CardRegistry, team: str, name: str, dry_run: bool, w
             result.blobs = sorted(d for d in store.existing_blobs(team, name) if d not in referenced)
             result.bytes = sum(store.fs.size(store.blob_path(team, name, d)) for d in result.blobs)
             result.temp_files = store.temp_files(team, name)
-            result.version_folders = [v for v in store.version_folders(team, name) if v not in registered]
+            result.version_folders = [
+                v for v in store.version_folders(team, name) if v not in registered and _is_version(v)
+            ]
             if not dry_run:
                 for digest in result.blobs:
                     store.remove(store.blob_path(team, name, digest))

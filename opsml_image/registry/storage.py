@@ -275,8 +275,28 @@ class ArtifactStore:
         return sorted(found)
 
     def version_folders(self, team: str, name: str) -> list[str]:
-        """The versions with a folder in storage (``v<version>``), registered or left by an aborted commit."""
-        return sorted(f[1:] for f in self._subfolders(self.card_dir(team, name)) if f.startswith("v"))
+        """The versions with a folder in storage (``v<version>``), registered or left by an aborted commit:
+        only folders holding nothing but what :meth:`write_version` writes."""
+        found = []
+        for folder in self._subfolders(self.card_dir(team, name)):
+            if folder.startswith("v") and self._holds_only_version_files(
+                f"{self.card_dir(team, name)}/{folder}"
+            ):
+                found.append(folder[1:])
+        return sorted(found)
+
+    def _holds_only_version_files(self, folder: str) -> bool:
+        for path in self.fs.find(folder):
+            relative = path[len(folder) + 1 :]
+            base = relative.rsplit("/", 1)[-1]
+            partial = base.startswith(".") and base.endswith(".tmp")  # an atomic write cut short
+            if (
+                relative not in ("manifest.json", "card.json")
+                and not relative.startswith("files/")
+                and not partial
+            ):
+                return False
+        return True
 
     def temp_files(self, team: str, name: str) -> list[str]:
         """Partial blob files left by interrupted copies (``blobs/.tmp-*`` locally, ``blobs/tmp/*.part``)."""

@@ -48,7 +48,9 @@ def same_folder(a: Path, b: Path) -> bool:
     return all(same_folder(a / sub, b / sub) for sub in compare.common_dirs)
 
 
-def test_collects_only_what_no_version_needs(registry: CardRegistry, dataset_dir: Path, tmp_path: Path) -> None:
+def test_collects_only_what_no_version_needs(
+    registry: CardRegistry, dataset_dir: Path, tmp_path: Path
+) -> None:
     registry.register_card(make_card(dataset_dir))
     original = tmp_path / "v1-original"
     registry.load_card(name=NAME, version="1.0.0").download_data(original)
@@ -85,6 +87,24 @@ def test_a_card_with_no_version_at_all_is_collected_whole(registry: CardRegistry
     report = registry.collect_garbage()
     assert report.blobs == 1 and report.cards[0].version_folders == ["9.9.9"]
     assert not os.path.exists(registry.store.blob_path(TEAM, NAME, blob))
+
+
+def test_folders_this_registry_did_not_make_are_left_alone(registry: CardRegistry, tmp_path: Path) -> None:
+    litter(registry, tmp_path)
+    root = Path(registry.store.root)
+    foreign = [
+        root / "notes" / "misc" / "v1.0.0" / "readme.txt",  # a card-like path with a file we never write
+        root / TEAM / NAME / "v2.0.0" / "notes.txt",
+        root / TEAM / NAME / "vintage" / "manifest.json",  # not a version
+        root / "Not A Card" / "x" / "v1.0.0" / "manifest.json",  # not a card name
+    ]
+    for path in foreign:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("keep me")
+    report = registry.collect_garbage()
+    assert [(c.team, c.name) for c in report.cards] == [("notes", "misc"), (TEAM, NAME)]
+    assert report.cards[1].version_folders == ["9.9.9"]
+    assert all(path.exists() for path in foreign)
 
 
 def test_a_card_whose_manifest_cannot_be_read_is_left_alone(
@@ -158,3 +178,25 @@ def test_cli_gc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     done = runner.invoke(app, ["cards", "gc", "--team", TEAM])
     assert done.exit_code == 0 and "freed" in done.output
     assert "freed 0 bytes" in runner.invoke(app, ["cards", "gc"]).output
+
+
+def test_collects_on_s3_storage(s3_storage: tuple[str, dict], dataset_dir: Path, tmp_path: Path) -> None:
+    uri, options = s3_storage
+    registry = CardRegistry(
+        tracking_uri=f"sqlite:///{tmp_path / 'r.db'}", storage_uri=uri, storage_options=options
+    )
+    try:
+        registry.register_card(make_card(dataset_dir))
+        stray = tmp_path / "stray" / "stray.png"
+        write_image(stray, color=(1, 2, 3))
+        blob = registry.store.put_blob(TEAM, NAME, scan(stray.parent)[0], None, lambda n: None).digest
+        partial = f"{registry.store.blob_dir(TEAM, NAME)}/tmp/0123abcd.part"
+        registry.store.fs.pipe_file(partial, b"half a blob")
+        [card] = registry.collect_garbage().cards
+        assert card.blobs == [blob] and card.temp_files == [partial] and card.version_folders == []
+        assert blob not in registry.store.existing_blobs(TEAM, NAME)
+        assert not registry.store.fs.exists(partial)
+        restored = registry.load_card(name=NAME).download_data(tmp_path / "restored")
+        assert same_folder(dataset_dir, Path(restored.image_dir))
+    finally:
+        registry.close()
