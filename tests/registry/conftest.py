@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,13 @@ def make_dataset(root: Path, train: int = 3, validation: int = 2) -> Path:
             lines.append(json.dumps(record))
         (root / split / "metadata.jsonl").write_text("\n".join(lines) + "\n")
     return root
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """The two folders hold the same files with the same bytes."""
+    files_a = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    return files_a == files_b and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)
 
 
 def make_card(root: Path, name: str = "street-signs", **kwargs: object) -> DataCard:

@@ -3,7 +3,6 @@ whose leftovers garbage collection removes."""
 
 from __future__ import annotations
 
-import filecmp
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from opsml_image.registry import CardRegistry
 
-from .conftest import make_card, make_dataset
+from .conftest import make_card, make_dataset, same_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,23 +78,17 @@ def test_a_killed_registration_leaves_no_card_and_a_retry_works(
     try:
         assert registry.list_cards() == []  # nothing points at the partial data
         report = registry.collect_garbage()  # the killed registration's lock died with it
-        [card] = report.cards
-        assert not card.skipped
+        [leftovers] = report.cards
+        assert not leftovers.skipped
         if where == "upload":
-            assert len(card.temp_files) == 1  # the blob being copied when the process died
+            assert len(leftovers.temp_files) == 1  # the blob being copied when the process died
         else:
-            assert card.version_folders == ["1.0.0"] and card.temp_files == []
+            assert leftovers.version_folders == ["1.0.0"] and leftovers.temp_files == []
         assert registry.store.temp_files("vision", "street-signs") == []
         card = registry.register_card(make_card(data))
         assert card.version == "1.0.0"
         restored = registry.load_card(name="street-signs").download_data(tmp_path / "restored")
         assert Path(restored.image_dir) == tmp_path / "restored"
-        compare = filecmp.dircmp(data, tmp_path / "restored")
-        assert not compare.left_only and not compare.right_only and not compare.diff_files
-        for split in ("train", "validation"):
-            match, mismatch, errors = filecmp.cmpfiles(
-                data / split, tmp_path / "restored" / split, os.listdir(data / split), shallow=False
-            )
-            assert not mismatch and not errors
+        assert same_tree(data, tmp_path / "restored")
     finally:
         registry.close()

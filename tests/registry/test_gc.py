@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import os
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ from opsml_image.registry import locks as locks_module
 from opsml_image.registry.hashing import scan
 from opsml_image.registry.locks import card_lock
 
-from .conftest import make_card, make_dataset
+from .conftest import make_card, make_dataset, same_tree
 
 TEAM, NAME = "vision", "street-signs"
 
@@ -39,13 +38,6 @@ def litter(registry: CardRegistry, tmp_path: Path) -> tuple[str, str, str]:
 def stored_files(registry: CardRegistry) -> set[str]:
     root = Path(registry.store.root)
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-
-
-def same_folder(a: Path, b: Path) -> bool:
-    compare = filecmp.dircmp(a, b)
-    if compare.left_only or compare.right_only or compare.diff_files:
-        return False
-    return all(same_folder(a / sub, b / sub) for sub in compare.common_dirs)
 
 
 def test_collects_only_what_no_version_needs(
@@ -78,7 +70,7 @@ def test_collects_only_what_no_version_needs(
     # both versions still download byte for byte (v1's old train_000.jpg blob is still referenced)
     registry.load_card(name=NAME, version="1.0.0").download_data(tmp_path / "v1")
     registry.load_card(name=NAME, version="1.1.0").download_data(tmp_path / "v2")
-    assert same_folder(original, tmp_path / "v1") and same_folder(dataset_dir, tmp_path / "v2")
+    assert same_tree(original, tmp_path / "v1") and same_tree(dataset_dir, tmp_path / "v2")
     assert registry.collect_garbage().cards[0].empty
 
 
@@ -197,6 +189,6 @@ def test_collects_on_s3_storage(s3_storage: tuple[str, dict], dataset_dir: Path,
         assert blob not in registry.store.existing_blobs(TEAM, NAME)
         assert not registry.store.fs.exists(partial)
         restored = registry.load_card(name=NAME).download_data(tmp_path / "restored")
-        assert same_folder(dataset_dir, Path(restored.image_dir))
+        assert same_tree(dataset_dir, Path(restored.image_dir))
     finally:
         registry.close()

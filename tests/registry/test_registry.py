@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import shutil
 import threading
@@ -32,14 +31,8 @@ from opsml_image.registry import registry as registry_module
 from opsml_image.registry import storage as storage_module
 from opsml_image.registry.hashing import hash_bytes, scan
 
-from .conftest import make_card, make_dataset
+from .conftest import make_card, make_dataset, same_tree
 from .test_storage import FailingMemoryFS
-
-
-def _same_tree(a: Path, b: Path) -> bool:
-    files_a = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
-    return files_a == files_b and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)
 
 
 def test_register_fills_the_card(registry: CardRegistry, dataset_dir: Path) -> None:
@@ -139,14 +132,14 @@ def test_download_restores_the_exact_folder(
     assert loaded.facts is not None and loaded.facts.images == 5 and loaded.tags == {}
     events: list[tuple[str, int, int]] = []
     dataset = loaded.download_data(tmp_path / "restored", progress=lambda *e: events.append(e))
-    assert _same_tree(dataset_dir, tmp_path / "restored")
+    assert same_tree(dataset_dir, tmp_path / "restored")
     assert isinstance(dataset, ImageDataset) and loaded.data is dataset
     assert dataset.validate().ok and list(dataset.splits) == ["train", "validation"]
     assert events[-1][0] == "download" and events[-1][1] == events[-1][2] > 0
     with pytest.raises(RegistryError, match="not empty"):
         loaded.download_data(tmp_path / "restored")
     loaded.download_data(tmp_path / "restored", overwrite=True)
-    assert _same_tree(dataset_dir, tmp_path / "restored")
+    assert same_tree(dataset_dir, tmp_path / "restored")
 
 
 def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
@@ -184,7 +177,7 @@ def test_a_split_folder_that_is_a_link_is_registered(
     card = registry.register_card(make_card(dataset_dir))
     assert card.facts is not None and card.facts.files == 8  # validated through the link, and stored
     restored = registry.load_card(name="street-signs").download_data(tmp_path / "restored")
-    assert _same_tree(original, restored.image_dir) and list(restored.splits) == ["train", "validation"]
+    assert same_tree(original, restored.image_dir) and list(restored.splits) == ["train", "validation"]
 
 
 def test_registered_versions_never_change(registry: CardRegistry, dataset_dir: Path, tmp_path: Path) -> None:
@@ -194,9 +187,9 @@ def test_registered_versions_never_change(registry: CardRegistry, dataset_dir: P
     write_image(dataset_dir / "train" / "train_000.jpg", color=(1, 2, 3))
     registry.register_card(make_card(dataset_dir))
     first = registry.load_card(name="street-signs", version="1.0.0").download_data(tmp_path / "v1")
-    assert _same_tree(original, first.image_dir)
+    assert same_tree(original, first.image_dir)
     second = registry.load_card(name="street-signs", version="1.1.0").download_data(tmp_path / "v2")
-    assert _same_tree(dataset_dir, second.image_dir)
+    assert same_tree(dataset_dir, second.image_dir)
 
 
 def test_unchanged_reregistration_copies_nothing(
@@ -318,7 +311,7 @@ def test_racing_registrations_get_distinct_consecutive_versions(
         restored = (
             registries[0].load_card(name="street-signs", version=version).download_data(tmp_path / f"r{i}")
         )
-        assert _same_tree(dataset_dir, restored.image_dir)
+        assert same_tree(dataset_dir, restored.image_dir)
     for reg in registries:
         reg.close()
 
@@ -368,7 +361,7 @@ def test_storage_failing_half_way_leaves_no_card_and_retry_works(
     card = failing.register_card(make_card(dataset_dir))
     assert card.version == "1.0.0"  # no hole left by the failed attempt
     restored = failing.load_card(name="street-signs").download_data(tmp_path / "restored")
-    assert _same_tree(dataset_dir, restored.image_dir)
+    assert same_tree(dataset_dir, restored.image_dir)
     failing.close()
 
 
@@ -523,7 +516,7 @@ def test_s3_storage_end_to_end(s3_storage: tuple[str, dict], dataset_dir: Path, 
     assert card.uri == f"{uri}/vision/street-signs/v1.0.0"
     assert reg.register_card(make_card(dataset_dir)).version == "1.1.0"
     restored = reg.load_card(name="street-signs", version="1.0.0").download_data(tmp_path / "restored")
-    assert _same_tree(dataset_dir, restored.image_dir)
+    assert same_tree(dataset_dir, restored.image_dir)
     distinct = {hash_bytes(p.read_bytes()) for p in dataset_dir.rglob("*") if p.is_file()}
     assert set(reg.store.existing_blobs("vision", "street-signs")) == distinct  # once for both versions
     reg.close()
