@@ -124,8 +124,19 @@ def history(registry: Any, card: dict[str, Any]) -> None:
     if not rows:
         st.caption("No versions.")
         return
-    columns = [c for c in ("version", "created_at", "user_email", "uid", "uri") if any(c in r for r in rows)]
-    st.dataframe(pd.DataFrame(rows)[columns], hide_index=True, width="stretch")
+    wanted = ("version", "created_at", "user_email", "images", "boxes", "uid", "uri")
+    frame = pd.DataFrame(rows)[[c for c in wanted if any(c in r for r in rows)]]
+    if "created_at" in frame:
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("registered", format="YYYY-MM-DD HH:mm:ss z"),
+            "user_email": "contact",
+        },
+    )
     versions = [str(r.get("version")) for r in rows if r.get("version")]
     current = str(card.get("version"))
     older = [v for v in versions if v != current]
