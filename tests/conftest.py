@@ -107,7 +107,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = set(getattr(item, "fixturenames", ()))
         if names & _BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
-        if "postgres_url" in names:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("tracking_uri") == "postgres"
+        if "postgres_url" in names or on_postgres:  # tracking_uri[postgres] asks for the server at run time
             item.add_marker(pytest.mark.postgres)
 
 
