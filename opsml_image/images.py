@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,7 +13,16 @@ from PIL import Image, UnidentifiedImageError
 
 from opsml_image.rules import Problem
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "is_image_file", "probe", "open_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
+    "ImageInfo",
+    "is_image_file",
+    "open_image",
+    "probe",
+    "refused_bomb",
+    "too_many_pixels",
+]
 
 #: Extensions Hugging Face ``imagefolder`` treats as images (lower case).
 IMAGE_EXTENSIONS = frozenset(
@@ -55,6 +65,25 @@ def is_image_file(name: str | Path) -> bool:
     return os.path.splitext(str(name))[1].lower() in IMAGE_EXTENSIONS
 
 
+def too_many_pixels(subject: str | Path, width: int, height: int) -> str:
+    """Why an image over :data:`MAX_PIXELS` is refused, naming ``subject``."""
+    return (
+        f"{subject} declares {width}x{height} = {width * height:,} pixels, more than the {MAX_PIXELS:,} "
+        "allowed (possible decompression bomb)"
+    )
+
+
+def refused_bomb(subject: str | Path, error: Image.DecompressionBombError) -> str:
+    """Pillow's own bomb refusal (it stops before the size is known) told with our limit when it applies."""
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    if match and int(match.group(1)) > MAX_PIXELS:
+        return (
+            f"{subject} declares {int(match.group(1)):,} pixels, more than the {MAX_PIXELS:,} allowed "
+            "(possible decompression bomb)"
+        )
+    return f"{subject} is refused by Pillow as a possible decompression bomb: {error}"
+
+
 def probe(path: str | Path) -> ImageInfo | Problem:
     """Read an image's size from its header and check the file is complete; a Problem when it is not.
 
@@ -80,18 +109,13 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
             with Image.open(path) as image:
                 width, height, fmt = image.width, image.height, image.format or "?"
                 if width * height > MAX_PIXELS:
-                    return Problem(
-                        "image.too_large",
-                        "file_name",
-                        f"{path} declares {width}x{height} = {width * height:,} pixels, more than the "
-                        f"{MAX_PIXELS:,} allowed (possible decompression bomb)",
-                    )
+                    return Problem("image.too_large", "file_name", too_many_pixels(path, width, height))
                 if fmt == "PNG":
                     image.verify()  # walks every chunk and its CRC: finds truncation without decoding
     except FileNotFoundError:
         raise
     except Image.DecompressionBombError as error:
-        return Problem("image.too_large", "file_name", f"{path}: {error} (possible decompression bomb)")
+        return Problem("image.too_large", "file_name", refused_bomb(path, error))
     except UnidentifiedImageError as error:
         return Problem("image.unreadable", "file_name", f"{path} is not a readable image: {error}")
     except (OSError, SyntaxError, ValueError, EOFError) as error:

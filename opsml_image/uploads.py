@@ -69,15 +69,12 @@ def check_image_bytes(name: str, data: bytes) -> images.ImageInfo:
             with Image.open(BytesIO(data)) as image:
                 width, height, fmt = image.width, image.height, image.format or "?"
                 if width * height > images.MAX_PIXELS:
-                    raise ValueError(
-                        f"{name}: {width}x{height} = {width * height:,} pixels is more than the "
-                        f"{images.MAX_PIXELS:,} allowed (possible decompression bomb)"
-                    )
+                    raise ValueError(images.too_many_pixels(name, width, height))
                 image.load()  # decode every pixel: finds truncated and corrupt files
     except UnidentifiedImageError:
         raise ValueError(f"{name}: not an image (unknown or unsupported format)") from None
     except Image.DecompressionBombError as error:
-        raise ValueError(f"{name}: decompression bomb refused: {error}") from None
+        raise ValueError(images.refused_bomb(name, error)) from None
     except (OSError, SyntaxError, EOFError) as error:
         raise ValueError(f"{name}: corrupt or truncated image: {error}") from None
     return images.ImageInfo(width, height, fmt)

@@ -47,11 +47,11 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
             path = save_upload(dest, upload.name, upload.getvalue())
             saved.append(path.name)
         except ValueError as error:
-            rejected.append(f"{upload.name}: {ui.plain(ui.describe(error))}")
+            rejected.append(ui.plain(ui.describe(error)))  # the reason names the file
         bar.progress(i / len(files), text=f"{i} of {len(files)} files")
     bar.empty()
     for reason in rejected:
-        st.error(f"Refused {reason}", icon=":material/block:")
+        st.error(f"Refused — {reason}", icon=":material/block:")
     if not saved:
         st.warning(f"No image was accepted; the empty dataset is in {dest}.")
         return
@@ -80,7 +80,7 @@ def body() -> None:
             icon=":material/check_circle:",
         )
         for reason in created["rejected"]:
-            st.error(f"Refused {reason}", icon=":material/block:")
+            st.error(f"Refused — {reason}", icon=":material/block:")
         cols = st.columns(2)
         if cols[0].button("Start annotating", type="primary", icon=":material/edit:"):
             st.session_state.pop("new_dataset_created", None)

@@ -53,6 +53,12 @@ def test_bad_images_are_problems_not_exceptions(tmp_path, make_image, make, expe
     assert str(path.name) in result.message
 
 
+def test_a_bomb_pillow_refuses_itself_is_told_with_our_limit(tmp_path):
+    result = probe(write_bomb_png(tmp_path / "bomb.png"))  # 900M pixels: Pillow raises before we see a size
+    assert result.code == "image.too_large"
+    assert "900,000,000 pixels, more than the 100,000,000 allowed" in result.message
+
+
 def test_open_image_refuses_a_bomb_with_a_readable_error(tmp_path):
     with pytest.raises(ValueError, match="decompression bomb"):
         open_image(write_bomb_png(tmp_path / "bomb.png"))

@@ -37,7 +37,10 @@ def test_upload_images_into_a_new_dataset(
     page.get_by_role("button", name="Create dataset").click()
 
     expect(page.get_by_text("with 2 image(s) (2 refused)")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("notes.png").first).to_be_visible()
+    expect(page.get_by_text("Refused — notes.png: not an image")).to_be_visible()
+    expect(
+        page.get_by_text("Refused — bomb.png declares 900,000,000 pixels, more than the 100,000,000")
+    ).to_be_visible()
     expect(page.get_by_text("0 of 2 annotated")).to_be_visible()
     page.wait_for_timeout(1000)  # let the sidebar's progress bar finish its transition
     page.screenshot(path=str(artifacts_dir / "new-dataset.png"))
