@@ -49,6 +49,10 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     expect(page.get_by_text("2 error(s): fix them before registering.")).to_be_visible(timeout=30_000)
     wait_idle(page)
     page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
+    expect(page.get_by_role("button", name="Preview: Clip boxes to their image")).to_be_visible(
+        timeout=15_000
+    )
+    page.wait_for_timeout(1500)  # the expander opening and the issue table (a canvas grid) drawing
     page.screenshot(path=str(artifacts_dir / "validate-errors.png"), full_page=True)
     page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
 
