@@ -251,6 +251,10 @@ def navigation(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
     )
 
 
+def _pick_class(category: int) -> None:
+    st.session_state["annotate_class"] = category
+
+
 def class_picker(ws: ui.Workspace, names: list[str]) -> int:
     """The class stamped on new boxes; a new class can be added in place."""
     from opsml_image.colors import category_color
@@ -264,6 +268,17 @@ def class_picker(ws: ui.Workspace, names: list[str]) -> int:
             format_func=lambda c: names[c],
             key="annotate_class",
         )
+        with st.container(horizontal=True, gap="small"):
+            for i, name in enumerate(names[:9]):  # a label bar: a click or the key 1-9 picks the class
+                st.button(
+                    name,
+                    key=f"annotate_pick_{i}",
+                    shortcut=str(i + 1),
+                    on_click=_pick_class,
+                    args=(i,),
+                    type="primary" if i == category else "secondary",
+                    help=f"Draw new boxes as {name}",
+                )
         color = category_color(category)
         st.markdown(
             f"<span style='display:inline-block;width:.9em;height:.9em;background:{color};border-radius:2px'>"
@@ -477,7 +492,10 @@ def body(ws: ui.Workspace) -> None:
     st.segmented_control(
         "Canvas size", list(CANVAS_SIZES), default="Medium", key="annotate_canvas_size", on_change=bump
     )
-    st.caption("Shortcuts: ← previous · → next · U next unlabelled · B copy previous boxes (when not typing)")
+    st.caption(
+        "Shortcuts: ← previous · → next · U next unlabelled · B copy previous boxes · 1-9 class for new "
+        "boxes (when not typing)"
+    )
 
 
 ui.run_page(body, "The Annotate page")

@@ -94,6 +94,17 @@ def test_resized_box_uses_scale(app_demo: Path):
     assert (box.x, box.y, box.w, box.h) == pytest.approx((98.0, 184.0, 236.0, 107.0), abs=0.011)
 
 
+def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
+    at = open_annotate()
+    bar = [b for b in at.button if b.key and b.key.startswith("annotate_pick_")]
+    assert [b.label for b in bar] == ["car", "house", "tree"]
+    at.button(key="annotate_pick_2").click().run()
+    assert at.selectbox(key="annotate_class").value == 2
+    assert any("new boxes are drawn as **tree**" in m.value for m in at.markdown)
+    inject(at, [*current_objects(at), rect(10, 10, 30, 30, "")])  # drawn with no label of its own
+    assert stored(app_demo, "train", "scene_001.jpg").boxes[-1].category == 2
+
+
 def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     at = open_annotate()
     first = at.selectbox(key=f"box_cat:train:scene_001.jpg:{at.session_state['annotate_rev']}:0")

@@ -107,7 +107,7 @@ def test_draw_relabel_navigate_and_find_in_metadata(
         assert abs(got - want) <= 1.5 / min(sx, sy), (bbox, [x0, y0, x1 - x0, y1 - y0])
 
 
-def test_keyboard_shortcut_goes_to_next_image(page: Page, streamlit_app, demo: Path):
+def test_keyboard_shortcuts_go_to_the_next_image_and_pick_a_class(page: Page, streamlit_app, demo: Path):
     base = streamlit_app(demo)
     page.set_viewport_size({"width": 1500, "height": 1000})
     page.goto(f"{base}/annotate?split=train&file=scene_001.jpg")
@@ -116,6 +116,10 @@ def test_keyboard_shortcut_goes_to_next_image(page: Page, streamlit_app, demo: P
     page.get_by_role("heading", name="Annotate").click()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_text("train/scene_002.jpg").first).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    page.get_by_role("heading", name="Annotate").click()
+    page.keyboard.press("3")  # the third class of the label bar
+    expect(page.get_by_text("new boxes are drawn as tree")).to_be_visible(timeout=15_000)
 
 
 def test_keyboard_shortcut_copies_the_previous_boxes(
