@@ -286,7 +286,38 @@ def sidebar(ws: Workspace | None, error: str | None = None) -> None:
                 st.toast(f"metadata.jsonl written ({written:,} records)", icon=":material/save:")
             except Exception as error:  # noqa: BLE001
                 st.error(f"Could not write metadata.jsonl: {plain(describe(error))}")
+        _export(ws)
         _open_other()
+
+
+def _export(ws: Workspace) -> None:
+    """Annotations of one split as a COCO detection JSON download (edits saved first)."""
+    with st.expander("Export annotations"):
+        splits = list(ws.dataset.splits)
+        split = st.selectbox("Split", splits, key="export_split") if len(splits) > 1 else splits[0]
+        if st.button("Prepare COCO JSON", icon=":material/data_object:", key="export_go", width="stretch"):
+            from opsml_image.formats import coco
+
+            try:
+                with st.spinner("Exporting..."):
+                    ws.store.flush()
+                    data = coco.to_json_bytes(ws.dataset, split)
+            except Exception as error:  # noqa: BLE001
+                st.error(f"The export failed: {plain(describe(error))}")
+            else:
+                st.session_state["export_ready"] = (str(ws.path), split, data)
+        ready = st.session_state.get("export_ready")
+        if ready and ready[:2] == (str(ws.path), split):
+            st.download_button(
+                f"Download {split} COCO JSON ({len(ready[2]):,} bytes)",
+                data=ready[2],
+                file_name=f"{ws.path.name}-{split}-coco.json",
+                mime="application/json",
+                icon=":material/download:",
+                key="export_download",
+                on_click="ignore",
+                width="stretch",
+            )
 
 
 def _open_other() -> None:

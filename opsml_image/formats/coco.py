@@ -20,7 +20,7 @@ from opsml_image.images import ImageInfo, probe
 from opsml_image.jsonl import write_objects
 from opsml_image.rules import file_name_problem
 
-__all__ = ["to_coco", "export", "from_coco", "import_file"]
+__all__ = ["to_coco", "to_json_bytes", "export", "from_coco", "import_file"]
 
 
 def to_coco(dataset: ImageDataset, split: str | None = None) -> dict[str, Any]:
@@ -54,9 +54,14 @@ def to_coco(dataset: ImageDataset, split: str | None = None) -> dict[str, Any]:
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
+def to_json_bytes(dataset: ImageDataset, split: str | None = None) -> bytes:
+    """The COCO JSON of a split, encoded (what :func:`export` writes; the app offers it as a download)."""
+    return orjson.dumps(to_coco(dataset, split))
+
+
 def export(dataset: ImageDataset, path: str | Path, split: str | None = None) -> Path:
     """Write the COCO JSON of a split atomically."""
-    return atomic_write_bytes(path, orjson.dumps(to_coco(dataset, split)))
+    return atomic_write_bytes(path, to_json_bytes(dataset, split))
 
 
 def from_coco(coco: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import open_app
+from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 
 
@@ -115,3 +116,25 @@ def test_opening_another_folder_leaves_other_open_sessions_alone(app_home: Path,
     assert str(app_home / "demo") in bob.sidebar.code[0].value and bob.sidebar.metric[0].value == "12"
     carol = open_app()  # a session opened later (or a reload) opens the most recent folder
     assert str(other) in carol.sidebar.code[0].value
+
+
+def test_export_a_split_as_coco_json(app_demo: Path):
+    import orjson
+
+    from opsml_image.store import WorkStore
+
+    with WorkStore.open(ImageDataset(image_dir=app_demo)) as store:  # an edit not yet in metadata.jsonl
+        store.sync()
+        annotation = store.get("validation", "scene_010.jpg")
+        annotation.caption = "edited before the export"
+        store.save(annotation)
+    at = open_app()
+    at.sidebar.selectbox(key="export_split").set_value("validation").run()
+    at.sidebar.button(key="export_go").click().run()
+    assert not at.exception and not at.sidebar.error
+    split, data = at.session_state["export_ready"][1:]
+    coco = orjson.loads(data)
+    assert split == "validation" and len(coco["images"]) == 3
+    assert [c["name"] for c in coco["categories"]] == ["car", "house", "tree"]
+    assert any(i.get("caption") == "edited before the export" for i in coco["images"])
+    assert at.get("download_button")

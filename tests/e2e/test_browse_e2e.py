@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,22 @@ def test_page_urls_open_their_page_without_a_not_found_dialog(page: Page, stream
     page.goto(f"{base}/browse")
     expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
     page.wait_for_url(lambda url: url.rstrip("/") == base.rstrip("/"), timeout=15_000)  # the default page's URL
+
+
+def test_export_downloads_the_coco_json_of_a_split(page: Page, streamlit_app, tmp_path: Path):
+    import json
+
+    base = streamlit_app(copy_demo(tmp_path / "data"))
+    page.goto(base)
+    expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Export annotations").click()
+    sidebar.get_by_role("button", name="Prepare COCO JSON").click()
+    download_button = sidebar.get_by_role("button", name=re.compile(r"Download train COCO JSON"))
+    expect(download_button).to_be_visible(timeout=30_000)
+    with page.expect_download(timeout=30_000) as download:
+        download_button.click()
+    assert download.value.suggested_filename == "data-train-coco.json"
+    coco = json.loads(Path(download.value.path()).read_text())
+    assert len(coco["images"]) == 9 and [c["name"] for c in coco["categories"]] == ["car", "house", "tree"]
