@@ -44,6 +44,28 @@ def wait_idle(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=15_000)
 
 
+def record_toasts(page: Page) -> None:
+    """Keep the text of every toast the page shows in ``window.toastsSeen``.
+
+    A toast lives 4 s; on a loaded machine a poll can miss it, a DOM observer cannot.
+    """
+    page.evaluate(
+        """() => {
+        window.toastsSeen = [];
+        const grab = () => document.querySelectorAll('[data-testid="stToast"]').forEach((toast) => {
+            if (!window.toastsSeen.includes(toast.innerText)) window.toastsSeen.push(toast.innerText);
+        });
+        new MutationObserver(grab).observe(document.body, {childList: true, subtree: true, characterData: true});
+    }"""
+    )
+
+
+def wait_for_toast(page: Page, text: str, timeout: float = 15_000) -> None:
+    page.wait_for_function(
+        "(text) => window.toastsSeen.some((seen) => seen.includes(text))", arg=text, timeout=timeout
+    )
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     return copy_demo(tmp_path / "data")
@@ -132,10 +154,9 @@ def test_keyboard_shortcut_copies_the_previous_boxes(
     wait_idle(page)
     before = int(page.get_by_text(re.compile(r"^Boxes \(\d+\)$")).inner_text()[7:-1])
     page.get_by_role("heading", name="Annotate").click()
+    record_toasts(page)
     page.keyboard.press("b")
-    expect(page.get_by_test_id("stToast")).to_contain_text(
-        "5 boxes copied from scene_001.jpg", timeout=15_000
-    )
+    wait_for_toast(page, "5 boxes copied from scene_001.jpg")
     expect(page.get_by_text(f"Boxes ({before + 5})")).to_be_visible(timeout=15_000)
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "annotate-copied.png"), full_page=True)
