@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +49,39 @@ def flash(kind: str, text: str) -> None:
     st.session_state.setdefault("annotate_flash", []).append((kind, text))
 
 
-def show_flash() -> None:
-    """Show the queued messages; each leaves the queue only once it is shown.
+#: A message shown in one run is shown again by the runs of the next seconds (see :func:`show_flash`).
+FLASH_SECONDS = 3.0
 
-    Streamlit stops a script for a pending rerun inside the next ``st`` call, before that call's element is
-    sent (a canvas remounted by :func:`bump` asks for one at once). A message taken off the queue first would
-    then be lost; left on it, the next run shows it.
+
+def show_flash() -> None:
+    """Show the queued messages, and again those shown in the last :data:`FLASH_SECONDS`.
+
+    Two Streamlit behaviours would lose a message. A run can stop for a pending rerun inside the next ``st``
+    call, before that call's element is sent: so a message leaves the queue only once shown. And a canvas
+    remounted by :func:`bump` asks for another run at once, whose end can clear a toast the browser has not
+    mounted yet (seen under load: the toast was sent, never displayed). So recent messages are sent again,
+    first and in the same order: the browser keeps one toast per position, and a normal element stays.
     """
+    now = time.monotonic()
+    kept = [m for m in st.session_state.get("annotate_flash_recent", []) if now - m[0] < FLASH_SECONDS]
+    recent = st.session_state["annotate_flash_recent"] = kept  # updated in place: a run may stop anywhere
+    for _, kind, text in list(recent):
+        _show(kind, text)
     pending = st.session_state.get("annotate_flash") or []
     while pending:
         kind, text = pending[0]
-        if kind == "toast":
-            st.toast(text, icon=":material/check_circle:")
-        elif kind == "warning":
-            st.warning(text, icon=":material/warning:")
-        else:
-            st.error(text, icon=":material/error:")
+        _show(kind, text)
+        recent.append((now, kind, text))
         pending.pop(0)
+
+
+def _show(kind: str, text: str) -> None:
+    if kind == "toast":
+        st.toast(text, icon=":material/check_circle:")
+    elif kind == "warning":
+        st.warning(text, icon=":material/warning:")
+    else:
+        st.error(text, icon=":material/error:")
 
 
 def bump() -> None:

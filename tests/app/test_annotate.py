@@ -147,6 +147,18 @@ def test_navigation_and_copy_previous(app_demo: Path):
     assert "scene_001.jpg" in str(at.query_params["file"])
 
 
+def test_a_message_is_shown_again_by_the_runs_of_the_next_seconds(app_demo: Path):
+    at = open_annotate("train", "scene_002.jpg")
+    at.button(key="nav_copy").click().run()
+    message = "Saved scene_002.jpg: 5 boxes copied from scene_001.jpg"
+    assert [t.value for t in at.toast] == [message]
+    at.run()  # the run a remounted canvas asks for at once: it must not lose the toast
+    assert [t.value for t in at.toast] == [message]
+    at.session_state["annotate_flash_recent"] = [(0.0, "toast", message)]  # long ago
+    at.run()
+    assert not at.toast
+
+
 def test_unknown_image_is_a_readable_error(app_demo: Path):
     at = open_annotate("train", "nope.jpg")
     assert "no image train/nope.jpg" in at.error[0].value
