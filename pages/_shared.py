@@ -249,12 +249,6 @@ def open_in_annotate(split: str, file_name: str) -> None:
     st.switch_page(PAGE_ANNOTATE, query_params={"split": split, "file": file_name})
 
 
-def notify_saved(ws: Workspace, message: str) -> None:
-    """After a save: schedule the metadata.jsonl rewrite and tell the user."""
-    ws.flusher.notify()
-    st.toast(message, icon=":material/check_circle:")
-
-
 # ------------------------------------------------------------------------------------------ sidebar
 
 
