@@ -79,7 +79,7 @@ def test_draw_relabel_navigate_and_find_in_metadata(
     page.goto(f"{base}/annotate?split=train&file=scene_005.jpg")  # 480x640, no boxes yet
     canvas = page.locator(CANVAS)
     expect(canvas).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("Boxes (0)")).to_be_visible()
+    expect(page.get_by_text("Boxes (0)").first).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "annotate-before.png"), full_page=True)
 
@@ -94,14 +94,17 @@ def test_draw_relabel_navigate_and_find_in_metadata(
     page.mouse.down()
     page.mouse.move(box["x"] + x1 * sx, box["y"] + y1 * sy, steps=12)
     page.mouse.up()
-    expect(page.get_by_text("Boxes (1)")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Boxes (1)").first).to_be_visible(timeout=15_000)
     wait_idle(page)
 
-    # relabel it in the box list: car -> tree
-    page.get_by_role("combobox", name="Box 1 class").click()
+    # relabel it in the box list: car -> tree (a rerun briefly shows the old list beside the new one)
+    box_class = page.get_by_role("combobox", name="Box 1 class")
+    expect(box_class).to_have_count(1, timeout=15_000)
+    box_class.click()
     page.get_by_role("option", name="tree").click()
     wait_idle(page)
-    expect(page.get_by_role("combobox", name="Box 1 class")).to_have_value("tree")
+    expect(box_class).to_have_count(1, timeout=15_000)
+    expect(box_class).to_have_value("tree")
     page.screenshot(path=str(artifacts_dir / "annotate-drawn.png"), full_page=True)
 
     # next and back
@@ -111,7 +114,7 @@ def test_draw_relabel_navigate_and_find_in_metadata(
     page.get_by_role("button", name="Previous Shortcut").click()
     wait_idle(page)
     expect(page.get_by_text("scene_005.jpg").first).to_be_visible(timeout=15_000)
-    expect(page.get_by_text("Boxes (1)")).to_be_visible()
+    expect(page.get_by_text("Boxes (1)").first).to_be_visible()
     shutil.copy(artifacts_dir / "annotate-drawn.png", artifacts_dir / "annotate.png")
 
     # the AutoFlusher writes metadata.jsonl a couple of seconds after the save
@@ -141,7 +144,7 @@ def test_keyboard_shortcuts_go_to_the_next_image_and_pick_a_class(page: Page, st
     wait_idle(page)
     page.get_by_role("heading", name="Annotate").click()
     page.keyboard.press("3")  # the third class of the label bar
-    expect(page.get_by_text("new boxes are drawn as tree")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("new boxes are drawn as tree").first).to_be_visible(timeout=15_000)
 
 
 def test_keyboard_shortcut_copies_the_previous_boxes(
@@ -152,11 +155,11 @@ def test_keyboard_shortcut_copies_the_previous_boxes(
     page.goto(f"{base}/annotate?split=train&file=scene_002.jpg")
     expect(page.locator(CANVAS)).to_be_visible(timeout=30_000)
     wait_idle(page)
-    before = int(page.get_by_text(re.compile(r"^Boxes \(\d+\)$")).inner_text()[7:-1])
+    before = int(page.get_by_text(re.compile(r"^Boxes \(\d+\)$")).first.inner_text()[7:-1])
     page.get_by_role("heading", name="Annotate").click()
     record_toasts(page)
     page.keyboard.press("b")
     wait_for_toast(page, "5 boxes copied from scene_001.jpg")
-    expect(page.get_by_text(f"Boxes ({before + 5})")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(f"Boxes ({before + 5})").first).to_be_visible(timeout=15_000)
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "annotate-copied.png"), full_page=True)

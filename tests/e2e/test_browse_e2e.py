@@ -29,7 +29,7 @@ def test_browse_with_a_filter_and_open_in_annotate(
     expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
     images = page.get_by_test_id("stImage")
     expect(images).to_have_count(12, timeout=30_000)
-    expect(page.get_by_text("1-12 of 12 images")).to_be_visible()
+    expect(page.get_by_text("1-12 of 12 images").first).to_be_visible()
     wait_idle(page)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stImage] img')].every(i => i.complete && i.naturalWidth)"
@@ -40,7 +40,7 @@ def test_browse_with_a_filter_and_open_in_annotate(
     page.get_by_role("combobox", name="Annotation").click()
     page.get_by_role("option", name="Not annotated").click()
     expect(images).to_have_count(2, timeout=15_000)
-    expect(page.get_by_text("1-2 of 2 images")).to_be_visible()
+    expect(page.get_by_text("1-2 of 2 images").first).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "browse-filtered.png"))
 
@@ -68,7 +68,9 @@ def test_page_urls_open_their_page_without_a_not_found_dialog(page: Page, stream
         expect(page.get_by_text("Page not found")).to_have_count(0)
     page.goto(f"{base}/browse")
     expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
-    page.wait_for_url(lambda url: url.rstrip("/") == base.rstrip("/"), timeout=15_000)  # the default page's URL
+    page.wait_for_url(
+        lambda url: url.rstrip("/") == base.rstrip("/"), timeout=15_000
+    )  # the default page's URL
 
 
 def test_export_downloads_the_coco_json_of_a_split(page: Page, streamlit_app, tmp_path: Path):

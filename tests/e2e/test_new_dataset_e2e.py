@@ -33,15 +33,15 @@ def test_upload_images_into_a_new_dataset(
     page.get_by_role("textbox", name="Dataset name").fill("uploaded")
     page.get_by_role("textbox", name="Classes (comma-separated, optional)").fill("red, blue")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(f) for f in files])
-    expect(page.get_by_text("bomb.png")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("bomb.png").first).to_be_visible(timeout=15_000)
     page.get_by_role("button", name="Create dataset").click()
 
-    expect(page.get_by_text("with 2 image(s) (2 refused)")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("Refused — notes.png: not an image")).to_be_visible()
+    expect(page.get_by_text("with 2 image(s) (2 refused)").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Refused — notes.png: not an image").first).to_be_visible()
     expect(
         page.get_by_text("Refused — bomb.png declares 900,000,000 pixels, more than the 100,000,000")
     ).to_be_visible()
-    expect(page.get_by_text("0 of 2 annotated")).to_be_visible()
+    expect(page.get_by_text("0 of 2 annotated").first).to_be_visible()
     page.wait_for_timeout(1000)  # let the sidebar's progress bar finish its transition
     page.screenshot(path=str(artifacts_dir / "new-dataset.png"))
 

@@ -46,7 +46,7 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(f"{base}/validate")
     page.get_by_role("button", name="Run validation").click()
-    expect(page.get_by_text("2 error(s): fix them before registering.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("2 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
     wait_idle(page)
     page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
     expect(page.get_by_role("button", name="Preview: Clip boxes to their image")).to_be_visible(
@@ -58,7 +58,7 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
 
     apply_fix(page, "box.outside", "Clip boxes to their image")
     apply_fix(page, "image.missing", "Drop records of missing files")
-    expect(page.get_by_text("Applied fixes")).to_be_visible()
+    expect(page.get_by_text("Applied fixes").first).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "validate-fixed.png"), full_page=True)
 
     # the fix reached metadata.jsonl (flushed before the re-validation)
@@ -70,12 +70,12 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     assert first["objects"]["bbox"][0] == [600.0, 400.0, 40.0, 80.0]
 
     page.get_by_role("link", name="Register").click()
-    expect(page.get_by_text("the dataset can be registered")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("the dataset can be registered").first).to_be_visible(timeout=30_000)
     page.get_by_label("Team").fill("vision")
     page.get_by_label("Contact email").fill("ann@example.com")
     page.get_by_role("button", name="Register").last.click()
-    expect(page.get_by_text("Registered.")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("Version history")).to_be_visible()
+    expect(page.get_by_text("Registered.").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Version history").first).to_be_visible()
     expect(page.get_by_test_id("stMetricValue").filter(has_text="1.0.0")).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "register.png"), full_page=True)
