@@ -288,7 +288,11 @@ def _export(ws: Workspace) -> None:
     """Annotations of one split as a COCO detection JSON download (edits saved first)."""
     with st.expander("Export annotations"):
         splits = list(ws.dataset.splits)
-        split = st.selectbox("Split", splits, key="export_split") if len(splits) > 1 else splits[0]
+        if not splits:
+            st.caption("The dataset has no records yet.")
+            return
+        # keyed by folder: another folder's split names are no choice here
+        split = st.selectbox("Split", splits, key=f"export_split:{ws.path}") if len(splits) > 1 else splits[0]
         if st.button("Prepare COCO JSON", icon=":material/data_object:", key="export_go", width="stretch"):
             from opsml_image.formats import coco
 

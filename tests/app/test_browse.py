@@ -129,7 +129,7 @@ def test_export_a_split_as_coco_json(app_demo: Path):
         annotation.caption = "edited before the export"
         store.save(annotation)
     at = open_app()
-    at.sidebar.selectbox(key="export_split").set_value("validation").run()
+    at.sidebar.selectbox(key=f"export_split:{app_demo}").set_value("validation").run()
     at.sidebar.button(key="export_go").click().run()
     assert not at.exception and not at.sidebar.error
     split, data = at.session_state["export_ready"][1:]
