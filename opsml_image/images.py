@@ -67,21 +67,23 @@ def is_image_file(name: str | Path) -> bool:
 
 def too_many_pixels(subject: str | Path, width: int, height: int) -> str:
     """Why an image over :data:`MAX_PIXELS` is refused, naming ``subject``."""
-    return (
-        f"{subject} declares {width}x{height} = {width * height:,} pixels, more than the {MAX_PIXELS:,} "
-        "allowed (possible decompression bomb)"
-    )
+    return _over_limit(subject, f"{width}x{height} = {width * height:,}")
 
 
 def refused_bomb(subject: str | Path, error: Image.DecompressionBombError) -> str:
     """Pillow's own bomb refusal (it stops before the size is known) told with our limit when it applies."""
     match = re.search(r"\((\d+) pixels\)", str(error))
     if match and int(match.group(1)) > MAX_PIXELS:
-        return (
-            f"{subject} declares {int(match.group(1)):,} pixels, more than the {MAX_PIXELS:,} allowed "
-            "(possible decompression bomb)"
-        )
+        return _over_limit(subject, f"{int(match.group(1)):,}")
     return f"{subject} is refused by Pillow as a possible decompression bomb: {error}"
+
+
+def _over_limit(subject: str | Path, pixels: str) -> str:
+    """The one wording of a refusal over :data:`MAX_PIXELS` (``pixels`` as the image declares them)."""
+    return (
+        f"{subject} declares {pixels} pixels, more than the {MAX_PIXELS:,} allowed "
+        "(possible decompression bomb)"
+    )
 
 
 def probe(path: str | Path) -> ImageInfo | Problem:
