@@ -50,8 +50,7 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
             rejected.append(ui.plain(ui.describe(error)))  # the reason names the file
         bar.progress(i / len(files), text=f"{i} of {len(files)} files")
     bar.empty()
-    for reason in rejected:
-        st.error(f"Refused — {reason}", icon=":material/block:")
+    show_refusals(rejected)
     if not saved:
         st.warning(f"No image was accepted; the empty dataset is in {dest}.")
         return
@@ -62,6 +61,12 @@ def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: 
     }
     ui.open_folder(dest)
     ui.reopen_workspace(dest)
+
+
+def show_refusals(reasons: list[str]) -> None:
+    """One error per refused upload (each reason names its file)."""
+    for reason in reasons:
+        st.error(f"Refused — {reason}", icon=":material/block:")
 
 
 def body() -> None:
@@ -79,8 +84,7 @@ def body() -> None:
             + ". It is now the open dataset.",
             icon=":material/check_circle:",
         )
-        for reason in created["rejected"]:
-            st.error(f"Refused — {reason}", icon=":material/block:")
+        show_refusals(created["rejected"])
         cols = st.columns(2)
         if cols[0].button("Start annotating", type="primary", icon=":material/edit:"):
             st.session_state.pop("new_dataset_created", None)
