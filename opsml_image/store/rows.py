@@ -6,7 +6,6 @@ stores (:func:`_normalised`); ``image_category`` counts; the snapshots of the ed
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 
 from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.rules import is_finite
 
 Key = tuple[str, str]
 """An image's key: ``(split, file_name)``."""
@@ -88,7 +88,7 @@ def _normalised(a: ImageAnnotation, key: Key) -> ImageAnnotation:
     for box in a.boxes:
         if type(box.category) is not int or box.category < 0:
             raise ValueError(f"box category must be an integer id >= 0, got {box.category!r}")
-        if not all(math.isfinite(v) for v in box.as_bbox()):
+        if not all(is_finite(v) for v in box.as_bbox()):
             raise ValueError(f"box coordinates must be finite numbers, got {box.as_bbox()}")
         rounded = box.rounded(2)
         if rounded.w > 0 and rounded.h > 0:
