@@ -35,6 +35,9 @@ __all__ = ["ArtifactStore", "BlobRef", "IN_MEMORY_LIMIT"]
 IN_MEMORY_LIMIT = 64 << 20
 
 Advance = Callable[[int], None]
+#: Where a blob copy in progress lives: ``blobs/.tmp-<id>`` locally, ``blobs/tmp/<id>.part`` on object stores.
+_LOCAL_PARTIAL = ".tmp-"
+_REMOTE_PARTIAL = "tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,7 @@ class ArtifactStore:
     def _put_local(self, team: str, name: str, entry: FileEntry, advance: Advance) -> BlobRef:
         base = self.blob_dir(team, name)
         self._makedirs(base)
-        tmp = f"{base}/.tmp-{uuid.uuid4().hex}"
+        tmp = f"{base}/{_LOCAL_PARTIAL}{uuid.uuid4().hex}"
         hasher, size = new_hasher(), 0
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
@@ -194,7 +197,7 @@ class ArtifactStore:
             self.fs.pipe_file(final, data)
             advance(len(data))
             return BlobRef(digest, len(data))
-        tmp = f"{self.blob_dir(team, name)}/tmp/{uuid.uuid4().hex}.part"
+        tmp = f"{self.blob_dir(team, name)}/{_REMOTE_PARTIAL}/{uuid.uuid4().hex}.part"
         try:
             with open(entry.absolute, "rb") as src, self.fs.open(tmp, "wb") as dst:
                 ref = _copy_hashed(src, dst, advance)
@@ -304,8 +307,8 @@ class ArtifactStore:
         try:
             if self.local:
                 with os.scandir(base) as entries:
-                    return sorted(e.path for e in entries if e.name.startswith(".tmp-"))
-            return sorted(self.fs.find(f"{base}/tmp"))
+                    return sorted(e.path for e in entries if e.name.startswith(_LOCAL_PARTIAL))
+            return sorted(self.fs.find(f"{base}/{_REMOTE_PARTIAL}"))
         except FileNotFoundError:
             return []
 
