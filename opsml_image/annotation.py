@@ -16,17 +16,24 @@ from opsml_image.rules import is_finite
 __all__ = ["Box", "ImageAnnotation", "merge"]
 
 _KNOWN = frozenset(("file_name", "caption", "categories", "objects"))
+_OBJECT_KEYS = frozenset(("bbox", "categories"))
 
 
 @dataclass(frozen=True, slots=True)
 class Box:
-    """One object: ``[x, y, w, h]`` in image pixels (top-left origin) and its category id."""
+    """One object: ``[x, y, w, h]`` in image pixels (top-left origin), its category id and its other fields.
+
+    ``extra`` holds the object's other per-box values (COCO ``iscrowd``/``area``/``id``, VOC ``difficult``,
+    CVAT attributes...), written as lists parallel to ``bbox`` inside ``objects``, as Hugging Face datasets
+    keep them. It takes part in equality, not in the hash.
+    """
 
     x: float
     y: float
     w: float
     h: float
     category: int
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def as_bbox(self) -> list[float]:
         """``[x, y, w, h]`` as floats, so every written box infers the same Hugging Face feature."""
@@ -38,7 +45,7 @@ class Box:
         x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
         if x1 <= x0 or y1 <= y0:
             return None
-        return Box(x0, y0, x1 - x0, y1 - y0, self.category)
+        return Box(x0, y0, x1 - x0, y1 - y0, self.category, self.extra)
 
     def rounded(self, digits: int = 2) -> Box:
         return Box(
@@ -47,6 +54,7 @@ class Box:
             round(self.w, digits),
             round(self.h, digits),
             self.category,
+            self.extra,
         )
 
 
@@ -76,10 +84,13 @@ class ImageAnnotation:
         if self.categories:
             record["categories"] = list(self.categories)
         if self.boxes:
-            record["objects"] = {
+            objects: dict[str, Any] = {
                 "bbox": [box.as_bbox() for box in self.boxes],
                 "categories": [box.category for box in self.boxes],
             }
+            for key in _object_keys(self.boxes):
+                objects[key] = [box.extra.get(key) for box in self.boxes]
+            record["objects"] = objects
         record.update((k, v) for k, v in self.extra.items() if k not in record)
         return record
 
@@ -118,13 +129,27 @@ def _add_boxes(annotation: ImageAnnotation, objects: Any) -> None:
     boxes, categories = objects.get("bbox"), objects.get("categories")
     if not isinstance(boxes, list) or not isinstance(categories, list):
         return
+    columns = {
+        key: value
+        for key, value in objects.items()
+        if key not in _OBJECT_KEYS and isinstance(value, list) and len(value) == len(boxes)
+    }
     for i, bbox in enumerate(boxes):
         category = categories[i] if i < len(categories) else None
         if _is_box(bbox) and type(category) is int and category >= 0:
-            annotation.boxes.append(Box(*(float(v) for v in bbox), category=category))
+            extra = {key: value[i] for key, value in columns.items()}
+            annotation.boxes.append(Box(*(float(v) for v in bbox), category=category, extra=extra))
         else:
             annotation.dropped_boxes += 1
     annotation.dropped_boxes += max(0, len(categories) - len(boxes))
+
+
+def _object_keys(boxes: Iterable[Box]) -> list[str]:
+    """The per-box keys of some boxes, in order of first appearance."""
+    keys: dict[str, None] = {}
+    for box in boxes:
+        keys.update(dict.fromkeys(box.extra))
+    return list(keys)
 
 
 def _is_box(value: Any) -> bool:

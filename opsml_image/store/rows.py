@@ -29,11 +29,13 @@ def _dumps(value: Any) -> str:
 
 
 def _box_lists(boxes: Sequence[Box]) -> list[list[Any]]:
-    return [[b.x, b.y, b.w, b.h, b.category] for b in boxes]
+    """``[x, y, w, h, category]``, with the box's ``extra`` as a sixth item when it has any."""
+    return [[b.x, b.y, b.w, b.h, b.category, b.extra] if b.extra else [b.x, b.y, b.w, b.h, b.category]
+            for b in boxes]  # fmt: skip
 
 
 def _boxes(lists: Iterable[Sequence[Any]]) -> list[Box]:
-    return [Box(x, y, w, h, c) for x, y, w, h, c in lists]
+    return [Box(*item[:5], extra=item[5] if len(item) > 5 else {}) for item in lists]
 
 
 def _boxes_json(boxes: Sequence[Box]) -> str:
