@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from opsml_image.cli_support import open_dataset, reported
+from opsml_image.cli.support import open_dataset, reported
 from opsml_image.formats import coco, yolo
 
 __all__ = ["export_app", "import_app"]

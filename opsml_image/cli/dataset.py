@@ -1,4 +1,4 @@
-"""The command line: ``python -m opsml_image validate DIR`` and friends (typer)."""
+"""CLI dataset commands: ``validate DIR`` and ``info DIR`` (mounted by ``opsml_image.cli``)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,15 @@ from typing import Annotated
 
 import typer
 
-from opsml_image.cli_support import open_dataset
-from opsml_image.formats.commands import export_app, import_app
-from opsml_image.registry.commands import cards_app, register
+from opsml_image.cli.support import open_dataset
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Label, validate and register image datasets."
-)
-
-app.command("register")(register)
-app.add_typer(cards_app, name="cards", help="List, download and compare registered data cards.")
-app.add_typer(export_app, name="export", help="Write a dataset as COCO JSON or a YOLO folder.")
-app.add_typer(import_app, name="import", help="Make a dataset folder from COCO JSON or a YOLO folder.")
+__all__ = ["info", "validate"]
 
 DataDir = Annotated[
     Path, typer.Argument(help="The dataset folder (holding metadata.jsonl or split folders).")
 ]
 
 
-@app.command()
 def validate(
     data_dir: DataDir,
     metadata: Annotated[str, typer.Option(help="Metadata file name in each folder.")] = "metadata.jsonl",
@@ -51,7 +41,6 @@ def validate(
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command()
 def info(data_dir: DataDir) -> None:
     """Print the splits and counts of a dataset."""
     dataset = open_dataset(data_dir)
@@ -65,6 +54,3 @@ def info(data_dir: DataDir) -> None:
         label = names[cid] if cid < len(names) else "?"
         typer.echo(f"  category {cid} {label}: {count:,} boxes")
 
-
-def main() -> None:
-    app()

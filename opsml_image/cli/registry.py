@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opsml_image.cli_support import fail, open_dataset
+from opsml_image.cli.support import fail, open_dataset
 from opsml_image.registry.errors import InvalidNameError, InvalidVersionError, RegistryError
 
 __all__ = ["cards_app", "register"]

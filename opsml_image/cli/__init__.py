@@ -1,0 +1,30 @@
+"""The command line: ``python -m opsml_image validate DIR`` and friends (typer).
+
+Each command lives in the module of its concern; this file only mounts them, one line each.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from opsml_image.cli.dataset import info, validate
+from opsml_image.cli.formats import export_app, import_app
+from opsml_image.cli.registry import cards_app, register
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Label, validate and register image datasets."
+)
+
+app.command("register")(register)
+app.add_typer(cards_app, name="cards", help="List, download and compare registered data cards.")
+app.add_typer(export_app, name="export", help="Write a dataset as COCO JSON or a YOLO folder.")
+app.add_typer(import_app, name="import", help="Make a dataset folder from COCO JSON or a YOLO folder.")
+app.command("validate")(validate)
+app.command("info")(info)
+
+
+def main() -> None:
+    """Run the command line."""
+    app()
