@@ -193,7 +193,7 @@ class ImageDataset(BaseModel):
         """The path of an image named by a record."""
         return self.split(split).directory / file_name
 
-    def validate(
+    def validate(  # type: ignore[override]  # pydantic's deprecated classmethod of the same name
         self,
         *,
         check_images: bool = True,

@@ -12,19 +12,16 @@ import gc
 import os
 import posixpath
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from opsml_image import features, rules
 from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import CODES, Problem, Severity
-
-if TYPE_CHECKING:
-    from opsml_image.dataset import ImageDataset
 
 __all__ = [
     "Issue",
@@ -33,12 +30,37 @@ __all__ = [
     "validate_file",
     "validate_dataset",
     "ValidationError",
+    "DatasetSource",
+    "SplitSource",
 ]
 
 #: ``progress(done, total)``: metadata bytes validated so far, of all splits.
 Progress = Callable[[int, int], None]
 #: Records per split whose inferred features are compared across splits (Hugging Face samples the first rows).
 FEATURE_SAMPLE = 1000
+
+
+class SplitSource(Protocol):
+    """What validation reads of one split (``opsml_image.dataset.Split`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def directory(self) -> Path: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def metadata_label(self) -> str: ...
+    def read_lines(self, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]: ...
+    def size(self) -> int: ...
+
+
+class DatasetSource(Protocol):
+    """What validation reads of a dataset (``opsml_image.dataset.ImageDataset`` is one)."""
+
+    @property
+    def splits(self) -> Mapping[str, SplitSource]: ...
+    def category_names_or_problem(self) -> list[str] | Problem: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +255,7 @@ def validate_file(
 
 
 def validate_dataset(
-    dataset: ImageDataset,
+    dataset: DatasetSource,
     *,
     check_images: bool = True,
     strict: bool = False,
@@ -242,11 +264,11 @@ def validate_dataset(
 ) -> ValidationReport:
     """Validate every split of a dataset folder and return the report (strict: raise on the first error)."""
     report = ValidationReport(max_issues=max_issues)
-    names = dataset.category_names_or_problem()
+    found = dataset.category_names_or_problem()
     ctx = _Context(report, "categories.json", strict=strict)
-    if isinstance(names, Problem):
-        ctx.add(None, names)
-        names = None
+    names = None if isinstance(found, Problem) else found
+    if isinstance(found, Problem):
+        ctx.add(None, found)
     signatures: dict[str, Any] = {}
     splits = list(dataset.splits.values())
     total = sum(split.size() for split in splits) or 1
