@@ -1,0 +1,230 @@
+"""What every format module shares: the error, the report, the skip-or-stop rule, the atomic folder writer.
+
+Every format module has the same functions: ``export(dataset, dest, *, split=None, skip_invalid=False)``
+and ``import_dataset(source, dest, *, skip_invalid=False)``, each returning a :class:`Report`. Nothing is
+dropped silently: without ``skip_invalid`` the first bad item raises :class:`FormatError` (naming the file,
+the item and what is wrong) before anything is written; with it the item is left out and listed in
+:attr:`Report.skipped`.
+
+Imports build the whole dataset folder in a temp folder beside ``dest`` (same filesystem), flush it to disk
+and rename it into place (:func:`write_folder`), so a failed or interrupted import leaves ``dest`` as it
+was. The one exception is an import *into the folder that already holds the images* (``import coco FILE
+IMAGE_DIR``): there everything is read and checked first, then only the metadata files, ``categories.json``
+and sidecars are written, each atomically (``in_place=True``); an existing ``metadata.jsonl`` is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opsml_image.annotation import ImageAnnotation
+from opsml_image.atomic import atomic_write_bytes, fsync_dir, sync_filesystem
+from opsml_image.categories import CATEGORIES_FILE, write_names
+from opsml_image.jsonl import write_objects
+
+__all__ = [
+    "FormatError",
+    "Skipped",
+    "Report",
+    "Refusals",
+    "staged_folder",
+    "write_folder",
+    "place_file",
+    "METADATA_FILE",
+]
+
+METADATA_FILE = "metadata.jsonl"
+
+
+class FormatError(ValueError):
+    """A file in some format that cannot be converted: ``<source>: <item>: <reason>``.
+
+    ``source`` is the file (or folder) read or written, ``item`` the image id / file name / line / XML element
+    at fault (None when the whole file is wrong), ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, source: str | Path, item: str | None, reason: str) -> None:
+        self.source, self.item, self.reason = str(source), item, reason
+        where = f"{source}: {item}" if item else str(source)
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item left out under ``skip_invalid``: which one (``item``) and why (``reason``, no item detail)."""
+
+    item: str
+    reason: str
+
+
+@dataclass
+class Report:
+    """What an import or export did: images and boxes written, what was skipped and what the format lost."""
+
+    images: int = 0
+    boxes: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    path: Path = field(default_factory=Path)
+
+    def skipped_counts(self) -> dict[str, int]:
+        """Skipped items counted by reason, most frequent first."""
+        return dict(Counter(s.reason for s in self.skipped).most_common())
+
+    def summary(self) -> str:
+        """One line: counts written, skipped (by reason) and the number of warnings."""
+        line = f"{self.images:,} images, {self.boxes:,} boxes → {self.path}"
+        if self.skipped:
+            reasons = "; ".join(f"{n:,} {reason}" for reason, n in self.skipped_counts().items())
+            line += f"; skipped {len(self.skipped):,} ({reasons})"
+        if self.warnings:
+            line += f"; {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}"
+        return line
+
+
+class Refusals:
+    """The skip-or-stop rule for one source file: :meth:`refuse` raises, or records the item when skipping."""
+
+    def __init__(self, source: str | Path, skip_invalid: bool = False) -> None:
+        self.source = str(source)
+        self.skip_invalid = skip_invalid
+        self.skipped: list[Skipped] = []
+
+    def refuse(self, item: str, reason: str) -> None:
+        """Stop with a :class:`FormatError` naming ``item``, or (skipping) record it and return."""
+        if not self.skip_invalid:
+            raise FormatError(self.source, item, reason)
+        self.skipped.append(Skipped(item, reason))
+
+    def error(self, item: str | None, reason: str) -> FormatError:
+        """A :class:`FormatError` for something no skipping can get past (raise it)."""
+        return FormatError(self.source, item, reason)
+
+
+@contextlib.contextmanager
+def staged_folder(dest: str | Path) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``dest``; on a clean exit it becomes ``dest``, on an error it goes.
+
+    ``dest`` must not exist or be an empty folder (checked before and after the work). The files written are
+    flushed to disk with one filesystem sync before the rename, so a crash leaves either nothing or all.
+    """
+    target = Path(dest)
+    _check_free(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _check_free(target)
+        sync_filesystem(staging)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def _check_free(target: Path) -> None:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        what = "a file" if not target.is_dir() else "a folder that is not empty"
+        raise FormatError(target, None, f"already exists and is {what}; choose a new destination")
+
+
+def write_folder(
+    dest: str | Path,
+    splits: Mapping[str, Sequence[ImageAnnotation]],
+    names: Sequence[str],
+    images: Mapping[tuple[str, str], Path] | None = None,
+    sidecar: Mapping[str, bytes] | None = None,
+    *,
+    in_place: bool = False,
+) -> Path:
+    """Write a dataset folder: one ``metadata.jsonl`` a split, ``categories.json`` and sidecar files.
+
+    The layout is flat (``dest/metadata.jsonl``) for a lone ``train`` split, else one folder a split
+    (``dest/<split>/metadata.jsonl``), as :class:`~opsml_image.dataset.ImageDataset` finds them. ``images``
+    maps ``(split, file_name)`` to the file to hard-link (or copy) there. ``sidecar`` maps a path relative to
+    ``dest`` to bytes. The folder is staged and renamed into place (see :func:`staged_folder`); with
+    ``in_place`` the images are already in ``dest`` and only the metadata files are written, each atomically,
+    refusing to replace an existing ``metadata.jsonl``.
+    """
+    target = Path(dest)
+    layout = {name: _split_dir(name, splits) for name in splits}
+    _check_unique(target, splits, layout)
+    if not in_place:
+        with staged_folder(target) as staging:
+            _write_contents(staging, splits, layout, names, images or {}, sidecar or {})
+        return target
+    if not target.is_dir():
+        raise FormatError(target, None, "is not a folder (the images folder to write metadata into)")
+    for name, sub in layout.items():
+        existing = target / sub / METADATA_FILE
+        if existing.exists():
+            raise FormatError(existing, None, "exists already; remove it or import into a new folder")
+        if not (target / sub).is_dir():
+            raise FormatError(target / sub, None, f"the folder for split {name!r} does not exist")
+    _write_contents(target, splits, layout, names, images or {}, sidecar or {})
+    return target
+
+
+def _split_dir(name: str, splits: Mapping[str, Sequence[ImageAnnotation]]) -> str:
+    return "" if list(splits) == ["train"] else name
+
+
+def _check_unique(
+    target: Path, splits: Mapping[str, Sequence[ImageAnnotation]], layout: Mapping[str, str]
+) -> None:
+    for name, records in splits.items():
+        seen: set[str] = set()
+        for annotation in records:
+            if annotation.file_name in seen:
+                where = target / layout[name] / METADATA_FILE
+                raise FormatError(where, annotation.file_name, "two records for one image file")
+            seen.add(annotation.file_name)
+
+
+def _write_contents(
+    root: Path,
+    splits: Mapping[str, Sequence[ImageAnnotation]],
+    layout: Mapping[str, str],
+    names: Sequence[str],
+    images: Mapping[tuple[str, str], Path],
+    sidecar: Mapping[str, bytes],
+) -> None:
+    for name, records in splits.items():
+        folder = root / layout[name]
+        for annotation in records:
+            source = images.get((name, annotation.file_name))
+            if source is not None:
+                place_file(source, folder / annotation.file_name)
+        write_objects(folder / METADATA_FILE, (a.to_record() for a in records))
+    if names:
+        write_names(root, list(names))
+    for relative, data in sidecar.items():
+        if relative == CATEGORIES_FILE or Path(relative).name == METADATA_FILE:
+            raise ValueError(f"sidecar {relative!r} would replace a dataset file")
+        atomic_write_bytes(root / relative, data)
+
+
+def place_file(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (copy when linking fails); a missing source is a FormatError."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+        return
+    except FileNotFoundError:
+        if not source.exists():
+            raise FormatError(source, None, "image file not found") from None
+    except OSError:
+        pass
+    try:
+        shutil.copyfile(source, target)
+    except FileNotFoundError:
+        raise FormatError(source, None, "image file not found") from None
