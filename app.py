@@ -11,7 +11,9 @@ import logging
 
 import streamlit as st
 
-from pages import _shared as ui
+from opsml_image.usecases.workspace import UserError, describe
+from pages import _session as session
+from pages import _widgets as ui
 
 st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
 # an error that escapes the pages' own handling shows a generic message, never a traceback
@@ -20,12 +22,12 @@ with contextlib.suppress(Exception):
 
 workspace, problem = None, None
 try:
-    workspace = ui.workspace()
-except ui.UserFacingError as error:
+    workspace = session.workspace()
+except UserError as error:
     problem = str(error)
 except Exception as error:  # noqa: BLE001 - shown as a readable message, logged with its traceback
     logging.getLogger("opsml_image.app").exception("opening the dataset failed")
-    problem = f"The dataset cannot be opened: {ui.describe(error)}"
+    problem = f"The dataset cannot be opened: {describe(error)}"
 
 # The default page lives at "/"; its own url_path never matches a URL, so "/browse" redirects to it.
 browse = st.Page(ui.PAGE_BROWSE, title="Browse", icon=":material/grid_view:", url_path="home", default=True)

@@ -41,7 +41,7 @@ def test_upload_creates_and_opens_a_dataset(app_home: Path, tmp_path: Path):
     folder = tmp_path / "sets" / "birds"
     assert sorted(p.name for p in folder.iterdir() if p.suffix == ".png") == ["a.png", "b.png"]
     assert json.loads((folder / "categories.json").read_text()) == ["robin", "crow"]
-    assert str(folder) in at.sidebar.code[0].value
+    assert at.sidebar.text[0].value == folder.name
     assert [m.value for m in at.sidebar.metric] == ["2", "2"]
 
 
