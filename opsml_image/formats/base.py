@@ -28,6 +28,7 @@ from pathlib import Path
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.atomic import atomic_write_bytes, fsync_dir, sync_filesystem
 from opsml_image.categories import CATEGORIES_FILE, write_names
+from opsml_image.images import ImageInfo, probe
 from opsml_image.jsonl import write_objects
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "staged_folder",
     "write_folder",
     "place_file",
+    "image_size",
     "METADATA_FILE",
 ]
 
@@ -91,18 +93,27 @@ class Report:
 
 
 class Refusals:
-    """The skip-or-stop rule for one source file: :meth:`refuse` raises, or records the item when skipping."""
+    """The skip-or-stop rule for one source: :meth:`refuse` raises, or records the item when skipping.
+
+    It also gathers :attr:`warnings` (what the target format cannot hold), for the :class:`Report`.
+    """
 
     def __init__(self, source: str | Path, skip_invalid: bool = False) -> None:
         self.source = str(source)
         self.skip_invalid = skip_invalid
         self.skipped: list[Skipped] = []
+        self.warnings: list[str] = []
 
     def refuse(self, item: str, reason: str) -> None:
         """Stop with a :class:`FormatError` naming ``item``, or (skipping) record it and return."""
         if not self.skip_invalid:
             raise FormatError(self.source, item, reason)
         self.skipped.append(Skipped(item, reason))
+
+    def warn(self, message: str) -> None:
+        """Note something the conversion cannot keep (listed once)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def error(self, item: str | None, reason: str) -> FormatError:
         """A :class:`FormatError` for something no skipping can get past (raise it)."""
@@ -228,3 +239,15 @@ def place_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
     except FileNotFoundError:
         raise FormatError(source, None, "image file not found") from None
+
+
+def image_size(annotation: ImageAnnotation, path: Path) -> tuple[int, int] | str:
+    """``(width, height)`` from the record's ``width``/``height`` keys when both are set, else from the
+    image header; a message saying what is wrong when neither works (no export probes a recorded size)."""
+    width, height = annotation.extra.get("width"), annotation.extra.get("height")
+    if type(width) is int and type(height) is int and width > 0 and height > 0:
+        return width, height
+    info = probe(path)
+    if isinstance(info, ImageInfo):
+        return info.width, info.height
+    return info.message
