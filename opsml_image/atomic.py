@@ -1,15 +1,83 @@
-"""Atomic file replacement: a temp file in the same folder, fsync, rename; a crash never half-writes."""
+"""Atomic file replacement: a temp file in the same folder, fsync, rename; a crash never half-writes.
+
+The temp file is named ``.<target>.<host>-<pid>.<random>.tmp`` (``host``: 8 hex digits of the machine's
+name). A process killed mid-write leaves it behind; :func:`remove_stale_temps` deletes such debris when it
+is stale: written on this machine by a process that no longer runs, or untouched for :data:`STALE_AFTER`
+seconds (a live writer touches its file at every 1 MiB it writes). :func:`is_temp_name` tells these names
+apart, so a folder listing never counts them as content.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "atomic_write_bytes", "fsync_dir", "sync_filesystem"]
+__all__ = [
+    "STALE_AFTER",
+    "atomic_writer",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "is_temp_name",
+    "remove_stale_temps",
+    "sync_filesystem",
+]
+
+#: Seconds after which a temp file nobody touched is debris, whichever machine wrote it.
+STALE_AFTER = 3600
+_HOST = hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
+#: What :func:`tempfile.mkstemp` makes with our prefix: ``.<target>.[<host>-<pid>.]<8 random>.tmp``.
+_DEBRIS = re.compile(r"^\..+?(?:\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a hidden ``*.tmp`` name: an atomic write in progress or its debris, never dataset content."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def remove_stale_temps(directory: str | Path, *, now: float | None = None) -> list[Path]:
+    """Delete the stale temp files :func:`atomic_writer` left in ``directory`` (not below it); return them.
+
+    Only names this module makes are considered (older versions wrote no host and pid: only age counts for
+    them); a file is stale when its writer (same machine) is dead, or when it was last modified more than
+    :data:`STALE_AFTER` seconds ago. Errors are ignored (another
+    process may remove the same file first).
+    """
+    removed: list[Path] = []
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            match = _DEBRIS.match(entry.name)
+            if not match:
+                continue
+            with contextlib.suppress(OSError):
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
+                dead = match["host"] == _HOST and not _alive(int(match["pid"] or 0))
+                if old or dead:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs under another user
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -21,7 +89,8 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    prefix = f".{target.name}.{_HOST}-{os.getpid()}."
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as handle:

@@ -1,4 +1,7 @@
-"""Image files: which files are images, and their size read from the header (cached, bomb-safe)."""
+"""Image files: which files are images, and their size read from the header (cached, bomb-safe).
+
+Only regular files are opened: a FIFO, socket, device or folder named as an image is ``file.special``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from opsml_image.confine import SpecialFileError, open_regular, special_problem
 from opsml_image.rules import Problem
 
 __all__ = [
@@ -92,13 +96,16 @@ def probe(path: str | Path) -> ImageInfo | Problem:
     The result is cached per (path, size, modification time), so an unchanged file is read once.
     """
     try:
-        stat = os.stat(path)
+        st = os.stat(path)
     except FileNotFoundError:
         return Problem("image.missing", "file_name", f"image not found: {path}")
     except OSError as error:
         return Problem("image.unreadable", "file_name", f"cannot read {path}: {error.strerror}")
+    special = special_problem(path, st.st_mode)
+    if special:
+        return special
     try:
-        return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+        return _probe(str(path), st.st_size, st.st_mtime_ns)
     except FileNotFoundError:  # removed between the stat and the read: not cached, a later call looks again
         return Problem("image.missing", "file_name", f"image not found: {path}")
 
@@ -108,7 +115,7 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with open_regular(path) as handle, Image.open(handle) as image:
                 width, height, fmt = image.width, image.height, image.format or "?"
                 if width * height > MAX_PIXELS:
                     return Problem("image.too_large", "file_name", too_many_pixels(path, width, height))
@@ -116,6 +123,8 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
                     image.verify()  # walks every chunk and its CRC: finds truncation without decoding
     except FileNotFoundError:
         raise
+    except SpecialFileError as error:  # swapped for a FIFO or device since the stat
+        return Problem("file.special", "file_name", str(error))
     except Image.DecompressionBombError as error:
         return Problem("image.too_large", "file_name", refused_bomb(path, error))
     except UnidentifiedImageError as error:
@@ -131,7 +140,7 @@ def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
 
 def _jpeg_is_complete(path: str, size: int) -> bool:
     """A complete JPEG ends with the EOI marker FFD9 (some writers pad a few bytes after it)."""
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         handle.seek(max(0, size - 64))
         return b"\xff\xd9" in handle.read()
 
@@ -142,7 +151,7 @@ def open_image(path: str | Path) -> Image.Image:
     if isinstance(info, Problem):
         raise ValueError(info.message)
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as handle, Image.open(handle) as image:
             image.load()
             return image.copy() if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
     except (OSError, SyntaxError, ValueError) as error:

@@ -3,7 +3,10 @@
 Lines are numbered from 1 as an editor shows them (blank lines count but yield nothing). A UTF-8 BOM on
 the first line and CRLF endings are accepted. A line that cannot be read becomes a
 :class:`~opsml_image.rules.Problem` with the line's number instead of an exception, so a reader can
-report every bad line in one pass.
+report every bad line in one pass. So does a line whose strings (keys or values) hold a NUL character or a
+lone surrogate (``string.nul``, ``string.surrogate``): no later step has to handle text that cannot be
+printed, stored or encoded. A path that is not a regular file (a folder, a FIFO) raises
+:class:`MetadataError` without being opened for a blocking read.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 import orjson
 
 from opsml_image.atomic import atomic_writer
-from opsml_image.rules import Problem
+from opsml_image.confine import SpecialFileError, open_regular
+from opsml_image.rules import Problem, string_problems
 
 __all__ = ["MetadataError", "read_lines", "iter_objects", "write_objects", "rewrite_lines", "dumps"]
 
@@ -45,7 +49,7 @@ def read_lines(
     ``on_progress`` is called with the bytes read so far every 4096 lines and at the end.
     """
     limit = max_line_bytes or MAX_LINE_BYTES
-    with open(path, "rb", buffering=_CHUNK) as handle:
+    with _open_metadata(path) as handle:
         readline = handle.readline
         loads = orjson.loads
         number = 0
@@ -59,12 +63,15 @@ def read_lines(
                 yield number, Problem("line.too_long", None, message)
                 continue
             try:
-                yield number, loads(line)
+                value = loads(line)
             except orjson.JSONDecodeError as error:
                 if number == 1 and line.startswith(_BOM):
                     line = line[len(_BOM) :]
                 if line.strip():
-                    yield number, _parse_slowly(line, error)
+                    yield number, _first_string_problem(_parse_slowly(line, error))
+                continue
+            # orjson refuses lone surrogates, so only the \u0000 escape can put a bad character in a string
+            yield number, _first_string_problem(value) if b"\\u0000" in line else value
         if on_progress:
             on_progress(handle.tell())
 
@@ -109,7 +116,7 @@ def rewrite_lines(
     with atomic_writer(source) as out:
         last = b"\n"
         if source.exists():
-            with open(source, "rb", buffering=_CHUNK) as handle:
+            with _open_metadata(source) as handle:
                 for number, line in enumerate(handle, 1):
                     if number in replace:
                         for obj in replace[number]:
@@ -125,6 +132,23 @@ def rewrite_lines(
             first = False
             out.write(dumps(obj))
     return source
+
+
+def _open_metadata(path: str | Path) -> Any:
+    """Open a metadata file for reading, or raise :class:`MetadataError` for a folder, FIFO or device."""
+    try:
+        return open_regular(path, buffering=_CHUNK)
+    except SpecialFileError as error:
+        raise MetadataError(path, None, Problem("file.special", None, str(error))) from None
+    except IsADirectoryError:
+        raise MetadataError(path, None, Problem("file.special", None, f"{path} is a folder")) from None
+
+
+def _first_string_problem(value: Any) -> Any:
+    """The value, or the first ``string.nul``/``string.surrogate`` Problem of its strings."""
+    if type(value) is Problem:
+        return value
+    return next(string_problems(value), value)
 
 
 def _skip_to_line_end(handle: Any) -> int:

@@ -26,6 +26,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "file_name.absolute": ("error", "file_name is an absolute path"),
     "file_name.parent": ("error", "file_name goes up with '..'"),
     "file_name.scheme": ("error", "file_name is a URL, not a relative path"),
+    "string.nul": ("error", "a string (value or key) holds a NUL character (\\u0000)"),
+    "string.surrogate": ("error", "a string (value or key) holds a lone UTF-16 surrogate (invalid Unicode)"),
     "caption.type": ("error", "caption is not a string"),
     "categories.type": ("error", "categories is not a list of integer ids >= 0"),
     "objects.type": ("error", "objects is not an object"),
@@ -42,6 +44,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "image.missing": ("error", "the image file does not exist"),
     "image.unreadable": ("error", "the file is not a readable image (corrupt, truncated or not an image)"),
     "image.too_large": ("error", "the image declares more pixels than allowed (decompression bomb)"),
+    "file.outside": ("error", "a file or folder is a link to a place outside the dataset folder"),
+    "file.special": ("error", "a path is a FIFO, socket, device or folder where a regular file belongs"),
     "image.unlabeled": ("warning", "an image in the folder has no record (Hugging Face drops it)"),
     "split.features": ("warning", "split metadata files have different keys (Hugging Face refuses to load)"),
     "categories_file.invalid": ("error", "categories.json is not a JSON list of unique names"),
@@ -90,6 +94,51 @@ def file_name_problem(value: Any) -> Problem | None:
     if ".." in re.split(r"[\\/]", value):
         return Problem("file_name.parent", "file_name", f"file_name must not go up with '..': {value!r}")
     return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def shown(text: str) -> str:
+    """``text`` with NUL characters and lone surrogates written as ``\\uXXXX`` escapes (safe to print)."""
+    text = text.replace("\x00", "\\u0000")
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def string_problem(value: str, field: str | None) -> Problem | None:
+    """``string.nul`` or ``string.surrogate`` for a string holding one (two C-level searches when clean)."""
+    where = field or "a string"
+    at = value.find("\x00")
+    if at >= 0:
+        return Problem("string.nul", field, f"{where} holds a NUL character (\\u0000) at character {at + 1}")
+    match = _SURROGATE.search(value)
+    if match:
+        return Problem(
+            "string.surrogate",
+            field,
+            f"{where} holds a lone surrogate \\u{ord(match.group()):04x} at character {match.start() + 1}, "
+            "which is not valid Unicode",
+        )
+    return None
+
+
+def string_problems(value: Any, field: str = "") -> Iterator[Problem]:
+    """Every string (dict key or value, at any depth) of a JSON value holding a NUL or a lone surrogate."""
+    if type(value) is str:
+        problem = string_problem(value, field or None)
+        if problem:
+            yield problem
+    elif type(value) is dict:
+        for key, item in value.items():
+            path = f"{field}.{shown(key)}" if field else shown(key)
+            problem = string_problem(key, f"{path} (key)")
+            if problem:
+                yield problem
+            yield from string_problems(item, path)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) in (str, dict, list):
+                yield from string_problems(item, f"{field}[{i}]")
 
 
 def category_list_problems(value: Any, field: str = "objects.categories") -> Iterator[Problem]:

@@ -42,7 +42,7 @@ def test_probe_reads_size_and_format(tmp_path, make_image):
         (lambda d, mk: _truncate(mk(d / "t.png", size=(300, 200)), 0.6), "image.unreadable"),
         (lambda d, mk: _truncate(mk(d / "t.jpg", size=(300, 200)), 0.6), "image.unreadable"),
         (lambda d, mk: write_bomb_png(d / "bomb.png"), "image.too_large"),
-        (lambda d, mk: _mkdir(d / "folder.png"), "image.unreadable"),
+        (lambda d, mk: _mkdir(d / "folder.png"), "file.special"),
     ],
     ids=["missing", "text-as-png", "truncated-png", "truncated-jpeg", "bomb", "folder"],
 )
