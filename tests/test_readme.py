@@ -19,6 +19,7 @@ def test_the_readme_has_the_seed_example_and_the_registry_example():
     assert len(blocks) == 2
     assert "from opsml_image import ImageDataset, ImageMetadata, ImageRecord, BBox" in blocks[0]
     assert "registry.register_card(card" in blocks[1]
+    assert "registry.download_data(loaded" in blocks[1] and "registry.to_hf_dataset(loaded)" in blocks[1]
 
 
 def test_the_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_image) -> None:
@@ -36,6 +37,7 @@ def test_the_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         )
     assert namespace["report"].ok  # type: ignore[attr-defined]
     assert (tmp_path / "street-signs" / "0001.png").exists()
+    assert namespace["loaded"].data.image_dir == tmp_path / "street-signs"  # type: ignore[attr-defined]
     diff = namespace["registry"].diff("street-signs", "1.0.0", "1.1.0")  # type: ignore[attr-defined]
     assert diff.empty
     namespace["registry"].close()  # type: ignore[attr-defined]

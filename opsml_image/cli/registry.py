@@ -105,9 +105,10 @@ def download(
 ) -> None:
     """Restore a registered dataset folder byte for byte (hashes verified)."""
     with _errors():
-        card = _registry().load_card(name=name, version=version, team=team)
+        registry = _registry()
+        card = registry.load_card(name=name, version=version, team=team)
         with _progress_bar() as progress:
-            card.download_data(dest, overwrite=overwrite, progress=progress)
+            registry.download_data(card, dest, overwrite=overwrite, progress=progress)
     typer.secho(f"downloaded {card.team}/{card.name} {card.version} to {dest}", fg="green")
 
 

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opsml_image.dataset import ImageDataset
-from opsml_image.registry.errors import InvalidNameError, RegistryError
+from opsml_image.registry.errors import InvalidNameError
 from opsml_image.registry.hashing import HASH_NAME
-
-if TYPE_CHECKING:
-    from opsml_image.registry.loaders import DetectionDataset, Progress
 
 __all__ = ["DataCard", "DataFacts", "CategoryFact", "normalise_name", "check_email", "MAX_TEAM_NAME"]
 
@@ -94,7 +90,9 @@ class DataFacts(BaseModel):
 class DataCard(BaseModel):
     """A dataset registered (or to be registered) in a :class:`~opsml_image.registry.CardRegistry`.
 
-    ``uid``, ``version``, ``created_at``, ``uri`` and ``facts`` are filled in by registration.
+    A plain record: ``uid``, ``version``, ``created_at``, ``uri`` and ``facts`` are filled in by
+    registration. The registry loads the data back: ``registry.download_data(card, dest)``,
+    ``registry.to_hf_dataset(card)``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True)
@@ -111,7 +109,6 @@ class DataCard(BaseModel):
     uri: str | None = None
     validated: bool | None = None
     facts: DataFacts | None = None
-    _loader: Any = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         # Normalise first so a bad name raises InvalidNameError itself, not a wrapped ValidationError.
@@ -151,46 +148,10 @@ class DataCard(BaseModel):
         """The card's fields as JSON-ready data (no dataset object)."""
         return self.model_dump(mode="json", exclude={"data"})
 
-    # ------------------------------------------------------------------------------------------ load back
-
-    def download_data(
-        self, path: str | Path, *, overwrite: bool = False, progress: Progress | None = None
-    ) -> ImageDataset:
-        """Restore the registered folder at ``path`` byte for byte (hashes verified); returns :attr:`data`."""
-        dataset = self._require_loader().download(self, Path(path), overwrite=overwrite, progress=progress)
-        self.data = dataset
-        return dataset
-
-    def to_hf_dataset(self, path: str | Path | None = None, **kwargs: Any) -> Any:
-        """The data as a Hugging Face ``DatasetDict`` with class names from the card (``datasets`` needed).
-
-        Uses :attr:`data` when it is set, else downloads to ``path`` first.
-        """
-        from opsml_image.registry.loaders import to_hf_dataset
-
-        return to_hf_dataset(self._local_folder(path), self.category_names(), **kwargs)
-
-    def detection_dataset(self, split: str | None = None, path: str | Path | None = None) -> DetectionDataset:
-        """A PyTorch-style map dataset of ``(PIL image, {"boxes", "labels", ...})`` for one split."""
-        from opsml_image.registry.loaders import DetectionDataset
-
-        return DetectionDataset(self._local_folder(path), split=split, category_names=self.category_names())
-
     def category_names(self) -> list[str]:
+        """Class names indexed by id: from the registered facts, else the dataset's ``categories.json``."""
         if self.facts is not None:
             return self.facts.category_names()
         if self.data is not None:
             return self.data.category_names()
         return []
-
-    def _local_folder(self, path: str | Path | None) -> ImageDataset:
-        if self.data is not None:
-            return self.data
-        if path is None:
-            raise RegistryError("this card has no local data: pass a path to download it to")
-        return self.download_data(path)
-
-    def _require_loader(self) -> Any:
-        if self._loader is None:
-            raise RegistryError("this card was not loaded from a registry: use CardRegistry.load_card first")
-        return self._loader

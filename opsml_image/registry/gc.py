@@ -10,21 +10,28 @@ A card whose manifests cannot all be read is left alone: nothing is deleted on a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-import sqlalchemy as sa
+from sqlalchemy import Engine
 
 from opsml_image.registry import versions
 from opsml_image.registry.card import normalise_name
-from opsml_image.registry.db import cards
 from opsml_image.registry.errors import CardBusyError, InvalidNameError, InvalidVersionError, RegistryError
 from opsml_image.registry.locks import card_lock
 from opsml_image.registry.manifest import Manifest
+from opsml_image.registry.storage import ArtifactStore
 
-if TYPE_CHECKING:
-    from opsml_image.registry.registry import CardRegistry
+__all__ = ["CardGarbage", "GarbageReport", "collect_garbage", "Collectable"]
 
-__all__ = ["CardGarbage", "GarbageReport", "collect_garbage"]
+
+class Collectable(Protocol):
+    """What collection uses of a registry (:class:`~opsml_image.registry.CardRegistry` is one)."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def store(self) -> ArtifactStore: ...
+    def manifests(self, name: str, team: str) -> dict[str, Manifest]: ...
 
 
 @dataclass
@@ -73,7 +80,7 @@ class GarbageReport:
 
 
 def collect_garbage(
-    registry: CardRegistry,
+    registry: Collectable,
     team: str | None = None,
     name: str | None = None,
     *,
@@ -105,21 +112,14 @@ def _is_version(text: str) -> bool:
     return True
 
 
-def _collect_card(registry: CardRegistry, team: str, name: str, dry_run: bool, wait: float) -> CardGarbage:
+def _collect_card(registry: Collectable, team: str, name: str, dry_run: bool, wait: float) -> CardGarbage:
     result = CardGarbage(team, name)
     store = registry.store
     try:
         with card_lock(registry.engine, team, name, exclusive=True, wait=wait):
-            rows = registry._fetch(
-                sa.select(cards.c.version, cards.c.manifest_digest).where(
-                    cards.c.team == team, cards.c.name == name
-                )
-            )
-            referenced: set[str] = set()
-            for row in rows:
-                data = store.read(f"{store.version_dir(team, name, row.version)}/manifest.json")
-                referenced.update(e.digest for e in Manifest.from_bytes(data, row.manifest_digest).entries)
-            registered = {row.version for row in rows}
+            manifests = registry.manifests(name, team)
+            referenced = {e.digest for manifest in manifests.values() for e in manifest.entries}
+            registered = set(manifests)
             result.blobs = sorted(d for d in store.existing_blobs(team, name) if d not in referenced)
             result.bytes = sum(store.fs.size(store.blob_path(team, name, d)) for d in result.blobs)
             result.temp_files = store.temp_files(team, name)

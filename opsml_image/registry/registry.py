@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from opsml_image import categories, config, features, images, jsonl, rules, validation
 from opsml_image.categories import read_names
+from opsml_image.dataset import ImageDataset
 from opsml_image.images import is_image_file
 from opsml_image.registry import versions
 from opsml_image.registry.card import CategoryFact, DataCard, DataFacts, normalise_name
@@ -38,7 +39,15 @@ from opsml_image.registry.errors import (
 )
 from opsml_image.registry.gc import GarbageReport, collect_garbage
 from opsml_image.registry.hashing import FileEntry, HashCache, hash_bytes, hash_file, scan
-from opsml_image.registry.loaders import CardLoader, Progress, byte_counter, diff_records, no_progress
+from opsml_image.registry.loaders import (
+    CardLoader,
+    DetectionDataset,
+    Progress,
+    byte_counter,
+    diff_records,
+    no_progress,
+    to_hf_dataset,
+)
 from opsml_image.registry.locks import card_lock
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
@@ -169,7 +178,6 @@ class CardRegistry:
         # otherwise delete blobs this registration is about to reuse), until the row is committed.
         with card_lock(self.engine, card.team, card.name, exclusive=False):
             self._register_locked(card, wanted, version_type, force, report)
-        card._loader = CardLoader(self.store, self._manifest_digest(card.uid))
         return card
 
     def _register_locked(
@@ -372,6 +380,20 @@ class CardRegistry:
         team = normalise_name(team, "team") if team is not None else None
         return collect_garbage(self, team, name, dry_run=dry_run, wait=wait)
 
+    def manifests(self, name: str, team: str) -> dict[str, Manifest]:
+        """The manifest (file, hash, size) of every registered version of ``team/name``, by version.
+
+        Each is read from storage and checked against the digest its card row holds (``IntegrityError``).
+        """
+        team, name = normalise_name(team, "team"), normalise_name(name)
+        query = sa.select(cards.c.version, cards.c.manifest_digest).where(
+            cards.c.team == team, cards.c.name == name
+        )
+        return {
+            row.version: CardLoader(self.store, row.manifest_digest).manifest(team, name, row.version)
+            for row in self._fetch(query)
+        }
+
     def load_card(
         self,
         name: str | None = None,
@@ -379,7 +401,7 @@ class CardRegistry:
         team: str | None = None,
         uid: str | None = None,
     ) -> DataCard:
-        """A registered card (the latest unless ``version`` is given), ready to download its data."""
+        """A registered card (the latest unless ``version`` is given); :meth:`download_data` gets its data."""
         row = self._find(name, version, team, uid)
         card = DataCard.model_validate(
             {
@@ -396,7 +418,6 @@ class CardRegistry:
                 "facts": row["facts"],
             }
         )
-        card._loader = CardLoader(self.store, row["manifest_digest"])
         return card
 
     def diff(self, name: str, v1: str, v2: str, team: str | None = None) -> CardDiff:
@@ -428,6 +449,56 @@ class CardRegistry:
         result.added_records, result.removed_records, result.changed_records = added, removed, changed
         return result
 
+    # ------------------------------------------------------------------------------------------ load back
+
+    def manifest(self, card: DataCard) -> Manifest:
+        """The manifest of a registered card's version (hash-verified)."""
+        return self._loader(card).manifest(card.team, card.name, _registered_version(card))
+
+    def download_data(
+        self, card: DataCard, path: str | Path, *, overwrite: bool = False, progress: Progress | None = None
+    ) -> ImageDataset:
+        """Restore a registered card's folder at ``path`` byte for byte (hashes verified).
+
+        Returns the restored dataset and sets it as ``card.data``. ``path`` must be new or empty unless
+        ``overwrite``; ``progress(stage, done, total)`` is called with stage ``download`` (bytes).
+        """
+        dataset = self._loader(card).download(card, Path(path), overwrite=overwrite, progress=progress)
+        card.data = dataset
+        return dataset
+
+    def to_hf_dataset(self, card: DataCard, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """The card's data as a Hugging Face ``DatasetDict`` with class names from the card (``datasets``
+        needed). Uses ``card.data`` when set, else downloads to ``path`` first; ``kwargs`` go to
+        ``datasets.load_dataset``."""
+        return to_hf_dataset(self._local_data(card, path), card.category_names(), **kwargs)
+
+    def detection_dataset(
+        self, card: DataCard, split: str | None = None, path: str | Path | None = None, **kwargs: Any
+    ) -> DetectionDataset:
+        """A PyTorch-style map dataset of ``(PIL image, {"boxes", "labels", ...})`` over one split of the
+        card's data (``card.data``, else downloaded to ``path``); ``kwargs`` go to ``DetectionDataset``."""
+        data = self._local_data(card, path)
+        return DetectionDataset(data, split=split, category_names=card.category_names(), **kwargs)
+
+    def _local_data(self, card: DataCard, path: str | Path | None) -> ImageDataset:
+        if card.data is not None:
+            return card.data
+        if path is None:
+            raise RegistryError("this card has no local data: pass a path to download it to")
+        return self.download_data(card, path)
+
+    def _loader(self, card: DataCard) -> CardLoader:
+        _registered_version(card)
+        query = sa.select(cards.c.manifest_digest).where(
+            cards.c.uid == card.uid, cards.c.team == card.team, cards.c.name == card.name
+        )
+        rows = self._fetch(query)
+        if not rows:
+            label = f"{card.team}/{card.name} version {card.version} (uid {card.uid})"
+            raise CardNotFoundError(f"no data card {label} in this registry")
+        return CardLoader(self.store, rows[0].manifest_digest, workers=self.workers)
+
     # ------------------------------------------------------------------------------------------ helpers
 
     def _find(
@@ -452,9 +523,6 @@ class CardRegistry:
         query = sa.select(cards.c.version).where(cards.c.team == team, cards.c.name == name)
         return [versions.parse(row.version) for row in self._fetch(query)]
 
-    def _manifest_digest(self, uid: str | None) -> str:
-        return self._fetch(sa.select(cards.c.manifest_digest).where(cards.c.uid == uid))[0].manifest_digest
-
     def _fetch(self, query: Any) -> list[Any]:
         try:
             with self.engine.connect() as conn:
@@ -478,6 +546,15 @@ def _select(name: str | None, team: str | None, version: str | None) -> Any:
     if version is not None:
         query = query.where(cards.c.version_key == versions.version_key(versions.parse(version)))
     return query
+
+
+def _registered_version(card: DataCard) -> str:
+    """The card's version, or :class:`RegistryError` for a card never registered."""
+    if card.uid is None or card.version is None:
+        raise RegistryError(
+            f"card {card.team}/{card.name} is not registered: register it, or use CardRegistry.load_card"
+        )
+    return card.version
 
 
 def _is_stored(present: dict[str, int | None], digest: str, size: int) -> bool:

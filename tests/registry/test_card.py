@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from opsml_image.registry import DataCard, InvalidNameError, RegistryError
+from opsml_image.registry import DataCard, InvalidNameError
 from opsml_image.registry.card import CategoryFact, DataFacts, normalise_name
 
 
@@ -70,6 +70,9 @@ def test_category_names_fill_gaps() -> None:
     assert facts.category_names() == ["car", "category_1", "category_2"]
 
 
-def test_download_needs_a_registry(tmp_path: Path) -> None:
-    with pytest.raises(RegistryError, match="load_card"):
-        card().download_data(tmp_path / "out")
+def test_a_card_is_a_plain_model_that_round_trips(tmp_path: Path) -> None:
+    made = card(tags={"source": "dashcam"}, version="1.0.0", uid="abc")
+    assert not made.__pydantic_private__  # no hidden loader or other state
+    assert not hasattr(made, "download_data") and not hasattr(made, "to_hf_dataset")
+    again = DataCard.model_validate(made.to_record())
+    assert again == made and again.to_record() == made.to_record()

@@ -87,7 +87,7 @@ def test_a_killed_registration_leaves_no_card_and_a_retry_works(
         assert registry.store.temp_files("vision", "street-signs") == []
         card = registry.register_card(make_card(data))
         assert card.version == "1.0.0"
-        restored = registry.load_card(name="street-signs").download_data(tmp_path / "restored")
+        restored = registry.download_data(registry.load_card(name="street-signs"), tmp_path / "restored")
         assert Path(restored.image_dir) == tmp_path / "restored"
         assert same_tree(data, tmp_path / "restored")
     finally:

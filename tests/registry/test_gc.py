@@ -45,7 +45,7 @@ def test_collects_only_what_no_version_needs(
 ) -> None:
     registry.register_card(make_card(dataset_dir))
     original = tmp_path / "v1-original"
-    registry.load_card(name=NAME, version="1.0.0").download_data(original)
+    registry.download_data(registry.load_card(name=NAME, version="1.0.0"), original)
     write_image(dataset_dir / "train" / "train_000.jpg", color=(200, 10, 10))  # v2 has other bytes for it
     registry.register_card(make_card(dataset_dir))
     blob, partial, folder = litter(registry, tmp_path)
@@ -68,8 +68,8 @@ def test_collects_only_what_no_version_needs(
         f"{TEAM}/{NAME}/v{folder}/manifest.json",
     }
     # both versions still download byte for byte (v1's old train_000.jpg blob is still referenced)
-    registry.load_card(name=NAME, version="1.0.0").download_data(tmp_path / "v1")
-    registry.load_card(name=NAME, version="1.1.0").download_data(tmp_path / "v2")
+    registry.download_data(registry.load_card(name=NAME, version="1.0.0"), tmp_path / "v1")
+    registry.download_data(registry.load_card(name=NAME, version="1.1.0"), tmp_path / "v2")
     assert same_tree(original, tmp_path / "v1") and same_tree(dataset_dir, tmp_path / "v2")
     assert registry.collect_garbage().cards[0].empty
 
@@ -188,7 +188,7 @@ def test_collects_on_s3_storage(s3_storage: tuple[str, dict], dataset_dir: Path,
         assert card.blobs == [blob] and card.temp_files == [partial] and card.version_folders == []
         assert blob not in registry.store.existing_blobs(TEAM, NAME)
         assert not registry.store.fs.exists(partial)
-        restored = registry.load_card(name=NAME).download_data(tmp_path / "restored")
+        restored = registry.download_data(registry.load_card(name=NAME), tmp_path / "restored")
         assert same_tree(dataset_dir, Path(restored.image_dir))
     finally:
         registry.close()

@@ -24,10 +24,10 @@ def test_hf_imagefolder_loads_the_downloaded_folder(
     datasets = pytest.importorskip("datasets")
     local_registry.register_card(make_card(dataset_dir))
     card = local_registry.load_card(name="street-signs")
-    folder = card.download_data(tmp_path / "restored").image_dir
+    folder = local_registry.download_data(card, tmp_path / "restored").image_dir
     plain = datasets.load_dataset("imagefolder", data_dir=str(folder))
     assert {k: v.num_rows for k, v in plain.items()} == {"train": 3, "validation": 2}
-    named = card.to_hf_dataset()
+    named = local_registry.to_hf_dataset(card)
     feature = named["train"].features["objects"]["categories"].feature
     assert isinstance(feature, datasets.ClassLabel) and feature.names == CATEGORIES
     row = named["train"][0]
@@ -41,7 +41,7 @@ def test_to_hf_dataset_downloads_when_needed(
     pytest.importorskip("datasets")
     local_registry.register_card(make_card(dataset_dir))
     card = local_registry.load_card(name="street-signs")
-    loaded = card.to_hf_dataset(tmp_path / "auto")
+    loaded = local_registry.to_hf_dataset(card, tmp_path / "auto")
     assert (tmp_path / "auto" / "train" / "metadata.jsonl").is_file() and loaded["validation"].num_rows == 2
 
 
@@ -69,7 +69,7 @@ def test_detection_dataset_from_a_card_and_transform(
 ) -> None:
     local_registry.register_card(make_card(dataset_dir))
     card = local_registry.load_card(name="street-signs")
-    data = card.detection_dataset("train", path=tmp_path / "dl")
+    data = local_registry.detection_dataset(card, "train", path=tmp_path / "dl")
     assert len(data) == 3 and data[2][1]["names"] == ["tree", "house"]
     flipped = DetectionDataset(card.data, "train", transform=lambda im, t: (im.size, len(t["boxes"])))  # type: ignore[arg-type]
     assert flipped[0] == ((64, 48), 2)

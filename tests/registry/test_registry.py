@@ -131,15 +131,36 @@ def test_download_restores_the_exact_folder(
     loaded = registry.load_card(name="street-signs", version="1.0.0")
     assert loaded.facts is not None and loaded.facts.images == 5 and loaded.tags == {}
     events: list[tuple[str, int, int]] = []
-    dataset = loaded.download_data(tmp_path / "restored", progress=lambda *e: events.append(e))
+    dataset = registry.download_data(loaded, tmp_path / "restored", progress=lambda *e: events.append(e))
     assert same_tree(dataset_dir, tmp_path / "restored")
     assert isinstance(dataset, ImageDataset) and loaded.data is dataset
     assert dataset.validate().ok and list(dataset.splits) == ["train", "validation"]
     assert events[-1][0] == "download" and events[-1][1] == events[-1][2] > 0
     with pytest.raises(RegistryError, match="not empty"):
-        loaded.download_data(tmp_path / "restored")
-    loaded.download_data(tmp_path / "restored", overwrite=True)
+        registry.download_data(loaded, tmp_path / "restored")
+    registry.download_data(loaded, tmp_path / "restored", overwrite=True)
     assert same_tree(dataset_dir, tmp_path / "restored")
+
+
+def test_loading_needs_a_card_registered_in_this_registry(
+    registry: CardRegistry, dataset_dir: Path, tmp_path: Path
+) -> None:
+    fresh = make_card(dataset_dir)
+    with pytest.raises(RegistryError, match="not registered"):
+        registry.download_data(fresh, tmp_path / "out")
+    with pytest.raises(RegistryError, match="not registered"):
+        registry.manifest(fresh)
+    registered = registry.register_card(make_card(dataset_dir))
+    other = CardRegistry(tracking_uri=f"sqlite:///{tmp_path / 'other.db'}", storage_uri=tmp_path / "other")
+    try:
+        with pytest.raises(CardNotFoundError, match=f"uid {registered.uid}"):
+            other.download_data(registered, tmp_path / "out")
+    finally:
+        other.close()
+    assert not (tmp_path / "out").exists()
+    restored = registry.download_data(registered, tmp_path / "out")  # the card the registration filled
+    assert same_tree(dataset_dir, restored.image_dir) and registered.data is restored
+    assert set(registry.manifests("street-signs", "vision")) == {"1.0.0"}
 
 
 def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
@@ -159,7 +180,7 @@ def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
 
     first = registry.register_card(card(metadata="labels.jsonl"))
     assert first.validated is True and first.facts is not None and first.facts.metadata == "labels.jsonl"
-    restored = registry.load_card(name="named").download_data(tmp_path / "restored")
+    restored = registry.download_data(registry.load_card(name="named"), tmp_path / "restored")
     assert restored.metadata == "labels.jsonl" and restored.validate().ok
     # The same bytes read through metadata.jsonl are another dataset: validated afresh, and refused.
     with pytest.raises(DatasetInvalidError, match="missing.jpg"):
@@ -176,7 +197,7 @@ def test_a_split_folder_that_is_a_link_is_registered(
     (dataset_dir / "train").symlink_to(tmp_path / "train-elsewhere", target_is_directory=True)
     card = registry.register_card(make_card(dataset_dir))
     assert card.facts is not None and card.facts.files == 8  # validated through the link, and stored
-    restored = registry.load_card(name="street-signs").download_data(tmp_path / "restored")
+    restored = registry.download_data(registry.load_card(name="street-signs"), tmp_path / "restored")
     assert same_tree(original, restored.image_dir) and list(restored.splits) == ["train", "validation"]
 
 
@@ -186,9 +207,9 @@ def test_registered_versions_never_change(registry: CardRegistry, dataset_dir: P
     registry.register_card(make_card(dataset_dir))
     write_image(dataset_dir / "train" / "train_000.jpg", color=(1, 2, 3))
     registry.register_card(make_card(dataset_dir))
-    first = registry.load_card(name="street-signs", version="1.0.0").download_data(tmp_path / "v1")
+    first = registry.download_data(registry.load_card(name="street-signs", version="1.0.0"), tmp_path / "v1")
     assert same_tree(original, first.image_dir)
-    second = registry.load_card(name="street-signs", version="1.1.0").download_data(tmp_path / "v2")
+    second = registry.download_data(registry.load_card(name="street-signs", version="1.1.0"), tmp_path / "v2")
     assert same_tree(dataset_dir, second.image_dir)
 
 
@@ -309,7 +330,7 @@ def test_racing_registrations_get_distinct_consecutive_versions(
     assert sorted(r["version"] for r in rows) == sorted(results) and len({r["uid"] for r in rows}) == 4
     for i, version in enumerate(sorted(results)):
         restored = (
-            registries[0].load_card(name="street-signs", version=version).download_data(tmp_path / f"r{i}")
+            registries[0].download_data(registries[0].load_card(name="street-signs", version=version), tmp_path / f"r{i}")
         )
         assert same_tree(dataset_dir, restored.image_dir)
     for reg in registries:
@@ -360,7 +381,7 @@ def test_storage_failing_half_way_leaves_no_card_and_retry_works(
     fs.budget = 1_000_000
     card = failing.register_card(make_card(dataset_dir))
     assert card.version == "1.0.0"  # no hole left by the failed attempt
-    restored = failing.load_card(name="street-signs").download_data(tmp_path / "restored")
+    restored = failing.download_data(failing.load_card(name="street-signs"), tmp_path / "restored")
     assert same_tree(dataset_dir, restored.image_dir)
     failing.close()
 
@@ -439,7 +460,7 @@ def test_tampered_storage_fails_download(registry: CardRegistry, dataset_dir: Pa
     image = (dataset_dir / "train" / "train_000.jpg").read_bytes()
     Path(registry.store.blob_path(card.team, card.name, hash_bytes(image))).write_bytes(b"corrupt")
     with pytest.raises(IntegrityError):
-        registry.load_card(name="street-signs").download_data(tmp_path / "out")
+        registry.download_data(registry.load_card(name="street-signs"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
@@ -515,7 +536,7 @@ def test_s3_storage_end_to_end(s3_storage: tuple[str, dict], dataset_dir: Path, 
     card = reg.register_card(make_card(dataset_dir))
     assert card.uri == f"{uri}/vision/street-signs/v1.0.0"
     assert reg.register_card(make_card(dataset_dir)).version == "1.1.0"
-    restored = reg.load_card(name="street-signs", version="1.0.0").download_data(tmp_path / "restored")
+    restored = reg.download_data(reg.load_card(name="street-signs", version="1.0.0"), tmp_path / "restored")
     assert same_tree(dataset_dir, restored.image_dir)
     distinct = {hash_bytes(p.read_bytes()) for p in dataset_dir.rglob("*") if p.is_file()}
     assert set(reg.store.existing_blobs("vision", "street-signs")) == distinct  # once for both versions
@@ -564,7 +585,7 @@ def test_a_manifest_path_leaving_the_folder_is_refused(
 
     card = registry.register_card(make_card(dataset_dir))
     loaded = registry.load_card(name="street-signs")
-    manifest = loaded._loader.manifest(card.team, card.name, card.version)
+    manifest = registry.manifest(loaded)
     first = manifest.entries[0]
     forged = Manifest.of([*manifest.entries, ManifestEntry("../escape.jpg", first.digest, first.size)])
     data = forged.to_bytes(card.team, card.name, str(card.version))
@@ -572,7 +593,7 @@ def test_a_manifest_path_leaving_the_folder_is_refused(
     with registry.engine.begin() as conn:  # as if the row had been written with it
         conn.execute(sa.update(cards).values(manifest_digest=hash_bytes(data)).where(cards.c.uid == card.uid))
     with pytest.raises(RegistryError, match="leaves the folder"):
-        registry.load_card(name="street-signs").download_data(tmp_path / "out" / "restored")
+        registry.download_data(registry.load_card(name="street-signs"), tmp_path / "out" / "restored")
     assert list((tmp_path / "out").iterdir()) == []
 
 
