@@ -1,7 +1,11 @@
 """Configuration from environment variables, with embedded defaults under one working folder.
 
-* ``OPSML_IMAGE_HOME``: the working folder (default ``./.work``): the demo copy, the working store,
-  thumbnails, and the default registry and storage live here.
+* ``OPSML_IMAGE_HOME``: the working folder (default: the user's data directory,
+  ``platformdirs.user_data_dir("opsml-image")``, e.g. ``~/.local/share/opsml-image`` on Linux): the demo
+  copy, the working stores, thumbnails, and the default registry and storage live here. Every process of
+  the user meets the same folder whatever its current directory, so one dataset folder has one store.
+* ``OPSML_IMAGE_STORE_URI``: the working store database (a SQLAlchemy URL, e.g. ``postgresql+psycopg://...``,
+  shared by several app servers); default: one SQLite file per dataset folder under ``<home>/stores``.
 * ``OPSML_TRACKING_URI``: the registry database (default ``sqlite:///<home>/registry.db``).
 * ``OPSML_STORAGE_URI``: where registered data is stored, any fsspec URI (default ``<home>/storage``).
 * ``OPSML_IMAGE_DIR``: the dataset the app opens (default: a working copy of the shipped demo).
@@ -12,14 +16,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["home", "tracking_uri", "storage_uri", "dataset_dir"]
+import platformdirs
+
+__all__ = ["home", "store_uri", "tracking_uri", "storage_uri", "dataset_dir"]
 
 
 def home() -> Path:
     """The working folder, created on first use."""
-    path = Path(os.environ.get("OPSML_IMAGE_HOME") or ".work").expanduser().resolve()
+    value = os.environ.get("OPSML_IMAGE_HOME") or platformdirs.user_data_dir("opsml-image")
+    path = Path(value).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def store_uri() -> str | None:
+    """The SQLAlchemy URL of a shared working-store database, if ``OPSML_IMAGE_STORE_URI`` names one."""
+    return os.environ.get("OPSML_IMAGE_STORE_URI") or None
 
 
 def tracking_uri() -> str:

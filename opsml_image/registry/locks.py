@@ -15,7 +15,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from opsml_image.registry.errors import CardBusyError
 
-__all__ = ["card_lock"]
+__all__ = ["card_lock", "named_lock"]
 
 #: How long a registration waits for a collection of its card to finish before giving up.
 SHARED_WAIT_SECONDS = 600.0
@@ -41,21 +41,47 @@ def card_lock(
     """
     if wait is None:
         wait = 0.0 if exclusive else SHARED_WAIT_SECONDS
+    with named_lock(
+        engine,
+        f"{team}.{name}",
+        f"opsml-image-card/{team}/{name}",
+        exclusive=exclusive,
+        wait=wait,
+        busy=lambda waited: _busy(exclusive, waited),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def named_lock(
+    engine: Engine,
+    file_stem: str,
+    key_text: str,
+    *,
+    exclusive: bool,
+    wait: float,
+    busy: Callable[[float], Exception],
+) -> Iterator[None]:
+    """Hold a lock that dies with the process: a PostgreSQL session advisory lock keyed by ``key_text``, or
+    ``flock`` on ``<database>-locks/<file_stem>.lock`` beside a SQLite file (none for in-memory SQLite).
+
+    Raises ``busy(seconds waited)`` when the lock is still held by another process after ``wait`` seconds.
+    """
     backend = engine.url.get_backend_name()
     if backend == "postgresql":
-        with _advisory_lock(engine, _key(team, name), exclusive, wait):
+        with _advisory_lock(engine, _key(key_text), exclusive, wait, busy):
             yield
     elif backend == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         folder = Path(engine.url.database).expanduser().with_name(Path(engine.url.database).name + "-locks")
-        with _file_lock(folder / f"{team}.{name}.lock", exclusive, wait):
+        with _file_lock(folder / f"{file_stem}.lock", exclusive, wait, busy):
             yield
     else:
         yield
 
 
-def _key(team: str, name: str) -> int:
-    """A signed 64-bit advisory lock key for a card."""
-    return xxhash.xxh3_64_intdigest(f"opsml-image-card/{team}/{name}".encode()) - (1 << 63)
+def _key(text: str) -> int:
+    """A signed 64-bit advisory lock key."""
+    return xxhash.xxh3_64_intdigest(text.encode()) - (1 << 63)
 
 
 def _busy(exclusive: bool, waited: float) -> CardBusyError:
@@ -65,13 +91,15 @@ def _busy(exclusive: bool, waited: float) -> CardBusyError:
 
 
 @contextlib.contextmanager
-def _advisory_lock(engine: Engine, key: int, exclusive: bool, wait: float) -> Iterator[None]:
+def _advisory_lock(
+    engine: Engine, key: int, exclusive: bool, wait: float, busy: Callable[[float], Exception]
+) -> Iterator[None]:
     suffix = "" if exclusive else "_shared"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         deadline = time.monotonic() + wait
         while not conn.execute(sa.text(f"SELECT pg_try_advisory_lock{suffix}(:k)"), {"k": key}).scalar():
             if time.monotonic() >= deadline:
-                raise _busy(exclusive, wait)
+                raise busy(wait)
             time.sleep(_POLL)
         try:
             yield
@@ -81,7 +109,9 @@ def _advisory_lock(engine: Engine, key: int, exclusive: bool, wait: float) -> It
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, exclusive: bool, wait: float) -> Iterator[None]:
+def _file_lock(
+    path: Path, exclusive: bool, wait: float, busy: Callable[[float], Exception]
+) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -93,7 +123,7 @@ def _file_lock(path: Path, exclusive: bool, wait: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise _busy(exclusive, wait) from None
+                    raise busy(wait) from None
                 time.sleep(_POLL)
         yield
     finally:
