@@ -138,7 +138,8 @@ def _add_boxes(annotation: ImageAnnotation, objects: Any) -> None:
         category = categories[i] if i < len(categories) else None
         if _is_box(bbox) and type(category) is int and category >= 0:
             extra = {key: value[i] for key, value in columns.items()}
-            annotation.boxes.append(Box(*(float(v) for v in bbox), category=category, extra=extra))
+            x, y, w, h = (float(v) for v in bbox)
+            annotation.boxes.append(Box(x, y, w, h, category=category, extra=extra))
         else:
             annotation.dropped_boxes += 1
     annotation.dropped_boxes += max(0, len(categories) - len(boxes))

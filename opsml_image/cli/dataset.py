@@ -30,8 +30,8 @@ def validate(
     dataset = open_dataset(data_dir, metadata)
     report = dataset.validate(check_images=images)
     if as_json:
-        for issue in report.to_dicts()[:limit]:
-            typer.echo(json.dumps(issue))
+        for item in report.to_dicts()[:limit]:
+            typer.echo(json.dumps(item))
     else:
         for issue in report.issues[:limit]:
             typer.secho(str(issue), fg="red" if issue.severity == "error" else "yellow")

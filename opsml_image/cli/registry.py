@@ -52,7 +52,7 @@ def register(
                 version_type=version_type,
                 version=version,
                 force=force,
-                progress=progress,  # type: ignore[arg-type]
+                progress=progress,
             )
     if as_json:
         typer.echo(json.dumps(card.to_record(), default=str))

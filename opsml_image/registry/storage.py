@@ -272,7 +272,7 @@ class ArtifactStore:
 
     def card_names(self) -> list[tuple[str, str]]:
         """``(team, name)`` of every card folder in storage (with or without a registered version)."""
-        found = []
+        found: list[tuple[str, str]] = []
         for team in self._subfolders(self.root):
             found.extend((team, name) for name in self._subfolders(f"{self.root}/{team}"))
         return sorted(found)
