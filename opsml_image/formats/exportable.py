@@ -1,0 +1,110 @@
+"""What the VOC, CVAT, Label Studio and Hugging Face modules share: the images an export writes, what a
+format cannot hold, and split names read from other tools.
+
+:func:`export_images` walks a dataset (or one split) and yields each image with its merged annotation, its
+file and its size; an image that cannot be written whole (missing or unreadable file, malformed boxes in the
+metadata, a category id without a name) is refused through :class:`~opsml_image.formats.base.Refusals`.
+:class:`Losses` counts what the target format has no place for, for :attr:`Report.warnings`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from opsml_image.annotation import ImageAnnotation
+from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
+from opsml_image.formats.base import FormatError, Refusals
+from opsml_image.images import ImageInfo, probe
+
+__all__ = ["ExportImage", "export_images", "category_names", "Losses", "split_name", "number_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportImage:
+    """One image to export: its split, merged annotation, file on disk and size in pixels."""
+
+    split: str
+    annotation: ImageAnnotation
+    path: Path
+    width: int
+    height: int
+
+    @property
+    def item(self) -> str:
+        """How messages name this image: ``<split>/<file_name>``."""
+        return f"{self.split}/{self.annotation.file_name}"
+
+
+def category_names(dataset: ImageDataset) -> list[str]:
+    """The dataset's category names, or a FormatError naming ``categories.json`` when it is invalid."""
+    try:
+        return dataset.category_names()
+    except ValueError as error:
+        raise FormatError(dataset.image_dir / "categories.json", None, str(error)) from None
+
+
+def export_images(
+    dataset: ImageDataset, split: str | None, names: list[str], refusals: Refusals
+) -> Iterator[ExportImage]:
+    """Every image of ``split`` (all splits when None) that can be exported whole; refuse the others."""
+    try:
+        parts = [dataset.split(split)] if split is not None else list(dataset.splits.values())
+    except KeyError as error:
+        raise refusals.error(None, str(error.args[0])) from None
+    for part in parts:
+        for (_, file_name), view in dataset.annotations(part.name).items():
+            item = f"{part.name}/{file_name}"
+            if view.dropped_boxes:
+                refusals.refuse(item, f"{view.dropped_boxes} malformed box(es) in {part.metadata_label}")
+                continue
+            unknown = sorted({b.category for b in view.boxes if b.category >= len(names)})
+            if unknown:
+                refusals.refuse(item, f"category id {unknown[0]} has no name in categories.json")
+                continue
+            path = part.directory / file_name
+            info = probe(path)
+            if not isinstance(info, ImageInfo):
+                refusals.refuse(item, f"image missing or unreadable ({info.message})")
+                continue
+            yield ExportImage(part.name, view, path, info.width, info.height)
+
+
+class Losses:
+    """Counts of what a format cannot hold, turned into one warning each."""
+
+    def __init__(self, format_name: str) -> None:
+        self.format_name = format_name
+        self.counts: Counter[str] = Counter()
+
+    def note(self, what: str, count: int = 1) -> None:
+        if count:
+            self.counts[what] += count
+
+    def note_image(self, annotation: ImageAnnotation, *, caption: bool, categories: bool) -> None:
+        """Count the image-level fields the format cannot hold (``caption``/``categories``: it can)."""
+        if annotation.caption and not caption:
+            self.note("captions (images)")
+        if annotation.categories and not categories:
+            self.note("image categories (images)")
+        for key in annotation.extra:
+            self.note(f"record field {key!r} (images)")
+
+    def warnings(self) -> list[str]:
+        return [f"{self.format_name} cannot hold {what}: {n:,} left out" for what, n in self.counts.items()]
+
+
+def split_name(value: str) -> str | None:
+    """Our split name for another tool's subset name (``Train``, ``val``, ``default`` …), or None."""
+    key = value.strip().lower()
+    if key in ("", "default"):
+        return "train"
+    return SPLIT_ALIASES.get(key)
+
+
+def number_text(value: float) -> str:
+    """A coordinate as text: an integer without a point, else the shortest exact float (``12.25``)."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
