@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
 from opsml_image.annotation import ImageAnnotation, merge
+from opsml_image.atomic import remove_stale_temps
 from opsml_image.categories import read_names, write_names
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import Problem
@@ -128,6 +129,8 @@ class ImageDataset(BaseModel):
         self._splits = _discover(self.image_dir, name)
         if not self._splits:
             raise ValueError(f"no {name} in {self.image_dir} nor in its train/validation/test folders")
+        for directory in {self.image_dir, *(part.directory for part in self._splits.values())}:
+            remove_stale_temps(directory)  # what writes killed mid-way left (opsml_image.atomic)
         return self
 
     @classmethod

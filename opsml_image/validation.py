@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opsml_image import features, rules
+from opsml_image.confine import Confinement, walk_escapes
 from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import CODES, Problem, Severity
@@ -58,6 +59,8 @@ class SplitSource(Protocol):
 class DatasetSource(Protocol):
     """What validation reads of a dataset (``opsml_image.dataset.ImageDataset`` is one)."""
 
+    @property
+    def image_dir(self) -> Path: ...
     @property
     def splits(self) -> Mapping[str, SplitSource]: ...
     def category_names_or_problem(self) -> list[str] | Problem: ...
@@ -160,6 +163,7 @@ class _Context:
     names: list[str] | None = None
     strict: bool = False
     seen: set[str] | None = None
+    confine: Confinement | None = None
     signature: Any = "null"
     sampled: int = 0
 
@@ -211,7 +215,10 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         seen.add(key)
         info = sizes.get(key)
         if info is None:
-            info = sizes[key] = probe(ctx.image_root / key)  # type: ignore[operator]
+            assert ctx.image_root is not None  # seen is only set with an image root
+            path = ctx.image_root / key
+            outside = ctx.confine.outside_problem(path, ctx.prefix + key) if ctx.confine else None
+            info = sizes[key] = outside or probe(path)
             report.images_checked += 1
             if type(info) is Problem:
                 ctx.add(number, info, file_name)
@@ -247,7 +254,13 @@ def validate_file(
     report = ValidationReport(max_issues=max_issues)
     root = Path(image_root) if image_root is not None else None
     ctx = _Context(
-        report, str(path), image_root=root, names=names, strict=strict, seen=set() if root else None
+        report,
+        str(path),
+        image_root=root,
+        names=names,
+        strict=strict,
+        seen=set() if root else None,
+        confine=Confinement(root) if root else None,
     )
     with _gc_paused():
         validate_lines(read_lines(path), ctx)
@@ -264,12 +277,15 @@ def validate_dataset(
 ) -> ValidationReport:
     """Validate every split of a dataset folder and return the report (strict: raise on the first error)."""
     report = ValidationReport(max_issues=max_issues)
-    found = dataset.category_names_or_problem()
+    confine = Confinement(dataset.image_dir)
     ctx = _Context(report, "categories.json", strict=strict)
+    outside = confine.outside_problem(dataset.image_dir / "categories.json", "categories.json", None)
+    found = outside or dataset.category_names_or_problem()
     names = None if isinstance(found, Problem) else found
     if isinstance(found, Problem):
         ctx.add(None, found)
     signatures: dict[str, Any] = {}
+    referenced: set[str] = set()
     splits = list(dataset.splits.values())
     total = sum(split.size() for split in splits) or 1
     done = 0
@@ -279,10 +295,18 @@ def validate_dataset(
             split.metadata_label,
             split=split.name,
             image_root=split.directory,
+            prefix=split.prefix,
             names=names,
             strict=strict,
             seen=set() if check_images else None,
+            confine=confine,
         )
+        metadata = split.directory / Path(split.metadata_label).name
+        outside = confine.outside_problem(metadata, split.metadata_label, None)
+        if outside:  # not read: its lines are someone else's file
+            ctx.add(None, outside)
+            done += split.size()
+            continue
         report_bytes = (lambda read, start=done: progress(start + read, total)) if progress else None
         with _gc_paused():
             validate_lines(split.read_lines(on_progress=report_bytes), ctx)
@@ -290,6 +314,11 @@ def validate_dataset(
         signatures[split.name] = ctx.signature
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
+            referenced.update(split.prefix + key for key in ctx.seen)
+    if check_images:
+        ctx = _Context(report, "", strict=strict)
+        for relative, problem in walk_escapes(dataset.image_dir, frozenset(referenced)):
+            ctx.add(None, problem, file=relative)
     if progress:
         progress(total, total)
     first = next(iter(signatures.items()), None)

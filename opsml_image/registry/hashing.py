@@ -9,6 +9,7 @@ could otherwise go unseen).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sqlite3
 import threading
@@ -16,9 +17,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import xxhash
 
+from opsml_image.atomic import is_temp_name
+from opsml_image.confine import is_inside, kind_of, open_regular, outside_message
 from opsml_image.registry.errors import RegistryError
 
 __all__ = ["HASH_NAME", "CHUNK", "new_hasher", "hash_file", "hash_bytes", "FileEntry", "scan", "HashCache"]
@@ -41,8 +45,9 @@ def hash_file(path: str | Path) -> tuple[str, int]:
     hasher, size = new_hasher(), 0
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(buffer):
+    with open_regular(path, buffering=0) as handle:
+        raw = cast(io.FileIO, handle)  # unbuffered: reads straight into our buffer
+        while n := raw.readinto(buffer):
             hasher.update(view[:n])
             size += n
     return hasher.hexdigest(), size
@@ -70,15 +75,21 @@ def scan(root: str | Path) -> list[FileEntry]:
     """Every regular file below ``root`` (hidden ones included), sorted by relative path.
 
     Symbolic links are followed, to files and to folders alike (as validation and Hugging Face read the
-    folder); a link back to a folder above it raises :class:`RegistryError`.
+    folder), as long as their real path stays inside ``root``. :class:`RegistryError` refuses a link
+    leading outside (a dataset never carries a host's files), a FIFO, socket or device, and a link back to
+    a folder above it. Temp files of atomic writes (:func:`opsml_image.atomic.is_temp_name`) are not
+    dataset files and are left out.
     """
     base = os.fspath(root)
+    real_root = os.path.realpath(base)
     found: list[FileEntry] = []
 
     def walk(directory: str, prefix: str, above: frozenset[tuple[int, int]]) -> None:
         with os.scandir(directory) as entries:
             for entry in entries:
                 rel = prefix + entry.name
+                if entry.is_symlink() and not is_inside(os.path.realpath(entry.path), real_root):
+                    raise RegistryError(f"{outside_message(rel, base)}; move the file into the folder")
                 if entry.is_dir():
                     st = entry.stat()
                     if (st.st_dev, st.st_ino) in above:
@@ -86,6 +97,8 @@ def scan(root: str | Path) -> list[FileEntry]:
                             f"{rel} in {base} links back to a folder above it: a dataset cannot hold a loop"
                         )
                     walk(entry.path, rel + "/", above | {(st.st_dev, st.st_ino)})
+                elif entry.is_file() and is_temp_name(entry.name):
+                    continue
                 elif entry.is_file():
                     st = entry.stat()
                     found.append(
@@ -93,6 +106,9 @@ def scan(root: str | Path) -> list[FileEntry]:
                             rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
                         )
                     )
+                elif not entry.is_symlink() or os.path.exists(entry.path):  # a dangling link holds nothing
+                    kind = kind_of(entry.stat().st_mode)
+                    raise RegistryError(f"{rel} in {base} is {kind}, not a regular file: it is not stored")
 
     top = os.stat(base)
     walk(base, "", frozenset({(top.st_dev, top.st_ino)}))

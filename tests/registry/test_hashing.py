@@ -58,12 +58,39 @@ def test_disabled_cache(tmp_path: Path) -> None:
 def test_scan_follows_links_to_folders_and_refuses_loops(tmp_path: Path) -> None:
     from opsml_image.registry import RegistryError
 
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "x.jpg").write_bytes(b"x")
-    (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "train").symlink_to(tmp_path / "shared", target_is_directory=True)
-    (tmp_path / "d" / "again").symlink_to(tmp_path / "shared", target_is_directory=True)  # twice is no loop
-    assert [(e.path, e.size) for e in scan(tmp_path / "d")] == [("again/x.jpg", 1), ("train/x.jpg", 1)]
-    (tmp_path / "shared" / "up").symlink_to(tmp_path / "d", target_is_directory=True)
+    (tmp_path / "d" / "shared").mkdir(parents=True)
+    (tmp_path / "d" / "shared" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "d" / "train").symlink_to(tmp_path / "d" / "shared", target_is_directory=True)
+    (tmp_path / "d" / "again").symlink_to(tmp_path / "d" / "shared", target_is_directory=True)  # twice: no loop
+    assert [(e.path, e.size) for e in scan(tmp_path / "d")] == [
+        ("again/x.jpg", 1),
+        ("shared/x.jpg", 1),
+        ("train/x.jpg", 1),
+    ]
+    (tmp_path / "d" / "shared" / "up").symlink_to(tmp_path / "d", target_is_directory=True)
     with pytest.raises(RegistryError, match="links back to a folder above it"):
         scan(tmp_path / "d")
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_scan_refuses_links_leading_outside_the_folder(tmp_path: Path, kind: str) -> None:
+    from opsml_image.registry import RegistryError
+
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "shadow").write_text("root:secret")
+    (tmp_path / "d").mkdir()
+    target = tmp_path / "outside" / ("shadow" if kind == "file" else "")
+    (tmp_path / "d" / "notes").symlink_to(target)
+    with pytest.raises(RegistryError, match="notes is a link to a place outside the dataset folder"):
+        scan(tmp_path / "d")
+
+
+def test_scan_refuses_special_files_and_leaves_out_temp_files(tmp_path: Path) -> None:
+    from opsml_image.registry import RegistryError
+
+    (tmp_path / "a.jpg").write_bytes(b"a")
+    (tmp_path / ".metadata.jsonl.6f041032-1.abcdefgh.tmp").write_bytes(b"debris")
+    assert [e.path for e in scan(tmp_path)] == ["a.jpg"]
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(RegistryError, match="pipe.jpg in .* is a FIFO"):
+        scan(tmp_path)
