@@ -188,17 +188,16 @@ def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
     assert [r["version"] for r in registry.list_cards()] == ["1.0.0"]
 
 
-def test_a_split_folder_that_is_a_link_is_registered(
-    registry: CardRegistry, dataset_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("force", [False, True])
+def test_a_split_folder_linked_outside_is_never_registered(
+    registry: CardRegistry, dataset_dir: Path, tmp_path: Path, force: bool
 ) -> None:
-    original = tmp_path / "original"
-    shutil.copytree(dataset_dir, original)
     (dataset_dir / "train").rename(tmp_path / "train-elsewhere")
     (dataset_dir / "train").symlink_to(tmp_path / "train-elsewhere", target_is_directory=True)
-    card = registry.register_card(make_card(dataset_dir))
-    assert card.facts is not None and card.facts.files == 8  # validated through the link, and stored
-    restored = registry.download_data(registry.load_card(name="street-signs"), tmp_path / "restored")
-    assert same_tree(original, restored.image_dir) and list(restored.splits) == ["train", "validation"]
+    assert ImageDataset(image_dir=dataset_dir).validate().counts["file.outside"] >= 1
+    with pytest.raises(RegistryError, match="train is a link to a place outside the dataset folder"):
+        registry.register_card(make_card(dataset_dir), force=force)
+    assert registry.list_cards() == []
 
 
 def test_registered_versions_never_change(registry: CardRegistry, dataset_dir: Path, tmp_path: Path) -> None:
