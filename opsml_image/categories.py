@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from opsml_image.atomic import atomic_write_bytes
-from opsml_image.rules import Problem
+from opsml_image.rules import Problem, string_problems
 
 __all__ = ["CATEGORIES_FILE", "read_names", "write_names"]
 
@@ -33,7 +33,8 @@ def read_names(root: str | Path) -> list[str] | Problem:
         )
     if len(set(names)) != len(names):
         return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} lists a name twice")
-    return names
+    # string.nul (orjson refuses lone surrogates: those are invalid JSON above)
+    return next(string_problems(names, "categories.json"), names)
 
 
 def write_names(root: str | Path, names: list[str]) -> Path:
@@ -41,6 +42,9 @@ def write_names(root: str | Path, names: list[str]) -> Path:
     cleaned = [name.strip() for name in names]
     if not all(cleaned) or len(set(cleaned)) != len(cleaned):
         raise ValueError("category names must be non-empty and unique")
+    bad = next(string_problems(cleaned, "category names"), None)
+    if bad:
+        raise ValueError(bad.message)
     return atomic_write_bytes(
         Path(root) / CATEGORIES_FILE, orjson.dumps(cleaned, option=orjson.OPT_INDENT_2) + b"\n"
     )
