@@ -1,102 +1,622 @@
-"""COCO detection JSON ⇄ ``metadata.jsonl``.
+"""COCO detection JSON ⇄ dataset folder, keeping everything COCO holds so COCO → ours → COCO is the identity.
 
-COCO boxes are ``[x, y, w, h]`` in pixels from the top-left corner, the convention this package uses, so
-boxes pass through unchanged. COCO category ids may be sparse (1..90); on import they become dense ids
-``0..N-1`` in the order of the COCO ids, and their names go to ``categories.json``.
+COCO boxes are ``[x, y, w, h]`` in pixels from the top-left corner, as here, so boxes pass unchanged.
+Where each COCO value is kept in the dataset folder:
+
+* categories: dense ids ``0..N-1`` in the order of the COCO ids, names in ``categories.json``; the full COCO
+  category entries (``id``, ``supercategory``, other keys), in dense order, in the sidecar ``coco_meta.json``
+  at the dataset root. A dataset made here exports COCO ids from 1 (never 0: datumaro/CVAT read 0 as
+  background); categories added after an import get ids after the largest COCO id.
+* ``info``, ``licenses`` and other top-level keys: in ``coco_meta.json`` under ``splits.<split>``.
+* images: ``id``, ``width``, ``height``, ``license``, ``coco_url``, ``date_captured``... as extra keys of the
+  image's record in ``metadata.jsonl``; ``caption`` is the record's caption, and ``categories`` (an
+  extension: image-level labels by COCO id) its image categories.
+* annotations: ``id``, ``area``, ``iscrowd``, ``attributes``... as per-box values inside ``objects``;
+  polygon ``segmentation`` as ``objects.segmentation`` and RLE masks as ``objects.segmentation_rle`` (one type
+  per column, so Hugging Face ``imagefolder`` still loads the folder).
+
+Import takes one file (a flat dataset) or several split files (``train.json``, ``val.json``... or Roboflow's
+``train/_annotations.coco.json``: the split comes from the file or folder name), unifies their categories by
+COCO id into one root ``categories.json`` (one id with two names is an error) and refuses anything it cannot
+keep (see :mod:`opsml_image.formats.base`). A results file (a list of predictions with ``score``) is refused.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.atomic import atomic_write_bytes
-from opsml_image.categories import write_names
-from opsml_image.dataset import ImageDataset
-from opsml_image.images import ImageInfo, probe
-from opsml_image.jsonl import write_objects
+from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
+from opsml_image.formats.base import (
+    FormatError,
+    Refusals,
+    Report,
+    image_size,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.rules import file_name_problem
 
-__all__ = ["to_coco", "to_json_bytes", "export", "from_coco", "import_file"]
+__all__ = [
+    "SIDECAR",
+    "CocoCategories",
+    "read_categories",
+    "from_coco",
+    "to_coco",
+    "to_json_bytes",
+    "export",
+    "import_dataset",
+    "split_of",
+]
+
+#: The sidecar at the dataset root keeping COCO categories, ``info`` and ``licenses``.
+SIDECAR = "coco_meta.json"
+_ANNOTATION_CORE = frozenset(("bbox", "category_id", "image_id"))
+_RLE = "segmentation_rle"
+_NUMBER = (int, float)
 
 
-def to_coco(dataset: ImageDataset, split: str | None = None) -> dict[str, Any]:
-    """The COCO dict of one split (or of the only split). Images that cannot be read are left out."""
-    part = dataset.split(split)
-    names = dataset.category_names()
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    used: set[int] = set()
-    for image_id, ((_, file_name), view) in enumerate(dataset.annotations(part.name).items(), 1):
-        info = probe(part.directory / file_name)
-        if not isinstance(info, ImageInfo):
+@dataclass
+class CocoCategories:
+    """Categories unified over one or more COCO files: names and COCO entries in dense order."""
+
+    names: list[str] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    dense: dict[Any, int] = field(default_factory=dict)
+
+
+def read_categories(files: Iterable[tuple[str, Mapping[str, Any]]]) -> CocoCategories:
+    """Unify the ``categories`` of ``(source, coco)`` pairs by COCO id; dense ids follow the COCO ids' order.
+
+    One COCO id with two names, or one name under two ids, is a :class:`FormatError`.
+    """
+    by_id: dict[Any, tuple[str, dict[str, Any]]] = {}
+    for source, coco in files:
+        entries = coco.get("categories", [])
+        if not isinstance(entries, list):
+            raise FormatError(source, "categories", "must be a list")
+        for index, entry in enumerate(entries):
+            item = f"categories[{index}]"
+            if not isinstance(entry, dict) or type(entry.get("id")) is not int:
+                raise FormatError(source, item, "needs an integer 'id'")
+            name = entry.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise FormatError(source, f"{item} (id {entry['id']})", "needs a non-empty 'name'")
+            known = by_id.get(entry["id"])
+            if known and known[1]["name"] != name:
+                where = f"id {entry['id']}"
+                raise FormatError(
+                    source, where, f"named {name!r} here but {known[1]['name']!r} in {known[0]}"
+                )
+            by_id.setdefault(entry["id"], (source, entry))
+    result = CocoCategories()
+    seen: dict[str, Any] = {}
+    for coco_id in sorted(by_id):
+        entry = by_id[coco_id][1]
+        name = entry["name"].strip()
+        if name in seen:
+            raise FormatError(by_id[coco_id][0], f"id {coco_id}", f"name {name!r} is also id {seen[name]}")
+        seen[name] = coco_id
+        result.dense[coco_id] = len(result.names)
+        result.names.append(name)
+        result.entries.append(dict(entry))
+    return result
+
+
+def from_coco(
+    coco: Mapping[str, Any],
+    categories: CocoCategories | None = None,
+    *,
+    split: str = "train",
+    source: str = "COCO",
+    refusals: Refusals | None = None,
+) -> list[ImageAnnotation]:
+    """One annotation per COCO image, in image order, with dense category ids (no file IO).
+
+    Bad images and annotations raise :class:`FormatError` or, with a skipping ``refusals``, are listed there.
+    """
+    refusals = refusals or Refusals(source)
+    categories = categories or read_categories([(source, coco)])
+    images = coco.get("images")
+    if not isinstance(images, list):
+        raise refusals.error("images", "missing or not a list: not a COCO detection file")
+    annotations = coco.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise refusals.error("annotations", "must be a list")
+    by_id: dict[Any, ImageAnnotation] = {}
+    banned: set[Any] = set()
+    names: set[str] = set()
+    for index, image in enumerate(images):
+        result = _image(index, image, categories, split, refusals, names)
+        if result is None:
+            if isinstance(image, dict) and _is_id(image.get("id")):
+                banned.add(image["id"])
             continue
-        images.append({"id": image_id, "file_name": file_name, "width": info.width, "height": info.height})
-        if view.caption:
-            images[-1]["caption"] = view.caption
-        for box in view.boxes:
-            used.add(box.category)
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": box.category,
-                    "bbox": box.as_bbox(),
-                    "area": box.w * box.h,
-                    "iscrowd": 0,
-                }
-            )
-    count = max(len(names), max(used, default=-1) + 1)
-    categories = [{"id": i, "name": names[i] if i < len(names) else str(i)} for i in range(count)]
-    return {"images": images, "annotations": annotations, "categories": categories}
+        image_id = result.extra["id"]
+        if image_id in by_id or image_id in banned:
+            refusals.refuse(f"image id {image_id!r} ({result.file_name})", "duplicate image id")
+            by_id.pop(image_id, None)
+            banned.add(image_id)
+            continue
+        by_id[image_id] = result
+    _add_annotations(annotations, by_id, banned, categories.dense, refusals)
+    return list(by_id.values())
 
 
-def to_json_bytes(dataset: ImageDataset, split: str | None = None) -> bytes:
-    """The COCO JSON of a split, encoded (what :func:`export` writes; the app offers it as a download)."""
-    return orjson.dumps(to_coco(dataset, split))
+def _is_id(value: Any) -> bool:
+    return type(value) is int or type(value) is str
 
 
-def export(dataset: ImageDataset, path: str | Path, split: str | None = None) -> Path:
-    """Write the COCO JSON of a split atomically."""
-    return atomic_write_bytes(path, to_json_bytes(dataset, split))
+def _image(
+    index: int,
+    image: Any,
+    categories: CocoCategories,
+    split: str,
+    refusals: Refusals,
+    names: set[str],
+) -> ImageAnnotation | None:
+    if not isinstance(image, dict):
+        refusals.refuse(f"images[{index}]", "not a JSON object")
+        return None
+    image_id = image.get("id")
+    item = f"image id {image_id!r} ({image.get('file_name')})"
+    problem = _image_problem(image, categories, names)
+    if problem:
+        refusals.refuse(item, problem)
+        return None
+    names.add(image["file_name"])
+    extra = {k: v for k, v in image.items() if k not in ("file_name", "caption", "categories")}
+    return ImageAnnotation(
+        file_name=image["file_name"],
+        split=split,
+        caption=image.get("caption"),
+        categories=[categories.dense[c] for c in image.get("categories", ())],
+        extra=extra,
+    )
 
 
-def from_coco(coco: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records (one per COCO image, in image order) and category names from a COCO dict."""
-    try:
-        coco_ids = sorted(int(c["id"]) for c in coco.get("categories", []))
-        names_by_id = {int(c["id"]): str(c["name"]) for c in coco.get("categories", [])}
-        dense = {coco_id: i for i, coco_id in enumerate(coco_ids)}
-        boxes: dict[Any, list[tuple[list[float], int]]] = defaultdict(list)
-        for ann in coco.get("annotations", []):
-            if ann.get("iscrowd", 0):
+def _image_problem(image: dict[str, Any], categories: CocoCategories, names: set[str]) -> str | None:
+    if not _is_id(image.get("id")):
+        return "needs an integer or string 'id'"
+    problem = file_name_problem(image.get("file_name"))
+    if problem:
+        return problem.message
+    if image["file_name"] in names:
+        return "a second image with this file_name"
+    for key in ("width", "height"):
+        value = image.get(key)
+        if value is not None and (type(value) is not int or value <= 0):
+            return f"{key} must be a positive integer, got {value!r}"
+    caption = image.get("caption")
+    if caption is not None and not isinstance(caption, str):
+        return f"caption must be a string, got {caption!r}"
+    labels = image.get("categories")
+    if labels is not None and (
+        not isinstance(labels, list) or not all(c in categories.dense for c in labels)
+    ):
+        return f"categories must be a list of known category ids, got {labels!r}"
+    if "objects" in image:
+        return "has an 'objects' key, which the dataset folder uses for boxes"
+    return None
+
+
+def _add_annotations(
+    annotations: list[Any],
+    by_id: dict[Any, ImageAnnotation],
+    banned: set[Any],
+    dense: Mapping[Any, int],
+    refusals: Refusals,
+) -> None:
+    isfinite = math.isfinite
+    for index, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            refusals.refuse(f"annotations[{index}]", "not a JSON object")
+            continue
+        image_id = ann.get("image_id")
+        target = by_id.get(image_id)
+        bbox = ann.get("bbox")
+        category = dense.get(ann.get("category_id")) if type(ann.get("category_id")) is int else None
+        if (
+            target is not None
+            and category is not None
+            and type(bbox) is list
+            and len(bbox) == 4
+            and all(type(v) in _NUMBER and isfinite(v) for v in bbox)
+            and bbox[2] > 0
+            and bbox[3] > 0
+            and "categories" not in ann
+        ):
+            extra = {k: v for k, v in ann.items() if k not in _ANNOTATION_CORE}
+            if isinstance(extra.get("segmentation"), dict):
+                extra[_RLE] = extra.pop("segmentation")
+            x, y, w, h = bbox
+            target.boxes.append(Box(float(x), float(y), float(w), float(h), category, extra))
+            continue
+        item = f"annotation id {ann.get('id')!r}" if "id" in ann else f"annotations[{index}]"
+        refusals.refuse(item, _annotation_problem(ann, target, image_id in banned, category))
+
+
+def _annotation_problem(ann: dict[str, Any], target: Any, banned: bool, category: int | None) -> str:
+    if banned:
+        return "its image was skipped"
+    if target is None:
+        return f"image_id {ann.get('image_id')!r} is not in images"
+    if category is None:
+        return f"category_id {ann.get('category_id')!r} is not in categories"
+    if "categories" in ann:
+        return "has a 'categories' key, which the dataset folder uses for box categories"
+    bbox = ann.get("bbox")
+    if type(bbox) is not list or len(bbox) != 4:
+        return f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}"
+    if not all(type(v) in _NUMBER and math.isfinite(v) for v in bbox):
+        return f"bbox must hold finite numbers, got {bbox!r}"
+    return f"bbox width and height must be > 0, got {bbox!r}"
+
+
+def to_coco(
+    annotations: Sequence[ImageAnnotation],
+    names: Sequence[str],
+    meta: Mapping[str, Any] | None = None,
+    *,
+    size: Callable[[ImageAnnotation], tuple[int, int] | str] | None = None,
+    refusals: Refusals | None = None,
+) -> dict[str, Any]:
+    """The COCO dict of some annotations (one split), the inverse of :func:`from_coco`.
+
+    ``names`` are the dense category names; ``meta`` is the split's part of ``coco_meta.json`` plus its
+    ``categories`` (see :func:`read_meta`). Image sizes come from the records' ``width``/``height``, else from
+    ``size`` (which gives ``(width, height)`` or a message); ids kept from the records, new ones after them.
+    """
+    refusals = refusals or Refusals("COCO export")
+    meta = meta or {}
+    names = list(names)
+    if not names:
+        top = max((b.category for a in annotations for b in a.boxes), default=-1)
+        top = max([top, *(c for a in annotations for c in a.categories)])
+        names = [str(i) for i in range(top + 1)]
+        if names:
+            refusals.warn("no categories.json: categories are named by their ids")
+    category_entries = _category_entries(names, meta.get("categories") or [])
+    coco_ids = [entry["id"] for entry in category_entries]
+    image_ids = _ids(a.extra.get("id") for a in annotations)
+    box_ids = _ids(b.extra.get("id") for a in annotations for b in a.boxes)
+    images: list[dict[str, Any]] = []
+    coco_annotations: list[dict[str, Any]] = []
+    box_number = 0
+    for index, annotation in enumerate(annotations):
+        image = _image_entry(annotation, image_ids[index], coco_ids, size, refusals)
+        if image is None:
+            box_number += len(annotation.boxes)
+            continue
+        images.append(image)
+        for box in annotation.boxes:
+            box_id = box_ids[box_number]
+            box_number += 1
+            if box.category >= len(coco_ids):
+                item = f"{annotation.file_name} box {box.as_bbox()}"
+                refusals.refuse(item, f"category {box.category} has no name in categories.json")
                 continue
-            boxes[ann["image_id"]].append(([float(v) for v in ann["bbox"]], dense[int(ann["category_id"])]))
-        records = []
-        for image in coco["images"]:
-            problem = file_name_problem(image.get("file_name"))
-            if problem:
-                raise ValueError(f"COCO image {image.get('id')!r}: {problem.message}")
-            record: dict[str, Any] = {"file_name": image["file_name"]}
-            if image.get("caption"):
-                record["caption"] = image["caption"]
-            found = boxes.get(image["id"], [])
-            if found:
-                record["objects"] = {"bbox": [b for b, _ in found], "categories": [c for _, c in found]}
-            records.append(record)
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"not a COCO detection file: {error!r}") from error
-    return records, [names_by_id[i] for i in coco_ids]
+            coco_annotations.append(_annotation_entry(box, box_id, image["id"], coco_ids[box.category]))
+    coco: dict[str, Any] = {k: v for k, v in meta.items() if k != "categories"}
+    if not meta:
+        coco.update(info={"description": "exported by opsml-image"}, licenses=[])
+    coco.update(images=images, annotations=coco_annotations, categories=category_entries)
+    return coco
 
 
-def import_file(coco_path: str | Path, image_dir: str | Path) -> ImageDataset:
-    """Write ``metadata.jsonl`` and ``categories.json`` into ``image_dir`` from a COCO JSON file."""
-    records, names = from_coco(orjson.loads(Path(coco_path).read_bytes()))
-    root = Path(image_dir)
-    write_objects(root / "metadata.jsonl", records)
-    if names:
-        write_names(root, names)
-    return ImageDataset(image_dir=root)
+def _category_entries(names: Sequence[str], kept: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    entries = [dict(kept[i], name=name) for i, name in enumerate(names[: len(kept)])]
+    next_id = max((e["id"] for e in entries), default=0) + 1
+    for name in names[len(kept) :]:
+        entries.append({"id": next_id, "name": name})
+        next_id += 1
+    return entries
+
+
+def _ids(values: Iterable[Any]) -> list[Any]:
+    """Kept ids where unique (int or str), new integer ids after the largest for the rest."""
+    given = list(values)
+    seen: set[Any] = set()
+    result: list[Any] = []
+    for value in given:
+        keep = _is_id(value) and value not in seen
+        result.append(value if keep else None)
+        if keep:
+            seen.add(value)
+    next_id = max((v for v in seen if type(v) is int), default=0) + 1
+    for i, value in enumerate(result):
+        if value is None:
+            while next_id in seen:
+                next_id += 1
+            result[i] = next_id
+            next_id += 1
+    return result
+
+
+def _image_entry(
+    annotation: ImageAnnotation,
+    image_id: Any,
+    coco_ids: Sequence[int],
+    size: Callable[[ImageAnnotation], tuple[int, int] | str] | None,
+    refusals: Refusals,
+) -> dict[str, Any] | None:
+    item = annotation.file_name
+    if annotation.dropped_boxes:
+        refusals.refuse(f"{item} ({annotation.dropped_boxes} boxes)", "malformed box in metadata.jsonl")
+    dims = _size_of(annotation, size)
+    if isinstance(dims, str):
+        refusals.refuse(item, dims)
+        return None
+    image: dict[str, Any] = {"id": image_id, "file_name": annotation.file_name}
+    image.update((k, v) for k, v in annotation.extra.items() if k not in image)
+    image["width"], image["height"] = dims
+    if annotation.caption:
+        image["caption"] = annotation.caption
+    labels = [coco_ids[c] for c in annotation.categories if c < len(coco_ids)]
+    if len(labels) < len(annotation.categories):
+        refusals.refuse(item, "an image category has no name in categories.json")
+    if labels:
+        image["categories"] = labels
+    return image
+
+
+def _size_of(
+    annotation: ImageAnnotation, size: Callable[[ImageAnnotation], tuple[int, int] | str] | None
+) -> tuple[int, int] | str:
+    width, height = annotation.extra.get("width"), annotation.extra.get("height")
+    if type(width) is int and type(height) is int and width > 0 and height > 0:
+        return width, height
+    if size is None:
+        return "no width and height recorded"
+    return size(annotation)
+
+
+def _annotation_entry(box: Box, box_id: Any, image_id: Any, category_id: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": box_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "bbox": box.as_bbox(),
+        "area": box.w * box.h,
+        "iscrowd": 0,
+    }
+    for key, value in box.extra.items():
+        if value is None or key in ("id", "image_id", "category_id", "bbox"):
+            continue
+        entry["segmentation" if key == _RLE else key] = value
+    return entry
+
+
+def read_meta(root: Path) -> dict[str, Any]:
+    """The sidecar ``coco_meta.json`` of a dataset folder (empty when there is none)."""
+    path = root / SIDECAR
+    try:
+        meta = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise FormatError(path, None, f"not valid JSON: {error}") from None
+    if not isinstance(meta, dict):
+        raise FormatError(path, None, "must be a JSON object")
+    return meta
+
+
+def _split_meta(meta: Mapping[str, Any], split: str) -> dict[str, Any]:
+    if not meta:
+        return {}
+    part = dict((meta.get("splits") or {}).get(split) or {})
+    part["categories"] = meta.get("categories") or []
+    return part
+
+
+def to_json_bytes(dataset: ImageDataset, split: str | None = None, *, skip_invalid: bool = False) -> bytes:
+    """The COCO JSON of one split, encoded (what :func:`export` writes; the app offers it as a download)."""
+    data, _ = _split_coco(dataset, split, Refusals(dataset.image_dir, skip_invalid))
+    return orjson.dumps(data)
+
+
+def _split_coco(dataset: ImageDataset, split: str | None, refusals: Refusals) -> tuple[dict[str, Any], int]:
+    part = dataset.split(split)
+    try:
+        names = dataset.category_names()
+    except ValueError as error:
+        raise FormatError(dataset.image_dir, None, str(error)) from None
+    meta = _split_meta(read_meta(dataset.image_dir), part.name)
+
+    def size(annotation: ImageAnnotation) -> tuple[int, int] | str:
+        return image_size(annotation, part.directory / annotation.file_name)
+
+    annotations = list(dataset.annotations(part.name).values())
+    data = to_coco(annotations, names, meta, size=size, refusals=refusals)
+    return data, len(data["annotations"])
+
+
+def export(
+    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+) -> Report:
+    """Write one split as a COCO JSON file, or every split as ``<split>.json`` in the folder ``dest``.
+
+    ``dest`` ending in ``.json`` needs one split (``split``, or the dataset's only one).
+    """
+    target = Path(dest)
+    refusals = Refusals(dataset.image_dir, skip_invalid)
+    report = Report(path=target)
+    if split is None and len(dataset.splits) > 1 and target.suffix.lower() == ".json":
+        choices = ", ".join(dataset.splits)
+        raise FormatError(target, None, f"choose a split: {choices} (or give a folder for one file a split)")
+    if split is not None or len(dataset.splits) == 1:
+        if split is not None and split not in dataset.splits:
+            raise FormatError(
+                dataset.image_dir, None, f"no split {split!r}; it has {', '.join(dataset.splits)}"
+            )
+        data, boxes = _split_coco(dataset, split, refusals)
+        atomic_write_bytes(target, orjson.dumps(data))
+        report.images, report.boxes = len(data["images"]), boxes
+    else:
+        with staged_folder(target) as staging:
+            for name in dataset.splits:
+                data, boxes = _split_coco(dataset, name, refusals)
+                atomic_write_bytes(staging / f"{name}.json", orjson.dumps(data))
+                report.images += len(data["images"])
+                report.boxes += boxes
+    report.skipped, report.warnings = refusals.skipped, refusals.warnings
+    return report
+
+
+def split_of(path: Path) -> str | None:
+    """The split a COCO file is for, from its name (``instances_val2017.json``) or folder (``valid/``)."""
+    for text in (path.stem, path.parent.name):
+        for token in re.split(r"[^a-z]+", text.lower()):
+            if token in SPLIT_ALIASES:
+                return SPLIT_ALIASES[token]
+    return None
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise FormatError(path, None, "file not found") from None
+    except orjson.JSONDecodeError as error:
+        raise FormatError(path, None, f"not valid JSON: {error}") from None
+    if isinstance(data, list):
+        if data and isinstance(data[0], dict) and "score" in data[0]:
+            raise FormatError(
+                path,
+                None,
+                "a COCO results file (a list of predictions with 'score'), not a dataset; "
+                "import the ground-truth annotations file",
+            )
+        raise FormatError(path, None, "a JSON list, not a COCO detection file (an object with 'images')")
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise FormatError(path, None, "not a COCO detection file: no 'images' list")
+    return data
+
+
+def import_dataset(
+    source: str | Path | Sequence[str | Path],
+    dest: str | Path,
+    *,
+    images: str | Path | None = None,
+    skip_invalid: bool = False,
+) -> Report:
+    """Make a dataset folder at ``dest`` from one COCO file (flat) or several split files (split folders).
+
+    When ``dest`` is a folder that already holds the images (and ``images`` is not another folder), the
+    metadata is written into it (into ``dest/<split>/`` for several files), as ``import coco FILE IMAGE_DIR``
+    always did. Otherwise images are looked up in ``images`` (else beside each JSON file, or in an
+    ``images/`` folder there) and hard-linked (or copied) into a new folder ``dest``. Everything is read and
+    checked before anything is written.
+    """
+    paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+    target = Path(dest)
+    splits = _split_names(paths)
+    loaded = [(path, _load(path)) for path in paths]
+    categories = read_categories((str(path), data) for path, data in loaded)
+    in_place = _is_images_folder(target, images)
+    found: dict[str, list[ImageAnnotation]] = {}
+    files: dict[tuple[str, str], Path] = {}
+    meta: dict[str, Any] = {"categories": categories.entries, "splits": {}}
+    report = Report(path=target)
+    for (path, data), split in zip(loaded, splits, strict=True):
+        refusals = Refusals(path, skip_invalid)
+        key = _folder_for(target, split) if in_place and len(paths) > 1 else split
+        annotations = from_coco(data, categories, split=split, source=str(path), refusals=refusals)
+        roots = (
+            [target / key if len(paths) > 1 else target]
+            if in_place
+            else _image_roots(path, images, split, len(paths) > 1)
+        )
+        found[key] = _with_files(annotations, roots, key, files, refusals, in_place)
+        _warn_outside(found[key], refusals)
+        top = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
+        meta["splits"][split] = top
+        report.skipped += refusals.skipped
+        report.warnings += [w for w in refusals.warnings if w not in report.warnings]
+    sidecar = {SIDECAR: orjson.dumps(meta, option=orjson.OPT_INDENT_2)}
+    write_folder(target, found, categories.names, None if in_place else files, sidecar, in_place=in_place)
+    report.images = sum(len(a) for a in found.values())
+    report.boxes = sum(len(x.boxes) for a in found.values() for x in a)
+    return report
+
+
+def _split_names(paths: Sequence[Path]) -> list[str]:
+    if len(paths) == 1:
+        return ["train"]
+    names: list[str] = []
+    for path in paths:
+        split = split_of(path)
+        if split is None:
+            raise FormatError(path, None, "cannot tell its split (name it train/val/test, e.g. val.json)")
+        if split in names:
+            raise FormatError(path, None, f"a second file for split {split!r}")
+        names.append(split)
+    return names
+
+
+def _is_images_folder(target: Path, images: str | Path | None) -> bool:
+    if not target.is_dir() or not any(target.iterdir()):
+        return False
+    if images is not None and Path(images).resolve() != target.resolve():
+        raise FormatError(target, None, "already exists and is not empty; choose a new destination")
+    return True
+
+
+def _folder_for(root: Path, split: str) -> str:
+    """The existing folder of a split in an images folder (``val/`` for validation), else the split name."""
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if SPLIT_ALIASES.get(child.name.lower()) == split:
+            return child.name
+    return split
+
+
+def _image_roots(path: Path, images: str | Path | None, split: str, several: bool) -> list[Path]:
+    """Where a COCO file's images are looked up: ``images`` (its split folder first), else beside the file."""
+    if images is None:
+        return [path.parent, path.parent / "images"]
+    root = Path(images)
+    folder = _folder_for(root, split) if several and root.is_dir() else None
+    return [root / folder, root] if folder else [root]
+
+
+def _with_files(
+    annotations: list[ImageAnnotation],
+    roots: Sequence[Path],
+    key: str,
+    files: dict[tuple[str, str], Path],
+    refusals: Refusals,
+    in_place: bool,
+) -> list[ImageAnnotation]:
+    kept: list[ImageAnnotation] = []
+    for annotation in annotations:
+        found = next((r / annotation.file_name for r in roots if (r / annotation.file_name).is_file()), None)
+        if found is None:
+            where = " or ".join(str(r) for r in roots)
+            refusals.refuse(
+                f"image id {annotation.extra['id']!r} ({annotation.file_name})", f"not found in {where}"
+            )
+            continue
+        if not in_place:
+            files[(key, annotation.file_name)] = found
+        kept.append(annotation)
+    return kept
+
+
+def _warn_outside(annotations: Iterable[ImageAnnotation], refusals: Refusals) -> None:
+    outside = 0
+    for annotation in annotations:
+        width, height = annotation.extra.get("width"), annotation.extra.get("height")
+        if type(width) is int and type(height) is int:
+            outside += sum(
+                b.x < 0 or b.y < 0 or b.x + b.w > width or b.y + b.h > height for b in annotation.boxes
+            )
+    if outside:
+        refusals.warn(f"{outside:,} boxes lie partly outside their image (kept; validate lists them)")

@@ -1,116 +1,440 @@
-"""YOLO (Ultralytics) layout ⇄ ``ImageDataset`` folder.
+"""YOLO (Ultralytics, Roboflow) layout ⇄ dataset folder.
 
-YOLO keeps one text file a image, ``labels/<split>/<stem>.txt``, beside ``images/<split>/``. Each line reads
-``class cx cy w h``, with the box centre and size normalised to ``[0, 1]`` by the image size. ``data.yaml``
-names the splits and the classes. Converting a box needs the image's size, which is read from the header.
+YOLO keeps one text file an image. Each line reads ``class cx cy w h``: the box centre and size normalised to
+``[0, 1]`` by the image size. ``data.yaml`` names the classes (``names``, a list or ``{id: name}``) and the
+image folders of the splits (``train``, ``val``, ``test``).
+
+* Export writes the Ultralytics layout ``images/<split>/``, ``labels/<split>/`` and a ``data.yaml`` without a
+  ``path`` key (Ultralytics then resolves the folders beside the yaml). Coordinates get 12 decimals, so a
+  round trip is exact to far below 1e-4 px on a 4000 px image and no valid box becomes empty. Images whose
+  stems collide (``same.jpg``, ``same.png`` would share ``same.txt``) are renamed (``same_png.png``) with a
+  warning. YOLO cannot hold captions, image categories or per-box values: each loss is a warning.
+* Import reads the Ultralytics layout and Roboflow's (``train/images`` and ``train/labels`` side by side,
+  ``../train/images`` in ``data.yaml``). As in Ultralytics, an image's label file is its path with the last
+  ``images`` folder replaced by ``labels`` and the suffix by ``.txt`` (else a ``.txt`` beside the image).
+  A label file with no image, two images sharing a label file, or label files none of which match an image
+  are errors, not silent drops.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import shutil
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.atomic import atomic_write_bytes
-from opsml_image.categories import write_names
+from opsml_image.categories import read_names
 from opsml_image.dataset import ImageDataset
+from opsml_image.formats.base import (
+    FormatError,
+    Refusals,
+    Report,
+    image_size,
+    place_file,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.images import ImageInfo, is_image_file, probe
-from opsml_image.jsonl import write_objects
+from opsml_image.rules import Problem
 
-__all__ = ["to_line", "from_line", "export", "import_folder"]
+__all__ = ["to_line", "from_line", "export", "import_dataset", "label_path", "DIGITS"]
 
-_YOLO_SPLITS = {"train": "train", "validation": "val", "test": "test"}
+#: Decimals written for normalised coordinates (1e-12 of 4000 px is 4e-9 px).
+DIGITS = 12
+_TO_YOLO = {"train": "train", "validation": "val", "test": "test"}
+_FROM_YOLO = {"train": "train", "val": "validation", "valid": "validation", "test": "test"}
+#: How far past an image edge a normalised coordinate may reach and still be clamped (float slop).
+_SLOP = 1e-9
+
+
+def _number(value: float) -> str:
+    text = f"{value:.{DIGITS}f}".rstrip("0").rstrip(".")
+    if text in ("0", "-0") and value != 0:
+        return repr(value)
+    return "0" if text == "-0" else text
 
 
 def to_line(box: Box, width: int, height: int) -> str:
-    """One label line ``class cx cy w h`` (normalised, 6 decimals)."""
-    cx, cy = (box.x + box.w / 2) / width, (box.y + box.h / 2) / height
-    return f"{box.category} {cx:.6f} {cy:.6f} {box.w / width:.6f} {box.h / height:.6f}"
+    """One label line ``class cx cy w h``, normalised, with up to 12 decimals (trailing zeros dropped).
+
+    A ValueError says when the box reaches outside the image (YOLO coordinates must lie in 0..1).
+    """
+    x0, y0 = box.x / width, box.y / height
+    x1, y1 = (box.x + box.w) / width, (box.y + box.h) / height
+    if x0 < -_SLOP or y0 < -_SLOP or x1 > 1 + _SLOP or y1 > 1 + _SLOP:
+        raise ValueError(f"box {box.as_bbox()} reaches outside the {width}x{height} image")
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
+    values = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
+    return " ".join([str(box.category), *map(_number, values)])
 
 
 def from_line(line: str, width: int, height: int) -> Box:
     """A box in pixels from one label line; a ValueError names what is wrong."""
     parts = line.split()
     if len(parts) != 5:
-        raise ValueError(f"expected 'class cx cy w h', got {line!r}")
-    category, (cx, cy, w, h) = int(parts[0]), (float(p) for p in parts[1:])
-    return Box((cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height, category).rounded(3)
+        if len(parts) > 6 and len(parts) % 2 == 1:
+            raise ValueError(f"a segmentation polygon ({(len(parts) - 1) // 2} points), not a box")
+        raise ValueError(f"expected 'class cx cy w h', got {line.strip()!r}")
+    try:
+        category = int(parts[0])
+        cx, cy, w, h = (float(p) for p in parts[1:])
+    except ValueError:
+        raise ValueError(f"expected an integer class and 4 numbers, got {line.strip()!r}") from None
+    if category < 0:
+        raise ValueError(f"class {category} is negative")
+    if not all(map(math.isfinite, (cx, cy, w, h))) or w <= 0 or h <= 0:
+        raise ValueError(f"width and height must be finite numbers > 0, got {line.strip()!r}")
+    x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if x0 < -1e-6 or y0 < -1e-6 or x1 > 1 + 1e-6 or y1 > 1 + 1e-6:
+        raise ValueError(
+            f"the box reaches outside the image (coordinates must lie in 0..1): {line.strip()!r}"
+        )
+    x0, y0, x1, y1 = max(0.0, x0) * width, max(0.0, y0) * height, min(1.0, x1) * width, min(1.0, y1) * height
+    return Box(*_rounded(x0, y0, x1 - x0, y1 - y0), category=category)
 
 
-def export(dataset: ImageDataset, dest: str | Path, link: bool = True) -> Path:
-    """Write the dataset in YOLO layout under ``dest`` (images hard-linked when possible, else copied)."""
-    root = Path(dest)
-    splits: dict[str, str] = {}
-    for name, part in dataset.splits.items():
-        yolo_split = _YOLO_SPLITS[name]
-        splits[yolo_split] = f"images/{yolo_split}"
-        for (_, file_name), view in dataset.annotations(name).items():
-            info = probe(part.directory / file_name)
-            if not isinstance(info, ImageInfo):
-                continue
-            image = root / "images" / yolo_split / file_name
-            image.parent.mkdir(parents=True, exist_ok=True)
-            _place(part.directory / file_name, image, link)
-            lines = [to_line(box, info.width, info.height) for box in view.boxes]
-            label = (root / "labels" / yolo_split / file_name).with_suffix(".txt")
-            atomic_write_bytes(label, "".join(f"{line}\n" for line in lines).encode())
-    config = {"path": ".", **splits, "names": dict(enumerate(dataset.category_names()))}
-    atomic_write_bytes(
-        root / "data.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
-    )
-    return root
+def _rounded(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+    """Round float noise away (6 decimals: 1e-6 px), unless that would empty a tiny box."""
+    rw, rh = round(w, 6), round(h, 6)
+    return round(x, 6), round(y, 6), (rw if rw > 0 else w), (rh if rh > 0 else h)
 
 
-def import_folder(source: str | Path, dest: str | Path, link: bool = True) -> ImageDataset:
-    """Convert a YOLO folder (``data.yaml``, ``images/<split>``, ``labels/<split>``) into a dataset folder."""
-    src, root = Path(source), Path(dest)
-    config = yaml.safe_load((src / "data.yaml").read_text()) or {}
-    names = config.get("names") or []
-    names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
-    inverse = {yolo: ours for ours, yolo in _YOLO_SPLITS.items()}
-    for yolo_split, ours in inverse.items():
-        images_dir = src / str(config.get(yolo_split, f"images/{yolo_split}"))
-        if not images_dir.is_dir():
+# ------------------------------------------------------------------------------------------------ export
+
+
+def export(
+    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+) -> Report:
+    """Write the dataset (or one split) in the Ultralytics layout under the new folder ``dest``."""
+    refusals = Refusals(dataset.image_dir, skip_invalid)
+    names = _names(dataset)
+    try:
+        parts = [dataset.split(split)] if split is not None else list(dataset.splits.values())
+    except KeyError as error:
+        raise refusals.error(None, str(error.args[0])) from None
+    target = Path(dest)
+    report = Report(path=target)
+    losses = _Losses()
+    config: dict[str, Any] = {}
+    with staged_folder(target) as staging:
+        for part in parts:
+            yolo_split = _TO_YOLO[part.name]
+            config[yolo_split] = f"images/{yolo_split}"
+            annotations = list(dataset.annotations(part.name).values())
+            renamed = _unique_stems([a.file_name for a in annotations])
+            for annotation in annotations:
+                lines = _label_lines(annotation, part.directory / annotation.file_name, names, refusals)
+                if lines is None:
+                    continue
+                file_name = renamed.get(annotation.file_name, annotation.file_name)
+                place_file(part.directory / annotation.file_name, staging / "images" / yolo_split / file_name)
+                label = staging / "labels" / yolo_split / PurePosixPath(file_name).with_suffix(".txt")
+                label.parent.mkdir(parents=True, exist_ok=True)
+                label.write_text("".join(f"{line}\n" for line in lines))
+                losses.add(annotation)
+                report.images += 1
+                report.boxes += len(lines)
+            for old, new in renamed.items():
+                refusals.warn(
+                    f"{part.name}/{old} written as {new}: its label file would collide with another"
+                )
+        config["nc"] = len(names)
+        config["names"] = dict(enumerate(names))
+        data = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+        atomic_write_bytes(staging / "data.yaml", data)
+    report.skipped, report.warnings = refusals.skipped, refusals.warnings + losses.warnings()
+    return report
+
+
+def _names(dataset: ImageDataset) -> list[str]:
+    names = read_names(dataset.image_dir)
+    if isinstance(names, Problem):
+        raise FormatError(dataset.image_dir / "categories.json", None, names.message)
+    if not names:
+        top = max((c for c in dataset.stats().category_counts), default=-1)
+        return [str(i) for i in range(top + 1)]
+    return names
+
+
+def _unique_stems(file_names: list[str]) -> dict[str, str]:
+    """New names for images whose label files would collide (``same.png`` → ``same_png.png``)."""
+    taken = {str(PurePosixPath(n).with_suffix("")).casefold() for n in file_names}
+    seen: set[str] = set()
+    renamed: dict[str, str] = {}
+    for name in file_names:
+        path = PurePosixPath(name)
+        stem = str(path.with_suffix("")).casefold()
+        if stem not in seen:
+            seen.add(stem)
             continue
-        labels_dir = src / "labels" / yolo_split
-        records = []
-        for image in sorted(p for p in images_dir.rglob("*") if p.is_file() and is_image_file(p.name)):
-            relative = image.relative_to(images_dir).as_posix()
-            _place(image, root / ours / relative, link)
-            records.append(_record(relative, image, (labels_dir / relative).with_suffix(".txt")).to_record())
-        write_objects(root / ours / "metadata.jsonl", records)
-    if names:
-        write_names(root, [str(n) for n in names])
-    return ImageDataset(image_dir=root)
+        base = f"{path.with_suffix('')}_{path.suffix.lstrip('.')}"
+        candidate, n = base, 1
+        while candidate.casefold() in taken:
+            n += 1
+            candidate = f"{base}{n}"
+        taken.add(candidate.casefold())
+        seen.add(candidate.casefold())
+        renamed[name] = candidate + path.suffix
+    return renamed
 
 
-def _record(relative: str, image: Path, label: Path) -> ImageAnnotation:
-    annotation = ImageAnnotation(file_name=relative)
-    if not label.exists():
-        return annotation
+def _label_lines(
+    annotation: ImageAnnotation, path: Path, names: list[str], refusals: Refusals
+) -> list[str] | None:
+    item = f"{annotation.split}/{annotation.file_name}"
+    if annotation.dropped_boxes:
+        refusals.refuse(f"{item} ({annotation.dropped_boxes} boxes)", "malformed box in metadata.jsonl")
+    size = image_size(annotation, path)
+    if isinstance(size, str):
+        refusals.refuse(item, size)
+        return None
+    lines = []
+    for box in annotation.boxes:
+        if box.category >= len(names):
+            refusals.refuse(f"{item} box {box.as_bbox()}", f"category {box.category} has no name")
+            continue
+        try:
+            lines.append(to_line(box, *size))
+        except ValueError:
+            where = f"{item} box {box.as_bbox()} in {size[0]}x{size[1]}"
+            refusals.refuse(where, "box reaches outside the image (YOLO coordinates lie in 0..1)")
+    return lines
+
+
+@dataclass
+class _Losses:
+    """What YOLO has no place for, counted over the exported images."""
+
+    captions: int = 0
+    image_categories: int = 0
+    box_keys: dict[str, None] = field(default_factory=dict)
+
+    def add(self, annotation: ImageAnnotation) -> None:
+        self.captions += bool(annotation.caption)
+        self.image_categories += bool(annotation.categories)
+        for box in annotation.boxes:
+            self.box_keys.update(dict.fromkeys(box.extra))
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.captions:
+            found.append(f"{self.captions:,} captions not written: YOLO has no captions")
+        if self.image_categories:
+            found.append(f"{self.image_categories:,} images' image categories not written: YOLO has none")
+        if self.box_keys:
+            found.append(
+                f"per-box values not written (YOLO keeps class and box only): {', '.join(self.box_keys)}"
+            )
+        return found
+
+
+# ------------------------------------------------------------------------------------------------ import
+
+
+def label_path(image: Path) -> Path:
+    """The Ultralytics label file of an image: the last ``images`` folder → ``labels``, suffix → ``.txt``."""
+    parts = image.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            return Path(*parts[:i], "labels", *parts[i + 1 :]).with_suffix(".txt")
+    return image.with_suffix(".txt")
+
+
+def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool = False) -> Report:
+    """Make a dataset folder at the new ``dest`` from a YOLO folder (or its ``data.yaml``)."""
+    config_path = _config_path(Path(source))
+    root = config_path.parent
+    config = _read_config(config_path)
+    names = _class_names(config, config_path)
+    refusals = Refusals(config_path, skip_invalid)
+    splits: dict[str, list[ImageAnnotation]] = {}
+    files: dict[tuple[str, str], Path] = {}
+    labels_used: set[Path] = set()
+    for key, split in _FROM_YOLO.items():
+        if config.get(key) is None:
+            continue
+        if split in splits:
+            raise refusals.error(key, f"a second entry for split {split!r}")
+        folders = _split_folders(config, key, root, config_path)
+        splits[split] = _read_split(split, folders, names, files, labels_used, refusals)
+    if not splits:
+        raise refusals.error(None, "names no split folders (train, val or test)")
+    _check_some_matched(root, labels_used, refusals)
+    if not names and any(a.boxes for found in splits.values() for a in found):
+        raise refusals.error("names", "missing: data.yaml must name the classes")
+    report = Report(path=Path(dest), skipped=refusals.skipped)
+    write_folder(dest, splits, names, files)
+    report.images = sum(len(found) for found in splits.values())
+    report.boxes = sum(len(a.boxes) for found in splits.values() for a in found)
+    return report
+
+
+def _config_path(source: Path) -> Path:
+    if source.is_file():
+        return source
+    for name in ("data.yaml", "data.yml", "dataset.yaml"):
+        if (source / name).is_file():
+            return source / name
+    raise FormatError(source, None, "no data.yaml (the YOLO file naming the classes and split folders)")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise FormatError(path, None, f"cannot read it: {error}") from None
+    if not isinstance(config, dict):
+        raise FormatError(path, None, "must be a YAML mapping with names and split folders")
+    return config
+
+
+def _class_names(config: dict[str, Any], path: Path) -> list[str]:
+    names = config.get("names") or []
+    if isinstance(names, dict):
+        if not all(type(k) is int for k in names) or sorted(names) != list(range(len(names))):
+            raise FormatError(path, "names", f"class ids must be 0..{len(names) - 1}, got {sorted(names)}")
+        names = [names[i] for i in range(len(names))]
+    if not isinstance(names, list) or not all(isinstance(n, str | int) and str(n).strip() for n in names):
+        raise FormatError(path, "names", "must be a list (or {id: name} mapping) of non-empty names")
+    result = [str(n).strip() for n in names]
+    if len(set(result)) != len(result):
+        raise FormatError(path, "names", "lists a name twice")
+    count = config.get("nc")
+    if count is not None and count != len(result):
+        raise FormatError(path, "nc", f"is {count} but names lists {len(result)} classes")
+    return result
+
+
+def _split_folders(config: dict[str, Any], key: str, root: Path, path: Path) -> list[Path]:
+    """The image folders of a split entry, resolved as Ultralytics does (``path`` key, ``../`` fallback)."""
+    base = root / str(config["path"]) if isinstance(config.get("path"), str) else root
+    entries = config[key] if isinstance(config[key], list) else [config[key]]
+    folders = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise FormatError(path, key, f"must be a folder path, got {entry!r}")
+        candidates = [base / entry, root / entry]
+        if entry.startswith("../"):
+            candidates += [base / entry[3:], root / entry[3:]]
+        found = next((c for c in candidates if c.is_dir()), None)
+        if found is None:
+            raise FormatError(path, key, f"folder {entry!r} not found (looked in {base})")
+        if not found.resolve().is_relative_to(root.resolve()):
+            raise FormatError(path, key, f"folder {entry!r} lies outside the YOLO folder {root}")
+        folders.append(found)
+    return folders
+
+
+def _read_split(
+    split: str,
+    folders: list[Path],
+    names: list[str],
+    files: dict[tuple[str, str], Path],
+    labels_used: set[Path],
+    refusals: Refusals,
+) -> list[ImageAnnotation]:
+    """The annotations of one split's images; the label files read are added to ``labels_used``."""
+    annotations: list[ImageAnnotation] = []
+    before = set(labels_used)
+    label_dirs: set[Path] = set()
+    owners: dict[Path, Path] = {}
+    for folder in folders:
+        for image in _images(folder):
+            relative = image.relative_to(folder).as_posix()
+            if (split, relative) in files:
+                refusals.refuse(f"{split}/{relative}", "a second image with this name in the split")
+                continue
+            label = _label_for(image)
+            label_dirs.add(label_path(image).parent)
+            if label is not None:
+                label_dirs.add(label.parent)
+            if label is not None and label in owners:
+                refusals.refuse(f"{image} and {owners[label]}", f"both would use the label file {label.name}")
+                continue
+            annotation = _annotation(split, relative, image, label, names, refusals)
+            if annotation is None:
+                continue
+            if label is not None:
+                owners[label] = image
+                labels_used.add(label)
+            files[(split, relative)] = image
+            annotations.append(annotation)
+    _check_orphans(split, label_dirs, labels_used, labels_used - before, refusals)
+    return annotations
+
+
+def _images(folder: Path) -> Iterator[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        found.extend(Path(dirpath) / n for n in filenames if is_image_file(n))
+    return iter(sorted(found))
+
+
+def _label_for(image: Path) -> Path | None:
+    for candidate in (label_path(image), image.with_suffix(".txt")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _annotation(
+    split: str, relative: str, image: Path, label: Path | None, names: list[str], refusals: Refusals
+) -> ImageAnnotation | None:
+    annotation = ImageAnnotation(file_name=relative, split=split)
     info = probe(image)
     if not isinstance(info, ImageInfo):
-        raise ValueError(info.message)
-    for number, line in enumerate(label.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                annotation.boxes.append(from_line(line, info.width, info.height))
-            except ValueError as error:
-                raise ValueError(f"{label}:{number}: {error}") from None
+        refusals.refuse(f"{split}/{relative}", info.message)
+        return None
+    if label is None:
+        return annotation
+    try:
+        text = label.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        refusals.refuse(str(label), f"cannot read it: {error}")
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            box = from_line(line, info.width, info.height)
+        except ValueError as error:
+            refusals.refuse(f"{label}:{number}", str(error))
+            continue
+        if names and box.category >= len(names):
+            refusals.refuse(
+                f"{label}:{number}", f"class {box.category} is not in names (0..{len(names) - 1})"
+            )
+            continue
+        annotation.boxes.append(box)
     return annotation
 
 
-def _place(source: Path, target: Path, link: bool) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
+def _check_orphans(
+    split: str, label_dirs: Iterable[Path], used: set[Path], used_here: set[Path], refusals: Refusals
+) -> None:
+    orphans = sorted(p for d in label_dirs if d.is_dir() for p in d.glob("*.txt") if p not in used)
+    if orphans and not used_here:
+        where = orphans[0].parent
+        raise refusals.error(split, f"{len(orphans)} label files in {where} but none matched an image")
+    for orphan in orphans:
+        refusals.refuse(str(orphan), "no image for this label file")
+
+
+def _check_some_matched(root: Path, labels_used: set[Path], refusals: Refusals) -> None:
+    """Label files somewhere in the folder, yet no image got one: the layout was not understood."""
+    if labels_used:
         return
-    if link:
-        try:
-            os.link(source, target)
-            return
-        except OSError:
-            pass
-    shutil.copy2(source, target)
+    labels = [p for p in root.rglob("*.txt") if p.parent != root]
+    if labels:
+        raise refusals.error(
+            None,
+            f"{len(labels)} label files (e.g. {labels[0].relative_to(root)}) but none matched an image; "
+            "labels belong in a 'labels' folder beside 'images', with the image's stem",
+        )
