@@ -75,13 +75,15 @@ def test_export_needs_a_split_when_there_are_several(tmp_path):
 
     root = copy_demo(tmp_path / "demo")
     out = runner.invoke(app, ["export", "coco", str(root), str(tmp_path / "x.json")])
-    assert out.exit_code == 1 and "choose a split" in out.output
+    assert out.exit_code == 2 and "choose a split" in out.output
 
 
 def test_yolo_round_trip_from_the_shell(tmp_path):
+    from opsml_image import ImageDataset
     from opsml_image.demo import copy_demo
 
     root = copy_demo(tmp_path / "demo")
     assert runner.invoke(app, ["export", "yolo", str(root), str(tmp_path / "yolo")]).exit_code == 0
     out = runner.invoke(app, ["import", "yolo", str(tmp_path / "yolo"), str(tmp_path / "back")])
-    assert out.exit_code == 0 and "train, validation" in out.output
+    assert out.exit_code == 0 and "12 images, 59 boxes" in out.output, out.output
+    assert ImageDataset(image_dir=tmp_path / "back").splits.keys() == {"train", "validation"}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from opsml_image.cli.support import open_dataset, reported
+from opsml_image.cli.support import fail, open_dataset
 from opsml_image.formats import coco, yolo
+from opsml_image.formats.base import Report
 
 __all__ = ["export_app", "import_app"]
 
@@ -18,49 +21,86 @@ import_app = typer.Typer(no_args_is_help=True, add_completion=False)
 DataDir = Annotated[Path, typer.Argument(help="The dataset folder.")]
 
 
+SkipInvalid = Annotated[
+    bool, typer.Option("--skip-invalid", help="Leave out bad items (listed with counts) instead of stopping.")
+]
+Split = Annotated[str | None, typer.Option(help="Only this split (train, validation, test).")]
+
+
+@contextlib.contextmanager
+def format_errors() -> Iterator[None]:
+    """A refused conversion (FormatError, bad dataset folder, IO error) as one red line, exit status 2."""
+    try:
+        yield
+    except (ValueError, OSError, KeyError) as error:
+        raise fail(error, 2) from None
+
+
+def show(report: Report) -> None:
+    """The report's summary line, then what was skipped (by reason) and each warning."""
+    typer.echo(report.summary())
+    for item in report.skipped[:20]:
+        typer.echo(f"skipped {item.item}: {item.reason}", err=True)
+    if len(report.skipped) > 20:
+        typer.echo(f"... and {len(report.skipped) - 20:,} more skipped", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 @export_app.command("coco")
 def export_coco(
     data_dir: DataDir,
-    dest: Annotated[Path, typer.Argument(help="The COCO JSON file to write.")],
-    split: Annotated[str | None, typer.Option(help="Which split (needed when there are several).")] = None,
+    dest: Annotated[
+        Path, typer.Argument(help="The COCO JSON file (one split) or a new folder (<split>.json).")
+    ],
+    split: Split = None,
+    skip_invalid: SkipInvalid = False,
 ) -> None:
-    """Write one split as COCO detection JSON (images, annotations, categories)."""
+    """Write COCO detection JSON: one split to a .json file, or every split into a new folder."""
     dataset = open_dataset(data_dir)
-    with reported():
-        path = coco.export(dataset, dest, split)
-    typer.echo(f"wrote {path}")
+    with format_errors():
+        show(coco.export(dataset, dest, split=split, skip_invalid=skip_invalid))
 
 
 @export_app.command("yolo")
 def export_yolo(
-    data_dir: DataDir, dest: Annotated[Path, typer.Argument(help="The folder to write (created).")]
+    data_dir: DataDir,
+    dest: Annotated[Path, typer.Argument(help="The folder to write (new or empty).")],
+    split: Split = None,
+    skip_invalid: SkipInvalid = False,
 ) -> None:
-    """Write the dataset in YOLO layout: images/<split>, labels/<split>, data.yaml."""
+    """Write the Ultralytics YOLO layout: images/<split>, labels/<split>, data.yaml."""
     dataset = open_dataset(data_dir)
-    with reported():
-        path = yolo.export(dataset, dest)
-    typer.echo(f"wrote {path / 'data.yaml'}")
+    with format_errors():
+        show(yolo.export(dataset, dest, split=split, skip_invalid=skip_invalid))
 
 
 @import_app.command("coco")
 def import_coco(
-    coco_file: Annotated[Path, typer.Argument(help="A COCO detection JSON file.")],
-    image_dir: Annotated[
-        Path, typer.Argument(help="The folder holding the images; metadata.jsonl goes here.")
+    coco_files: Annotated[
+        list[Path], typer.Argument(help="A COCO JSON file, or one file a split (train.json val.json ...).")
     ],
+    dest: Annotated[
+        Path,
+        typer.Argument(help="The folder holding the images (metadata goes there), or a new dataset folder."),
+    ],
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Where the images are, when DEST is a new folder (default: beside the JSON)."),
+    ] = None,
+    skip_invalid: SkipInvalid = False,
 ) -> None:
-    """Write metadata.jsonl and categories.json into IMAGE_DIR from a COCO file."""
-    with reported():
-        dataset = coco.import_file(coco_file, image_dir)
-    typer.echo(f"{dataset.stats().records:,} records written to {image_dir / 'metadata.jsonl'}")
+    """Write metadata.jsonl, one root categories.json and coco_meta.json from COCO files."""
+    with format_errors():
+        show(coco.import_dataset(coco_files, dest, images=images, skip_invalid=skip_invalid))
 
 
 @import_app.command("yolo")
 def import_yolo(
-    source: Annotated[Path, typer.Argument(help="A YOLO folder with data.yaml.")],
-    dest: Annotated[Path, typer.Argument(help="The dataset folder to make.")],
+    source: Annotated[Path, typer.Argument(help="A YOLO folder with data.yaml (Ultralytics or Roboflow).")],
+    dest: Annotated[Path, typer.Argument(help="The dataset folder to make (new or empty).")],
+    skip_invalid: SkipInvalid = False,
 ) -> None:
     """Make a dataset folder (split folders, metadata.jsonl, categories.json) from a YOLO folder."""
-    with reported():
-        dataset = yolo.import_folder(source, dest)
-    typer.echo(f"{dataset.stats().records:,} records in {', '.join(dataset.splits)}")
+    with format_errors():
+        show(yolo.import_dataset(source, dest, skip_invalid=skip_invalid))
