@@ -285,7 +285,7 @@ def validate_dataset(
     if isinstance(found, Problem):
         ctx.add(None, found)
     signatures: dict[str, Any] = {}
-    referenced: set[str] = set()
+    reported = {"categories.json"} if outside else set()  # paths below the root with an issue of their own
     splits = list(dataset.splits.values())
     total = sum(split.size() for split in splits) or 1
     done = 0
@@ -305,6 +305,7 @@ def validate_dataset(
         outside = confine.outside_problem(metadata, split.metadata_label, None)
         if outside:  # not read: its lines are someone else's file
             ctx.add(None, outside)
+            reported.add(split.metadata_label)
             done += split.size()
             continue
         report_bytes = (lambda read, start=done: progress(start + read, total)) if progress else None
@@ -314,10 +315,10 @@ def validate_dataset(
         signatures[split.name] = ctx.signature
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
-            referenced.update(split.prefix + key for key in ctx.seen)
+            reported.update(split.prefix + key for key in ctx.seen)
     if check_images:
         ctx = _Context(report, "", strict=strict)
-        for relative, problem in walk_escapes(dataset.image_dir, frozenset(referenced)):
+        for relative, problem in walk_escapes(dataset.image_dir, frozenset(reported)):
             ctx.add(None, problem, file=relative)
     if progress:
         progress(total, total)
