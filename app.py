@@ -46,6 +46,7 @@ pages = {
     ],
 }
 page = st.navigation(pages)
+page.run()
+# after the page: its saves are in the counts, so the sidebar and the page show the same numbers
 with ui.guard("The sidebar"):
     ui.sidebar(workspace, problem)
-page.run()

@@ -6,9 +6,13 @@ frontend scales the display image by ``s = min(canvas_w / display_w, canvas_h / 
 (offsets ``(canvas_w - display_w * s) / 2`` and ``(canvas_h - display_h * s) / 2``). A :class:`Fit` holds that
 mapping composed with display -> original, so boxes go to and from the original image's pixels exactly.
 
-Pure functions, no Streamlit import: the page builds the ``initial_drawing`` with :func:`initial_drawing`
-and reads the boxes back from the canvas's Fabric.js JSON with :func:`boxes_from_drawing` (which honours
-``scaleX``/``scaleY`` from resizing and the object's origin, and clips to the image).
+Zoom shows a region of the image: :meth:`Fit.view` maps that region onto the whole canvas (the display
+image is the crop), so a box drawn at 4x lands on the right image pixels.
+
+Pure functions, no Streamlit import: this is the canvas adapter of the one box type. The initial drawing is
+made from :class:`~opsml_image.annotation.Box` values with :func:`initial_drawing`, and the canvas's
+Fabric.js JSON becomes ``Box`` values again with :func:`boxes_from_drawing` (which honours ``scaleX``/
+``scaleY`` from resizing and the object's origin, and clips to the image).
 """
 
 from __future__ import annotations
@@ -19,23 +23,11 @@ from typing import Any
 
 from opsml_image.annotation import Box
 
-__all__ = ["Fit", "LabeledBox", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
+BOX_DIGITS = 2  # decimals a box drawn on the canvas keeps (the store rounds saves the same way)
+
+__all__ = ["Fit", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
 
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
-
-
-@dataclass(frozen=True, slots=True)
-class LabeledBox:
-    """A box ``[x, y, w, h]`` in original image pixels and the label the canvas shows on it."""
-
-    label: str
-    x: float
-    y: float
-    w: float
-    h: float
-
-    def as_bbox(self) -> list[float]:
-        return [self.x, self.y, self.w, self.h]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +74,20 @@ class Fit:
             offset_x=(cw - dw * s) / 2,
             offset_y=(ch - dh * s) / 2,
         )
+
+    @classmethod
+    def view(
+        cls, image_size: tuple[int, int], canvas: tuple[int, int], region: tuple[float, float, float, float]
+    ) -> Fit:
+        """The mapping when the canvas shows the image region ``(x, y, w, h)`` (a zoomed view) stretched over
+        the whole canvas; the display image is that crop resized to the canvas."""
+        iw, ih = image_size
+        cw, ch = canvas
+        x, y, w, h = region
+        if min(iw, ih, cw, ch) <= 0 or w <= 0 or h <= 0:
+            raise ValueError(f"sizes must be positive: image {image_size}, canvas {canvas}, region {region}")
+        sx, sy = cw / w, ch / h
+        return cls(iw, ih, cw, ch, sx, sy, -x * sx, -y * sy)
 
     @classmethod
     def from_background_fit(
@@ -148,27 +154,27 @@ def clip_box(
 
 
 def initial_drawing(
-    boxes: Iterable[tuple[Sequence[float], str]],
+    boxes: Iterable[Box],
     fit: Fit,
-    colors: Iterable[str] | None = None,
+    label_of: Callable[[int], str],
+    color_of: Callable[[int], str] | None = None,
     *,
     stroke_width: int = 2,
     fill: str = "rgba(0, 0, 0, 0)",
 ) -> dict[str, Any]:
-    """A canvas ``initial_drawing`` from ``(bbox in image pixels, label)`` pairs.
+    """A canvas ``initial_drawing`` of boxes in image pixels, labelled with ``label_of(category)``.
 
     Each box becomes a ``LabeledRect`` with ``originX="left"``, ``originY="top"`` and ``scaleX = scaleY = 1``
-    (so what the canvas sends back unchanged maps back to the same image pixels); ``colors`` gives each box's
-    stroke colour (default black).
+    (so what the canvas sends back unchanged maps back to the same image pixels); ``color_of`` gives each
+    box's stroke colour (default black).
     """
-    color_list = list(colors) if colors is not None else None
     objects = []
-    for i, (bbox, label) in enumerate(boxes):
-        left, top, width, height = fit.box_to_canvas(bbox)
+    for box in boxes:
+        left, top, width, height = fit.box_to_canvas(box.as_bbox())
         objects.append(
             {
                 "type": "LabeledRect",
-                "label": label,
+                "label": label_of(box.category),
                 "left": left,
                 "top": top,
                 "width": width,
@@ -178,7 +184,7 @@ def initial_drawing(
                 "scaleX": 1,
                 "scaleY": 1,
                 "angle": 0,
-                "stroke": color_list[i] if color_list else "#000000",
+                "stroke": color_of(box.category) if color_of else "#000000",
                 "strokeWidth": stroke_width,
                 "strokeUniform": True,
                 "fill": fill,
@@ -191,29 +197,34 @@ def initial_drawing(
 def boxes_from_drawing(
     json_data: Mapping[str, Any] | None,
     fit: Fit,
+    category_of: Callable[[str], int],
     *,
     clip: bool = True,
     min_size: float = 1.0,
-    digits: int = 2,
-    default_label: str | Callable[[], str] = "",
-    unchanged: Iterable[tuple[Sequence[float], str]] = (),
+    digits: int = BOX_DIGITS,
+    unchanged: Sequence[Box] = (),
+    label_of: Callable[[int], str] | None = None,
     tolerance: float = 0.01,
-) -> list[LabeledBox]:
-    """The ``LabeledRect`` boxes of a canvas's Fabric.js JSON, in image pixels, in drawing order.
+) -> list[Box]:
+    """The ``LabeledRect`` boxes of a canvas's Fabric.js JSON as :class:`Box` values, in drawing order.
 
     Width and height are multiplied by ``scaleX``/``scaleY`` (resizing on the canvas changes the scale, not
     the size) and the object's origin is honoured. With ``clip`` each box is cut to the image; boxes smaller
     than ``min_size`` image pixels on a side (after clipping) are dropped, as a click without a drag makes.
-    Coordinates are rounded to ``digits`` decimals. Boxes with an empty label get ``default_label``.
+    Coordinates are rounded to ``digits`` decimals. A box's label becomes its category with ``category_of``
+    (which sees the stripped label, possibly empty, and may create a class).
 
-    ``unchanged`` takes the ``(bbox in image pixels, label)`` pairs the drawing started from: a box still
-    where one of them was drawn (within ``tolerance`` canvas pixels, same label) comes back with that
-    box's exact original coordinates, neither clipped nor rounded, so merely showing a box never edits it.
+    ``unchanged`` are the boxes the drawing started from (shown with ``label_of``): a box still where one
+    of them was drawn (within ``tolerance`` canvas pixels, same label) comes back as that very box (exact
+    coordinates, its ``extra``), neither clipped nor rounded, so merely showing a box never edits it.
     """
     if not json_data:
         return []
-    originals = [(fit.box_to_canvas(bbox), label, bbox) for bbox, label in unchanged]
-    result: list[LabeledBox] = []
+    originals = [
+        (fit.box_to_canvas(box.as_bbox()), label_of(box.category) if label_of else None, box)
+        for box in unchanged
+    ]
+    result: list[Box] = []
     for obj in json_data.get("objects") or ():
         if not isinstance(obj, Mapping) or obj.get("type") != "LabeledRect":
             continue
@@ -229,11 +240,9 @@ def boxes_from_drawing(
         if height < 0:
             top, height = top + height, -height
         label = str(obj.get("label") or "").strip()
-        if not label:
-            label = default_label() if callable(default_label) else default_label
         original = _same(originals, (left, top, width, height), label, tolerance)
         if original is not None:
-            result.append(LabeledBox(label, *(float(v) for v in original)))
+            result.append(original)
             continue
         x, y, w, h = fit.box_to_image(left, top, width, height)
         if clip:
@@ -248,19 +257,19 @@ def boxes_from_drawing(
         x, y, w, h = x0, y0, round(x1 - x0, digits), round(y1 - y0, digits)
         if w < min_size or h < min_size:
             continue
-        result.append(LabeledBox(label, x, y, w, h))
+        result.append(Box(x, y, w, h, category_of(label)))
     return result
 
 
 def _same(
-    originals: list[tuple[tuple[float, float, float, float], str, Sequence[float]]],
+    originals: list[tuple[tuple[float, float, float, float], str | None, Box]],
     box: tuple[float, float, float, float],
     label: str,
     tolerance: float,
-) -> Sequence[float] | None:
-    for canvas_box, original_label, bbox in originals:
-        if original_label == label and all(
+) -> Box | None:
+    for canvas_box, original_label, original in originals:
+        if original_label in (None, label) and all(
             abs(a - b) <= tolerance for a, b in zip(canvas_box, box, strict=True)
         ):
-            return bbox
+            return original
     return None

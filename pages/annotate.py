@@ -1,47 +1,42 @@
-"""Annotate: draw, move, resize, relabel and delete boxes on one image; caption and image categories.
+"""Annotate: draw, move, resize, relabel and delete boxes on one image; zoom and pan; caption and classes.
 
-The image is shown on a ``streamlit-drawable-canvas`` in ``labeled_rect`` mode, scaled down to the canvas
-(a 4000x3000 photo is sent at canvas size) and mapped back to image pixels exactly with
-:mod:`opsml_image.canvas_geometry`. Every change is saved to the working store at once (a toast says so)
-and the AutoFlusher rewrites ``metadata.jsonl`` a couple of seconds later.
+A thin view over :mod:`opsml_image.usecases.annotate`: this page keeps what the person is doing (zoom,
+selection, undo stack, messages) in session state, calls one use-case function per action and renders.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import time
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from pages import _shared as ui
+from opsml_image.store import Key
+from opsml_image.usecases import annotate as uc
+from opsml_image.usecases.workspace import Workspace, summary
+from pages import _widgets as ui
+from pages._viewport import viewport
 
-#: Canvas size bounds (CSS pixels): the canvas must fit its column, or the browser squeezes it.
-CANVAS_SIZES = {"Small": (560, 480), "Medium": (700, 560), "Large": (960, 720)}
-FILL = "rgba(255, 255, 255, 0.08)"
+#: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
+CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
+FALLBACK_WIDTH = 640  # before the browser has reported the column's width (and under AppTest)
+SWATCH = "<span style='display:inline-block;width:{width};height:{height};background:{color}'></span>"
+SHORTCUTS = [
+    ("← / →", "previous / next image"),
+    ("U", "next unlabelled image"),
+    ("B", "copy the previous image's boxes"),
+    ("1-9", "class for new boxes"),
+    ("Delete", "delete the selected box"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo your last edit"),
+    ("+ / − or the wheel", "zoom in / out (I / O also)"),
+    ("F", "fit the image; 0: 100% (one image pixel a screen pixel)"),
+    ("P", "pan mode on/off: drag to move the view"),
+    ("?", "this sheet (H also)"),
+]
 
 
-# ------------------------------------------------------------------------------------------ cached image
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def display_image(path: str, mtime_ns: int, width: int, height: int) -> bytes:
-    """The image resized to exactly the canvas size, as JPEG bytes (what the browser receives)."""
-    from PIL import Image
-
-    from opsml_image.images import open_image
-
-    image = open_image(path).convert("RGB")
-    if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-# ------------------------------------------------------------------------------------------ state helpers
+# ------------------------------------------------------------------------------------------ messages
 
 
 def flash(kind: str, text: str) -> None:
@@ -56,15 +51,14 @@ FLASH_SECONDS = 3.0
 def show_flash() -> None:
     """Show the queued messages, and again those shown in the last :data:`FLASH_SECONDS`.
 
-    Two Streamlit behaviours would lose a message. A run can stop for a pending rerun inside the next ``st``
-    call, before that call's element is sent: so a message leaves the queue only once shown. And a canvas
-    remounted by :func:`bump` asks for another run at once, whose end can clear a toast the browser has not
-    mounted yet (seen under load: the toast was sent, never displayed). So recent messages are sent again,
-    first and in the same order: the browser keeps one toast per position, and a normal element stays.
+    A run can stop for a pending rerun inside the next ``st`` call, before that call's element is sent: so
+    a message leaves the queue only once shown. And a remounted canvas asks for another run at once, whose
+    end can clear a toast the browser has not mounted yet: so recent messages are sent again (the browser
+    keeps one toast per position).
     """
     now = time.monotonic()
     kept = [m for m in st.session_state.get("annotate_flash_recent", []) if now - m[0] < FLASH_SECONDS]
-    recent = st.session_state["annotate_flash_recent"] = kept  # updated in place: a run may stop anywhere
+    recent = st.session_state["annotate_flash_recent"] = kept
     for _, kind, text in list(recent):
         _show(kind, text)
     pending = st.session_state.get("annotate_flash") or []
@@ -77,11 +71,11 @@ def show_flash() -> None:
 
 def _show(kind: str, text: str) -> None:
     if kind == "toast":
-        st.toast(text, icon=":material/check_circle:")
+        st.toast(ui.plain(text), icon=":material/check_circle:")
     elif kind == "warning":
-        st.warning(text, icon=":material/warning:")
+        st.warning(ui.plain(text), icon=":material/warning:")
     else:
-        st.error(text, icon=":material/error:")
+        st.error(ui.plain(text), icon=":material/error:")
 
 
 def bump() -> None:
@@ -89,128 +83,160 @@ def bump() -> None:
     st.session_state["annotate_rev"] = st.session_state.get("annotate_rev", 0) + 1
 
 
-def save(ws: ui.Workspace, annotation: Any, version: int, what: str) -> bool:
-    """Save an edited annotation; on a conflict, say so and reload. Returns True when saved."""
-    from opsml_image.store import StaleEdit
-
-    try:
-        ws.store.save(annotation, expected_version=version)
-    except StaleEdit as error:
-        flash("warning", f"Not saved: {error}")
-        bump()
-        return False
-    except Exception as error:  # noqa: BLE001 - shown, never a traceback
-        flash("error", f"Not saved: {ui.plain(ui.describe(error))}")
-        bump()
-        return False
-    ws.flusher.notify()
-    flash("toast", f"Saved {annotation.file_name}: {what}")
-    return True
-
-
-def go(key: tuple[str, str] | None, message: str = "") -> None:
-    if key is None:
-        flash("warning", message or "There is no such image.")
+def report(outcome: uc.Outcome, reset: bool = True) -> None:
+    """Queue what an edit did; keep a saved edit for undo; reset the canvas after a change or a refusal."""
+    if outcome.status == "unchanged":
         return
-    st.query_params["split"], st.query_params["file"] = key
-    st.session_state.pop("annotate_canvas_init", None)
-    bump()
+    if outcome.saved:
+        flash("toast", outcome.message)
+        if outcome.before is not None and outcome.after is not None:
+            st.session_state.setdefault("annotate_undo", []).append((outcome.before, outcome.after))
+            st.session_state["annotate_redo"] = []
+    else:
+        flash("warning" if outcome.status == "stale" else "error", outcome.message)
+    if reset or not outcome.saved:
+        bump()
 
 
 # ------------------------------------------------------------------------------------------ callbacks
 
 
-def _save_edit(ws: ui.Workspace, before: Any, after: Any, version: int, what: str) -> None:
-    """Save ``after`` and reset the canvas, unless it changes nothing.
-
-    A widget's ``on_change`` can fire again after its rerun is over: when a rerun races the canvas remounted
-    by :func:`bump`, the browser sends the states of the previous run's widgets (whose keys carry the old
-    revision) once more. Their values are what the image already holds, and saving them with that run's
-    version would only report a stale edit and reset the canvas again.
-    """
-    if after != before and save(ws, after, version, what):
-        bump()
+def _view(ws: Workspace, key: Key) -> uc.ImageView | None:
+    return uc.open_image(ws, key)
 
 
-def _relabel(ws: ui.Workspace, key: tuple[str, str], version: int, index: int, widget: str) -> None:
-    annotation = ws.store.get(*key)
-    if annotation is None or index >= len(annotation.boxes):
+def _on_view(ws: Workspace, key: Key, action: Any, *args: Any) -> None:
+    """Run an edit on the image as the store holds it now (a stale widget's version is never used)."""
+    view = _view(ws, key)
+    if view is not None:
+        report(action(ws, view, *args))
+
+
+def _relabel(ws: Workspace, key: Key, index: int, widget: str) -> None:
+    _on_view(ws, key, uc.relabel_box, index, st.session_state[widget])
+
+
+def _caption(ws: Workspace, key: Key, widget: str) -> None:
+    _on_view(ws, key, uc.set_caption, st.session_state[widget])
+
+
+def _image_categories(ws: Workspace, key: Key, widget: str) -> None:
+    _on_view(ws, key, uc.set_image_categories, list(st.session_state[widget]))
+
+
+def _delete_selected(ws: Workspace, key: Key) -> None:
+    index = st.session_state.get("annotate_selected")
+    if index is None:
+        flash("warning", "Select a box first (click its number in the box list).")
         return
-    boxes = list(annotation.boxes)
-    boxes[index] = dataclasses.replace(boxes[index], category=st.session_state[widget])
-    edited = dataclasses.replace(annotation, boxes=boxes)
-    _save_edit(ws, annotation, edited, version, f"box {index + 1} relabelled")
+    st.session_state["annotate_selected"] = None
+    _on_view(ws, key, uc.delete_box, index)
 
 
-def _delete_box(ws: ui.Workspace, key: tuple[str, str], version: int, index: int) -> None:
-    annotation = ws.store.get(*key)
-    if annotation is None or index >= len(annotation.boxes):
+def _undo(ws: Workspace, key: Key, redo: bool = False) -> None:
+    source, target = ("annotate_redo", "annotate_undo") if redo else ("annotate_undo", "annotate_redo")
+    stack = st.session_state.get(source) or []
+    mine = [i for i, (before, _) in enumerate(stack) if (before.split, before.file_name) == key]
+    if not mine:
+        flash("warning", "Nothing to redo on this image." if redo else "Nothing to undo on this image.")
         return
-    edited = dataclasses.replace(annotation, boxes=[b for i, b in enumerate(annotation.boxes) if i != index])
-    _save_edit(ws, annotation, edited, version, f"box {index + 1} deleted")
-
-
-def _caption(ws: ui.Workspace, key: tuple[str, str], version: int, widget: str) -> None:
-    annotation = ws.store.get(*key)
-    if annotation is None:
+    before, after = stack.pop(mine[-1])
+    view = _view(ws, key)
+    if view is None:
         return
-    text = (st.session_state[widget] or "").strip() or None
-    _save_edit(ws, annotation, dataclasses.replace(annotation, caption=text), version, "caption")
+    outcome = uc.restore(ws, view, after if redo else before, "redo" if redo else "undo")
+    if outcome.saved:
+        st.session_state.setdefault(target, []).append((before, after))
+        flash("toast", outcome.message)
+    elif outcome.status != "unchanged":
+        flash("warning", outcome.message)
+    bump()
 
 
-def _image_categories(ws: ui.Workspace, key: tuple[str, str], version: int, widget: str) -> None:
-    annotation = ws.store.get(*key)
-    if annotation is None:
-        return
-    edited = dataclasses.replace(annotation, categories=list(st.session_state[widget]))
-    _save_edit(ws, annotation, edited, version, "image categories")
-
-
-def _add_class(ws: ui.Workspace, widget: str) -> None:
+def _add_class(ws: Workspace, widget: str) -> None:
     name = (st.session_state.get(widget) or "").strip()
     if not name:
         return
     try:
-        category = ws.store.add_category(name)
-    except Exception as error:  # noqa: BLE001
-        flash("error", f"Class not added: {ui.plain(ui.describe(error))}")
+        category = uc.add_class(ws, name)
+    except (ValueError, OSError) as error:
+        flash("error", f"Class not added: {ui.describe(error)}")
         return
     st.session_state["annotate_class"] = category
     st.session_state[widget] = ""
     flash("toast", f"Class '{name}' is id {category}")
 
 
-def _copy_previous(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
-    from opsml_image.images import ImageInfo, probe
-
-    previous = ws.store.neighbor(key, step=-1)
-    if previous is None:
-        flash("warning", "This is the first image: there is no previous image to copy boxes from.")
+def _name_class(ws: Workspace, category: int, widget: str) -> None:
+    try:
+        uc.name_class(ws, category, st.session_state.get(widget) or "")
+    except (ValueError, OSError) as error:
+        flash("error", f"Class not named: {ui.describe(error)}")
         return
-    source = ws.store.get(*previous)
-    annotation = ws.store.get(*key)
-    if source is None or annotation is None:
+    flash("toast", f"Class {category} is now '{st.session_state.get(widget, '').strip()}'")
+    bump()
+
+
+def go(key: Key | None, message: str = "") -> None:
+    if key is None:
+        flash("warning", message or "There is no such image.")
         return
-    info = probe(ws.dataset.image_path(*key))  # the size is read only when the button is pressed
-    if not isinstance(info, ImageInfo):
-        flash("error", f"No boxes copied: {ui.plain(info.message)}")
-        return
-    copied = [
-        c
-        for c in (b.clipped(info.width, info.height) for b in source.boxes)
-        if c is not None and c not in annotation.boxes
-    ]
-    if not copied:
-        flash("warning", f"{previous[1]} has no boxes to copy.")
-        return
-    edited = dataclasses.replace(annotation, boxes=[*annotation.boxes, *copied])
-    _save_edit(ws, annotation, edited, version, f"{len(copied)} boxes copied from {previous[1]}")
+    st.query_params["split"], st.query_params["file"] = key
+    st.session_state["annotate_selected"] = None
+    st.session_state["annotate_center"] = None
+    bump()
 
 
-# ------------------------------------------------------------------------------------------ page
+def _zoom(step: int, around: tuple[float, float] | None = None) -> None:
+    zooms = uc.ZOOMS
+    current = st.session_state.get("annotate_zoom", 1.0)
+    at = min(range(len(zooms)), key=lambda i: abs(zooms[i] - current))
+    st.session_state["annotate_zoom"] = zooms[min(max(0, at + step), len(zooms) - 1)]
+    if around is not None:
+        st.session_state["annotate_center"] = around
+    bump()
 
 
-def current_key(ws: ui.Workspace) -> tuple[str, str] | None:
+def _set_zoom(value: float) -> None:
+    st.session_state["annotate_zoom"] = max(1.0, value)
+    if value <= 1.0:
+        st.session_state["annotate_center"] = None
+    bump()
+
+
+def _pan(dx: float, dy: float) -> None:
+    center = st.session_state.get("annotate_center")
+    if center is not None:
+        st.session_state["annotate_center"] = (center[0] + dx, center[1] + dy)
+        bump()
+
+
+def _toggle_pan() -> None:
+    st.session_state["annotate_pan"] = not st.session_state.get("annotate_pan")
+    bump()
+
+
+def _select(index: int) -> None:
+    st.session_state["annotate_selected"] = (
+        None if st.session_state.get("annotate_selected") == index else index
+    )
+    bump()
+
+
+# ------------------------------------------------------------------------------------------ parts
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def background(
+    path: str, mtime_ns: int, region: tuple[float, float, float, float], size: tuple[int, int]
+) -> bytes:
+    """The image region as the canvas shows it (cached by file, region and size)."""
+    from opsml_image.display import canvas_background
+
+    return canvas_background(path, region, size)
+
+
+def current_key(ws: Workspace) -> Key | None:
     split, file_name = st.query_params.get("split"), st.query_params.get("file")
     if split and file_name:
         return split, file_name
@@ -220,32 +246,22 @@ def current_key(ws: ui.Workspace) -> tuple[str, str] | None:
     return key
 
 
-def navigation(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
+def navigation(ws: Workspace, key: Key) -> None:
     store = ws.store
     cols = st.columns(4)
-    for col, (label, icon, shortcut, widget, target, message) in zip(
-        cols[:3],
+    targets = (
         (
-            (
-                "Previous",
-                "arrow_back",
-                "Left",
-                "nav_prev",
-                lambda: store.neighbor(key, step=-1),
-                "the first image",
-            ),
-            (
-                "Next",
-                "arrow_forward",
-                "Right",
-                "nav_next",
-                lambda: store.neighbor(key, step=1),
-                "the last image",
-            ),
-            ("Next unlabelled", "skip_next", "U", "nav_unlabelled", lambda: store.next_unlabeled(key), None),
+            "Previous",
+            "arrow_back",
+            "Left",
+            "nav_prev",
+            lambda: store.neighbor(key, step=-1),
+            "the first image",
         ),
-        strict=True,
-    ):
+        ("Next", "arrow_forward", "Right", "nav_next", lambda: store.neighbor(key, step=1), "the last image"),
+        ("Next unlabelled", "skip_next", "U", "nav_unlabelled", lambda: store.next_unlabeled(key), None),
+    )
+    for col, (label, icon, shortcut, widget, target, message) in zip(cols[:3], targets, strict=True):
         col.button(
             label,
             icon=f":material/{icon}:",
@@ -263,8 +279,8 @@ def navigation(ws: ui.Workspace, key: tuple[str, str], version: int) -> None:
         key="nav_copy",
         width="stretch",
         help="Add the previous image's boxes to this image (clipped to it)",
-        on_click=_copy_previous,
-        args=(ws, key, version),
+        on_click=_on_view,
+        args=(ws, key, uc.copy_previous_boxes),
     )
 
 
@@ -272,62 +288,76 @@ def _pick_class(category: int) -> None:
     st.session_state["annotate_class"] = category
 
 
-def class_picker(ws: ui.Workspace, names: list[str]) -> int:
-    """The class stamped on new boxes; a new class can be added in place."""
+def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
+    """The class stamped on new boxes; a class can be added, and one known only by its id named."""
     from opsml_image.colors import category_color
 
-    if names:
-        if st.session_state.get("annotate_class") not in range(len(names)):
-            st.session_state["annotate_class"] = 0
-        category = st.selectbox(
-            "Class for new boxes",
-            list(range(len(names))),
-            format_func=lambda c: names[c],
-            key="annotate_class",
+    ids = [c.id for c in found] or [0]
+    labels = {c.id: c.name for c in found}
+    if st.session_state.get("annotate_class") not in ids:
+        st.session_state["annotate_class"] = ids[0]
+    category = st.selectbox(
+        "Class for new boxes",
+        ids,
+        format_func=lambda c: labels.get(c, str(c)),
+        key="annotate_class",
+    )
+    with st.container(horizontal=True, gap="small"):
+        for i, c in enumerate(ids[:9]):  # a label bar: a click or the key 1-9 picks the class
+            st.button(
+                ui.plain(labels.get(c, str(c))),
+                key=f"annotate_pick_{i}",
+                shortcut=str(i + 1),
+                on_click=_pick_class,
+                args=(c,),
+                type="primary" if c == category else "secondary",
+            )
+    color = category_color(category)
+    swatch = SWATCH.format(color=color, width=".9em", height=".9em")
+    st.markdown(
+        f"{swatch}&nbsp; new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**",
+        unsafe_allow_html=True,
+    )  # fmt: skip  - the swatch is ours, the name is escaped
+    if not found:
+        st.info(
+            "The dataset has no classes yet: draw a box, then name its class below.", icon=":material/info:"
         )
-        with st.container(horizontal=True, gap="small"):
-            for i, name in enumerate(names[:9]):  # a label bar: a click or the key 1-9 picks the class
-                st.button(
-                    name,
-                    key=f"annotate_pick_{i}",
-                    shortcut=str(i + 1),
-                    on_click=_pick_class,
-                    args=(i,),
-                    type="primary" if i == category else "secondary",
-                    help=f"Draw new boxes as {name}",
-                )
-        color = category_color(category)
-        st.markdown(
-            f"<span style='display:inline-block;width:.9em;height:.9em;background:{color};border-radius:2px'>"
-            f"</span>&nbsp; new boxes are drawn as **{names[category]}**",
-            unsafe_allow_html=True,
-        )
-    else:
-        st.info("The dataset has no classes yet: add one to start drawing boxes.")
-        category = -1
-    with st.popover("Add a class", icon=":material/add:"):
+    unnamed = [c for c in found if not c.named] or ([] if found else [uc.ClassInfo(0, "0", False)])
+    with st.popover("Add or name a class", icon=":material/add:"):
         st.text_input(
             "New class name", key="annotate_new_class", on_change=_add_class, args=(ws, "annotate_new_class")
         )
         st.caption("Press Enter to add it; it gets the next id in categories.json.")
+        for c in unnamed:
+            widget = f"annotate_name_{c.id}"
+            st.text_input(f"Name class {c.id}", key=widget, on_change=_name_class, args=(ws, c.id, widget))
     return category
 
 
-def box_list(
-    ws: ui.Workspace, key: tuple[str, str], annotation: Any, version: int, names: list[str], rev: str
-) -> None:
+def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str) -> None:
     from opsml_image.colors import category_color
 
-    st.markdown(f"**Boxes ({len(annotation.boxes)})**")
-    if not annotation.boxes:
+    boxes = view.annotation.boxes
+    st.markdown(f"**Boxes ({len(boxes)})**")
+    if not boxes:
         st.caption("Draw a box on the image: press, drag, release.")
         return
-    options = sorted(set(range(len(names))) | {b.category for b in annotation.boxes})
-    with st.container(height=min(60 + 52 * len(annotation.boxes), 320), border=False):
-        for i, box in enumerate(annotation.boxes):
-            cols = st.columns([0.5, 4, 1], vertical_alignment="center")
+    problems = {p.index: p for p in uc.box_problems(view)}
+    selected = st.session_state.get("annotate_selected")
+    options = sorted(set(labels) | {b.category for b in boxes})
+    with st.container(height=min(80 + 64 * len(boxes), 360), border=False):
+        for i, box in enumerate(boxes):
+            cols = st.columns([0.8, 3, 3.2, 0.9], vertical_alignment="center")
+            cols[0].button(
+                str(i + 1),
+                key=f"box_sel:{rev}:{i}",
+                type="primary" if selected == i else "tertiary",
+                help="Select this box (highlighted on the image; Delete removes it)",
+                on_click=_select,
+                args=(i,),
+            )
             cols[0].markdown(
-                f"<span style='color:{category_color(box.category)};font-weight:700'>{i + 1}</span>",
+                SWATCH.format(color=category_color(box.category), width="100%", height="4px"),
                 unsafe_allow_html=True,
             )
             widget = f"box_cat:{rev}:{i}"
@@ -335,184 +365,229 @@ def box_list(
                 f"Box {i + 1} class",
                 options,
                 index=options.index(box.category),
-                format_func=lambda c: ui.label_of(c, names),
+                format_func=lambda c: labels.get(c, str(c)),
                 key=widget,
                 label_visibility="collapsed",
                 on_change=_relabel,
-                args=(ws, key, version, i, widget),
-                help=f"[{box.x:g}, {box.y:g}, {box.w:g}, {box.h:g}]",
+                args=(ws, view.key, i, widget),
             )
-            cols[2].button(
+            cols[2].text(f"x {box.x:g} y {box.y:g}\nw {box.w:g} h {box.h:g}")
+            cols[3].button(
                 "",
                 icon=":material/delete:",
                 key=f"box_del:{rev}:{i}",
                 help=f"Delete box {i + 1}",
-                on_click=_delete_box,
-                args=(ws, key, version, i),
+                on_click=_on_view,
+                args=(ws, view.key, uc.delete_box, i),
             )
+            problem = problems.get(i)
+            if problem is not None:
+                line = st.columns([3, 1.4], vertical_alignment="center")
+                line[0].warning(f"Box {i + 1}: {problem.message}", icon=":material/warning:")
+                if problem.fixable:
+                    line[1].button(
+                        "Clip",
+                        key=f"box_fix:{rev}:{i}",
+                        icon=":material/crop:",
+                        help="Cut the box to the image",
+                        on_click=_on_view,
+                        args=(ws, view.key, uc.clip_box, i),
+                    )
 
 
-def details(
-    ws: ui.Workspace, key: tuple[str, str], annotation: Any, version: int, names: list[str], rev: str
-) -> None:
+def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str) -> None:
     widget = f"caption:{rev}"
     st.text_area(
         "Caption",
-        value=annotation.caption or "",
+        value=view.annotation.caption or "",
         key=widget,
         height=90,
         on_change=_caption,
-        args=(ws, key, version, widget),
+        args=(ws, view.key, widget),
     )
-    options = sorted(set(range(len(names))) | set(annotation.categories))
+    options = sorted(set(labels) | set(view.annotation.categories))
     widget = f"imgcats:{rev}"
     st.multiselect(
         "Image categories",
         options,
-        default=[c for c in annotation.categories if c in options],
-        format_func=lambda c: ui.label_of(c, names),
+        default=list(view.annotation.categories),
+        format_func=lambda c: labels.get(c, str(c)),
         key=widget,
         on_change=_image_categories,
-        args=(ws, key, version, widget),
+        args=(ws, view.key, widget),
     )
 
 
-def canvas(
-    ws: ui.Workspace, key: tuple[str, str], annotation: Any, version: int, names: list[str], category: int
-) -> Any:
-    """Show the canvas, save what the user drew, and return the (possibly updated) annotation."""
+def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
+    zoom = st.session_state.get("annotate_zoom", 1.0)
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.button("", icon=":material/zoom_out:", key="zoom_out", shortcut="O", help="Zoom out (− or O)",
+                  on_click=_zoom, args=(-1,), disabled=zoom <= 1.0)  # fmt: skip
+        st.button("", icon=":material/zoom_in:", key="zoom_in", shortcut="I", help="Zoom in (+ or I)",
+                  on_click=_zoom, args=(1,), disabled=zoom >= uc.ZOOMS[-1])  # fmt: skip
+        st.button(
+            "Fit", key="zoom_fit", shortcut="F", on_click=_set_zoom, args=(1.0,), help="Whole image (F)"
+        )
+        if view.size is not None:
+            actual = max(1.0, view.size[0] / max(1, column_width))
+            st.button("100%", key="zoom_100", shortcut="0", on_click=_set_zoom, args=(actual,),
+                      help="One image pixel a screen pixel (0)")  # fmt: skip
+        st.toggle("Pan", key="annotate_pan", help="Drag on the image to move the view (P)", on_change=bump)
+        st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P", help="Pan mode on/off (P)",
+                  on_click=_toggle_pan)  # fmt: skip
+        st.button("", icon=":material/undo:", key="undo", shortcut="Ctrl+Z", help="Undo (Ctrl+Z)",
+                  on_click=_undo, args=(ws, view.key))  # fmt: skip
+        st.button("", icon=":material/redo:", key="redo", shortcut="Ctrl+Shift+Z", help="Redo (Ctrl+Shift+Z)",
+                  on_click=_undo, args=(ws, view.key, True))  # fmt: skip
+        st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="Shortcuts (? or H)",
+                  on_click=lambda: st.session_state.update(annotate_help=True))  # fmt: skip
+        st.caption(f"{zoom:.1f}×")
+
+
+@st.dialog("Keyboard shortcuts")
+def shortcut_sheet() -> None:
+    import pandas as pd
+
+    st.dataframe(pd.DataFrame(SHORTCUTS, columns=["key", "does"]), hide_index=True, width="stretch")
+
+
+def canvas(ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int) -> None:
+    """Show the canvas (the zoomed region when zoomed) and save what the person drew."""
     from streamlit_drawable_canvas import st_canvas
 
-    from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing
     from opsml_image.colors import category_color
-    from opsml_image.images import probe
 
-    path = ws.dataset.image_path(*key)
-    info = probe(path)
-    if not hasattr(info, "width"):
-        st.error(f"The image cannot be shown: {info.message}", icon=":material/broken_image:")
-        return annotation
-    size = (info.width, info.height)
-    width, height = canvas_size(size, *CANVAS_SIZES[st.session_state.get("annotate_canvas_size") or "Medium"])
-    fit = Fit.contain(size, (width, height), display_size=(width, height))
-    background = display_image(str(path), Path(path).stat().st_mtime_ns, width, height)
-
+    if view.size is None:
+        st.error(f"The image cannot be shown: {ui.plain(view.problem)}", icon=":material/broken_image:")
+        return
+    height = CANVAS_HEIGHTS[st.session_state.get("annotate_canvas_size") or "Medium"]
+    zoom = st.session_state.get("annotate_zoom", 1.0)
+    center = st.session_state.get("annotate_center")
+    board = uc.canvas_view(view, names, (max(200, column_width - 4), height), zoom, center)
+    selected = st.session_state.get("annotate_selected")
+    if selected is not None and selected < len(board.drawing["objects"]):
+        board.drawing["objects"][selected].update(strokeWidth=5, fill="rgba(255, 235, 59, 0.25)")
+    path = ws.dataset.image_path(*view.key)
+    image = background(str(path), Path(path).stat().st_mtime_ns, board.region, board.size)
     rev = st.session_state.get("annotate_rev", 0)
-    canvas_key = f"canvas:{key[0]}:{key[1]}:{rev}"
-    st.session_state["annotate_canvas_key"] = canvas_key
-    inits = st.session_state.setdefault("annotate_canvas_init", {})
-    if canvas_key not in inits:
-        inits.clear()
-        pairs = [(b.as_bbox(), ui.label_of(b.category, names)) for b in annotation.boxes]
-        colors = [category_color(b.category) for b in annotation.boxes]
-        inits[canvas_key] = (pairs, initial_drawing(pairs, fit, colors, stroke_width=2, fill=FILL))
-    pairs, drawing = inits[canvas_key]
-
-    label = names[category] if 0 <= category < len(names) else ""
+    panning = bool(st.session_state.get("annotate_pan"))
+    label = uc.label_of(category, names)
+    canvas_key = f"canvas:{view.key[0]}:{view.key[1]}:{rev}"
+    st.session_state["annotate_canvas"] = (canvas_key, board)  # what the canvas was given (tests read it)
     result = st_canvas(
-        background_image=background,
-        background_image_fit="contain",
-        drawing_mode="labeled_rect",
+        background_image=image,
+        background_image_fit="stretch",
+        drawing_mode="line" if panning else "labeled_rect",
         label=label,
-        stroke_color=category_color(category) if category >= 0 else "#000000",
+        stroke_color=category_color(category),
         stroke_width=2,
-        fill_color=FILL,
+        fill_color=uc.BOX_FILL,
         font_size=13,
-        width=width,
-        height=height,
-        initial_drawing=drawing,
+        width=board.size[0],
+        height=board.size[1],
+        initial_drawing=board.drawing,
         key=canvas_key,
-        disabled=category < 0 and not annotation.boxes,
     )
     st.caption(
-        f"{key[0]}/{key[1]} · {size[0]}x{size[1]} px, shown at {fit.scale_x:.0%}. Draw: press, drag, release."
-        " "
-        "Move/resize/delete/relabel: the canvas toolbar's edit toggle."
+        ui.plain(
+            f"{view.key[0]}/{view.key[1]} · {view.size[0]}x{view.size[1]} px, shown at "
+            f"{board.fit.scale_x:.0%}. Draw: press, drag, release. Move or resize: the canvas toolbar's "
+            "edit toggle."
+        )  # fmt: skip
     )
-    drawn = boxes_from_drawing(result.json_data, fit, default_label=label, unchanged=pairs)
-    from opsml_image.annotation import Box
-
-    boxes, added = [], []
-    for item in drawn:
-        category_id = ui.category_of(item.label, names)
-        if category_id is None:  # a label typed on the canvas: a new class
-            category_id = ws.store.add_category(item.label)
-            if category_id == len(names):
-                names.append(item.label)
-            added.append(item.label)
-        boxes.append(Box(item.x, item.y, item.w, item.h, category_id))
-    if boxes != list(annotation.boxes):
-        what = _describe_change(annotation.boxes, boxes)
-        if added:
-            what += f" (new class {', '.join(added)})"
-        if save(ws, dataclasses.replace(annotation, boxes=boxes), version, what):
-            annotation = ws.store.get(*key) or annotation
-            if added:
-                bump()  # show the new class's colour
-    return annotation
+    json_data = result.json_data if result is not None else None
+    if panning:
+        _pan_from(json_data, board)
+        return
+    report(uc.apply_drawing(ws, view, board, json_data, category), reset=False)
 
 
-def _describe_change(before: list[Any], after: list[Any]) -> str:
-    if len(after) > len(before):
-        return f"{len(after) - len(before)} box(es) added"
-    if len(after) < len(before):
-        return f"{len(before) - len(after)} box(es) removed"
-    return "boxes changed"
+def _pan_from(json_data: Any, board: uc.CanvasView) -> None:
+    """In pan mode a drag draws a line: move the view by it, then reset the canvas."""
+    for obj in (json_data or {}).get("objects") or ():
+        if obj.get("type") == "line":
+            dx = (float(obj.get("x2", 0)) - float(obj.get("x1", 0))) * float(obj.get("scaleX", 1) or 1)
+            dy = (float(obj.get("y2", 0)) - float(obj.get("y1", 0))) * float(obj.get("scaleY", 1) or 1)
+            x, y, w, h = board.region
+            st.session_state["annotate_center"] = (x + w / 2 - dx / board.fit.scale_x,
+                                                   y + h / 2 - dy / board.fit.scale_y)  # fmt: skip
+            bump()
+            st.rerun()
 
 
-def body(ws: ui.Workspace) -> None:
+def body(ws: Workspace) -> None:
     st.session_state.setdefault("annotate_rev", 0)
     key = current_key(ws)
     if key is None:
         st.title("Annotate")
         st.info("The dataset has no images yet. Add some on the New dataset page.")
         return
-    annotation = ws.store.get(*key)
-    if annotation is None:
+    view = uc.open_image(ws, key)
+    if view is None:
         st.title("Annotate")
-        st.error(f"There is no image {key[0]}/{key[1]} in this dataset.", icon=":material/error:")
+        st.error(
+            f"There is no image {ui.plain(key[0])}/{ui.plain(key[1])} in this dataset.",
+            icon=":material/error:",
+        )
         st.button("Open the first image", on_click=lambda: go(next(iter(ws.store.keys(limit=1)), None)))
         return
-    names = ui.category_names(ws)
+    found = uc.classes(ws)
+    names = list(ws.store.category_names())
+    labels = {c.id: c.name for c in found}
     rev = f"{key[0]}:{key[1]}:{st.session_state.get('annotate_rev', 0)}"
 
     head, progress_col = st.columns([3, 1.3], vertical_alignment="bottom")
     head.title("Annotate")
     left, right = st.columns([3, 1.3], gap="medium")
     with right:
-        category = class_picker(ws, names)
+        category = class_picker(ws, found)
     with left:
-        annotation = canvas(ws, key, annotation, ws.store.version(*key), names, category)
-    version = ws.store.version(*key)
+        helper = viewport("annotate_viewport")
+        column_width = int(getattr(helper, "width", None) or FALLBACK_WIDTH)
+        zoom_request = getattr(helper, "zoom", None)
+        if isinstance(zoom_request, dict) and zoom_request.get("step"):
+            around = None
+            if view.size is not None and "x" in zoom_request:
+                board = uc.canvas_view(view, names, (max(200, column_width - 4), 560),
+                                       st.session_state.get("annotate_zoom", 1.0),
+                                       st.session_state.get("annotate_center"))  # fmt: skip
+                around = board.fit.to_image(float(zoom_request["x"]), float(zoom_request["y"]))
+            _zoom(int(zoom_request["step"]), around)
+        if getattr(helper, "help", None):
+            st.session_state["annotate_help"] = True
+        zoom_bar(ws, view, column_width)
+        canvas(ws, view, names, category, column_width)
+    view = uc.open_image(ws, key) or view  # after a save on the canvas: the stored state
     show_flash()
+    counts = summary(ws)
     with progress_col:
-        done, total = ws.store.progress()
         position = ws.store.position(key)
         st.progress(
-            done / total if total else 0.0, text=f"{done:,} of {total:,} annotated · image {position + 1:,}"
+            counts.annotated / counts.images if counts.images else 0.0,
+            text=f"{counts.annotated:,} of {counts.images:,} annotated · image {position + 1:,}",
         )
     with right:
-        info = ws.store.image_info(*key) or {}
-        if info.get("errors"):
+        if view.errors:
+            st.warning(f"{view.errors} validation error(s) on this image: see the box list and Validate.",
+                       icon=":material/warning:")  # fmt: skip
+        if view.dropped:
             st.warning(
-                f"{info['errors']} validation error(s) on this image (see Validate).",
-                icon=":material/warning:",
+                f"{view.dropped} malformed box(es) in the records are not shown.", icon=":material/warning:"
             )
-        if info.get("dropped"):
-            st.warning(
-                f"{info['dropped']} malformed box(es) in the records are not shown.",
-                icon=":material/warning:",
-            )
-        box_list(ws, key, annotation, version, names, rev)
-        details(ws, key, annotation, version, names, rev)
-    navigation(ws, key, version)
+        st.button("Delete selected box", key="delete_selected", shortcut="Delete", icon=":material/delete:",
+                  on_click=_delete_selected, args=(ws, key),
+                  disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
+        box_list(ws, view, labels, rev)
+        details(ws, view, labels, rev)
+    navigation(ws, key)
     st.segmented_control(
-        "Canvas size", list(CANVAS_SIZES), default="Medium", key="annotate_canvas_size", on_change=bump
+        "Canvas size", list(CANVAS_HEIGHTS), default="Medium", key="annotate_canvas_size", on_change=bump
     )
     st.caption(
-        "Shortcuts: ← previous · → next · U next unlabelled · B copy previous boxes · 1-9 class for new "
-        "boxes (when not typing)"
+        "Shortcuts: ← → U B 1-9 · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · F fit · 0 100% · P pan · ?"
     )
+    if st.session_state.pop("annotate_help", False):
+        shortcut_sheet()
 
 
 ui.run_page(body, "The Annotate page")

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from opsml_image.canvas_geometry import (
-    Fit,
-    LabeledBox,
-    boxes_from_drawing,
-    canvas_size,
-    clip_box,
-    initial_drawing,
-)
+from opsml_image.annotation import Box
+from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, clip_box, initial_drawing
+
+NAMES = ["car", "tree", "house", "x"]
+
+
+def category_of(label):
+    return NAMES.index(label) if label in NAMES else 0
+
+
+def label_of(category):
+    return NAMES[category]
+
+
+def read(drawing, fit, **kwargs):
+    return boxes_from_drawing(drawing, fit, category_of, **kwargs)
 
 
 def rect(left, top, width, height, label="car", **extra):
@@ -33,7 +41,7 @@ def test_4000x3000_photo_on_downscaled_canvas_lands_on_image_pixels():
     fit = Fit.contain((4000, 3000), (800, 600), display_size=(800, 600))
     assert (fit.scale_x, fit.scale_y, fit.offset_x, fit.offset_y) == (0.2, 0.2, 0.0, 0.0)
     drawing = {"objects": [rect(100, 50, 200, 100)]}
-    assert boxes_from_drawing(drawing, fit) == [LabeledBox("car", 500.0, 250.0, 1000.0, 500.0)]
+    assert read(drawing, fit) == [Box(500.0, 250.0, 1000.0, 500.0, 0)]
     # the far corner of the canvas is the far corner of the image
     assert fit.to_image(800, 600) == (4000.0, 3000.0)
 
@@ -43,8 +51,8 @@ def test_4000x3000_original_sent_with_letterbox_margins():
     fit = Fit.contain((4000, 3000), (800, 800))
     assert fit.scale_x == pytest.approx(0.2) and fit.scale_y == pytest.approx(0.2)
     assert (fit.offset_x, fit.offset_y) == (0.0, 100.0)
-    boxes = boxes_from_drawing({"objects": [rect(100, 150, 200, 100)]}, fit)
-    assert boxes == [LabeledBox("car", 500.0, 250.0, 1000.0, 500.0)]
+    boxes = read({"objects": [rect(100, 150, 200, 100)]}, fit)
+    assert boxes == [Box(500.0, 250.0, 1000.0, 500.0, 0)]
 
 
 def test_from_background_fit_matches_contain():
@@ -57,25 +65,24 @@ def test_from_background_fit_matches_contain():
 def test_resize_changes_scale_not_size():
     fit = Fit.contain((4000, 3000), (800, 600), display_size=(800, 600))
     drawing = {"objects": [rect(100, 50, 200, 100, scaleX=1.5, scaleY=0.5)]}
-    assert boxes_from_drawing(drawing, fit) == [LabeledBox("car", 500.0, 250.0, 1500.0, 250.0)]
+    assert read(drawing, fit) == [Box(500.0, 250.0, 1500.0, 250.0, 0)]
 
 
 def test_center_origin_and_negative_scale():
     fit = Fit.contain((800, 600), (800, 600))
     drawing = {"objects": [rect(200, 100, 100, 50, originX="center", originY="center")]}
-    assert boxes_from_drawing(drawing, fit) == [LabeledBox("car", 150.0, 75.0, 100.0, 50.0)]
+    assert read(drawing, fit) == [Box(150.0, 75.0, 100.0, 50.0, 0)]
     flipped = {"objects": [rect(300, 100, 100, 50, scaleX=-1)]}
-    assert boxes_from_drawing(flipped, fit) == [LabeledBox("car", 200.0, 100.0, 100.0, 50.0)]
+    assert read(flipped, fit) == [Box(200.0, 100.0, 100.0, 50.0, 0)]
 
 
 def test_round_trip_through_initial_drawing_is_exact():
     fit = Fit.contain((4000, 3000), (800, 600), display_size=(800, 600))
-    boxes = [([12.5, 40.0, 1000.25, 333.0], "car"), ([0.0, 0.0, 4000.0, 3000.0], "tree")]
-    drawing = initial_drawing(boxes, fit, colors=["#ff0000", "#00ff00"])
-    assert drawing["objects"][0]["stroke"] == "#ff0000"
+    boxes = [Box(12.5, 40.0, 1000.25, 333.0, 0), Box(0.0, 0.0, 4000.0, 3000.0, 1)]
+    drawing = initial_drawing(boxes, fit, label_of, ["#ff0000", "#00ff00"].__getitem__)
+    assert drawing["objects"][0]["stroke"] == "#ff0000" and drawing["objects"][1]["label"] == "tree"
     assert drawing["objects"][0]["originX"] == "left" and drawing["objects"][0]["scaleX"] == 1
-    back = boxes_from_drawing(drawing, fit)
-    assert [(b.as_bbox(), b.label) for b in back] == [(list(b), label) for b, label in boxes]
+    assert read(drawing, fit) == boxes
 
 
 def test_odd_sizes_round_trip():
@@ -83,7 +90,7 @@ def test_odd_sizes_round_trip():
         canvas = canvas_size(size, 800, 600)
         fit = Fit.contain(size, canvas, display_size=canvas)
         bbox = [size[0] * 0.1, size[1] * 0.2, size[0] * 0.3, size[1] * 0.4]
-        (back,) = boxes_from_drawing(initial_drawing([(bbox, "x")], fit), fit)
+        (back,) = read(initial_drawing([Box(*bbox, 3)], fit, label_of), fit)
         assert back.as_bbox() == pytest.approx(bbox, abs=0.011)
 
 
@@ -96,36 +103,44 @@ def test_clipping_and_tiny_boxes():
         rect(10, 10, 0.1, 0.1),         # a click without a drag
         {"type": "path", "left": 1},    # not a labeled box
     ]}  # fmt: skip
-    boxes = boxes_from_drawing(drawing, fit)
+    boxes = read(drawing, fit)
     assert boxes == [
-        LabeledBox("car", 0.0, 0.0, 500.0, 250.0),
-        LabeledBox("car", 3750.0, 2750.0, 250.0, 250.0),
+        Box(0.0, 0.0, 500.0, 250.0, 0),
+        Box(3750.0, 2750.0, 250.0, 250.0, 0),
     ]
     for box in boxes:
         assert box.x + box.w <= 4000 and box.y + box.h <= 3000
-    unclipped = boxes_from_drawing({"objects": [rect(-20, -10, 120, 60)]}, fit, clip=False)
-    assert unclipped == [LabeledBox("car", -100.0, -50.0, 600.0, 300.0)]
+    unclipped = read({"objects": [rect(-20, -10, 120, 60)]}, fit, clip=False)
+    assert unclipped == [Box(-100.0, -50.0, 600.0, 300.0, 0)]
 
 
 def test_rounding_never_pushes_a_clipped_box_outside():
     fit = Fit.contain((641, 479), (800, 598), display_size=(800, 598))
-    (box,) = boxes_from_drawing({"objects": [rect(700.123, 500.777, 500, 500)]}, fit)
+    (box,) = read({"objects": [rect(700.123, 500.777, 500, 500)]}, fit)
     assert box.x + box.w <= 641 + 1e-6 and box.y + box.h <= 479 + 1e-6
 
 
-def test_default_label_and_empty_input():
+def test_labels_become_categories_and_empty_input():
     fit = Fit.contain((100, 100), (100, 100))
-    assert boxes_from_drawing(None, fit) == []
-    assert (
-        boxes_from_drawing({"objects": [rect(1, 1, 10, 10, label="")]}, fit, default_label="tree")[0].label
-        == "tree"
+    assert read(None, fit) == []
+    seen = []
+    boxes = boxes_from_drawing(
+        {"objects": [rect(1, 1, 10, 10, label=" "), rect(1, 1, 10, 10, label="tree")]},
+        fit,
+        lambda label: seen.append(label) or 7,
     )
-    assert (
-        boxes_from_drawing({"objects": [rect(1, 1, 10, 10, label=" ")]}, fit, default_label=lambda: "t")[
-            0
-        ].label
-        == "t"
-    )
+    assert seen == ["", "tree"] and [b.category for b in boxes] == [7, 7]
+
+
+def test_zoomed_view_maps_to_image_pixels():
+    """At 4x on a 4000x3000 photo, the canvas shows a 200x150 region; a box lands to the pixel."""
+    fit = Fit.view((4000, 3000), (800, 600), (1000.0, 500.0, 200.0, 150.0))
+    assert fit.scale_x == fit.scale_y == 4.0
+    (box,) = read({"objects": [rect(40, 80, 400, 200)]}, fit)
+    assert box == Box(1010.0, 520.0, 100.0, 50.0, 0)
+    assert fit.box_to_canvas(box.as_bbox()) == (40.0, 80.0, 400.0, 200.0)
+    with pytest.raises(ValueError):
+        Fit.view((4000, 3000), (800, 600), (0, 0, 0, 10))
 
 
 def test_clip_box():
@@ -152,13 +167,13 @@ def test_invalid_sizes():
 def test_unchanged_boxes_keep_their_exact_coordinates():
     """A stored box outside the image (a validation error) is not silently clipped by showing it."""
     fit = Fit.contain((641, 479), (800, 598), display_size=(800, 598))
-    stored = [([-10.123456, 5.5, 100.0, 50.0], "car"), ([10.0, 10.0, 20.0, 20.0], "tree")]
-    drawing = initial_drawing(stored, fit)
+    stored = [Box(-10.123456, 5.5, 100.0, 50.0, 0, {"iscrowd": 1}), Box(10.0, 10.0, 20.0, 20.0, 1)]
+    drawing = initial_drawing(stored, fit, label_of)
     drawing["objects"][1]["left"] += 50  # the tree was moved
     drawing["objects"][0]["left"] += 1e-9  # float noise from the browser
-    boxes = boxes_from_drawing(drawing, fit, unchanged=stored)
-    assert boxes[0] == LabeledBox("car", -10.123456, 5.5, 100.0, 50.0)
-    assert boxes[1].label == "tree" and boxes[1].x == pytest.approx(10 + 50 / fit.scale_x, abs=0.01)
-    relabelled = initial_drawing(stored, fit)
+    boxes = read(drawing, fit, unchanged=stored, label_of=label_of)
+    assert boxes[0] == stored[0] and boxes[0].extra == {"iscrowd": 1}
+    assert boxes[1].category == 1 and boxes[1].x == pytest.approx(10 + 50 / fit.scale_x, abs=0.01)
+    relabelled = initial_drawing(stored, fit, label_of)
     relabelled["objects"][0]["label"] = "house"
-    assert boxes_from_drawing(relabelled, fit, unchanged=stored)[0].x == 0.0  # edited: clipped
+    assert read(relabelled, fit, unchanged=stored, label_of=label_of)[0].x == 0.0  # edited: clipped

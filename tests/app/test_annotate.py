@@ -35,22 +35,26 @@ def rect(left, top, width, height, label, **extra):
 
 
 def inject(at: AppTest, objects: list[dict]) -> None:
-    key = at.session_state["annotate_canvas_key"]
+    key, _board = at.session_state["annotate_canvas"]
     at.session_state[key] = {"drawing": {"raw": {"objects": objects}, "data": None}, "backgroundFit": None}
     at.run()
     assert not at.exception, at.exception
 
 
 def current_objects(at: AppTest) -> list[dict]:
-    key = at.session_state["annotate_canvas_key"]
-    _pairs, drawing = at.session_state["annotate_canvas_init"][key]
-    return [dict(o) for o in drawing["objects"]]
+    _key, board = at.session_state["annotate_canvas"]
+    return [dict(o) for o in board.drawing["objects"]]
+
+
+def canvas_scale(at: AppTest) -> tuple[float, float]:
+    _key, board = at.session_state["annotate_canvas"]
+    return board.fit.scale_x, board.fit.scale_y
 
 
 def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
-    assert len(at.get("bidi_component")) == 1
+    assert [e.key for e in at.get("bidi_component")] == ["annotate_viewport", "canvas:train:scene_001.jpg:0"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
@@ -60,9 +64,10 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
 
 
 def test_drawn_box_is_saved_in_image_pixels(app_demo: Path):
-    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 700x525 canvas (Medium)
-    assert canvas_size((640, 480), 700, 560) == (700, 525)
-    sx, sy = 700 / 640, 525 / 480
+    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 636x477 canvas (the fallback column width)
+    assert canvas_size((640, 480), 636, 560) == (636, 477)
+    sx, sy = canvas_scale(at)
+    assert (sx, sy) == (636 / 640, 477 / 480)
     objects = current_objects(at)
     objects.append(rect(75 * sx, 75 * sy, 150 * sx, 75 * sy, "car"))
     inject(at, objects)
@@ -91,7 +96,8 @@ def test_resized_box_uses_scale(app_demo: Path):
     objects[0]["scaleX"] = 2.0  # resizing on the canvas changes scaleX, not width
     inject(at, objects)
     box = stored(app_demo, "train", "scene_001.jpg").boxes[0]
-    assert (box.x, box.y, box.w, box.h) == pytest.approx((98.0, 184.0, 236.0, 107.0), abs=0.011)
+    original = stored_original_boxes()[0]
+    assert (box.x, box.y, box.w, box.h) == pytest.approx((original.x, original.y, 2 * original.w, original.h), abs=0.011)
 
 
 def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
@@ -150,7 +156,7 @@ def test_navigation_and_copy_previous(app_demo: Path):
 def test_a_message_is_shown_again_by_the_runs_of_the_next_seconds(app_demo: Path):
     at = open_annotate("train", "scene_002.jpg")
     at.button(key="nav_copy").click().run()
-    message = "Saved scene_002.jpg: 5 boxes copied from scene_001.jpg"
+    message = r"Saved scene\_002.jpg\: 5 boxes copied from scene\_001.jpg"  # file names shown as text
     assert [t.value for t in at.toast] == [message]
     at.run()  # the run a remounted canvas asks for at once: it must not lose the toast
     assert [t.value for t in at.toast] == [message]

@@ -1,0 +1,347 @@
+"""Annotate one image: what the page shows of it and every edit it makes.
+
+Each edit takes the version the editor read and returns an :class:`Outcome`; a conflict with someone else's
+save is an outcome (``stale``), never an exception. Boxes come from the canvas through
+:mod:`opsml_image.canvas_geometry` (the canvas adapter of :class:`~opsml_image.annotation.Box`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from opsml_image import rules
+from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing
+from opsml_image.colors import category_color
+from opsml_image.images import ImageInfo, probe
+from opsml_image.store import Key, StaleEdit
+from opsml_image.usecases.workspace import Workspace, describe
+
+__all__ = [
+    "BoxProblem",
+    "CanvasView",
+    "ClassInfo",
+    "ImageView",
+    "Outcome",
+    "add_class",
+    "apply_drawing",
+    "box_problems",
+    "canvas_view",
+    "classes",
+    "clip_box",
+    "copy_previous_boxes",
+    "delete_box",
+    "label_of",
+    "name_class",
+    "open_image",
+    "relabel_box",
+    "restore",
+    "set_caption",
+    "set_image_categories",
+]
+
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+BOX_FILL = "rgba(255, 255, 255, 0.08)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an edit did: ``saved``, ``unchanged``, ``stale`` (someone saved first) or ``refused``."""
+
+    status: Literal["saved", "unchanged", "stale", "refused"]
+    message: str
+    new_classes: tuple[str, ...] = ()
+    before: ImageAnnotation | None = None  # the states around a saved edit, for undo and redo
+    after: ImageAnnotation | None = None
+
+    @property
+    def saved(self) -> bool:
+        return self.status == "saved"
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A class the page offers: its id, its name (the id itself when ``categories.json`` names none)."""
+
+    id: int
+    name: str
+    named: bool
+
+
+@dataclass(frozen=True)
+class BoxProblem:
+    """What is wrong with one box and whether a one-click fix exists."""
+
+    index: int
+    message: str
+    fixable: bool
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """One image as the Annotate page shows it."""
+
+    key: Key
+    annotation: ImageAnnotation
+    version: int
+    size: tuple[int, int] | None
+    problem: str | None
+    errors: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class CanvasView:
+    """What the canvas is given: its size, the image region it shows, the mapping and the initial boxes."""
+
+    fit: Fit
+    region: tuple[float, float, float, float]
+    size: tuple[int, int]
+    drawing: dict[str, Any]
+    shown: tuple[Box, ...] = field(default=())
+    zoom: float = 1.0
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def classes(ws: Workspace) -> list[ClassInfo]:
+    """Named classes by id, then ids used by boxes without a name (a seed-format folder has only ids)."""
+    names = ws.store.category_names()
+    found = [ClassInfo(i, name, True) for i, name in enumerate(names)]
+    used = sorted(c for c in ws.store.category_counts() if c >= len(names))
+    return found + [ClassInfo(c, str(c), False) for c in used]
+
+
+def label_of(category: int, names: Sequence[str]) -> str:
+    """A category's label: its name, or its id (``"3"``) when ``categories.json`` names none."""
+    return names[category] if 0 <= category < len(names) else str(category)
+
+
+def open_image(ws: Workspace, key: Key) -> ImageView | None:
+    """The image's annotation, version, size and stored problems; None when the store has no such image."""
+    annotation = ws.store.get(*key)
+    if annotation is None:
+        return None
+    info = probe(ws.dataset.image_path(*key))
+    facts = ws.store.image_info(*key) or {}
+    size = (info.width, info.height) if isinstance(info, ImageInfo) else None
+    return ImageView(
+        key,
+        annotation,
+        int(facts.get("version", ws.store.version(*key))),
+        size,
+        None if isinstance(info, ImageInfo) else info.message,
+        int(facts.get("errors", 0)),
+        int(facts.get("dropped", 0)),
+    )
+
+
+def box_problems(view: ImageView) -> list[BoxProblem]:
+    """Each box's own problem (outside the image by how many pixels), with whether clipping fixes it."""
+    if view.size is None:
+        return []
+    width, height = view.size
+    found = []
+    for i, box in enumerate(view.annotation.boxes):
+        problem = rules.box_outside_problem(box.as_bbox(), width, height, f"objects.bbox[{i}]")
+        if problem is None:
+            continue
+        over = max(-box.x, -box.y, box.x + box.w - width, box.y + box.h - height)
+        fixable = box.clipped(width, height) is not None
+        found.append(BoxProblem(i, f"outside the image by {over:.0f} px", fixable))
+    return found
+
+
+def canvas_view(
+    view: ImageView,
+    names: Sequence[str],
+    bounds: tuple[int, int],
+    zoom: float = 1.0,
+    center: tuple[float, float] | None = None,
+) -> CanvasView:
+    """The canvas for an image: a size within ``bounds`` and, zoomed in, the region around ``center``."""
+    if view.size is None:
+        raise ValueError(view.problem or "the image cannot be read")
+    width, height = view.size
+    zoom = max(1.0, float(zoom))
+    w, h = width / zoom, height / zoom
+    cx, cy = center if center is not None else (width / 2, height / 2)
+    x = min(max(0.0, cx - w / 2), width - w)
+    y = min(max(0.0, cy - h / 2), height - h)
+    region = (x, y, w, h)
+    size = canvas_size((max(1, round(w)), max(1, round(h))), *bounds)
+    fit = Fit.view((width, height), size, region)
+    shown = tuple(view.annotation.boxes)
+    drawing = initial_drawing(
+        shown, fit, lambda c: label_of(c, names), category_color, stroke_width=2, fill=BOX_FILL
+    )
+    return CanvasView(fit, region, size, drawing, shown, zoom)
+
+
+# ------------------------------------------------------------------------------------------ editing
+
+
+def _save(
+    ws: Workspace, view: ImageView, edited: ImageAnnotation, what: str, new_classes: Sequence[str] = ()
+) -> Outcome:
+    if edited == view.annotation:
+        return Outcome("unchanged", "Nothing changed.")
+    try:
+        ws.store.save(edited, expected_version=view.version)
+    except StaleEdit as error:
+        return Outcome("stale", f"Not saved: {error}")
+    except (ValueError, KeyError, OSError) as error:
+        return Outcome("refused", f"Not saved: {describe(error)}")
+    ws.flusher.notify()
+    return Outcome("saved", f"Saved {view.key[1]}: {what}", tuple(new_classes), view.annotation, edited)
+
+
+def restore(ws: Workspace, view: ImageView, state: ImageAnnotation, what: str) -> Outcome:
+    """Put the image back into ``state`` (undo / redo of this editor's own edit): an edit like any other,
+    refused as stale when someone else changed the image since this editor read it."""
+    return _save(ws, view, dataclasses.replace(state, lines=view.annotation.lines), what)
+
+
+def apply_drawing(
+    ws: Workspace, view: ImageView, canvas: CanvasView, json_data: Mapping[str, Any] | None, category: int
+) -> Outcome:
+    """Save what the canvas holds: new boxes get ``category`` unless labelled otherwise; a label that names
+    no class yet creates it. Boxes still where they were shown come back exactly as stored."""
+    if json_data is None:
+        return Outcome("unchanged", "Nothing drawn yet.")
+    names = list(ws.store.category_names())
+    created: list[str] = []
+
+    def category_of(label: str) -> int:
+        if not label:
+            return category
+        lowered = {name.lower(): i for i, name in enumerate(names)}
+        if label.lower() in lowered:
+            return lowered[label.lower()]
+        if label.isdigit():
+            return int(label)
+        new = ws.store.add_category(label)
+        names[:] = ws.store.category_names()
+        created.append(label)
+        return new
+
+    boxes = boxes_from_drawing(
+        json_data, canvas.fit, category_of, unchanged=canvas.shown, label_of=lambda c: label_of(c, names)
+    )
+    if boxes == list(view.annotation.boxes):
+        return Outcome("unchanged", "Nothing changed.", tuple(created))
+    what = _describe_change(view.annotation.boxes, boxes)
+    if created:
+        what += f" (new class {', '.join(created)})"
+    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, created)
+
+
+def _describe_change(before: Sequence[Box], after: Sequence[Box]) -> str:
+    if len(after) > len(before):
+        return f"{len(after) - len(before)} box(es) added"
+    if len(after) < len(before):
+        return f"{len(before) - len(after)} box(es) removed"
+    return "boxes changed"
+
+
+def _edit_box(
+    ws: Workspace, view: ImageView, index: int, change: Callable[[list[Box]], str]
+) -> Outcome:
+    boxes = list(view.annotation.boxes)
+    if not 0 <= index < len(boxes):
+        return Outcome("refused", f"There is no box {index + 1} on {view.key[1]}.")
+    what = change(boxes)
+    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what)
+
+
+def relabel_box(ws: Workspace, view: ImageView, index: int, category: int) -> Outcome:
+    """Give box ``index`` another class."""
+
+    def change(boxes: list[Box]) -> str:
+        boxes[index] = dataclasses.replace(boxes[index], category=category)
+        return f"box {index + 1} relabelled"
+
+    return _edit_box(ws, view, index, change)
+
+
+def delete_box(ws: Workspace, view: ImageView, index: int) -> Outcome:
+    """Remove box ``index``."""
+
+    def change(boxes: list[Box]) -> str:
+        del boxes[index]
+        return f"box {index + 1} deleted"
+
+    return _edit_box(ws, view, index, change)
+
+
+def clip_box(ws: Workspace, view: ImageView, index: int) -> Outcome:
+    """Cut box ``index`` to the image (its one-click fix); a box wholly outside is removed."""
+    if view.size is None:
+        return Outcome("refused", view.problem or "The image cannot be read.")
+    size = view.size
+
+    def change(boxes: list[Box]) -> str:
+        clipped = boxes[index].clipped(*size)
+        if clipped is None:
+            del boxes[index]
+            return f"box {index + 1} removed (wholly outside the image)"
+        boxes[index] = clipped
+        return f"box {index + 1} clipped to the image"
+
+    return _edit_box(ws, view, index, change)
+
+
+def set_caption(ws: Workspace, view: ImageView, text: str | None) -> Outcome:
+    """Set the caption (blank removes it)."""
+    caption = (text or "").strip() or None
+    return _save(ws, view, dataclasses.replace(view.annotation, caption=caption), "caption")
+
+
+def set_image_categories(ws: Workspace, view: ImageView, categories: Sequence[int]) -> Outcome:
+    """Set the image-level categories."""
+    edited = dataclasses.replace(view.annotation, categories=list(categories))
+    return _save(ws, view, edited, "image categories")
+
+
+def copy_previous_boxes(ws: Workspace, view: ImageView) -> Outcome:
+    """Add the previous image's boxes (clipped to this image, without repeats) to this image."""
+    previous = ws.store.neighbor(view.key, step=-1)
+    if previous is None:
+        return Outcome("refused", "This is the first image: there is no previous image to copy boxes from.")
+    source = ws.store.get(*previous)
+    if view.size is None:
+        return Outcome("refused", f"No boxes copied: {view.problem}")
+    copied = [
+        c
+        for c in (b.clipped(*view.size) for b in (source.boxes if source else ()))
+        if c is not None and c not in view.annotation.boxes
+    ]
+    if not copied:
+        return Outcome("refused", f"{previous[1]} has no boxes to copy.")
+    edited = dataclasses.replace(view.annotation, boxes=[*view.annotation.boxes, *copied])
+    return _save(ws, view, edited, f"{len(copied)} boxes copied from {previous[1]}")
+
+
+def add_class(ws: Workspace, name: str) -> int:
+    """Add a class to ``categories.json`` (atomically) and return its id (the existing id if known)."""
+    return ws.store.add_category(name)
+
+
+def name_class(ws: Workspace, category: int, name: str) -> None:
+    """Name class ``category`` (also one known only by its id): ``categories.json`` is written atomically,
+    ids below it without a name are named by their id."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a class name must not be empty")
+    names = list(ws.store.category_names())
+    if name in names and names.index(name) != category:
+        raise ValueError(f"there is already a class named {name!r} (id {names.index(name)})")
+    if category < 0:
+        raise ValueError(f"a class id must be >= 0, got {category}")
+    names.extend(str(i) for i in range(len(names), category + 1))
+    names[category] = name
+    ws.dataset.set_category_names(names)

@@ -1,0 +1,64 @@
+"""A tiny browser-side helper for Annotate: the width of its column, wheel zoom over the canvas, and keys
+Streamlit's button shortcuts cannot name (``+``, ``-``, ``?``).
+
+It is a Components v2 element placed in the canvas's column: it reports that column's width as state
+(``width``, so the canvas is sized to fit it) and sends a trigger ``zoom`` (``{"step": +1 | -1, "x", "y"}``
+in canvas pixels) on a wheel turn over the canvas, ``+``/``=`` or ``-``, and ``help`` on ``?``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+_JS = """
+export default function(component) {
+    const { setStateValue, setTriggerValue, parentElement } = component;
+    const column = parentElement.closest('[data-testid="stColumn"]') || parentElement.parentElement;
+    let last = 0;
+    const measure = () => {
+        const width = Math.floor(column.getBoundingClientRect().width);
+        if (width > 0 && Math.abs(width - last) > 8) { last = width; setStateValue('width', width); }
+    };
+    const observer = new ResizeObserver(measure);
+    observer.observe(column);
+    measure();
+    const canvasUnder = (event) => event.composedPath().find(
+        (node) => node instanceof HTMLCanvasElement && node.classList.contains('upper-canvas'));
+    const onWheel = (event) => {
+        const canvas = canvasUnder(event);
+        if (!canvas) return;
+        event.preventDefault();
+        const rect = canvas.getBoundingClientRect();
+        setTriggerValue('zoom', {step: event.deltaY < 0 ? 1 : -1,
+                                 x: event.clientX - rect.left, y: event.clientY - rect.top});
+    };
+    const typing = (event) => {
+        const tag = (event.composedPath()[0] || {}).tagName || '';
+        return ['INPUT', 'TEXTAREA', 'SELECT'].includes(tag) || event.target.isContentEditable;
+    };
+    const onKey = (event) => {
+        if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+        if (event.key === '+' || event.key === '=') setTriggerValue('zoom', {step: 1});
+        else if (event.key === '-') setTriggerValue('zoom', {step: -1});
+        else if (event.key === '?') setTriggerValue('help', true);
+    };
+    document.addEventListener('wheel', onWheel, {passive: false});
+    document.addEventListener('keydown', onKey);
+    return () => {
+        observer.disconnect();
+        document.removeEventListener('wheel', onWheel);
+        document.removeEventListener('keydown', onKey);
+    };
+}
+"""
+
+_component = st.components.v2.component("opsml_viewport", js=_JS)
+
+
+def viewport(key: str) -> Any:
+    """Mount the helper; returns its result (``.width``, ``.zoom``, ``.help``; None before the browser
+    reports, and always None under AppTest)."""
+    return _component(key=key, on_width_change=lambda: None, on_zoom_change=lambda: None,
+                      on_help_change=lambda: None)  # fmt: skip
