@@ -1,0 +1,495 @@
+"""CVAT for images 1.1 XML ⇄ ``ImageDataset`` folder.
+
+One ``annotations.xml`` holds every image::
+
+    <annotations>
+      <version>1.1</version>
+      <meta><task><labels><label><name>car</name><attributes>…</attributes></label>…</labels></task></meta>
+      <image id="0" name="a.jpg" width="640" height="480" subset="Train">
+        <box label="car" occluded="0" xtl="10.5" ytl="20" xbr="30" ybr="40" z_order="0">
+          <attribute name="model">sedan</attribute>
+        </box>
+        <tag label="daytime"/>
+      </image>
+    </annotations>
+
+Boxes are corner pixels from the top-left: ``[x, y, w, h] = [xtl, ytl, xbr - xtl, ybr - ytl]``.
+The label order in ``<meta>`` gives the category ids; ``<tag>`` labels are image categories. Per box
+``occluded`` (bool), ``z_order`` (int), ``group_id`` (int, when present) and every ``<attribute>`` go to
+``Box.extra``; attributes are typed by their declared ``input_type`` (``checkbox`` → bool, ``number`` → int or
+float, others text). Every imported box carries the same keys (absent attributes are null), so each
+``objects`` column keeps one type. ``subset`` names the split (``default`` → train). An export writes
+``annotations.xml`` and the images under ``images/`` (``images/<Subset>/`` with several splits), as CVAT's
+own export does. Rotated boxes cannot be held and are refused; polygons, points, tracks and other shapes are
+counted in the report's warnings and left out. XML is parsed with ``defusedxml``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.dataset import ImageDataset
+from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
+from opsml_image.formats.exportable import Losses, category_names, export_images, number_text, split_name
+from opsml_image.images import ImageInfo, probe
+from opsml_image.rules import file_name_problem
+
+__all__ = [
+    "CvatLabel",
+    "CvatBox",
+    "CvatImage",
+    "CvatDocument",
+    "to_xml",
+    "from_xml",
+    "export",
+    "import_dataset",
+]
+
+ANNOTATIONS_FILE = "annotations.xml"
+_SUBSETS = {"train": "Train", "validation": "Validation", "test": "Test"}
+_RESERVED = frozenset(("occluded", "z_order", "group_id", "bbox", "categories"))
+_BOX_ATTRIBUTES = frozenset(
+    ("label", "xtl", "ytl", "xbr", "ybr", "occluded", "z_order", "source", "rotation")
+)
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass
+class CvatLabel:
+    """A declared label and its attributes' ``input_type`` by attribute name."""
+
+    name: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CvatBox:
+    """A ``<box>``: label, ``[x, y, w, h]`` in pixels, and its other values (occluded, attributes...)."""
+
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CvatImage:
+    """An ``<image>``: id, name, declared size, subset, boxes and tag labels."""
+
+    id: int
+    name: str
+    width: int
+    height: int
+    subset: str | None = None
+    boxes: list[CvatBox] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CvatDocument:
+    """A parsed ``annotations.xml``: labels in declared order, images, and counts of elements left out."""
+
+    labels: list[CvatLabel] = field(default_factory=list)
+    images: list[CvatImage] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+# ------------------------------------------------------------------------------------------------ XML
+
+
+def to_xml(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
+    """The ``annotations.xml`` text of a document (coordinates exact, attributes typed by their label)."""
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    task = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    ET.SubElement(task, "name").text = task_name
+    ET.SubElement(task, "size").text = str(len(document.images))
+    ET.SubElement(task, "mode").text = "annotation"
+    labels = ET.SubElement(task, "labels")
+    for label in document.labels:
+        element = ET.SubElement(labels, "label")
+        ET.SubElement(element, "name").text = label.name
+        ET.SubElement(element, "type").text = "any"
+        attributes = ET.SubElement(element, "attributes")
+        for name, input_type in label.attributes.items():
+            _declare(attributes, name, input_type, document, label.name)
+    for image in document.images:
+        node = ET.SubElement(
+            root, "image", id=str(image.id), name=image.name, width=str(image.width), height=str(image.height)
+        )
+        if image.subset:
+            node.set("subset", image.subset)
+        for box in image.boxes:
+            extra = dict(box.extra)
+            values = {
+                "label": box.label,
+                "source": "manual",
+                "occluded": "1" if extra.pop("occluded", False) else "0",
+                "xtl": number_text(box.x),
+                "ytl": number_text(box.y),
+                "xbr": number_text(box.x + box.w),
+                "ybr": number_text(box.y + box.h),
+                "z_order": str(int(extra.pop("z_order", 0) or 0)),
+            }
+            group = extra.pop("group_id", None)
+            if group is not None:
+                values["group_id"] = str(int(group))
+            element = ET.SubElement(node, "box", values)
+            for name, value in extra.items():
+                if value is not None:
+                    ET.SubElement(element, "attribute", name=name).text = _value_text(value)
+        for tag in image.tags:
+            ET.SubElement(node, "tag", label=tag, source="manual")
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def _declare(parent: ET.Element, name: str, input_type: str, document: CvatDocument, label: str) -> None:
+    attribute = ET.SubElement(parent, "attribute")
+    ET.SubElement(attribute, "name").text = name
+    ET.SubElement(attribute, "mutable").text = "False"
+    ET.SubElement(attribute, "input_type").text = input_type
+    if input_type == "checkbox":
+        default, values = "false", "false"
+    elif input_type == "number":
+        numbers = [
+            int(b.extra[name])
+            for image in document.images
+            for b in image.boxes
+            if b.label == label and b.extra.get(name) is not None
+        ] or [0]
+        default, values = str(min(numbers)), f"{min(numbers)}\n{max(numbers)}\n1"
+    else:
+        default, values = "", ""
+    ET.SubElement(attribute, "default_value").text = default
+    ET.SubElement(attribute, "values").text = values
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def from_xml(
+    data: bytes, source: str | Path = ANNOTATIONS_FILE, refusals: Refusals | None = None
+) -> CvatDocument:
+    """Parse ``annotations.xml``; a bad image raises a FormatError naming it (or is skipped via refusals)."""
+    try:
+        root = fromstring(data)
+    except (ET.ParseError, DefusedXmlException, ValueError) as error:
+        raise FormatError(source, None, f"not valid XML: {error}") from None
+    if root.tag != "annotations":
+        raise FormatError(source, root.tag, "the root element must be <annotations>")
+    version = (root.findtext("version") or "").strip()
+    if version and version != "1.1":
+        raise FormatError(source, "<version>", f"CVAT for images 1.1 expected, got {version!r}")
+    document = CvatDocument(labels=_labels(source, root))
+    declared = {label.name: label for label in document.labels}
+    for element in root:
+        if element.tag in ("version", "meta"):
+            continue
+        if element.tag != "image":
+            document.ignored[f"<{element.tag}>"] += 1
+            continue
+        try:
+            document.images.append(_image(source, element, declared, document.ignored))
+        except FormatError as error:
+            if refusals is None:
+                raise
+            refusals.refuse(error.item or "?", error.reason)
+    return document
+
+
+def _labels(source: str | Path, root: ET.Element) -> list[CvatLabel]:
+    labels: list[CvatLabel] = []
+    for element in root.findall("meta//labels/label"):
+        if element.find("parent") is not None and (element.findtext("parent") or "").strip():
+            continue  # a skeleton's point label
+        name = (element.findtext("name") or "").strip()
+        if not name or any(label.name == name for label in labels):
+            raise FormatError(source, f"<meta> label {name!r}", "label names must be non-empty and unique")
+        attributes = {
+            (a.findtext("name") or "").strip(): (a.findtext("input_type") or "text").strip()
+            for a in element.findall("attributes/attribute")
+        }
+        labels.append(CvatLabel(name, attributes))
+    return labels
+
+
+def _image(
+    source: str | Path, element: ET.Element, declared: dict[str, CvatLabel], ignored: Counter[str]
+) -> CvatImage:
+    name = element.get("name", "")
+    item = f"image {element.get('id', '?')} ({name})"
+    problem = file_name_problem(name)
+    if problem:
+        raise FormatError(source, item, problem.message)
+    image = CvatImage(
+        _int(source, item, element, "id"),
+        name,
+        _int(source, item, element, "width"),
+        _int(source, item, element, "height"),
+        element.get("subset"),
+    )
+    for child in element:
+        if child.tag == "box":
+            image.boxes.append(_box(source, f"{item} box {len(image.boxes) + 1}", child, declared, ignored))
+        elif child.tag == "tag":
+            label = child.get("label", "")
+            if declared and label not in declared:
+                raise FormatError(source, f"{item} tag", f"label {label!r} is not declared in <meta>")
+            if child.findall("attribute"):
+                ignored["tag <attribute>"] += len(child.findall("attribute"))
+            if label not in image.tags:
+                image.tags.append(label)
+        else:
+            ignored[f"<{child.tag}>"] += 1
+    return image
+
+
+def _box(
+    source: str | Path, item: str, element: ET.Element, declared: dict[str, CvatLabel], ignored: Counter[str]
+) -> CvatBox:
+    label = element.get("label", "")
+    if not label or (declared and label not in declared):
+        raise FormatError(source, item, f"label {label!r} is not declared in <meta>")
+    item = f"{item} ({label})"
+    xtl, ytl, xbr, ybr = (_float(source, item, element, key) for key in ("xtl", "ytl", "xbr", "ybr"))
+    if xbr <= xtl or ybr <= ytl:
+        raise FormatError(source, item, f"empty or reversed box: xtl {xtl}, xbr {xbr}, ytl {ytl}, ybr {ybr}")
+    if float(element.get("rotation") or 0) % 360:
+        raise FormatError(
+            source, item, f"rotated by {element.get('rotation')}°; only upright boxes can be held"
+        )
+    extra: dict[str, Any] = {
+        "occluded": element.get("occluded", "0").strip() == "1",
+        "z_order": int(_float(source, item, element, "z_order", "0")),
+    }
+    if element.get("group_id") is not None:
+        extra["group_id"] = int(_float(source, item, element, "group_id"))
+    ignored.update(
+        f"box attribute {key!r}" for key in element.attrib if key not in _BOX_ATTRIBUTES | {"group_id"}
+    )
+    types = declared[label].attributes if label in declared else {}
+    for attribute in element.findall("attribute"):
+        key = attribute.get("name", "")
+        if not key or key in _RESERVED or key in extra:
+            raise FormatError(
+                source, f"{item} attribute", f"attribute name {key!r} is empty, reserved or repeated"
+            )
+        extra[key] = _typed(source, f"{item} attribute {key!r}", attribute.text or "", types.get(key, "text"))
+    return CvatBox(label, xtl, ytl, xbr - xtl, ybr - ytl, extra)
+
+
+def _typed(source: str | Path, item: str, text: str, input_type: str) -> Any:
+    if input_type == "checkbox":
+        if text.strip().lower() not in ("true", "false"):
+            raise FormatError(source, item, f"checkbox value must be true or false, got {text!r}")
+        return text.strip().lower() == "true"
+    if input_type == "number":
+        if _INT.match(text.strip()):
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise FormatError(source, item, f"number value must be a finite number, got {text!r}")
+        return number
+    return text
+
+
+def _int(source: str | Path, item: str, element: ET.Element, key: str) -> int:
+    text = element.get(key)
+    if text is None or not _INT.match(text.strip()):
+        raise FormatError(source, item, f"attribute {key!r} must be an integer, got {text!r}")
+    return int(text)
+
+
+def _float(source: str | Path, item: str, element: ET.Element, key: str, default: str | None = None) -> float:
+    text = element.get(key, default)
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise FormatError(source, item, f"attribute {key!r} must be a finite number, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------- export
+
+
+def export(
+    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+) -> Report:
+    """Write ``dest/annotations.xml`` and ``dest/images/`` for the dataset (or one split)."""
+    target = Path(dest)
+    refusals = Refusals(dataset.image_dir, skip_invalid)
+    names = category_names(dataset)
+    losses = Losses("CVAT for images")
+    chosen = [split] if split is not None else list(dataset.splits)
+    nested = len(chosen) > 1
+    document = CvatDocument(labels=[CvatLabel(name) for name in names])
+    files: list[tuple[Path, str]] = []
+    for image in export_images(dataset, split, names, refusals):
+        annotation = image.annotation
+        losses.note_image(annotation, caption=False, categories=True)
+        subset = _SUBSETS[image.split] if nested or image.split != "train" else None
+        cvat_image = CvatImage(len(document.images), annotation.file_name, image.width, image.height, subset)
+        for box in annotation.boxes:
+            extra: dict[str, Any] = {}
+            for key, value in box.extra.items():
+                if value is None or isinstance(value, str | int | float | bool):
+                    extra[key] = value
+                else:
+                    losses.note(f"box field {key!r} (non-scalar values)")
+            cvat_image.boxes.append(CvatBox(names[box.category], box.x, box.y, box.w, box.h, extra))
+        cvat_image.tags = [names[c] for c in annotation.categories if c < len(names)]
+        document.images.append(cvat_image)
+        folder = f"images/{subset}/" if nested and subset else "images/"
+        files.append((image.path, folder + annotation.file_name))
+    for label in document.labels:
+        label.attributes = _input_types(document, label.name)
+    report = Report(path=target, skipped=refusals.skipped, warnings=losses.warnings())
+    xml = to_xml(document, dataset.image_dir.name)
+    with staged_folder(target) as staging:
+        for path, relative in files:
+            place_file(path, staging / relative)
+        (staging / ANNOTATIONS_FILE).write_bytes(xml)
+    report.images = len(document.images)
+    report.boxes = sum(len(i.boxes) for i in document.images)
+    return report
+
+
+def _input_types(document: CvatDocument, label: str) -> dict[str, str]:
+    """Each attribute of a label's boxes: checkbox (all bool), number (all int), else text."""
+    kinds: dict[str, set[str]] = {}
+    for image in document.images:
+        for box in image.boxes:
+            if box.label != label:
+                continue
+            for key, value in box.extra.items():
+                if key in _RESERVED or value is None:
+                    continue
+                kind = (
+                    "checkbox" if isinstance(value, bool) else "number" if isinstance(value, int) else "text"
+                )
+                kinds.setdefault(key, set()).add(kind)
+    return {key: found.pop() if len(found) == 1 else "text" for key, found in kinds.items()}
+
+
+# --------------------------------------------------------------------------------------------- import
+
+
+def import_dataset(
+    source: str | Path, dest: str | Path, *, images: str | Path | None = None, skip_invalid: bool = False
+) -> Report:
+    """Make a dataset folder at ``dest`` from ``annotations.xml`` (or a folder holding it) and its images.
+
+    Images are looked up in ``images`` (default: the ``images/`` folder beside the XML, else its folder),
+    under ``<subset>/<name>`` first, then ``<name>``.
+    """
+    path = Path(source)
+    xml_path = path / ANNOTATIONS_FILE if path.is_dir() else path
+    try:
+        data = xml_path.read_bytes()
+    except OSError as error:
+        raise FormatError(xml_path, None, f"cannot be read: {error.strerror}") from None
+    image_root = Path(images) if images is not None else _default_images(xml_path.parent)
+    refusals = Refusals(xml_path, skip_invalid)
+    document = from_xml(data, xml_path, refusals)
+    names = [label.name for label in document.labels]
+    if not names:
+        names = list(
+            dict.fromkeys(
+                [b.label for i in document.images for b in i.boxes]
+                + [t for i in document.images for t in i.tags]
+            )
+        )
+    ids = {name: i for i, name in enumerate(names)}
+    keys: dict[str, None] = {"occluded": None, "z_order": None}
+    for image in document.images:
+        for box in image.boxes:
+            keys.update(dict.fromkeys(box.extra))
+    splits: dict[str, list[ImageAnnotation]] = {}
+    sources: dict[tuple[str, str], Path] = {}
+    resized = 0
+    for image in document.images:
+        item = f"image {image.id} ({image.name})"
+        split = split_name(image.subset or "")
+        if split is None:
+            refusals.refuse(item, f"subset {image.subset!r} is not train, validation or test")
+            continue
+        if (split, image.name) in sources:
+            refusals.refuse(item, f"a second image named {image.name!r} in split {split}")
+            continue
+        candidates = ([image_root / image.subset / image.name] if image.subset else []) + [
+            image_root / image.name
+        ]
+        found = next((c for c in candidates if c.is_file()), None)
+        info = probe(found) if found is not None else None
+        if found is None or not isinstance(info, ImageInfo):
+            refusals.refuse(item, f"image not found or unreadable in {image_root}")
+            continue
+        outside = [b for b in image.boxes if not _inside(b, info)]
+        if outside:
+            refusals.refuse(
+                item, f"a {outside[0].label} box lies outside the {info.width}x{info.height} image"
+            )
+            continue
+        resized += (image.width, image.height) != (info.width, info.height)
+        boxes = [
+            Box(b.x, b.y, b.w, b.h, ids[b.label], {k: b.extra.get(k, _default(k)) for k in keys})
+            for b in image.boxes
+        ]
+        categories = [ids[t] for t in image.tags]
+        splits.setdefault(split, []).append(
+            ImageAnnotation(image.name, split, categories=categories, boxes=boxes)
+        )
+        sources[(split, image.name)] = found
+    if not splits:
+        raise FormatError(
+            xml_path, None, "no image could be imported" + (" (all skipped)" if refusals.skipped else "")
+        )
+    order = list(_SUBSETS)
+    report = Report(path=Path(dest), skipped=refusals.skipped)
+    report.warnings = [f"left out {what}: {n:,}" for what, n in document.ignored.items()]
+    if resized:
+        report.warnings.append(
+            f"{resized:,} images declare a size other than their file's; boxes checked against the file"
+        )
+    write_folder(dest, {s: splits[s] for s in sorted(splits, key=order.index)}, names, sources)
+    report.images = len(sources)
+    report.boxes = sum(len(a.boxes) for v in splits.values() for a in v)
+    return report
+
+
+def _default_images(folder: Path) -> Path:
+    return folder / "images" if (folder / "images").is_dir() else folder
+
+
+def _inside(box: CvatBox, info: ImageInfo, eps: float = 1e-6) -> bool:
+    return (
+        box.x >= -eps
+        and box.y >= -eps
+        and box.x + box.w <= info.width + eps
+        and box.y + box.h <= info.height + eps
+    )
+
+
+def _default(key: str) -> Any:
+    return {"occluded": False, "z_order": 0}.get(key)
