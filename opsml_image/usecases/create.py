@@ -1,0 +1,86 @@
+"""Create a dataset folder from images uploaded in the browser (each checked; refused ones say why)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from opsml_image import config
+from opsml_image.dataset import ImageDataset
+from opsml_image.uploads import save_upload
+from opsml_image.usecases.workspace import UserError, describe
+
+__all__ = ["Upload", "Created", "default_parent", "create_dataset"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+class Upload(Protocol):
+    """An uploaded file: the name the browser sent and its bytes (Streamlit's ``UploadedFile`` is one)."""
+
+    name: str
+
+    def getvalue(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Created:
+    """The new dataset folder, the image files saved into it and one reason per refused upload."""
+
+    path: Path
+    saved: list[str]
+    refused: list[str]
+
+
+def default_parent() -> Path:
+    """Where new datasets go unless told otherwise: ``<home>/datasets``."""
+    return config.home() / "datasets"
+
+
+def create_dataset(
+    parent: Path,
+    name: str,
+    uploads: Sequence[Upload],
+    classes: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> Created:
+    """Make ``parent/name`` with ``categories.json`` from ``classes`` (comma-separated) and the uploads.
+
+    Refused with UserError before anything is written: a name that is not a plain folder name, a folder
+    that exists and is not empty, a class listed twice, no upload. An upload that is not an acceptable image
+    is left out, its reason (naming the file) in :attr:`Created.refused`. ``progress(done, total)`` counts
+    the uploads.
+    """
+    name = name.strip()
+    if not _NAME.match(name):
+        raise UserError(
+            "Give the dataset a name of letters, digits, '.', '_' or '-' (at most 80, no spaces)."
+        )
+    dest = Path(parent).expanduser().resolve() / name
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UserError(f"{dest} already exists and is not empty: choose another name.")
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise UserError(f"A class is listed twice: {', '.join(twice)}.")
+    if not uploads:
+        raise UserError("Choose at least one image to upload.")
+    try:
+        dataset = ImageDataset.create(dest)
+        if names:
+            dataset.set_category_names(names)
+    except (OSError, ValueError) as error:
+        raise UserError(f"The folder {dest} cannot be created: {describe(error)}") from None
+    saved: list[str] = []
+    refused: list[str] = []
+    for done, upload in enumerate(uploads, 1):
+        try:
+            saved.append(save_upload(dest, upload.name, upload.getvalue()).name)
+        except ValueError as error:
+            refused.append(describe(error))  # the reason names the file
+        if progress:
+            progress(done, len(uploads))
+    return Created(dest, saved, refused)

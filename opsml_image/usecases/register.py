@@ -1,0 +1,218 @@
+"""Register the open dataset from the working store: the form and its defaults, the card, its history.
+
+A registration reuses the verdict of a validation of the same files (:class:`Verdict` with a stamp): the
+registry asks the card's dataset to validate and count, and :class:`_JudgedDataset` answers from that verdict
+while the folder's files are exactly those it judged, so the metadata is not read again. Cards registered
+here carry the folder they came from (tag :data:`SOURCE_TAG`), so the next form is prefilled from this
+folder's own last card, never another dataset's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import PrivateAttr
+
+from opsml_image.dataset import DatasetStats, ImageDataset
+from opsml_image.registry.card import DataCard
+from opsml_image.registry.errors import RegistryError
+from opsml_image.registry.registry import CardDiff, CardRegistry
+from opsml_image.registry.versions import newest_first, parse
+from opsml_image.usecases.validate import Verdict, folder_stamp, validate_and_record
+from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.validation import Progress as ValidationProgress
+from opsml_image.validation import ValidationReport
+
+__all__ = [
+    "Bump",
+    "BUMPS",
+    "SOURCE_TAG",
+    "StageProgress",
+    "RegisterForm",
+    "FormDefaults",
+    "form_defaults",
+    "register",
+    "parse_tags",
+    "format_tags",
+    "versions_of",
+    "previous_version",
+    "diff_to_previous",
+]
+
+Bump = Literal["minor", "major", "patch"]
+BUMPS: tuple[Bump, ...] = ("minor", "major", "patch")
+#: The tag naming the folder a card was registered from (the form's defaults come from its newest card).
+SOURCE_TAG = "source_folder"
+#: ``progress(stage, done, total)`` with stages ``validate`` (bytes), ``upload`` (bytes), ``commit``.
+StageProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RegisterForm:
+    """What the person fills in: the card's name, team, contact, tags (``key=value, ...``), description."""
+
+    name: str
+    team: str
+    contact: str
+    tags: str = ""
+    description: str = ""
+    bump: Bump = "minor"
+
+    def missing(self) -> list[str]:
+        """The required fields left empty, as the form labels them."""
+        required = (("Name", self.name), ("Team", self.team), ("Contact email", self.contact))
+        return [label for label, value in required if not value.strip()]
+
+
+@dataclass(frozen=True)
+class FormDefaults:
+    """The form's starting values, and the card they come from (None: nothing registered from here yet)."""
+
+    form: RegisterForm
+    source: str | None
+
+
+def form_defaults(ws: Workspace, registry: CardRegistry) -> FormDefaults:
+    """Prefilled from the newest card registered from this folder; else the folder's name and empty fields."""
+    folder = str(ws.path)
+    own = [row for row in registry.list_cards() if (row.get("tags") or {}).get(SOURCE_TAG) == folder]
+    if not own:
+        name = ws.path.name.lower().replace(" ", "-")
+        return FormDefaults(RegisterForm(name=name, team="", contact=""), None)
+    last = max(own, key=lambda row: (str(row["created_at"]), parse(row["version"])))
+    form = RegisterForm(
+        name=last["name"],
+        team=last["team"],
+        contact=last.get("user_email") or "",
+        tags=format_tags(last.get("tags") or {}),
+        description=last.get("description") or "",
+    )
+    return FormDefaults(form, f"{last['team']}/{last['name']} v{last['version']}")
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """``key=value, other`` -> ``{"key": "value", "other": ""}``."""
+    tags: dict[str, str] = {}
+    for part in text.split(","):
+        if part.strip():
+            key, _, value = part.partition("=")
+            tags[key.strip()] = value.strip()
+    return tags
+
+
+def format_tags(tags: dict[str, str]) -> str:
+    """Tags as the form shows them (the source folder tag is the app's, not shown)."""
+    return ", ".join(f"{k}={v}" if v else k for k, v in tags.items() if k != SOURCE_TAG)
+
+
+def register(
+    ws: Workspace,
+    registry: CardRegistry,
+    form: RegisterForm,
+    progress: StageProgress | None = None,
+    verdict: Verdict | None = None,
+) -> DataCard:
+    """Register the folder with pending edits written first; the registered card.
+
+    ``verdict`` (this session's last validation) is reused when the folder's files are those it judged;
+    else the folder is validated here once. ``progress(stage, done, total)`` may be called from the
+    registry's worker threads. UserError when the form is incomplete, validation fails or the registry
+    refuses.
+    """
+    missing = form.missing()
+    if missing:
+        raise UserError(f"Fill in the required field(s): {', '.join(missing)}.")
+    ws.store.flush()
+    if verdict is None or not _reusable(ws, verdict):
+        adapter: ValidationProgress | None = (
+            (lambda done, total: progress("validate", done, total)) if progress else None
+        )
+        verdict = validate_and_record(ws, adapter)
+    if not verdict.ok:
+        raise UserError(
+            f"Not registered: validation finds {verdict.errors:,} error(s); fix them on the Validate page."
+        )
+    try:
+        data = _JudgedDataset(image_dir=ws.dataset.image_dir, metadata=ws.dataset.metadata)
+        data._verdict = verdict
+        card = DataCard(
+            data=data,
+            name=form.name,
+            team=form.team,
+            user_email=form.contact,
+            tags={**parse_tags(form.tags), SOURCE_TAG: str(ws.path)},
+            description=form.description,
+        )
+        return registry.register_card(card, version_type=form.bump, progress=progress)
+    except (RegistryError, ValueError) as error:
+        raise UserError(f"Not registered: {describe(error)}") from None
+
+
+def versions_of(registry: CardRegistry, card: DataCard) -> list[dict[str, Any]]:
+    """Every registered version of the card's name and team, newest first."""
+    return registry.list_cards(name=card.name, team=card.team)
+
+
+def previous_version(registry: CardRegistry, card: DataCard) -> str | None:
+    """The newest version older than ``card``'s (the one to compare with), None for a first version."""
+    if card.version is None:
+        return None
+    current = parse(card.version)
+    older = [row["version"] for row in versions_of(registry, card) if parse(row["version"]) < current]
+    return next(iter(newest_first(older)), None)
+
+
+def diff_to_previous(registry: CardRegistry, card: DataCard) -> CardDiff | None:
+    """What changed since the previous version (None for a first version)."""
+    previous = previous_version(registry, card)
+    if previous is None or card.version is None:
+        return None
+    return registry.diff(card.name, previous, card.version, team=card.team)
+
+
+def _reusable(ws: Workspace, verdict: Verdict) -> bool:
+    return (
+        verdict.path == ws.path
+        and verdict.report is not None
+        and verdict.stats is not None
+        and verdict.stamp is not None
+        and verdict.stamp == folder_stamp(ws.path)
+    )
+
+
+class _JudgedDataset(ImageDataset):
+    """The folder with the verdict of a validation of its files: while the files are exactly those judged,
+    the registry's validation and counts come from the verdict, not from another read of the metadata."""
+
+    _verdict: Verdict | None = PrivateAttr(default=None)
+
+    def validate(  # type: ignore[override]  # pydantic's deprecated classmethod of the same name
+        self,
+        *,
+        check_images: bool = True,
+        strict: bool = False,
+        max_issues: int = 10_000,
+        progress: ValidationProgress | None = None,
+    ) -> ValidationReport:
+        verdict = self._verdict
+        report = verdict.report if verdict is not None and check_images and not strict else None
+        reusable = report is not None and report.max_issues == max_issues
+        if verdict is not None and report is not None and reusable and self._unchanged(verdict):
+            if progress:
+                progress(1, 1)
+            return report
+        return super().validate(
+            check_images=check_images, strict=strict, max_issues=max_issues, progress=progress
+        )
+
+    def stats(self) -> DatasetStats:
+        verdict = self._verdict
+        if verdict is not None and verdict.stats is not None and self._unchanged(verdict):
+            return verdict.stats
+        return super().stats()
+
+    def _unchanged(self, verdict: Verdict) -> bool:
+        return verdict.stamp is not None and verdict.stamp == folder_stamp(Path(self.image_dir))

@@ -1,0 +1,394 @@
+"""Validate the open dataset and record the verdict; whether a verdict is still current; fixes and line mends.
+
+:func:`validate_and_record` reads the metadata once: the same pass gives the report and the counts a
+registration needs (:class:`~opsml_image.dataset.DatasetStats`), and the :class:`Verdict` carries the
+stamp of the folder's files it judged, so registering the same content reuses it instead of reading again
+(see :mod:`opsml_image.usecases.register`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsml_image import fixes, lines
+from opsml_image.dataset import DatasetStats, ImageDataset, Split
+from opsml_image.registry.hashing import hash_bytes, scan
+from opsml_image.rules import CODES, Problem, Severity
+from opsml_image.store import StaleEdit
+from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.validation import Issue, ValidationReport, validate_dataset
+
+__all__ = [
+    "Progress",
+    "Verdict",
+    "severity",
+    "validate_and_record",
+    "last_verdict",
+    "is_current",
+    "current_verdict",
+    "folder_stamp",
+    "FixOffer",
+    "FIX_OFFERS",
+    "CLEANUP",
+    "AppliedFix",
+    "preview_fix",
+    "apply_fix",
+    "undo_fix",
+    "LINE_CODES",
+    "BrokenLine",
+    "LineFix",
+    "broken_line",
+    "mend_line",
+    "drop_broken_line",
+    "undo_line_fix",
+]
+
+#: ``progress(done, total)``: metadata bytes validated so far, of all splits.
+Progress = Callable[[int, int], None]
+#: Where a verdict stands: the newest history entry of the store and the stamps of the metadata files.
+_Mark = tuple[int, tuple[tuple[str, int, int], ...]]
+
+
+def severity(code: str) -> Severity:
+    """``"error"`` or ``"warning"``: a validation code's severity (an unknown code counts as an error)."""
+    return CODES[code][0] if code in CODES else "error"
+
+
+# ------------------------------------------------------------------------------------------ the verdict
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a validation found in one folder, and what it judged.
+
+    ``counts`` are exact per code. ``records`` and ``images_checked`` are None for a verdict read back from
+    the store after a restart. ``stamp`` identifies the folder's files as validated (None when they changed
+    during the run, or for a verdict read back); only a verdict with a stamp, a report and stats can stand in
+    for a new validation at registration.
+    """
+
+    path: Path
+    errors: int
+    warnings: int
+    counts: dict[str, int]
+    truncated: bool
+    at: float
+    records: int | None = None
+    images_checked: int | None = None
+    stamp: str | None = None
+    report: ValidationReport | None = field(default=None, repr=False, compare=False)
+    stats: DatasetStats | None = field(default=None, repr=False, compare=False)
+    mark: _Mark | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return self.errors == 0
+
+    def by_severity(self) -> list[tuple[str, int]]:
+        """``(code, count)`` with errors first, most frequent first."""
+        return sorted(self.counts.items(), key=lambda item: (severity(item[0]) != "error", -item[1]))
+
+
+def folder_stamp(path: Path) -> str:
+    """A digest of every file of the folder as it stands: relative path, size, mtime, ctime, inode (the
+    registry's own scan). Equal stamps mean the registry would see the same files."""
+    entries = scan(path)
+    return hash_bytes("\n".join(f"{e.path}\0{e.stat}" for e in entries).encode())
+
+
+def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verdict:
+    """Write pending edits, validate the folder (one read of its metadata), store the issues; the verdict."""
+    ws.store.flush()
+    mark = _mark(ws)
+    before = folder_stamp(ws.path)
+    at = time.time()
+    tally = _Tally(ws.dataset)
+    report = validate_dataset(tally, progress=progress)
+    ws.store.set_issues(report)
+    stamp = before if folder_stamp(ws.path) == before else None
+    return Verdict(
+        ws.path,
+        report.errors,
+        report.warnings,
+        dict(report.counts),
+        report.truncated,
+        at,
+        report.records,
+        report.images_checked,
+        stamp,
+        report,
+        tally.stats(),
+        mark,
+    )
+
+
+def last_verdict(ws: Workspace) -> Verdict | None:
+    """The store's record of the last validation (after a restart), None before any.
+
+    When every issue row was kept they are counted (saves since then re-checked their images); else the
+    exact counts recorded with the run.
+    """
+    stored = ws.store.validation_summary()
+    if stored is None:
+        return None
+    truncated = bool(stored.get("truncated"))
+    counts: dict[str, int] = dict(stored["counts"]) if truncated else ws.store.issue_counts()
+    errors = sum(n for code, n in counts.items() if severity(code) == "error")
+    return Verdict(ws.path, errors, sum(counts.values()) - errors, counts, truncated, float(stored["at"]))
+
+
+def is_current(ws: Workspace, verdict: Verdict) -> bool:
+    """True while nothing was edited in the store and no metadata file changed since ``verdict``."""
+    if verdict.path != ws.path:
+        return False
+    if verdict.mark is not None:
+        return verdict.mark == _mark(ws)
+    newest = ws.store.history(1)
+    if newest and newest[0].at >= verdict.at:
+        return False
+    return all(mtime <= verdict.at * 1e9 for _, _, mtime in _mark(ws)[1])
+
+
+def current_verdict(ws: Workspace, remembered: Verdict | None, progress: Progress | None = None) -> Verdict:
+    """``remembered`` (this session's last verdict) or the store's, while current; else a new validation."""
+    for verdict in (remembered, last_verdict(ws)):
+        if verdict is not None and verdict.path == ws.path and is_current(ws, verdict):
+            return verdict
+    return validate_and_record(ws, progress)
+
+
+def _mark(ws: Workspace) -> _Mark:
+    newest = ws.store.history(1)
+    files = [*ws.dataset.metadata_files(), ws.dataset.image_dir / "categories.json"]
+    stamps = []
+    for path in files:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        stamps.append((str(path), info.st_size, info.st_mtime_ns))
+    return (newest[0].id if newest else 0, tuple(stamps))
+
+
+class _Tally:
+    """The dataset as validation reads it, counting records as they pass (what ``ImageDataset.stats`` counts),
+    so one read gives both the report and the statistics."""
+
+    def __init__(self, dataset: ImageDataset) -> None:
+        self.dataset = dataset
+        self.splits = {name: _TalliedSplit(split, self) for name, split in dataset.splits.items()}
+        self.records = 0
+        self.files: dict[str, set[str]] = {name: set() for name in dataset.splits}
+        self.annotated: set[tuple[str, str]] = set()
+        self.boxes = 0
+        self.categories: Counter[int] = Counter()
+
+    @property
+    def image_dir(self) -> Path:
+        return self.dataset.image_dir
+
+    def category_names_or_problem(self) -> list[str] | Problem:
+        return self.dataset.category_names_or_problem()
+
+    def take(self, split: str, value: Any) -> None:
+        if type(value) is not dict or type(value.get("file_name")) is not str:
+            return
+        self.records += 1
+        self.files[split].add(value["file_name"])
+        objects = value.get("objects")
+        if (
+            isinstance(objects, dict)
+            and isinstance(objects.get("categories"), list)
+            and objects["categories"]
+        ):
+            ids = [c for c in objects["categories"] if type(c) is int]
+            self.boxes += len(ids)
+            self.categories.update(ids)
+            self.annotated.add((split, value["file_name"]))
+
+    def stats(self) -> DatasetStats:
+        splits = {name: len(files) for name, files in self.files.items()}
+        return DatasetStats(
+            records=self.records,
+            images=sum(splits.values()),
+            annotated_images=len(self.annotated),
+            boxes=self.boxes,
+            category_counts=dict(sorted(self.categories.items())),
+            splits=splits,
+        )
+
+
+@dataclass(frozen=True)
+class _TalliedSplit:
+    split: Split
+    tally: _Tally
+
+    @property
+    def name(self) -> str:
+        return self.split.name
+
+    @property
+    def directory(self) -> Path:
+        return self.split.directory
+
+    @property
+    def prefix(self) -> str:
+        return self.split.prefix
+
+    @property
+    def metadata_label(self) -> str:
+        return self.split.metadata_label
+
+    def size(self) -> int:
+        return self.split.size()
+
+    def read_lines(self, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
+        take, name = self.tally.take, self.split.name
+        for number, value in self.split.read_lines(on_progress):
+            take(name, value)
+            yield number, value
+
+
+# ------------------------------------------------------------------------------------------ fixes
+
+
+@dataclass(frozen=True)
+class FixOffer:
+    """A one-click fix the page offers for a code: its button label and what it does."""
+
+    code: str
+    label: str
+    what: str
+
+
+#: Codes whose group on the Validate page offers a fix.
+FIX_OFFERS: dict[str, FixOffer] = {
+    offer.code: offer
+    for offer in (
+        FixOffer(
+            "box.outside", "Clip boxes to their image", "cuts every box that sticks out to the image bounds"
+        ),
+        FixOffer(
+            "image.missing",
+            "Drop records of missing files",
+            "removes the records whose image file does not exist",
+        ),
+    )
+}
+#: The clean-up offered below the groups (empty records are no validation issue).
+CLEANUP = FixOffer(
+    "record.empty", "Remove empty records", "removes records with no caption, no categories and no boxes"
+)
+
+
+@dataclass(frozen=True)
+class AppliedFix:
+    """A fix that was applied: what it was and the history entries that undo it."""
+
+    offer: FixOffer
+    ids: tuple[int, ...]
+    changes: int
+
+
+def preview_fix(ws: Workspace, code: str) -> list[fixes.FixChange]:
+    """Every change the fix for ``code`` would make (nothing is changed)."""
+    return fixes.plan(ws.store, code)
+
+
+def apply_fix(ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange]) -> AppliedFix:
+    """Apply previewed changes in one transaction (UserError when an image changed since the preview)."""
+    try:
+        ids = fixes.apply(ws.store, changes)
+    except StaleEdit as error:
+        raise UserError(f"Nothing was changed: {error}. Preview the fix again.") from None
+    ws.flusher.notify()
+    return AppliedFix(offer, tuple(ids), len(changes))
+
+
+def undo_fix(ws: Workspace, applied: AppliedFix) -> None:
+    """Restore the images an applied fix changed (UserError when one was edited since)."""
+    try:
+        fixes.undo(ws.store, applied.ids)
+    except StaleEdit as error:
+        raise UserError(f"Not undone: {error}.") from None
+    ws.flusher.notify()
+
+
+# ------------------------------------------------------------------------------------------ broken lines
+
+#: Codes of a line that never became a record: shown raw, mended in the file.
+LINE_CODES = ("line.json", "line.encoding")
+
+
+@dataclass(frozen=True)
+class BrokenLine:
+    """A metadata line as it stands in its file: where, and its raw bytes."""
+
+    split: str
+    label: str
+    number: int
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        """The line as text (bytes that are not UTF-8 shown as U+FFFD), without its line ending."""
+        return lines.shown_text(self.raw)
+
+
+@dataclass(frozen=True)
+class LineFix:
+    """A mended line: ``edit`` puts it back (:func:`undo_line_fix`)."""
+
+    label: str
+    edit: lines.LineEdit
+
+    @property
+    def action(self) -> str:
+        return "dropped" if self.edit.after is None else "edited"
+
+
+def broken_line(ws: Workspace, issue: Issue) -> BrokenLine | None:
+    """The raw line an issue of :data:`LINE_CODES` names; None when the file no longer has that line."""
+    if issue.code not in LINE_CODES or issue.split is None or issue.line is None:
+        return None
+    try:
+        raw = lines.read_line(ws.dataset.split(issue.split).metadata_path, issue.line)
+    except (ValueError, KeyError, OSError):
+        return None
+    return BrokenLine(issue.split, issue.file, issue.line, raw)
+
+
+def mend_line(ws: Workspace, line: BrokenLine, text: str) -> LineFix:
+    """Write ``text`` (one JSON record the rules accept) in place of the broken line; re-index the store."""
+    return _mend(ws, line, lambda path: lines.replace_line(path, line.number, line.raw, text))
+
+
+def drop_broken_line(ws: Workspace, line: BrokenLine) -> LineFix:
+    """Remove the broken line from its file; re-index the store."""
+    return _mend(ws, line, lambda path: lines.drop_line(path, line.number, line.raw))
+
+
+def undo_line_fix(ws: Workspace, fix: LineFix) -> None:
+    """Put the line back as it was; re-index the store."""
+    ws.store.flush()
+    try:
+        lines.undo(fix.edit)
+    except (ValueError, OSError) as error:
+        raise UserError(f"Not undone: {describe(error)}") from None
+    ws.store.sync()
+
+
+def _mend(ws: Workspace, line: BrokenLine, change: Callable[[Path], lines.LineEdit]) -> LineFix:
+    ws.store.flush()  # pending edits first: the store writes the file too
+    try:
+        edit = change(ws.dataset.split(line.split).metadata_path)
+    except (ValueError, OSError) as error:
+        raise UserError(f"Not saved: {describe(error)}") from None
+    ws.store.sync()
+    return LineFix(line.label, edit)
