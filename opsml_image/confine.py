@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from opsml_image.atomic import is_temp_name
 from opsml_image.rules import Problem
 
-__all__ = ["SpecialFileError", "Confinement", "is_inside", "kind_of", "open_regular", "walk_escapes"]
+__all__ = ["SpecialFileError", "Confinement", "Survey", "is_inside", "kind_of", "open_regular", "survey"]
 
 
 class SpecialFileError(OSError):
@@ -112,16 +112,25 @@ def outside_message(label: str, root: str | Path) -> str:
     return f"{label} is a link to a place outside the dataset folder {root}: it is not read nor stored"
 
 
-def walk_escapes(root: str | Path, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, Problem]]:
-    """``(relative POSIX path, Problem)`` for every entry below ``root`` that leaves it or is special.
+@dataclass
+class Survey:
+    """What one walk of a folder found: entries leading out or special (by relative path), and link count."""
+
+    problems: dict[str, Problem] = field(default_factory=dict)
+    links: int = 0
+
+
+def survey(root: str | Path) -> Survey:
+    """Walk ``root`` once (links not followed) and note every entry that leaves it or is special.
 
     Links to places inside the folder are fine (and not followed: their targets are walked where they
-    are); links leading outside are ``file.outside`` and not followed; FIFOs, sockets and devices are
-    ``file.special``. Relative paths in ``skip`` are not reported (their records report them).
+    are); links leading outside are ``file.outside``; FIFOs, sockets and devices are ``file.special``.
+    ``links`` counts every symbolic link: without any, no path below the root can lead out of it.
     """
     real_root = os.path.realpath(root)
+    found = Survey()
 
-    def walk(directory: str, prefix: str) -> Iterator[tuple[str, Problem]]:
+    def walk(directory: str, prefix: str) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
@@ -130,14 +139,13 @@ def walk_escapes(root: str | Path, skip: frozenset[str] = frozenset()) -> Iterat
             rel = prefix + entry.name
             try:
                 if entry.is_symlink():
-                    real = os.path.realpath(entry.path)
-                    if not is_inside(real, real_root):
-                        if rel not in skip:
-                            yield rel, Problem("file.outside", None, outside_message(rel, root))
+                    found.links += 1
+                    if not is_inside(os.path.realpath(entry.path), real_root):
+                        found.problems[rel] = Problem("file.outside", None, outside_message(rel, root))
                         continue
                     mode = os.stat(entry.path).st_mode
                 elif entry.is_dir(follow_symlinks=False):
-                    yield from walk(entry.path, rel + "/")
+                    walk(entry.path, rel + "/")
                     continue
                 elif entry.is_file(follow_symlinks=False) or is_temp_name(entry.name):
                     continue
@@ -146,7 +154,8 @@ def walk_escapes(root: str | Path, skip: frozenset[str] = frozenset()) -> Iterat
             except OSError:  # removed while walking, or a dangling link: image.missing tells when it matters
                 continue
             problem = special_problem(rel, mode, None)
-            if problem and rel not in skip:
-                yield rel, problem
+            if problem:
+                found.problems[rel] = problem
 
-    yield from walk(os.fspath(root), "")
+    walk(os.fspath(root), "")
+    return found

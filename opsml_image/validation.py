@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opsml_image import features, rules
-from opsml_image.confine import Confinement, walk_escapes
+from opsml_image.confine import Confinement, survey
 from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import CODES, Problem, Severity
@@ -278,12 +278,14 @@ def validate_dataset(
     """Validate every split of a dataset folder and return the report (strict: raise on the first error)."""
     report = ValidationReport(max_issues=max_issues)
     confine = Confinement(dataset.image_dir)
+    # one walk finds links out and special files; without any link no image can lead out: no check per image
+    found = survey(dataset.image_dir) if check_images else None
     ctx = _Context(report, "categories.json", strict=strict)
     outside = confine.outside_problem(dataset.image_dir / "categories.json", "categories.json", None)
-    found = outside or dataset.category_names_or_problem()
-    names = None if isinstance(found, Problem) else found
-    if isinstance(found, Problem):
-        ctx.add(None, found)
+    read = outside or dataset.category_names_or_problem()
+    names = None if isinstance(read, Problem) else read
+    if isinstance(read, Problem):
+        ctx.add(None, read)
     signatures: dict[str, Any] = {}
     reported = {"categories.json"} if outside else set()  # paths below the root with an issue of their own
     splits = list(dataset.splits.values())
@@ -299,7 +301,7 @@ def validate_dataset(
             names=names,
             strict=strict,
             seen=set() if check_images else None,
-            confine=confine,
+            confine=confine if found and found.links else None,
         )
         metadata = split.directory / Path(split.metadata_label).name
         outside = confine.outside_problem(metadata, split.metadata_label, None)
@@ -316,10 +318,11 @@ def validate_dataset(
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
             reported.update(split.prefix + key for key in ctx.seen)
-    if check_images:
+    if found:
         ctx = _Context(report, "", strict=strict)
-        for relative, problem in walk_escapes(dataset.image_dir, frozenset(reported)):
-            ctx.add(None, problem, file=relative)
+        for relative, problem in found.problems.items():
+            if relative not in reported:
+                ctx.add(None, problem, file=relative)
     if progress:
         progress(total, total)
     first = next(iter(signatures.items()), None)
