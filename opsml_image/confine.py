@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from opsml_image.atomic import is_temp_name
 from opsml_image.rules import Problem
 
 __all__ = ["SpecialFileError", "Confinement", "Survey", "is_inside", "kind_of", "open_regular", "survey"]
@@ -132,12 +131,14 @@ def survey(root: str | Path) -> Survey:
 
     def walk(directory: str, prefix: str) -> None:
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = list(os.scandir(directory))
         except OSError:
             return
         for entry in entries:
-            rel = prefix + entry.name
             try:
+                if entry.is_file(follow_symlinks=False):  # most entries: decided by the listing alone
+                    continue
+                rel = prefix + entry.name
                 if entry.is_symlink():
                     found.links += 1
                     if not is_inside(os.path.realpath(entry.path), real_root):
@@ -146,8 +147,6 @@ def survey(root: str | Path) -> Survey:
                     mode = os.stat(entry.path).st_mode
                 elif entry.is_dir(follow_symlinks=False):
                     walk(entry.path, rel + "/")
-                    continue
-                elif entry.is_file(follow_symlinks=False) or is_temp_name(entry.name):
                     continue
                 else:
                     mode = entry.stat(follow_symlinks=False).st_mode
@@ -158,4 +157,5 @@ def survey(root: str | Path) -> Survey:
                 found.problems[rel] = problem
 
     walk(os.fspath(root), "")
+    found.problems = dict(sorted(found.problems.items()))
     return found
