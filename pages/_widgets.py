@@ -58,6 +58,11 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def describe_relative(error: BaseException, root: Path) -> str:
+    """:func:`describe` with paths inside ``root`` shown relative to it (no server paths on screen)."""
+    return describe(error).replace(f"{root}/", "").replace(str(root), ".")
+
+
 # ------------------------------------------------------------------------------------------ links
 
 

@@ -1,0 +1,122 @@
+"""Browse: one page of a filtered gallery, the statistics of a filter, and the lines that cannot be read.
+
+Everything is O(page): the store counts and pages the filtered keys; statistics of a filter read at most
+:data:`STATS_SAMPLE` of its images (and say so when there are more); whole-dataset statistics come from the
+store's kept totals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from opsml_image.annotation import ImageAnnotation
+from opsml_image.store import Filter
+from opsml_image.usecases.workspace import Workspace
+
+__all__ = [
+    "GalleryPage",
+    "Statistics",
+    "UnreadableLine",
+    "gallery",
+    "page_count",
+    "statistics",
+    "unreadable_lines",
+]
+
+STATS_SAMPLE = 5_000
+LINE_CODES = ("line.json", "line.encoding", "line.too_long", "record.type")
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    """One page of the gallery: how many images match, the page count, this page's number and images."""
+
+    total: int
+    pages: int
+    page: int
+    offset: int
+    items: list[ImageAnnotation]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What the statistics panel plots, and what it was computed on."""
+
+    per_category: list[tuple[int, int, int]]  # (category, images, boxes)
+    boxes_per_image: list[tuple[int, int]]  # (boxes in an image, images)
+    box_sizes: list[tuple[float, float]]  # (w, h) of a sample of boxes
+    images: int  # images the figures describe
+    matching: int  # images the filter matches
+    filtered: bool
+
+
+@dataclass(frozen=True)
+class UnreadableLine:
+    """A metadata line the dataset cannot use, as the last validation found it."""
+
+    file: str
+    line: int | None
+    code: str
+    message: str
+
+
+def page_count(ws: Workspace, f: Filter, per_page: int) -> int:
+    """How many gallery pages the images matching ``f`` fill (0 when none match)."""
+    return math.ceil(ws.store.count(f) / per_page)
+
+
+def gallery(ws: Workspace, f: Filter, page: int, per_page: int) -> GalleryPage:
+    """Page ``page`` (1-based, clamped) of the images matching ``f``."""
+    total = ws.store.count(f)
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    offset = (page - 1) * per_page
+    items = ws.store.page(f, offset, per_page) if total else []
+    return GalleryPage(total, pages, page, offset, items)
+
+
+def statistics(ws: Workspace, f: Filter, box_sample: int = 5_000) -> Statistics:
+    """The statistics of the images matching ``f``: from the store's totals for the whole dataset, from
+    (at most :data:`STATS_SAMPLE` of) the matching images otherwise."""
+    if f == Filter():
+        boxes = ws.store.category_counts()
+        ids = sorted(set(range(len(ws.store.category_names()))) | set(boxes))
+        per_category = [(c, ws.store.count(Filter(category=c)), int(boxes.get(c, 0))) for c in ids]
+        hist = sorted(ws.store.boxes_per_image_hist().items())
+        total = ws.store.count(f)
+        return Statistics(per_category, hist, ws.store.box_sizes(box_sample), total, total, False)
+    matching = ws.store.count(f)
+    images = Counter[int]()
+    boxes_by = Counter[int]()
+    per_image = Counter[int]()
+    sizes: list[tuple[float, float]] = []
+    seen = 0
+    while seen < min(matching, STATS_SAMPLE):
+        chunk = ws.store.page(f, seen, min(500, STATS_SAMPLE - seen))
+        if not chunk:
+            break
+        for a in chunk:
+            per_image[len(a.boxes)] += 1
+            for c in {b.category for b in a.boxes} | set(a.categories):
+                images[c] += 1
+            for b in a.boxes:
+                boxes_by[b.category] += 1
+                if len(sizes) < box_sample:
+                    sizes.append((b.w, b.h))
+        seen += len(chunk)
+    per_category = [(c, images[c], boxes_by[c]) for c in sorted(set(images) | set(boxes_by))]
+    return Statistics(per_category, sorted(per_image.items()), sizes, seen, matching, True)
+
+
+def unreadable_lines(ws: Workspace, limit: int = 200) -> list[UnreadableLine]:
+    """Metadata lines that are not records (broken JSON, bad encoding, too long, not an object), with their
+    file and line number, from the last validation."""
+    found: list[UnreadableLine] = []
+    for code in LINE_CODES:
+        for issue in ws.store.issues(code, 0, limit - len(found)):
+            found.append(UnreadableLine(issue.file, issue.line, issue.code, issue.message))
+        if len(found) >= limit:
+            break
+    return found
