@@ -107,15 +107,15 @@ def test_required_fields_and_registry_refusals_are_user_errors(ws: Workspace, re
         uc.register(ws, registry, uc.RegisterForm(name="demo", team="vision", contact="nobody"))
 
 
-def test_form_defaults_come_from_this_folders_own_card(
-    ws: Workspace, registry: CardRegistry, tmp_path: Path
-):
+def test_form_defaults_come_from_this_folders_own_card(ws: Workspace, registry: CardRegistry, tmp_path: Path):
     empty = uc.form_defaults(ws, registry)
     assert empty.source is None and empty.form.name == "data" and empty.form.team == ""
     uc.register(ws, registry, FORM)
     other = open_workspace(copy_demo(tmp_path / "other"), flush_delay=0.05)
     try:
-        uc.register(other, registry, uc.RegisterForm(name="other-set", team="robots", contact="bo@example.com"))
+        uc.register(
+            other, registry, uc.RegisterForm(name="other-set", team="robots", contact="bo@example.com")
+        )
         mine = uc.form_defaults(ws, registry)
         assert mine.source == "vision/demo v1.0.0"
         assert (mine.form.name, mine.form.team, mine.form.contact) == ("demo", "vision", "ann@example.com")
