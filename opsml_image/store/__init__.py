@@ -1,38 +1,63 @@
-"""The working store of one dataset folder: an indexed, transactional copy of its annotations.
+"""The working store of dataset folders: an indexed, transactional, shared copy of their annotations.
 
-The app edits images here, not in ``metadata.jsonl``: a save is one small SQLite transaction, and
+The app edits images here, not in ``metadata.jsonl``: a save is one small database transaction, and
 :meth:`WorkStore.flush` later folds the edited (``dirty``) rows back into the metadata files with
 :func:`opsml_image.jsonl.rewrite_lines`, which keeps every untouched line byte for byte.
 
-Why stdlib :mod:`sqlite3` and not SQLAlchemy: the store is one local file with a fixed schema; it needs
-``executemany`` bulk loads (100k rows in one transaction), explicit ``BEGIN IMMEDIATE`` transactions
-(for the optimistic version check across processes) and hand-written index-friendly SQL. SQLAlchemy
-would add a per-statement overhead on the hot paths (save, page) and hide the transaction control.
+Backends (SQLAlchemy 2 Core, no ORM): by default one SQLite file per folder,
+``<home>/stores/<hash of the folder's resolved path>.db`` (WAL, ``synchronous=FULL``: a committed save
+survives a crash; writes in ``BEGIN IMMEDIATE`` transactions), so every process of the user that opens a
+folder meets the same store whatever its current directory. With ``OPSML_IMAGE_STORE_URI`` naming a
+PostgreSQL database, several app servers share one store; **several folders share that database**: every
+table is keyed by a ``dataset`` column, the id of the folder's row (its resolved path) in ``store_dataset``.
 
-Tables:
+Modules, one concern each:
 
-* ``image``: one row per image, keyed by ``(split_order, file_name)``: its merged annotation (caption,
-  categories/boxes/extra as JSON), ``n_boxes``, ``annotated`` (has at least one box, as
-  :attr:`ImageAnnotation.annotated`), its source ``lines`` (JSON), ``has_record`` / ``on_disk``,
-  a ``version`` counter, ``dirty`` and per-image validation ``errors``/``warnings``. Images on disk
-  without a record are rows too (``has_record = 0``).
-* ``image_category``: ``(category, split_order, file_name) -> n_boxes, tagged``: the category filter
-  and the per-category box counts read one index range instead of parsing JSON (fast at 100k images).
-* ``image_total``: ``(split_order, annotated) -> images``, kept by triggers on ``image``:
-  :meth:`WorkStore.progress` and counts filtered on split / annotated read a few rows, not 100k.
-* ``tombstone``: source lines of deleted records whose image file is missing (the row is gone; flush
-  removes the lines).
-* ``change``: the edit history (before/after snapshots) for undo.
-* ``issue``: the rows of the last validation report; ``meta``: file stamps and settings.
+* :mod:`~opsml_image.store.schema`: the tables, the engine, transactions, the dataset row;
+* :mod:`~opsml_image.store.rows`: the one row layout (:class:`~opsml_image.store.rows.ImageRow`) and
+  its conversions to annotations, history snapshots;
+* :mod:`~opsml_image.store.filters` and :mod:`~opsml_image.store.reading`: filtered counts, pages, images;
+* :mod:`~opsml_image.store.index`: reading a folder into rows (records merged by ``annotation.merge``)
+  and loading them;
+* :mod:`~opsml_image.store.editing`: versioned edits and the history (who changed what, when);
+* :mod:`~opsml_image.store.issues`: the last validation's issues and re-checking an edited image;
+* :mod:`~opsml_image.store.stats`: the kept totals and category statistics;
+* :mod:`~opsml_image.store.flush` and :mod:`~opsml_image.store.flusher`: writing edits back;
+* :mod:`~opsml_image.store.workstore`: the :class:`WorkStore` facade the app and the CLI call.
 
-Concurrency: one connection guarded by a lock (the app shares one store across sessions and flushes
-from a background thread); WAL mode with ``synchronous=FULL`` so a committed save survives a crash, and
-``BEGIN IMMEDIATE`` so two processes on the same database serialise their writes.
+Tables (``store_`` prefix): ``image`` (one row per image keyed by ``(dataset, split_order, file_name)``:
+merged annotation as JSON text, ``n_boxes``, ``annotated``, source ``lines``, ``has_record``, ``on_disk``,
+``version``, ``dirty``, validation ``errors``/``warnings``; images on disk without a record are rows too);
+``image_category`` (per image and category: boxes and tagged, for the category filter and counts);
+``image_total`` and ``category_total`` (kept in Python inside each transaction, so counts read a few rows);
+``tombstone`` (lines of deleted records whose file is missing); ``change`` (the history: before/after,
+version, user, time); ``issue``; ``meta`` (file stamps, last validation).
+
+Concurrency: every write states the version it edited (0: no row yet) and is refused with
+:class:`StaleEdit` otherwise, undo included; on PostgreSQL edited rows are locked ``FOR UPDATE``. One
+process flushes a folder at a time (a PostgreSQL advisory lock, or ``flock`` beside the SQLite file,
+from :func:`opsml_image.registry.locks.named_lock`); a save that commits during a flush stays dirty
+(the flush clears ``dirty`` only where the version is the one it wrote). Within a process one
+connection per store is shared by threads under a lock.
 """
 
+from opsml_image.store.editing import Change
+from opsml_image.store.errors import Key, StaleEdit, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flusher import AutoFlusher
-from opsml_image.store.rows import Key
-from opsml_image.store.workstore import SPLIT_ORDER, Change, StaleEdit, WorkStore, store_path
+from opsml_image.store.rows import ImageRow
+from opsml_image.store.workstore import SPLIT_ORDER, WorkStore, store_path, store_url
 
-__all__ = ["WorkStore", "Filter", "Key", "Change", "StaleEdit", "AutoFlusher", "store_path", "SPLIT_ORDER"]
+__all__ = [
+    "WorkStore",
+    "Filter",
+    "Key",
+    "Change",
+    "ImageRow",
+    "StaleEdit",
+    "StoreError",
+    "AutoFlusher",
+    "store_path",
+    "store_url",
+    "SPLIT_ORDER",
+]

@@ -1,9 +1,11 @@
-"""Which images a view shows (:class:`Filter`) and the SQL a filter becomes."""
+"""Which images a view shows (:class:`Filter`) and the portable SQL a filter becomes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from opsml_image.store.schema import Scope
 
 
 @dataclass(frozen=True)
@@ -23,33 +25,47 @@ class Filter:
     has_errors: bool | None = None
 
 
-def _where(f: Filter, split_orders: dict[str, int]) -> tuple[str, str, list[Any], str]:
-    """``(FROM, WHERE, parameters, k)`` of a filter; ``i`` is the image, ``c`` its category row.
+@dataclass(frozen=True)
+class Where:
+    """A filter as SQL: ``FROM source WHERE condition`` with ``params``; ``k`` is the alias whose
+    ``(split_order, file_name)`` orders the result (``c`` on a category filter, else ``i``)."""
 
-    ``k`` is the alias whose ``(split_order, file_name)`` key orders the result: ``c`` when filtering on a
-    category, else ``i``. The image is joined to its category rows only when a condition reads it, so a
-    category (+ split) filter is answered from the ``image_category`` index alone.
+    source: str
+    condition: str
+    params: dict[str, Any]
+    k: str
+
+
+def where(f: Filter, scope: Scope) -> Where:
+    """The SQL of a filter; ``i`` is the image, ``c`` its category row.
+
+    The image is joined to its category rows only when a condition reads it, so a category (+ split)
+    filter is answered from the ``store_image_category`` index alone.
     """
     k = "c" if f.category is not None else "i"
-    conditions: list[str] = []
-    params: list[Any] = []
+    conditions = [f"{k}.dataset = :dataset"]
+    params: dict[str, Any] = {"dataset": scope.dataset}
     if f.category is not None:
-        conditions.append("c.category = ?")
-        params.append(f.category)
+        conditions.append("c.category = :category")
+        params["category"] = f.category
     if f.split is not None:
-        conditions.append(f"{k}.split_order = ?")
-        params.append(split_orders.get(f.split, -1))
+        conditions.append(f"{k}.split_order = :split_order")
+        params["split_order"] = scope.orders.get(f.split, -1)
     if f.annotated is not None:
-        conditions.append("i.annotated = ?")
-        params.append(int(f.annotated))
+        conditions.append("i.annotated = :annotated")
+        params["annotated"] = int(f.annotated)
     if f.has_errors is not None:
         conditions.append("i.errors > 0" if f.has_errors else "i.errors = 0")
     if f.text:
-        conditions.append("instr(i.search, ?) > 0")
-        params.append(f.text.casefold())
-    source = "image i"
+        conditions.append("i.search LIKE :text ESCAPE '!'")
+        escaped = f.text.casefold().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        params["text"] = f"%{escaped}%"
+    source = "store_image i"
     if f.category is not None:
-        source = "image_category c"
+        source = "store_image_category c"
         if f.annotated is not None or f.has_errors is not None or f.text:
-            source += " JOIN image i ON i.split_order = c.split_order AND i.file_name = c.file_name"
-    return source, " AND ".join(conditions) or "1", params, k
+            source += (
+                " JOIN store_image i ON i.dataset = c.dataset AND i.split_order = c.split_order "
+                "AND i.file_name = c.file_name"
+            )
+    return Where(source, " AND ".join(conditions), params, k)

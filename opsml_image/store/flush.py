@@ -1,112 +1,212 @@
-"""Flushing: folding a split's edited rows and tombstones into its metadata file, then renumbering lines.
+"""Flushing: writing a split's edited rows and tombstones into its metadata file, then renumbering lines.
 
-:func:`~opsml_image.jsonl.rewrite_lines` keeps every untouched line byte for byte; afterwards the store learns
-the new line numbers and file stamps, so the next sync does not re-index.
+The caller holds the folder's flush lock (one flusher per folder across processes and servers). A split
+is flushed in three steps, and saves go on meanwhile:
+
+1. read its dirty rows and tombstones (with their versions) in a short read transaction;
+2. rewrite the file with :func:`~opsml_image.jsonl.rewrite_lines` (untouched lines kept byte for byte),
+   outside any transaction;
+3. in a short write transaction: map every stored line number of the split through the rewrite, clear
+   ``dirty`` only on rows whose version is still the one written, and drop only the tombstones written.
+   A save that committed during step 2 keeps its row dirty for the next flush.
 """
 
 from __future__ import annotations
 
 import bisect
-import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from opsml_image.dataset import ImageDataset
 from opsml_image.jsonl import rewrite_lines
-from opsml_image.store.index import _save_stamps, _stat, _stored_stamps
-from opsml_image.store.rows import _ROW, _annotation, _dumps
+from opsml_image.store.index import save_stamps, stat, stored_stamps
+from opsml_image.store.rows import ROW_COLUMNS, ImageRow, dumps
+from opsml_image.store.schema import Scope, lock_dataset
+
+Transaction = Callable[[], AbstractContextManager[Connection]]
+"""Opens a transaction on the store's connection (read or write)."""
 
 
-def _flush_split(
-    db: sqlite3.Connection, dataset: ImageDataset, split_orders: dict[str, int], split: str
-) -> int:
-    """Write one split's pending edits (inside the flush transaction)."""
+def pending_splits(conn: Connection, scope: Scope) -> list[str]:
+    """The splits with edits to write."""
+    found = conn.execute(
+        sa.text(
+            "SELECT DISTINCT split FROM store_image WHERE dataset = :d AND dirty = 1 "
+            "UNION SELECT DISTINCT split FROM store_tombstone WHERE dataset = :d"
+        ),
+        {"d": scope.dataset},
+    )
+    return sorted((r[0] for r in found), key=lambda name: scope.orders.get(name, 9))
+
+
+@dataclass(frozen=True)
+class _Pending:
+    rows: list[ImageRow]
+    tombs: dict[str, tuple[list[int], int]]  # file_name -> (lines, version)
+    stamps: dict[str, Any]
+
+
+def flush_split(read: Transaction, write: Transaction, scope: Scope, dataset: ImageDataset, split: str) -> int:
+    """Write one split's pending edits; returns how many images were written."""
     part = dataset.split(split)
-    order = split_orders[split]
-    stored = _stored_stamps(db)
+    order = scope.order(split)
+    with read() as conn:
+        pending = _read_pending(conn, scope, order)
     meta_key, dir_key = f"meta:{split}", f"dir:{split}"
-    current = _stat(part.metadata_path)
-    stale = stored.get(meta_key) != current
-    dir_current = stored.get(dir_key) == _stat(part.directory, size=False)
-    dirty = db.execute(f"SELECT {_ROW} FROM image WHERE split_order = ? AND dirty = 1", (order,)).fetchall()
-    tombs = db.execute("SELECT file_name, lines FROM tombstone WHERE split_order = ?", (order,)).fetchall()
-    lines_of = {row[2]: orjson.loads(row[7]) for row in dirty}
-    tomb_lines = {name: orjson.loads(lines) for name, lines in tombs}
+    stale = pending.stamps.get(meta_key) != stat(part.metadata_path)
+    dir_current = pending.stamps.get(dir_key) == stat(part.directory, size=False)
+    lines_of = {r.file_name: list(orjson.loads(r.lines)) for r in pending.rows}
+    tomb_lines = {name: lines for name, (lines, _) in pending.tombs.items()}
     if stale:  # the file changed behind our back: find the lines again by file_name
         found = _lines_by_file_name(dataset, split, set(lines_of) | set(tomb_lines))
         lines_of = {name: found.get(name, []) for name in lines_of}
         tomb_lines = {name: found.get(name, []) for name in tomb_lines}
     replace: dict[int, list[dict[str, Any]]] = {}
     append: list[dict[str, Any]] = []
-    appended: list[int] = []
+    appended: list[str] = []
     for lines in tomb_lines.values():
         replace.update((line, []) for line in lines)
-    for row in dirty:
-        lines = lines_of[row[2]]
+    for r in pending.rows:
+        lines = lines_of[r.file_name]
         replace.update((line, []) for line in lines)
-        if row[9]:  # has a record
-            record = _annotation(row).to_record()
+        if r.has_record:
+            record = r.annotation().to_record()
             if lines:
                 replace[lines[0]] = [record]
             else:
                 append.append(record)
-                appended.append(row[0])
+                appended.append(r.file_name)
     rewrite_lines(part.metadata_path, replace, append)
-    if not stale:
-        _renumber(db, order, replace, dirty, lines_of, appended, part.metadata_path)
-    db.execute("UPDATE image SET dirty = 0 WHERE split_order = ? AND dirty = 1", (order,))
-    db.execute("DELETE FROM tombstone WHERE split_order = ?", (order,))
-    if not stale:
-        stored[meta_key] = _stat(part.metadata_path)
-        if dir_current:
-            stored[dir_key] = _stat(part.directory, size=False)
-        _save_stamps(db, stored)
-    return len(dirty) + len(tombs)
+    with write() as conn:
+        lock_dataset(conn, scope, exclusive=True)
+        if not stale:
+            total = _count_lines(part.metadata_path) if appended else 0
+            new_lines = {name: total - len(appended) + i + 1 for i, name in enumerate(appended)}
+            _renumber(conn, scope, order, _LineMap(replace), new_lines)
+        if pending.rows:
+            conn.execute(
+                sa.text("UPDATE store_image SET dirty = 0 WHERE id = :id AND version = :v"),
+                [{"id": r.id, "v": r.version} for r in pending.rows],
+            )
+        if pending.tombs:
+            conn.execute(
+                sa.text(
+                    "DELETE FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n "
+                    "AND version = :v"
+                ),
+                [{"d": scope.dataset, "o": order, "n": n, "v": v} for n, (_, v) in pending.tombs.items()],
+            )
+        if not stale:
+            stamps = stored_stamps(conn, scope)
+            stamps[meta_key] = stat(part.metadata_path)
+            if dir_current:
+                stamps[dir_key] = stat(part.directory, size=False)
+            save_stamps(conn, scope, stamps)
+    return len(pending.rows) + len(pending.tombs)
 
 
-def _renumber(
-    db: sqlite3.Connection,
-    order: int,
-    replace: dict[int, list[dict[str, Any]]],
-    dirty: list[tuple[Any, ...]],
-    lines_of: dict[str, list[int]],
-    appended: list[int],
-    path: Path,
-) -> None:
-    """Give every row of the split its line numbers in the rewritten file."""
-    shifts = sorted((line, len(new) - 1) for line, new in replace.items() if len(new) != 1)
-    starts = [line for line, _ in shifts]
-    totals: list[int] = []
-    running = 0
-    for _, delta in shifts:
-        running += delta
-        totals.append(running)
+def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
+    params = {"d": scope.dataset, "o": order}
+    rows = [
+        ImageRow(*r)
+        for r in conn.execute(
+            sa.text(f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND dirty = 1"),
+            params,
+        )
+    ]
+    tombs = {
+        name: (list(orjson.loads(lines)), int(version))
+        for name, lines, version in conn.execute(
+            sa.text("SELECT file_name, lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o"),
+            params,
+        )
+    }
+    return _Pending(rows, tombs, stored_stamps(conn, scope))
 
-    def moved(line: int) -> int:
-        at = bisect.bisect_left(starts, line)
-        return line + (totals[at - 1] if at else 0)
 
-    updates: list[tuple[str, int | None, int | None, int]] = []
-    dirty_ids = {row[0] for row in dirty}
-    if shifts:
-        for row_id, lines in db.execute(
-            "SELECT id, lines FROM image WHERE split_order = ? AND last_line > ?", (order, starts[0])
-        ).fetchall():
-            if row_id not in dirty_ids:
-                new = [moved(line) for line in orjson.loads(lines)]
-                updates.append((_dumps(new), min(new), max(new), row_id))
-    for row in dirty:
-        lines = lines_of[row[2]]
-        new = [moved(lines[0])] if row[9] and lines else []
-        updates.append((_dumps(new), min(new, default=None), max(new, default=None), row[0]))
+class _LineMap:
+    """Where each line of the file before a rewrite is after it (None: the line was removed)."""
+
+    def __init__(self, replace: dict[int, list[dict[str, Any]]]) -> None:
+        self.replace = replace
+        shifts = sorted((line, len(new) - 1) for line, new in replace.items() if len(new) != 1)
+        self.starts = [line for line, _ in shifts]
+        self.totals: list[int] = []
+        running = 0
+        for _, delta in shifts:
+            running += delta
+            self.totals.append(running)
+
+    @property
+    def first_moved(self) -> int | None:
+        """The first line whose number or existence changes (None: no line moves)."""
+        return self.starts[0] if self.starts else None
+
+    def __call__(self, line: int) -> int | None:
+        new = self.replace.get(line)
+        if new is not None and not new:
+            return None
+        at = bisect.bisect_left(self.starts, line)
+        return line + (self.totals[at - 1] if at else 0)
+
+
+def _renumber(conn: Connection, scope: Scope, order: int, moved: _LineMap, appended: dict[str, int]) -> None:
+    """Give every row and tombstone of the split its line numbers in the rewritten file (whatever edits
+    committed meanwhile: line numbers are only written here and by a re-index)."""
+    first = moved.first_moved
+    if first is None and not appended:
+        return
+    conditions = []
+    if first is not None:
+        conditions.append("last_line >= :first")
     if appended:
-        total = _count_lines(path)
-        for i, row_id in enumerate(appended):
-            line = total - len(appended) + i + 1
-            updates.append((_dumps([line]), line, line, row_id))
-    db.executemany("UPDATE image SET lines = ?, first_line = ?, last_line = ? WHERE id = ?", updates)
+        conditions.append("last_line IS NULL")
+    params = {"d": scope.dataset, "o": order, "first": first}
+    condition = " OR ".join(conditions)
+    updates: list[dict[str, Any]] = []
+    for row_id, file_name, lines in conn.execute(
+        sa.text(f"SELECT id, file_name, lines FROM store_image WHERE dataset = :d AND split_order = :o AND ({condition})"),
+        params,
+    ):
+        old = orjson.loads(lines)
+        new = _mapped(old, moved, appended.get(file_name))
+        if new != old:
+            updates.append({"id": row_id, "lines": dumps(new), "first": min(new, default=None),
+                            "last": max(new, default=None)})  # fmt: skip
+    if updates:
+        conn.execute(
+            sa.text("UPDATE store_image SET lines = :lines, first_line = :first, last_line = :last WHERE id = :id"),
+            updates,
+        )
+    tomb_updates = []
+    for file_name, lines in conn.execute(
+        sa.text("SELECT file_name, lines FROM store_tombstone WHERE dataset = :d AND split_order = :o"), params
+    ):
+        old = orjson.loads(lines)
+        new = _mapped(old, moved, appended.get(file_name))
+        if new != old:
+            tomb_updates.append({"d": scope.dataset, "o": order, "n": file_name, "lines": dumps(new)})
+    if tomb_updates:
+        conn.execute(
+            sa.text(
+                "UPDATE store_tombstone SET lines = :lines WHERE dataset = :d AND split_order = :o AND file_name = :n"
+            ),
+            tomb_updates,
+        )
+
+
+def _mapped(lines: list[int], moved: _LineMap, appended: int | None) -> list[int]:
+    new = [line for line in (moved(old) for old in lines) if line is not None]
+    if appended is not None:
+        new.append(appended)
+    return sorted(new)
 
 
 def _count_lines(path: Path) -> int:

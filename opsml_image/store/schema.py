@@ -1,133 +1,347 @@
-"""The working store's SQLite schema and connection (the tables are described in :mod:`opsml_image.store`)."""
+"""The working store's tables (SQLAlchemy 2 Core), its engine, and the dataset row every table is keyed by.
+
+The same tables serve SQLite (one file per dataset folder by default: WAL, ``synchronous=FULL``, writes in
+``BEGIN IMMEDIATE`` transactions) and PostgreSQL (one database shared by several dataset folders and
+app servers). Every table has a ``dataset`` column: the id of the folder's row in ``store_dataset``.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-_SCHEMA_VERSION = "2"  # 2: image_total
+import sqlalchemy as sa
+import xxhash
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS image (
-    id INTEGER PRIMARY KEY,
-    split TEXT NOT NULL,
-    split_order INTEGER NOT NULL,
-    file_name TEXT NOT NULL,
-    caption TEXT,
-    search TEXT,                           -- casefolded caption, for the text filter
-    categories TEXT NOT NULL DEFAULT '[]', -- image-level category ids (JSON list)
-    boxes TEXT NOT NULL DEFAULT '[]',      -- [[x, y, w, h, category], ...]
-    extra TEXT NOT NULL DEFAULT '{}',      -- other record keys (JSON object)
-    n_boxes INTEGER NOT NULL DEFAULT 0,
-    annotated INTEGER NOT NULL DEFAULT 0,
-    lines TEXT NOT NULL DEFAULT '[]',      -- source line numbers in the split's metadata file
-    first_line INTEGER,
-    last_line INTEGER,
-    dropped INTEGER NOT NULL DEFAULT 0,    -- malformed boxes left out by merge()
-    has_record INTEGER NOT NULL DEFAULT 1,
-    on_disk INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1,
-    dirty INTEGER NOT NULL DEFAULT 0,
-    errors INTEGER NOT NULL DEFAULT 0,
-    warnings INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS ux_image_key ON image (split_order, file_name);
-CREATE INDEX IF NOT EXISTS ix_image_annotated ON image (annotated, split_order, file_name);
-CREATE INDEX IF NOT EXISTS ix_image_errors ON image (split_order, file_name) WHERE errors > 0;
-CREATE INDEX IF NOT EXISTS ix_image_dirty ON image (split_order) WHERE dirty = 1;
-CREATE INDEX IF NOT EXISTS ix_image_last_line ON image (split_order, last_line);
-CREATE TABLE IF NOT EXISTS image_category (
-    category INTEGER NOT NULL,
-    split_order INTEGER NOT NULL,
-    file_name TEXT NOT NULL,
-    n_boxes INTEGER NOT NULL,
-    tagged INTEGER NOT NULL,
-    PRIMARY KEY (category, split_order, file_name)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ix_image_category_key ON image_category (split_order, file_name);
-CREATE TABLE IF NOT EXISTS image_total (    -- images per split and annotated, kept by the triggers below
-    split_order INTEGER NOT NULL,
-    annotated INTEGER NOT NULL,
-    n INTEGER NOT NULL,
-    PRIMARY KEY (split_order, annotated)
-) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS image_total_insert AFTER INSERT ON image BEGIN
-    INSERT INTO image_total VALUES (new.split_order, new.annotated, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS image_total_delete AFTER DELETE ON image BEGIN
-    UPDATE image_total SET n = n - 1 WHERE split_order = old.split_order AND annotated = old.annotated;
-END;
-CREATE TRIGGER IF NOT EXISTS image_total_update AFTER UPDATE OF split_order, annotated ON image
-WHEN old.split_order != new.split_order OR old.annotated != new.annotated BEGIN
-    UPDATE image_total SET n = n - 1 WHERE split_order = old.split_order AND annotated = old.annotated;
-    INSERT INTO image_total VALUES (new.split_order, new.annotated, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END;
-CREATE TABLE IF NOT EXISTS category_total (
-    category INTEGER PRIMARY KEY,
-    n_boxes INTEGER NOT NULL,
-    images INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tombstone (
-    split_order INTEGER NOT NULL,
-    file_name TEXT NOT NULL,
-    split TEXT NOT NULL,
-    lines TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (split_order, file_name)
-);
-CREATE TABLE IF NOT EXISTS change (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    split TEXT NOT NULL,
-    file_name TEXT NOT NULL,
-    action TEXT NOT NULL,
-    before TEXT,
-    after TEXT,
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS issue (
-    id INTEGER PRIMARY KEY,
-    file TEXT NOT NULL,
-    line INTEGER,
-    field TEXT,
-    code TEXT NOT NULL,
-    message TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    file_name TEXT,
-    split TEXT
-);
-CREATE INDEX IF NOT EXISTS ix_issue_code ON issue (code, id);
-"""
+from opsml_image.store.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "Scope", "make_engine", "create_schema", "dataset_id", "upsert", "lock_dataset"]
+
+#: Bumped with every change to the tables; a store written by newer code is refused.
+SCHEMA_VERSION = 3
+#: ``Connection.info`` flag: the next transaction on SQLite begins with ``BEGIN IMMEDIATE`` (takes the write lock).
+WRITE_FLAG = "opsml_store_write"
+
+metadata = sa.MetaData()
 
 
-def _connect(db_path: Path) -> sqlite3.Connection:
-    """Open (creating its folder and tables) the database: WAL with ``synchronous=FULL``, one connection for
-    all threads (the store guards it with a lock), explicit transactions (``isolation_level=None``),
-    recursive triggers (so a row that ``INSERT OR REPLACE`` replaces leaves ``image_total`` too)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=30000")
-    db.execute("PRAGMA temp_store=MEMORY")
-    db.execute("PRAGMA cache_size=-65536")
-    db.execute("PRAGMA recursive_triggers=ON")
-    db.executescript(_SCHEMA)
-    return db
+def _key_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("dataset", sa.Integer, primary_key=True),
+        sa.Column("split_order", sa.Integer, primary_key=True),
+        sa.Column("file_name", sa.Text, primary_key=True),
+    ]
 
 
-def _count_images(db: sqlite3.Connection) -> None:
-    """Recount ``image_total`` from the rows (for a store written before the table and its triggers)."""
-    db.execute("DELETE FROM image_total")
-    db.execute("INSERT INTO image_total SELECT split_order, annotated, count(*) FROM image GROUP BY 1, 2")
+DATASET = sa.Table(
+    "store_dataset",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("path", sa.Text, nullable=False, unique=True),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+)
+
+META = sa.Table(
+    "store_meta",
+    metadata,
+    sa.Column("dataset", sa.Integer, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+IMAGE = sa.Table(
+    "store_image",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.Integer, nullable=False),
+    sa.Column("split", sa.Text, nullable=False),
+    sa.Column("split_order", sa.Integer, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("caption", sa.Text),
+    sa.Column("search", sa.Text),  # casefolded caption, for the text filter
+    sa.Column("categories", sa.Text, nullable=False, server_default="[]"),  # image-level ids (JSON)
+    sa.Column("boxes", sa.Text, nullable=False, server_default="[]"),  # [[x, y, w, h, category(, extra)]]
+    sa.Column("extra", sa.Text, nullable=False, server_default="{}"),  # other record keys (JSON object)
+    sa.Column("n_boxes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("annotated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines", sa.Text, nullable=False, server_default="[]"),  # source lines in the metadata file
+    sa.Column("first_line", sa.Integer),
+    sa.Column("last_line", sa.Integer),
+    sa.Column("dropped", sa.Integer, nullable=False, server_default="0"),  # malformed boxes merge() left out
+    sa.Column("has_record", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("on_disk", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("dirty", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("warnings", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ux_store_image_key", "dataset", "split_order", "file_name", unique=True),
+    sa.Index("ix_store_image_annotated", "dataset", "annotated", "split_order", "file_name"),
+    sa.Index(
+        "ix_store_image_errors",
+        "dataset",
+        "split_order",
+        "file_name",
+        sqlite_where=sa.text("errors > 0"),
+        postgresql_where=sa.text("errors > 0"),
+    ),
+    sa.Index(
+        "ix_store_image_dirty",
+        "dataset",
+        "split_order",
+        sqlite_where=sa.text("dirty = 1"),
+        postgresql_where=sa.text("dirty = 1"),
+    ),
+    sa.Index("ix_store_image_last_line", "dataset", "split_order", "last_line"),
+)
+
+IMAGE_CATEGORY = sa.Table(
+    "store_image_category",
+    metadata,
+    sa.Column("dataset", sa.Integer, primary_key=True),
+    sa.Column("category", sa.Integer, primary_key=True),
+    sa.Column("split_order", sa.Integer, primary_key=True),
+    sa.Column("file_name", sa.Text, primary_key=True),
+    sa.Column("n_boxes", sa.Integer, nullable=False),
+    sa.Column("tagged", sa.Integer, nullable=False),
+    sa.Index("ix_store_image_category_key", "dataset", "split_order", "file_name"),
+    sqlite_with_rowid=False,
+)
+
+IMAGE_TOTAL = sa.Table(  # images per split and annotated, kept by the editing code in each transaction
+    "store_image_total",
+    metadata,
+    sa.Column("dataset", sa.Integer, primary_key=True),
+    sa.Column("split_order", sa.Integer, primary_key=True),
+    sa.Column("annotated", sa.Integer, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+CATEGORY_TOTAL = sa.Table(
+    "store_category_total",
+    metadata,
+    sa.Column("dataset", sa.Integer, primary_key=True),
+    sa.Column("category", sa.Integer, primary_key=True),
+    sa.Column("n_boxes", sa.Integer, nullable=False),
+    sa.Column("images", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+TOMBSTONE = sa.Table(  # source lines of deleted records whose image file is missing (flush removes them)
+    "store_tombstone",
+    metadata,
+    *_key_columns(),
+    sa.Column("split", sa.Text, nullable=False),
+    sa.Column("lines", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+CHANGE = sa.Table(
+    "store_change",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # epoch seconds
+    sa.Column("user", sa.Text),
+    sa.Column("split", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_store_change_key", "dataset", "split", "file_name", "id"),
+    sa.Index("ix_store_change_user", "dataset", "user", "id"),
+    sqlite_autoincrement=True,  # ids are never reused: undo names them
+)
+
+ISSUE = sa.Table(
+    "store_issue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.Integer, nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer),
+    sa.Column("field", sa.Text),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text),
+    sa.Column("split", sa.Text),
+    sa.Index("ix_store_issue_code", "dataset", "code", "id"),
+    sa.Index("ix_store_issue_key", "dataset", "split", "file_name"),
+)
 
 
-def _read_meta(db: sqlite3.Connection, key: str) -> str | None:
-    """A ``meta`` value (None when unset)."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
+@dataclass(frozen=True)
+class Scope:
+    """Which dataset a statement is about: its id in ``store_dataset`` and its split names and orders."""
+
+    dataset: int
+    orders: dict[str, int]
+
+    def order(self, split: str) -> int:
+        """The split's order; ``KeyError`` naming the dataset's splits when it has no such split."""
+        try:
+            return self.orders[split]
+        except KeyError:
+            raise KeyError(f"no split {split!r}; the dataset has {', '.join(self.orders)}") from None
+
+    def split_of(self, order: int) -> str:
+        return next(name for name, value in self.orders.items() if value == order)
 
 
-def _write_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+def make_engine(url: str) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL; SQLite gets WAL, ``synchronous=FULL`` and explicit BEGINs."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"invalid working store URI {url!r}: {error}") from None
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError("the working store needs a SQLite file (several connections share it)")
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 10}
+        kwargs["pool_pre_ping"] = True
+    else:
+        raise StoreError(f"the working store runs on SQLite or PostgreSQL, not {backend} ({url})")
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (ImportError, sa.exc.ArgumentError) as error:
+        raise StoreError(f"cannot use working store URI {parsed.render_as_string()}: {error}") from None
+    if backend == "sqlite":
+        _sqlite_events(engine)
+    return engine
+
+
+def _sqlite_events(engine: Engine) -> None:
+    # pysqlite cannot BEGIN IMMEDIATE itself: take transactions over (SQLAlchemy's documented recipe).
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "busy_timeout=60000",
+            "temp_store=MEMORY",
+            "cache_size=-65536",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(WRITE_FLAG) else "BEGIN")
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables if missing (idempotent; concurrent callers wait for each other)."""
+    url = engine.url.render_as_string()
+    try:
+        with engine.connect() as conn:
+            conn.info[WRITE_FLAG] = True
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        key = xxhash.xxh3_64_intdigest(b"opsml-image-store/schema") - (1 << 63)
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                    metadata.create_all(conn, checkfirst=True)
+            finally:
+                conn.info[WRITE_FLAG] = False
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise StoreError(f"cannot reach the working store database {url}: {reason(error)}") from None
+
+
+def dataset_id(conn: Connection, path: str) -> int:
+    """The id of the dataset folder ``path`` (its row is created on first use); refuses a newer schema."""
+    table = DATASET
+    row = conn.execute(sa.select(table.c.id, table.c.schema_version).where(table.c.path == path)).first()
+    if row is None:
+        conn.execute(
+            insert_for(conn, table)
+            .values(path=path, schema_version=SCHEMA_VERSION)
+            .on_conflict_do_nothing(index_elements=["path"])
+        )
+        row = conn.execute(sa.select(table.c.id, table.c.schema_version).where(table.c.path == path)).one()
+    if row.schema_version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the working store of {path} has schema version {row.schema_version}, newer than this "
+            f"code's {SCHEMA_VERSION}: upgrade opsml-image"
+        )
+    return int(row.id)
+
+
+def insert_for(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT (SQLite or PostgreSQL), which has ``on_conflict_do_update``/``do_nothing``."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str], add: list[str]) -> None:
+    """Insert ``rows``; where the key exists already, add the rows' ``add`` columns to the stored values."""
+    if not rows:
+        return
+    statement = insert_for(conn, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={name: table.c[name] + statement.excluded[name] for name in add}
+    )
+    conn.execute(statement, rows)
+
+
+def lock_dataset(conn: Connection, scope: Scope, exclusive: bool) -> None:
+    """On PostgreSQL, lock the dataset's row for this transaction: shared by edits, exclusive for the
+    moments a flush or re-index renumbers lines. SQLite needs nothing (one writer at a time)."""
+    if conn.dialect.name == "postgresql":
+        mode = "UPDATE" if exclusive else "SHARE"
+        conn.execute(sa.text(f"SELECT 1 FROM store_dataset WHERE id = :d FOR {mode}"), {"d": scope.dataset})
+
+
+@contextlib.contextmanager
+def write_transaction(conn: Connection) -> Iterator[Connection]:
+    """A write transaction on ``conn`` (``BEGIN IMMEDIATE`` on SQLite); nested use joins the outer one."""
+    if conn.in_transaction():
+        yield conn
+        return
+    conn.info[WRITE_FLAG] = True
+    try:
+        transaction = conn.begin()
+    finally:
+        conn.info[WRITE_FLAG] = False
+    with transaction:
+        yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(conn: Connection) -> Iterator[Connection]:
+    """A read transaction on ``conn`` (ended at once, so no old snapshot stays open); nested use joins."""
+    if conn.in_transaction():
+        yield conn
+        return
+    with conn.begin():
+        yield conn
+
+
+def read_meta(conn: Connection, scope: Scope, key: str) -> str | None:
+    """A ``store_meta`` value of the dataset (None when unset)."""
+    return conn.execute(
+        sa.select(META.c.value).where(META.c.dataset == scope.dataset, META.c.key == key)
+    ).scalar()
+
+
+def write_meta(conn: Connection, scope: Scope, key: str, value: str) -> None:
+    statement = insert_for(conn, META).values(dataset=scope.dataset, key=key, value=value)
+    conn.execute(statement.on_conflict_do_update(index_elements=["dataset", "key"], set_={"value": value}))
+
+
+def reason(error: sa.exc.DBAPIError) -> str:
+    """The first line of a database error's message."""
+    return str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)

@@ -1,0 +1,22 @@
+"""The working store's errors: a refused stale edit, and a store that cannot be opened or used."""
+
+from __future__ import annotations
+
+Key = tuple[str, str]
+"""An image's key: ``(split, file_name)``."""
+
+
+class StoreError(RuntimeError):
+    """The working store cannot be opened or used (bad URI, unreachable server, newer schema, busy flush)."""
+
+
+class StaleEdit(RuntimeError):
+    """The image changed since the editor read it (another reviewer saved first)."""
+
+    def __init__(self, key: Key, expected: int, actual: int) -> None:
+        self.key, self.expected, self.actual = key, expected, actual
+        super().__init__(
+            f"{key[0]}/{key[1]} was changed by someone else (version "
+            f"{actual}, you edited version {expected}); "
+            "reload it and apply your edit again"
+        )

@@ -1,0 +1,172 @@
+"""Reading the store: counts, pages, single images, positions and neighbours in a filtered view.
+
+Every function takes an open connection (inside a transaction the caller holds) and the dataset's
+:class:`~opsml_image.store.schema.Scope`. Pages walk the offset on the filter's keys alone (an index for
+category (+ split), split and annotated), then fetch only the page's rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from opsml_image.store.errors import Key
+from opsml_image.store.filters import Filter, where
+from opsml_image.store.rows import ROW_COLUMNS, ImageRow
+from opsml_image.store.schema import Scope
+
+_ROW_BY_KEY = sa.text(
+    f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n"
+)
+_ROW_BY_KEY_FOR_UPDATE = sa.text(
+    f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
+    "FOR UPDATE"
+)
+_ROWS_BY_ID = sa.text(f"SELECT {ROW_COLUMNS} FROM store_image WHERE id IN :ids").bindparams(
+    sa.bindparam("ids", expanding=True)
+)
+_VERSION = sa.text(
+    "SELECT version FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
+    "UNION ALL SELECT version FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n"
+)
+
+
+def row(conn: Connection, scope: Scope, key: Key, for_update: bool = False) -> ImageRow | None:
+    """One image's row (locked for the transaction on PostgreSQL when ``for_update``); None when absent."""
+    statement = _ROW_BY_KEY_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _ROW_BY_KEY
+    found = conn.execute(statement, {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}).first()
+    return ImageRow(*found) if found is not None else None
+
+
+def version(conn: Connection, scope: Scope, key: Key) -> int:
+    """The image's version (of its row, or of its tombstone); 0 when the store has no such image."""
+    found = conn.execute(_VERSION, {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}).first()
+    return int(found[0]) if found else 0
+
+
+def count(conn: Connection, scope: Scope, f: Filter) -> int:
+    """How many images match (from the kept totals when the filter is on category, or split/annotated)."""
+    w = where(f, scope)
+    if f.category is not None and f == Filter(category=f.category):
+        sql = (
+            "SELECT coalesce(sum(images), 0) FROM store_category_total "
+            "WHERE dataset = :dataset AND category = :category"
+        )
+    elif f == Filter(split=f.split, annotated=f.annotated):  # conditions on i.split_order and i.annotated only
+        sql = f"SELECT coalesce(sum(n), 0) FROM store_image_total i WHERE {w.condition}"
+    else:
+        sql = f"SELECT count(*) FROM {w.source} WHERE {w.condition}"
+    return int(conn.execute(sa.text(sql), w.params).scalar_one())
+
+
+def page_ids(conn: Connection, scope: Scope, f: Filter, offset: int, limit: int) -> list[tuple[int, str, str]]:
+    """``(id, split, file_name)`` of one page in key order."""
+    w = where(f, scope)
+    sql = (
+        "SELECT i.id, i.split, i.file_name FROM "
+        f"(SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} "
+        f"ORDER BY {w.k}.split_order, {w.k}.file_name LIMIT :limit OFFSET :offset) p "
+        "JOIN store_image i ON i.dataset = :dataset AND i.split_order = p.split_order "
+        "AND i.file_name = p.file_name ORDER BY p.split_order, p.file_name"
+    )
+    params = {**w.params, "limit": max(0, limit), "offset": max(0, offset)}
+    return [(r[0], r[1], r[2]) for r in conn.execute(sa.text(sql), params)]
+
+
+def rows_by_id(conn: Connection, ids: list[int]) -> list[ImageRow]:
+    """The rows of these ids, in the order given."""
+    if not ids:
+        return []
+    by_id = {r.id: r for r in (ImageRow(*found) for found in conn.execute(_ROWS_BY_ID, {"ids": ids}))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def position(conn: Connection, scope: Scope, key: Key, f: Filter) -> int:
+    """The 0-based index of ``key`` among the filtered images (where it would be if it does not match)."""
+    w = where(f, scope)
+    sql = (
+        f"SELECT count(*) FROM {w.source} WHERE {w.condition} "
+        f"AND ({w.k}.split_order, {w.k}.file_name) < (:o, :n)"
+    )
+    return int(conn.execute(sa.text(sql), {**w.params, "o": scope.order(key[0]), "n": key[1]}).scalar_one())
+
+
+def neighbor(conn: Connection, scope: Scope, key: Key, f: Filter, step: int) -> Key | None:
+    """The next (``step > 0``) or previous filtered image from ``key``; None at the end."""
+    w = where(f, scope)
+    op, direction = (">", "ASC") if step > 0 else ("<", "DESC")
+    sql = (
+        f"SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} AND "
+        f"({w.k}.split_order, {w.k}.file_name) {op} (:o, :n) "
+        f"ORDER BY {w.k}.split_order {direction}, {w.k}.file_name {direction} LIMIT 1"
+    )
+    found = conn.execute(sa.text(sql), {**w.params, "o": scope.order(key[0]), "n": key[1]}).first()
+    return (scope.split_of(found[0]), found[1]) if found else None
+
+
+def next_unlabeled(conn: Connection, scope: Scope, after: Key | None) -> Key | None:
+    """The first image without boxes after ``after`` in key order, wrapping around; None if none."""
+    first = "SELECT split, file_name FROM store_image WHERE dataset = :d AND annotated = 0 "
+    order = " ORDER BY split_order, file_name LIMIT 1"
+    if after is not None:
+        found = conn.execute(
+            sa.text(first + "AND (split_order, file_name) > (:o, :n)" + order),
+            {"d": scope.dataset, "o": scope.order(after[0]), "n": after[1]},
+        ).first()
+        if found:
+            return (found[0], found[1])
+    found = conn.execute(sa.text(first + order), {"d": scope.dataset}).first()
+    return (found[0], found[1]) if found else None
+
+
+def progress(conn: Connection, scope: Scope) -> tuple[int, int]:
+    """``(images with at least one box, all images)`` from the kept totals."""
+    annotated, total = conn.execute(
+        sa.text(
+            "SELECT coalesce(sum(n * annotated), 0), coalesce(sum(n), 0) FROM store_image_total "
+            "WHERE dataset = :d"
+        ),
+        {"d": scope.dataset},
+    ).one()
+    return int(annotated), int(total)
+
+
+def dirty_count(conn: Connection, scope: Scope) -> int:
+    """Images with edits not yet flushed (deleted records of missing files included)."""
+    params = {"d": scope.dataset}
+    rows = conn.execute(sa.text("SELECT count(*) FROM store_image WHERE dataset = :d AND dirty = 1"), params)
+    tombs = conn.execute(sa.text("SELECT count(*) FROM store_tombstone WHERE dataset = :d"), params)
+    return int(rows.scalar_one()) + int(tombs.scalar_one())
+
+
+def keys_where(conn: Connection, scope: Scope, condition: str) -> list[Key]:
+    """The keys of the images meeting a fixed SQL ``condition`` on ``store_image``, in key order."""
+    found = conn.execute(
+        sa.text(
+            f"SELECT split, file_name FROM store_image WHERE dataset = :d AND {condition} "
+            "ORDER BY split_order, file_name"
+        ),
+        {"d": scope.dataset},
+    )
+    return [(r[0], r[1]) for r in found]
+
+
+#: Images with a record but no file on disk (as of the last index).
+MISSING = "has_record = 1 AND on_disk = 0"
+#: Records that say nothing: no caption, categories or objects (not even malformed ones).
+EMPTY = "has_record = 1 AND n_boxes = 0 AND dropped = 0 AND coalesce(caption, '') = '' AND categories = '[]'"
+
+
+def info(r: ImageRow) -> dict[str, Any]:
+    """Store facts about an image: has_record, on_disk, dirty, errors, warnings, dropped, version."""
+    return {
+        "has_record": bool(r.has_record),
+        "on_disk": bool(r.on_disk),
+        "dirty": bool(r.dirty),
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "dropped": r.dropped,
+        "version": r.version,
+    }

@@ -1,0 +1,147 @@
+"""Categories and statistics: the kept totals (images per split/annotated, boxes and images per category),
+each image's category rows, and the figures the Browse page charts.
+
+The totals are kept in Python inside the editing transaction (no triggers): an edit computes what it
+adds and removes and applies the net change in key order (so concurrent PostgreSQL writers lock the
+total rows in the same order and never deadlock on them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from opsml_image.store.rows import ImageRow, row_category_rows
+from opsml_image.store.schema import CATEGORY_TOTAL, IMAGE_CATEGORY, IMAGE_TOTAL, Scope, upsert
+
+CategoryRows = dict[int, tuple[int, int]]
+"""An image's ``{category: (boxes, tagged)}``."""
+
+_OLD_CATEGORIES = sa.text(
+    "SELECT category, n_boxes, tagged FROM store_image_category "
+    "WHERE dataset = :d AND split_order = :o AND file_name = :n"
+)
+_DELETE_CATEGORIES = sa.text(
+    "DELETE FROM store_image_category WHERE dataset = :d AND split_order = :o AND file_name = :n"
+)
+
+
+def bump_image_totals(conn: Connection, scope: Scope, deltas: dict[tuple[int, int], int]) -> None:
+    """Add ``{(split_order, annotated): images}`` to ``store_image_total``."""
+    rows = [
+        {"dataset": scope.dataset, "split_order": o, "annotated": a, "n": n}
+        for (o, a), n in sorted(deltas.items())
+        if n
+    ]
+    upsert(conn, IMAGE_TOTAL, rows, ["dataset", "split_order", "annotated"], ["n"])
+
+
+def set_categories(conn: Connection, scope: Scope, order: int, file_name: str, new: CategoryRows) -> None:
+    """Replace an image's category rows and keep ``store_category_total`` in step (only what changed)."""
+    params = {"d": scope.dataset, "o": order, "n": file_name}
+    old = {c: (n, t) for c, n, t in conn.execute(_OLD_CATEGORIES, params)}
+    if old == new:
+        return
+    deltas: dict[int, list[int]] = {}
+    for category, (n, _) in old.items():
+        slot = deltas.setdefault(category, [0, 0])
+        slot[0] -= n
+        slot[1] -= 1
+    for category, (n, _) in new.items():
+        slot = deltas.setdefault(category, [0, 0])
+        slot[0] += n
+        slot[1] += 1
+    totals = [
+        {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
+        for c, (n, i) in sorted(deltas.items())
+        if n or i
+    ]
+    upsert(conn, CATEGORY_TOTAL, totals, ["dataset", "category"], ["n_boxes", "images"])
+    conn.execute(_DELETE_CATEGORIES, params)
+    if new:
+        conn.execute(
+            IMAGE_CATEGORY.insert(),
+            [
+                {"dataset": scope.dataset, "category": c, "split_order": order, "file_name": file_name,
+                 "n_boxes": n, "tagged": t}
+                for c, (n, t) in new.items()
+            ],
+        )  # fmt: skip
+
+
+def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> None:
+    """Replace every category row and total of the dataset with those of freshly indexed ``rows``."""
+    d = {"d": scope.dataset}
+    for table in ("store_image_category", "store_category_total", "store_image_total"):
+        conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
+    category_rows: list[dict[str, int | str]] = []
+    per_category: dict[int, list[int]] = {}
+    images: dict[tuple[int, int], int] = {}
+    for r in rows:
+        slot = (r.split_order, r.annotated)
+        images[slot] = images.get(slot, 0) + 1
+        for category, (n, t) in row_category_rows(r).items():
+            category_rows.append(
+                {"dataset": scope.dataset, "category": category, "split_order": r.split_order,
+                 "file_name": r.file_name, "n_boxes": n, "tagged": t}
+            )  # fmt: skip
+            total = per_category.setdefault(category, [0, 0])
+            total[0] += n
+            total[1] += 1
+    if category_rows:
+        conn.execute(IMAGE_CATEGORY.insert(), category_rows)
+    if per_category:
+        conn.execute(
+            CATEGORY_TOTAL.insert(),
+            [
+                {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
+                for c, (n, i) in sorted(per_category.items())
+            ],
+        )
+    bump_image_totals(conn, scope, images)
+
+
+def category_counts(conn: Connection, scope: Scope) -> dict[int, int]:
+    """Boxes per category id (categories without boxes are left out)."""
+    found = conn.execute(
+        sa.text(
+            "SELECT category, n_boxes FROM store_category_total WHERE dataset = :d AND n_boxes > 0 "
+            "ORDER BY category"
+        ),
+        {"d": scope.dataset},
+    )
+    return {int(c): int(n) for c, n in found}
+
+
+def boxes_per_image_hist(conn: Connection, scope: Scope) -> dict[int, int]:
+    """``{number of boxes: number of images}`` (unlabeled images count as 0)."""
+    found = conn.execute(
+        sa.text(
+            "SELECT n_boxes, count(*) FROM store_image WHERE dataset = :d GROUP BY n_boxes ORDER BY n_boxes"
+        ),
+        {"d": scope.dataset},
+    )
+    return {int(n): int(c) for n, c in found}
+
+
+def box_sizes(conn: Connection, scope: Scope, limit: int) -> list[tuple[float, float]]:
+    """A sample of box ``(w, h)`` from every k-th image, at most ``limit`` boxes."""
+    total = conn.execute(
+        sa.text("SELECT coalesce(sum(n_boxes), 0) FROM store_category_total WHERE dataset = :d"),
+        {"d": scope.dataset},
+    ).scalar_one()
+    stride = max(1, -(-int(total) // max(limit, 1)))
+    found = conn.execute(
+        sa.text("SELECT boxes FROM store_image WHERE dataset = :d AND n_boxes > 0 AND id % :s = 0"),
+        {"d": scope.dataset, "s": stride},
+    )
+    sizes: list[tuple[float, float]] = []
+    for (boxes,) in found:
+        for box in orjson.loads(boxes):
+            if len(sizes) >= limit:
+                return sizes
+            sizes.append((float(box[2]), float(box[3])))
+    return sizes

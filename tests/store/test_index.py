@@ -1,0 +1,115 @@
+"""Indexing a folder: records and image files as rows, merged records, re-index on outside changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsml_image import config
+from opsml_image.dataset import ImageDataset
+from opsml_image.store import Filter, WorkStore, store_path
+
+MIXED_LINES = [
+    b'{"file_name": "a.png", "caption": "", "categories": [2, 0], "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1]}}\n',
+    b'{"file_name": "b.png", "categories": [1, 1, -1, true], "objects": {"bbox": [[0, 0, 0, 5], [1, 1, 2, 2]], "categories": [0, 2]}}\n',
+    b'{"file_name": "c.png", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0, 1], "note": 1}, "source": "web"}\n',
+    b'{"file_name": "/abs/d.png", "caption": 7, "objects": {"bbox": [[1, 1, 2, 2]], "categories": [3]}}\n',
+    b'{"file_name": "a.png", "caption": "second", "categories": [0, 1], "objects": {"bbox": [[5, 5, 1, 1]], "categories": [0]}}\n',
+    b'{"file_name": ["e.png"]}\n',
+    b"[1, 2]\n",
+    b'{"file_name": "f.png", "caption": "clean first", "objects": {"bbox": [[1, 1, 2, 2]], "categories": [0], "iscrowd": [1]}}\n',
+    b'{"file_name": "f.png", "extra_key": 1, "objects": {"bbox": [[2, 2, 2, 2]], "categories": [1], "iscrowd": [0]}}\n',
+]
+
+
+def test_sync_indexes_records_and_image_files(store: WorkStore) -> None:
+    assert store.count() == 7
+    assert store.progress() == (3, 7)  # a, b, v1 have boxes
+    b = store.get("train", "b.png")
+    assert b is not None and b.caption == "first half" and b.lines == (2, 4) and len(b.boxes) == 2
+    c = store.get("train", "c.png")
+    assert c is not None and c.categories == [1] and c.extra == {"source": "web"}
+    d = store.get("train", "d.png")
+    assert d is not None and d.lines == () and d.caption is None and not d.boxes
+    assert store.image_info("train", "d.png")["has_record"] is False
+    assert store.get("train", "nope.png") is None and store.version("train", "nope.png") == 0
+    assert store.sync() is False  # nothing changed
+    assert store.sync(force=True) is True
+
+
+def test_index_matches_the_merged_records(tmp_path: Path, store_uri: str) -> None:
+    """Clean records (fast path), malformed ones and repeated images index as ``dataset.annotations()``."""
+    root = tmp_path / "mixed"
+    root.mkdir()
+    (root / "metadata.jsonl").write_bytes(b"".join(MIXED_LINES))
+    dataset = ImageDataset(image_dir=root)
+    with WorkStore.open(dataset, store_uri) as store:
+        store.sync()
+        merged = dataset.annotations()
+        assert store.keys(Filter(), 0, 100) == sorted(merged)
+        for key, annotation in merged.items():
+            assert store.get(*key) == annotation
+            assert store.image_info(*key)["dropped"] == annotation.dropped_boxes
+        f = store.get("train", "f.png")
+        assert [b.extra for b in f.boxes] == [{"iscrowd": 1}, {"iscrowd": 0}] and f.lines == (8, 9)
+
+
+def test_default_store_is_one_per_folder_under_the_user_data_dir(
+    dataset: ImageDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPSML_IMAGE_STORE_URI", raising=False)
+    monkeypatch.delenv("OPSML_IMAGE_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert config.home() == (tmp_path / "xdg" / "opsml-image").resolve()
+    monkeypatch.chdir(tmp_path)
+    with WorkStore.open(dataset) as first:
+        assert first.db_path == store_path(dataset.image_dir)
+        assert first.db_path.parent == config.home() / "stores" and first.db_path.exists()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)  # another working directory meets the same store
+    with WorkStore.open(ImageDataset(image_dir=dataset.image_dir)) as second:
+        assert second.db_path == first.db_path
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    assert store_path(dataset.image_dir).parent == tmp_path / "home" / "stores"
+
+
+def test_store_uri_from_the_environment(
+    dataset: ImageDataset, store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_IMAGE_STORE_URI", store_uri)
+    with WorkStore.open(dataset) as store:
+        assert store.url == store_uri
+        store.sync()
+        assert store.count() == 7
+
+
+def test_folders_share_one_database_keyed_by_dataset(tmp_path: Path, store_uri: str) -> None:
+    from tests.store.conftest import build
+
+    one, two = build(tmp_path / "one"), build(tmp_path / "two")
+    (two.image_dir / "train" / "e.png").unlink()
+    with WorkStore.open(one, store_uri) as first, WorkStore.open(two, store_uri) as second:
+        first.sync()
+        second.sync()
+        assert first.scope.dataset != second.scope.dataset
+        assert first.count() == 7 and second.count() == 7  # e.png of two has a record, no file
+        assert second.missing_images() == [("train", "e.png")] and first.missing_images() == []
+        a = first.get("train", "a.png")
+        a.caption = "only in one"
+        first.save(a, 1)
+        assert second.get("train", "a.png").caption == "A red Car"
+        assert second.history() == [] and len(first.history()) == 1
+
+
+def test_external_change_is_reindexed_and_bumps_only_changed_versions(
+    store: WorkStore, dataset: ImageDataset
+) -> None:
+    assert store.version("train", "a.png") == 1 and store.version("train", "e.png") == 1
+    path = dataset.split("train").metadata_path
+    path.write_bytes(path.read_bytes().replace(b'"caption": "last"', b'"caption": "changed outside"'))
+    assert store.sync() is True
+    assert store.get("train", "e.png").caption == "changed outside"
+    assert store.version("train", "e.png") == 2 and store.version("train", "a.png") == 1
