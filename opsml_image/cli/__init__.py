@@ -10,6 +10,7 @@ import typer
 from opsml_image.cli.dataset import info, validate
 from opsml_image.cli.formats import export_app, import_app
 from opsml_image.cli.registry import cards_app, register
+from opsml_image.cli.serve import serve
 
 __all__ = ["app", "main"]
 
@@ -23,6 +24,7 @@ app.add_typer(export_app, name="export", help="Write a dataset as COCO JSON or a
 app.add_typer(import_app, name="import", help="Make a dataset folder from COCO JSON or a YOLO folder.")
 app.command("validate")(validate)
 app.command("info")(info)
+app.command("serve")(serve)
 
 
 def main() -> None:
