@@ -1,0 +1,404 @@
+"""Label Studio JSON (its export: a list of tasks) ⇄ ``ImageDataset`` folder.
+
+A task reads ``{"id": 1, "data": {"image": URL}, "annotations": [{"result": [...]}]}``. A result of type
+``rectanglelabels`` holds one box in percent of the image: ``value.x/y/width/height`` in ``0..100`` with
+``value.rectanglelabels: [name]`` and ``original_width/original_height`` in pixels; ``x_px = x / 100 · width``
+(and back ``x = x_px · 100 / width``), within a few ulp both ways. ``choices`` results are image categories
+and a ``textarea`` result is the caption. Rotated boxes (``value.rotation`` or ``image_rotation`` not 0) and
+unlabelled rectangles are refused; other result types and ``predictions`` are counted in the warnings.
+A task with several annotations imports its first one that was not cancelled (counted in the warnings).
+
+Images are found from ``data.image`` inside an images folder (default: the JSON file's folder): the URL's
+path (``/data/upload/3/x.jpg``, ``/data/local-files/?d=dir/x.jpg``, ``https://host/dir/x.jpg``) is tried from
+its longest tail to its file name. Nothing is downloaded. ``data.file_name`` and ``data.split``, which our
+export writes, name the file and split directly.
+
+An export writes a folder: ``tasks.json``, ``label_config.xml`` (a labelling config with the class names,
+whose order an import reads back) and ``images/`` (``images/<split>/`` with several splits), with
+``data.image`` as a local-files URL (serve the folder with ``LOCAL_FILES_DOCUMENT_ROOT`` set to it).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import orjson
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.dataset import ImageDataset
+from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
+from opsml_image.formats.exportable import Losses, category_names, export_images, split_name
+from opsml_image.images import ImageInfo, probe
+from opsml_image.rules import box_outside_problem, file_name_problem, is_finite
+
+__all__ = [
+    "LsRegion",
+    "LsTask",
+    "to_task",
+    "from_task",
+    "to_pixels",
+    "label_config",
+    "read_label_config",
+    "export",
+    "import_dataset",
+]
+
+TASKS_FILE = "tasks.json"
+CONFIG_FILE = "label_config.xml"
+
+
+@dataclass
+class LsRegion:
+    """One ``rectanglelabels`` result: label and box in percent of the image, and the declared image size."""
+
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+    original: tuple[int, int] | None = None
+
+
+@dataclass
+class LsTask:
+    """What one task says about its image."""
+
+    id: Any
+    image: str
+    file_name: str | None = None
+    split: str | None = None
+    regions: list[LsRegion] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
+    caption: str | None = None
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+# ------------------------------------------------------------------------------------------- converters
+
+
+def to_task(
+    annotation: ImageAnnotation,
+    width: int,
+    height: int,
+    names: Sequence[str],
+    *,
+    task_id: int,
+    image_url: str,
+    split: str | None = None,
+) -> dict[str, Any]:
+    """One Label Studio task (with one annotation) for an image of ``width`` × ``height`` pixels."""
+    data: dict[str, Any] = {"image": image_url, "file_name": annotation.file_name}
+    if split is not None:
+        data["split"] = split
+    result: list[dict[str, Any]] = []
+    for index, box in enumerate(annotation.boxes, 1):
+        result.append(
+            {
+                "id": f"t{task_id}r{index}",
+                "type": "rectanglelabels",
+                "from_name": "label",
+                "to_name": "image",
+                "original_width": width,
+                "original_height": height,
+                "image_rotation": 0,
+                "value": {
+                    "x": box.x * 100 / width,
+                    "y": box.y * 100 / height,
+                    "width": box.w * 100 / width,
+                    "height": box.h * 100 / height,
+                    "rotation": 0,
+                    "rectanglelabels": [names[box.category]],
+                },
+            }
+        )
+    if annotation.categories:
+        chosen = [names[c] for c in annotation.categories]
+        result.append(_result(task_id, "categories", "choices", {"choices": chosen}))
+    if annotation.caption:
+        result.append(_result(task_id, "caption", "textarea", {"text": [annotation.caption]}))
+    annotations = [{"id": task_id, "result": result, "was_cancelled": False, "ground_truth": False}]
+    return {"id": task_id, "data": data, "annotations": annotations}
+
+
+def _result(task_id: int, name: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"t{task_id}{name}", "type": kind, "from_name": name, "to_name": "image", "value": value}
+
+
+def from_task(task: Any, source: str | Path = TASKS_FILE, index: int = 0) -> LsTask:
+    """Parse one task; a FormatError names the task (``task <id>``) and the result at fault."""
+    if not isinstance(task, dict):
+        raise FormatError(source, f"item {index}", "a task must be a JSON object")
+    item = f"task {task.get('id', f'#{index}')}"
+    data = task.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("image"), str) or not data["image"]:
+        raise FormatError(source, item, "data.image must be the image's URL or path")
+    parsed = LsTask(task.get("id"), data["image"])
+    for key in ("file_name", "split"):
+        if key in data:
+            if not isinstance(data[key], str):
+                raise FormatError(source, item, f"data.{key} must be a string")
+            setattr(parsed, key, data[key])
+    annotations = [
+        a for a in task.get("annotations") or () if isinstance(a, dict) and not a.get("was_cancelled")
+    ]
+    if task.get("predictions"):
+        parsed.ignored["predictions (tasks)"] += 1
+    if len(annotations) > 1:
+        parsed.ignored["annotations after the first (tasks with several)"] += 1
+    for number, result in enumerate(annotations[0].get("result") or () if annotations else (), 1):
+        _read_result(source, f"{item} result {number}", result, parsed)
+    return parsed
+
+
+def _read_result(source: str | Path, item: str, result: Any, task: LsTask) -> None:
+    if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
+        raise FormatError(source, item, "a result must be an object with a value object")
+    kind, value = result.get("type"), result["value"]
+    if kind == "rectanglelabels" or kind == "rectangle":
+        task.regions.append(_region(source, item, result, value))
+    elif kind == "choices":
+        choices = value.get("choices")
+        if not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices):
+            raise FormatError(source, item, "value.choices must be a list of names")
+        task.choices.extend(c for c in choices if c not in task.choices)
+    elif kind == "textarea" and task.caption is None:
+        text = value.get("text")
+        if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
+            raise FormatError(source, item, "value.text must be a list of strings")
+        task.caption = "\n".join(text) or None
+    else:
+        task.ignored[f"{kind} results"] += 1
+
+
+def _region(source: str | Path, item: str, result: dict[str, Any], value: dict[str, Any]) -> LsRegion:
+    labels = value.get("rectanglelabels")
+    if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str) or not labels[0]:
+        raise FormatError(source, item, f"value.rectanglelabels must hold exactly one name, got {labels!r}")
+    numbers: list[float] = []
+    for key in ("x", "y", "width", "height"):
+        number: Any = value.get(key)
+        if type(number) not in (int, float) or not is_finite(number):
+            raise FormatError(source, item, f"value.{key} must be a finite number, got {number!r}")
+        numbers.append(float(number))
+    x, y, width, height = numbers
+    if width <= 0 or height <= 0:
+        raise FormatError(source, item, "value.width and value.height must be > 0")
+    for key, rotation in (
+        ("value.rotation", value.get("rotation")),
+        ("image_rotation", result.get("image_rotation")),
+    ):
+        if rotation not in (None, 0, 0.0):
+            raise FormatError(source, item, f"{key} is {rotation!r}; only upright boxes can be held")
+    size: tuple[Any, Any] = (result.get("original_width"), result.get("original_height"))
+    original = (size[0], size[1]) if all(type(s) is int and s > 0 for s in size) else None
+    return LsRegion(labels[0], x, y, width, height, original=original)
+
+
+def to_pixels(region: LsRegion, width: int, height: int) -> tuple[float, float, float, float]:
+    """``[x, y, w, h]`` in pixels of a region given in percent of a ``width`` × ``height`` image."""
+    return (
+        region.x * width / 100,
+        region.y * height / 100,
+        region.width * width / 100,
+        region.height * height / 100,
+    )
+
+
+def label_config(names: Sequence[str]) -> bytes:
+    """A labelling config for boxes, image categories and a caption over ``names``."""
+    root = ET.Element("View")
+    ET.SubElement(root, "Image", name="image", value="$image")
+    rectangles = ET.SubElement(root, "RectangleLabels", name="label", toName="image")
+    choices = ET.SubElement(root, "Choices", name="categories", toName="image", choice="multiple")
+    for name in names:
+        ET.SubElement(rectangles, "Label", value=name)
+        ET.SubElement(choices, "Choice", value=name)
+    ET.SubElement(root, "TextArea", name="caption", toName="image")
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def read_label_config(data: bytes, source: str | Path = CONFIG_FILE) -> list[str]:
+    """The class names of a labelling config: ``RectangleLabels`` labels, then other ``Choices``."""
+    try:
+        root = fromstring(data)
+    except (ET.ParseError, DefusedXmlException, ValueError) as error:
+        raise FormatError(source, None, f"not valid XML: {error}") from None
+    names: list[str] = []
+    for element in [*root.iter("Label"), *root.iter("Choice")]:
+        name = element.get("value", "")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+# --------------------------------------------------------------------------------------------- export
+
+
+def export(
+    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+) -> Report:
+    """Write ``dest/tasks.json``, ``dest/label_config.xml`` and ``dest/images/`` (all splits or one)."""
+    target = Path(dest)
+    refusals = Refusals(dataset.image_dir, skip_invalid)
+    names = category_names(dataset)
+    losses = Losses("Label Studio")
+    nested = split is None and len(dataset.splits) > 1
+    tasks: list[dict[str, Any]] = []
+    files: list[tuple[Path, str]] = []
+    boxes = 0
+    for image in export_images(dataset, split, names, refusals):
+        annotation = image.annotation
+        losses.note_image(annotation, caption=True, categories=True)
+        losses.note("box fields (boxes)", sum(1 for b in annotation.boxes if b.extra))
+        relative = (
+            f"images/{image.split}/{annotation.file_name}" if nested else f"images/{annotation.file_name}"
+        )
+        url = "/data/local-files/?d=" + quote(relative)
+        task = to_task(
+            annotation,
+            image.width,
+            image.height,
+            names,
+            task_id=len(tasks) + 1,
+            image_url=url,
+            split=image.split,
+        )
+        tasks.append(task)
+        files.append((image.path, relative))
+        boxes += len(annotation.boxes)
+    report = Report(path=target, skipped=refusals.skipped, warnings=losses.warnings())
+    with staged_folder(target) as staging:
+        for path, relative in files:
+            place_file(path, staging / relative)
+        (staging / TASKS_FILE).write_bytes(orjson.dumps(tasks, option=orjson.OPT_INDENT_2))
+        (staging / CONFIG_FILE).write_bytes(label_config(names))
+    report.images = len(tasks)
+    report.boxes = boxes
+    return report
+
+
+# --------------------------------------------------------------------------------------------- import
+
+
+def import_dataset(
+    source: str | Path,
+    dest: str | Path,
+    *,
+    images: str | Path | None = None,
+    skip_invalid: bool = False,
+) -> Report:
+    """Make a dataset folder at ``dest`` from a Label Studio JSON export (a file, or a folder with it).
+
+    ``label_config.xml`` beside the JSON, when present, gives the class order; without it classes are
+    numbered in order of first appearance.
+    """
+    path = Path(source)
+    json_path = path / TASKS_FILE if path.is_dir() else path
+    try:
+        tasks = orjson.loads(json_path.read_bytes())
+    except OSError as error:
+        raise FormatError(json_path, None, f"cannot be read: {error.strerror}") from None
+    except orjson.JSONDecodeError as error:
+        raise FormatError(json_path, None, f"not valid JSON: {error}") from None
+    if isinstance(tasks, dict):
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise FormatError(json_path, None, "a Label Studio export is a JSON list of tasks")
+    config = json_path.parent / CONFIG_FILE
+    names = read_label_config(config.read_bytes(), config) if config.is_file() else None
+    image_root = Path(images) if images is not None else json_path.parent
+    refusals = Refusals(json_path, skip_invalid)
+    found: list[tuple[LsTask, str, str, Path, ImageInfo]] = []
+    ignored: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
+    for index, raw in enumerate(tasks):
+        try:
+            task = from_task(raw, json_path, index)
+            split, file_name, image_path, info = _locate(json_path, task, image_root, names)
+        except FormatError as error:
+            refusals.refuse(error.item or f"item {index}", error.reason)
+            continue
+        if (split, file_name) in seen:
+            refusals.refuse(f"task {task.id}", f"a second task for {file_name!r} in split {split}")
+            continue
+        seen.add((split, file_name))
+        ignored.update(task.ignored)
+        found.append((task, split, file_name, image_path, info))
+    if names is None:
+        names = list(dict.fromkeys(n for t, *_ in found for n in [*(r.label for r in t.regions), *t.choices]))
+    ids = {name: i for i, name in enumerate(names)}
+    splits: dict[str, list[ImageAnnotation]] = {}
+    sources: dict[tuple[str, str], Path] = {}
+    resized = 0
+    for task, split, file_name, image_path, info in found:
+        boxes = [Box(*to_pixels(r, info.width, info.height), category=ids[r.label]) for r in task.regions]
+        resized += any(r.original not in (None, (info.width, info.height)) for r in task.regions)
+        annotation = ImageAnnotation(
+            file_name, split, caption=task.caption, categories=[ids[c] for c in task.choices], boxes=boxes
+        )
+        splits.setdefault(split, []).append(annotation)
+        sources[(split, file_name)] = image_path
+    if not splits:
+        raise FormatError(
+            json_path, None, "no task could be imported" + (" (all skipped)" if refusals.skipped else "")
+        )
+    report = Report(path=Path(dest), skipped=refusals.skipped)
+    report.warnings = [f"left out {what}: {n:,}" for what, n in ignored.items()]
+    if resized:
+        report.warnings.append(
+            f"{resized:,} tasks declare an original size other than their image's (percent kept)"
+        )
+    order = ["train", "validation", "test"]
+    write_folder(dest, {s: splits[s] for s in sorted(splits, key=order.index)}, names, sources)
+    report.images = len(sources)
+    report.boxes = sum(len(a.boxes) for v in splits.values() for a in v)
+    return report
+
+
+def _locate(
+    source: Path, task: LsTask, image_root: Path, names: list[str] | None
+) -> tuple[str, str, Path, ImageInfo]:
+    """The task's split, file name, image file and size; its boxes checked to lie inside the image."""
+    item = f"task {task.id}"
+    split = split_name(task.split or "")
+    if split is None:
+        raise FormatError(source, item, f"data.split {task.split!r} is not train, validation or test")
+    if names is not None:
+        unknown = [n for n in [*(r.label for r in task.regions), *task.choices] if n not in names]
+        if unknown:
+            raise FormatError(source, item, f"label {unknown[0]!r} is not in {CONFIG_FILE}")
+    relative = next((c for c in _candidates(task.image) if (image_root / c).is_file()), None)
+    if relative is None:
+        raise FormatError(source, item, f"image {task.image!r} not found in {image_root}")
+    file_name = task.file_name or relative
+    problem = file_name_problem(file_name)
+    if problem:
+        raise FormatError(source, item, problem.message)
+    info = probe(image_root / relative)
+    if not isinstance(info, ImageInfo):
+        raise FormatError(source, item, info.message)
+    for number, region in enumerate(task.regions, 1):
+        outside = box_outside_problem(
+            list(to_pixels(region, info.width, info.height)), info.width, info.height, "box"
+        )
+        if outside:
+            raise FormatError(source, f"{item} box {number} ({region.label})", outside.message)
+    return split, file_name, image_root / relative, info
+
+
+def _candidates(url: str) -> list[str]:
+    """Relative paths an image URL may name, longest first (``/data/upload/3/x.jpg`` → ... ``x.jpg``)."""
+    parts = urlsplit(url)
+    local = parse_qs(parts.query).get("d")
+    path = local[0] if local else unquote(parts.path)
+    pieces = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("/", "", ".", "..")]
+    return ["/".join(pieces[i:]) for i in range(len(pieces))]
