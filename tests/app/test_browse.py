@@ -127,7 +127,7 @@ def test_export_a_split_as_coco_json(app_demo: Path):
         store.sync()
         annotation = store.get("validation", "scene_010.jpg")
         annotation.caption = "edited before the export"
-        store.save(annotation)
+        store.save(annotation, expected_version=store.version("validation", "scene_010.jpg"))
     at = open_app()
     at.sidebar.selectbox(key=f"export_split:{app_demo}").set_value("validation").run()
     at.sidebar.button(key="export_go").click().run()
