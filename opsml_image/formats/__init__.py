@@ -1,9 +1,20 @@
-"""Conversions between an ``ImageDataset`` folder and other annotation formats, one module a format.
+"""Conversions between a dataset folder and other annotation formats, one module a format.
 
-* :mod:`~opsml_image.formats.coco`: COCO detection JSON (``images``, ``annotations``, ``categories``).
-* :mod:`~opsml_image.formats.yolo`: YOLO text labels (``class cx cy w h``, normalised) with ``data.yaml``.
+Every format module has the same functions (see :mod:`~opsml_image.formats.base`):
+``export(dataset, dest, *, split=None, skip_invalid=False) -> Report`` and
+``import_dataset(source, dest, *, skip_invalid=False) -> Report``, plus pure converters without IO.
+Nothing is dropped silently: a bad item stops the conversion with a
+:class:`~opsml_image.formats.base.FormatError` naming it, or with ``skip_invalid`` is listed in the report.
+
+* :mod:`~opsml_image.formats.coco`: COCO detection JSON; COCO → folder → COCO is the identity
+  (ids, ``iscrowd``, ``area``, ``segmentation``, ``info``, ``licenses`` kept; sidecar ``coco_meta.json``).
+* :mod:`~opsml_image.formats.yolo`: YOLO text labels (``class cx cy w h``, normalised) with ``data.yaml``,
+  Ultralytics and Roboflow layouts.
+* ``voc``, ``cvat``, ``labelstudio``, ``hf``: Pascal VOC XML, CVAT for images XML, Label Studio JSON,
+  Hugging Face datasets (import them by module name).
 """
 
-from opsml_image.formats import coco, yolo
+from opsml_image.formats import base, coco, yolo
+from opsml_image.formats.base import FormatError, Report
 
-__all__ = ["coco", "yolo"]
+__all__ = ["base", "coco", "yolo", "FormatError", "Report"]
