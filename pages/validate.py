@@ -1,4 +1,5 @@
-"""Validate: run the core validation with a progress bar, list issues by code, apply safe fixes (undoable)."""
+"""Validate: runs by itself when the dataset changed since its last check; issues grouped by code (the first
+groups open), broken lines shown raw with an edit or drop, safe fixes previewed; every change undoable."""
 
 from __future__ import annotations
 
@@ -6,58 +7,74 @@ from typing import Any
 
 import streamlit as st
 
+from opsml_image.fixes import FixChange
 from opsml_image.rules import CODES
-from pages import _shared as ui
+from opsml_image.usecases import validate as uc
+from opsml_image.usecases.workspace import UserError, Workspace
+from pages import _widgets as ui
 
-#: Codes with a one-click fix in :mod:`opsml_image.fixes`: the button's label and what it does.
-FIXES: dict[str, tuple[str, str]] = {
-    "box.outside": ("Clip boxes to their image", "cuts every box that sticks out to the image bounds"),
-    "image.missing": ("Drop records of missing files", "removes the records whose image file does not exist"),
-}
-EMPTY_FIX = (
-    "record.empty",
-    "Remove empty records",
-    "removes records with no caption, no categories and no boxes",
-)
+#: Session state: this session's last verdict (Register reuses it), planned and applied fixes.
+VERDICT = "validate_verdict"
+PLANS = "validate_plans"
+APPLIED = "validate_applied"
 ROWS_SHOWN = 500
+LINES_SHOWN = 20
+OPEN_GROUPS = 3
+
+Undoable = uc.AppliedFix | uc.LineFix
 
 
-def run_validation(ws: ui.Workspace) -> None:
-    """Validate now (:func:`pages._shared.validate_now`) and keep the summary for this session."""
-    report = ui.validate_now(ws)
-    st.session_state["validate_summary"] = {
-        "records": report.records,
-        "images": report.images_checked,
-        "errors": report.errors,
-        "warnings": report.warnings,
-        "counts": dict(report.counts),
-        "truncated": report.truncated,
-        "token": ui.store_token(ws),
-    }
+class ProgressBar:
+    """A progress bar shown on the first report (a current verdict shows none)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = st.progress(0.0, text=self.text)
+        self.bar.progress(
+            min(1.0, done / total) if total else 1.0, text=f"{self.text} {done:,} of {total:,} bytes"
+        )
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.empty()
 
 
-def summary(ws: ui.Workspace) -> dict[str, Any] | None:
-    found = st.session_state.get("validate_summary")
-    if found is not None and found["token"][0] == str(ws.path):  # a summary of this folder, maybe stale
-        return found
-    stored = ws.store.validation_summary()  # after a restart: the store's record of the last validation
-    if stored is None:
-        return None
-    truncated = bool(stored.get("truncated"))
-    # all issue rows were kept: count them (saves since re-checked their images); else the exact counts
-    counts = stored["counts"] if truncated else ws.store.issue_counts()
-    return {
-        "records": None,
-        "images": None,
-        "errors": sum(n for c, n in counts.items() if ui.severity(c) == "error"),
-        "warnings": sum(n for c, n in counts.items() if ui.severity(c) == "warning"),
-        "counts": counts,
-        "truncated": truncated,
-        "token": None,
-    }
+def verdict_now(ws: Workspace, again: bool = False) -> uc.Verdict:
+    """This session's verdict while current, else the store's, else a new validation (``again``: always)."""
+    bar = ProgressBar("Validating...")
+    if again:
+        verdict = uc.validate_and_record(ws, bar)
+    else:
+        verdict = uc.current_verdict(ws, st.session_state.get(VERDICT), bar)
+    bar.done()
+    st.session_state[VERDICT] = verdict
+    return verdict
 
 
-def issue_table(ws: ui.Workspace, code: str, count: int) -> None:
+def applied() -> list[tuple[str, Undoable]]:
+    """This session's undoable changes: ``(folder, change)``, oldest first."""
+    found: list[tuple[str, Undoable]] = st.session_state.setdefault(APPLIED, [])
+    return found
+
+
+def plans() -> dict[tuple[str, str], list[FixChange]]:
+    found: dict[tuple[str, str], list[FixChange]] = st.session_state.setdefault(PLANS, {})
+    return found
+
+
+def rerun_with(message: str, icon: str) -> None:
+    st.toast(ui.plain(message), icon=icon)
+    st.rerun()
+
+
+# ------------------------------------------------------------------------------------------ issues
+
+
+def issue_table(ws: Workspace, code: str, count: int) -> None:
     import pandas as pd
 
     issues = ws.store.issues(code, 0, ROWS_SHOWN)
@@ -87,16 +104,45 @@ def issue_table(ws: ui.Workspace, code: str, count: int) -> None:
         st.caption(f"Showing the first {len(rows):,} of {count:,} issues.")
 
 
-def fix_panel(ws: ui.Workspace, code: str, label: str, what: str) -> None:
-    """Preview a fix (what each change does), then apply it; applied fixes can be undone below."""
-    from opsml_image import fixes
+def broken_lines(ws: Workspace, code: str, count: int) -> None:
+    """Each broken line as raw text, with an editor to rewrite it in place and a button to drop it."""
+    for issue in ws.store.issues(code, 0, LINES_SHOWN):
+        line = uc.broken_line(ws, issue)
+        where = f"{issue.file}, line {issue.line}"
+        if line is None:
+            st.text(f"{where}: no longer in the file (validate again).")
+            continue
+        st.text(f"{where}: {issue.message}")
+        st.text(line.text)  # the raw line, as text
+        key = f"line:{issue.file}:{line.number}:{hash(line.raw)}"
+        with st.form(key, border=False):
+            text = st.text_area(
+                "The line as it should be (one JSON record)", value=line.text, key=f"{key}:text", height=80
+            )
+            cols = st.columns([1, 1, 3])
+            save = cols[0].form_submit_button("Save line", type="primary", icon=":material/save:")
+            drop = cols[1].form_submit_button("Drop line", icon=":material/delete:")
+        if save or drop:
+            try:
+                fix = uc.mend_line(ws, line, text) if save else uc.drop_broken_line(ws, line)
+            except UserError as error:
+                st.error(ui.plain(str(error)), icon=":material/error:")
+                continue
+            applied().append((str(ws.path), fix))
+            rerun_with(f"{where} {fix.action}", ":material/edit_note:")
+    if count > LINES_SHOWN:
+        st.caption(f"Showing the first {LINES_SHOWN:,} of {count:,} broken lines.")
 
-    plans = st.session_state.setdefault("validate_plans", {})
+
+def fix_panel(ws: Workspace, offer: uc.FixOffer) -> None:
+    """Preview a fix (every change it makes), then apply it; applied fixes can be undone below."""
+    planned = plans()
+    key = (str(ws.path), offer.code)
     cols = st.columns([1, 2], vertical_alignment="center")
-    if cols[0].button(f"Preview: {label}", key=f"preview:{code}", icon=":material/visibility:"):
-        plans[code] = fixes.plan(ws.store, code)
-    cols[1].caption(f"Safe fix: {what}. You see every change before it is applied, and can undo it.")
-    changes = plans.get(code)
+    if cols[0].button(f"Preview: {offer.label}", key=f"preview:{offer.code}", icon=":material/visibility:"):
+        planned[key] = uc.preview_fix(ws, offer.code)
+    cols[1].caption(f"Safe fix: {offer.what}. You see every change before it is applied, and can undo it.")
+    changes = planned.get(key)
     if changes is None:
         return
     if not changes:
@@ -110,88 +156,94 @@ def fix_panel(ws: ui.Workspace, code: str, label: str, what: str) -> None:
         columns=["image", "change"],
     )
     st.dataframe(preview, hide_index=True, width="stretch", height="auto" if len(preview) <= 8 else 300)
-    cols = st.columns(2)
-    if cols[0].button(
-        f"Apply {len(changes):,} change(s)", key=f"apply:{code}", type="primary", icon=":material/build:"
+    actions = st.columns(2)
+    if actions[0].button(
+        f"Apply {len(changes):,} change(s)",
+        key=f"apply:{offer.code}",
+        type="primary",
+        icon=":material/build:",
     ):
-        ids = fixes.apply(ws.store, changes)
-        ws.flusher.notify()
-        st.session_state.setdefault("validate_applied", []).append(
-            {"code": code, "label": label, "ids": list(ids), "n": len(changes)}
-        )
-        plans.pop(code, None)
-        run_validation(ws)
-        st.toast(f"{label}: {len(changes):,} change(s) applied", icon=":material/build:")
-        st.rerun()
-    if cols[1].button("Cancel", key=f"cancel:{code}"):
-        plans.pop(code, None)
+        planned.pop(key, None)
+        done = uc.apply_fix(ws, offer, changes)
+        applied().append((str(ws.path), done))
+        rerun_with(f"{offer.label}: {done.changes:,} change(s) applied", ":material/build:")
+    if actions[1].button("Cancel", key=f"cancel:{offer.code}"):
+        planned.pop(key, None)
         st.rerun()
 
 
-def applied_fixes(ws: ui.Workspace) -> None:
-    applied = st.session_state.get("validate_applied") or []
-    if not applied:
+def undo_list(ws: Workspace) -> None:
+    """This session's changes to this folder, newest first, each with Undo."""
+    entries = applied()
+    mine = [(index, change) for index, (path, change) in enumerate(entries) if path == str(ws.path)]
+    if not mine:
         return
-    from opsml_image import fixes
-
     st.subheader("Applied fixes")
-    for index, item in reversed(list(enumerate(applied))):
+    for index, change in reversed(mine):
         cols = st.columns([3, 1], vertical_alignment="center")
-        cols[0].write(f"**{item['label']}** ({item['code']}): {item['n']:,} change(s)")
-        if cols[1].button("Undo", key=f"undo:{index}:{item['ids'][:1]}", icon=":material/undo:"):
-            fixes.undo(ws.store, item["ids"])
-            ws.flusher.notify()
-            applied.pop(index)
-            run_validation(ws)
-            st.toast(f"Undone: {item['label']}", icon=":material/undo:")
-            st.rerun()
+        if isinstance(change, uc.AppliedFix):
+            cols[0].text(f"{change.offer.label} ({change.offer.code}): {change.changes:,} change(s)")
+            key = f"undo:{index}:{change.ids[:1]}"
+        else:
+            cols[0].text(f"{change.label}, line {change.edit.number} {change.action}")
+            key = f"undo:{index}:line{change.edit.number}"
+        if cols[1].button("Undo", key=key, icon=":material/undo:"):
+            if isinstance(change, uc.AppliedFix):
+                uc.undo_fix(ws, change)
+            else:
+                uc.undo_line_fix(ws, change)
+            entries.pop(index)
+            rerun_with("Undone", ":material/undo:")
 
 
-def body(ws: ui.Workspace) -> None:
+# ------------------------------------------------------------------------------------------ page
+
+
+def body(ws: Workspace) -> None:
     st.title("Validate")
-    st.write("Checks every record and image of the dataset (after saving pending edits to `metadata.jsonl`).")
-    if st.button("Run validation", type="primary", icon=":material/play_arrow:", key="validate_run"):
-        run_validation(ws)
-    result = summary(ws)
-    if result is None:
-        st.info("Not validated yet: press **Run validation**.", icon=":material/info:")
-        return
+    st.write(
+        "Checks every record and image of the dataset (pending edits are written to `metadata.jsonl` first). "
+        "It runs by itself when the dataset changed since the last check."
+    )
+    again = st.button("Validate again", icon=":material/refresh:", key="validate_run")
+    verdict = verdict_now(ws, again)
     cols = st.columns(4)
-    cols[0].metric("Errors", f"{result['errors']:,}")
-    cols[1].metric("Warnings", f"{result['warnings']:,}")
-    if result["records"] is not None:
-        cols[2].metric("Records", f"{result['records']:,}")
-        cols[3].metric("Images checked", f"{result['images']:,}")
-    if result["token"] is not None and result["token"] != ui.store_token(ws):
-        st.info(
-            "The dataset was edited since this validation: run it again to update.", icon=":material/update:"
-        )
-    counts: dict[str, int] = result["counts"]
-    if not counts:
+    cols[0].metric("Errors", f"{verdict.errors:,}")
+    cols[1].metric("Warnings", f"{verdict.warnings:,}")
+    if verdict.records is not None and verdict.images_checked is not None:
+        cols[2].metric("Records", f"{verdict.records:,}")
+        cols[3].metric("Images checked", f"{verdict.images_checked:,}")
+    if not verdict.counts:
         st.success("No problems found: the dataset is valid.", icon=":material/check_circle:")
-    elif result["errors"] == 0:
+    elif verdict.ok:
         st.success(
             "No errors (only warnings): the dataset can be registered.", icon=":material/check_circle:"
         )
     else:
-        st.error(f"{result['errors']:,} error(s): fix them before registering.", icon=":material/error:")
-    for code, count in sorted(counts.items(), key=lambda item: (ui.severity(item[0]) != "error", -item[1])):
+        st.error(f"{verdict.errors:,} error(s): fix them before registering.", icon=":material/error:")
+    previewing = {code for path, code in plans() if path == str(ws.path)}
+    for rank, (code, count) in enumerate(verdict.by_severity()):
         severity, meaning = CODES.get(code, ("error", code))
         icon = ":material/error:" if severity == "error" else ":material/warning:"
-        label = f"**{code}** · {count:,} {severity}(s) · {meaning}"
-        with st.expander(label, icon=icon, key=f"validate_expander:{code}:{count}"):
-            if code in FIXES:
+        label = f"**{ui.plain(code)}** · {count:,} {severity}(s) · {ui.plain(meaning)}"
+        expanded = rank < OPEN_GROUPS or code in previewing
+        with st.expander(label, icon=icon, expanded=expanded, key=f"validate_expander:{code}:{count}"):
+            offer = uc.FIX_OFFERS.get(code)
+            if offer is not None:
                 with ui.guard("The fix"):
-                    fix_panel(ws, code, *FIXES[code])
-            issue_table(ws, code, count)
-    previewing = EMPTY_FIX[0] in st.session_state.get("validate_plans", {})
+                    fix_panel(ws, offer)
+            if code in uc.LINE_CODES:
+                with ui.guard("The broken lines"):
+                    broken_lines(ws, code, count)
+            else:
+                issue_table(ws, code, count)
     with (
-        st.expander("Clean-up", icon=":material/cleaning_services:", expanded=previewing),
+        st.expander("Clean-up", icon=":material/cleaning_services:", expanded=uc.CLEANUP.code in previewing),
         ui.guard("The fix"),
     ):
-        fix_panel(ws, EMPTY_FIX[0], EMPTY_FIX[1], EMPTY_FIX[2])
+        fix_panel(ws, uc.CLEANUP)
     with ui.guard("Undo"):
-        applied_fixes(ws)
+        undo_list(ws)
 
 
 ui.run_page(body, "The Validate page")

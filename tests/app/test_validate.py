@@ -1,4 +1,5 @@
-"""AppTest of the Validate page: a dataset with seeded errors, issues grouped by code, preview/apply/undo fixes."""
+"""AppTest of the Validate page: it runs by itself when stale; seeded errors grouped by code (the first groups
+open); preview/apply/undo fixes; a broken line shown raw, mended in place or dropped, undone."""
 
 from __future__ import annotations
 
@@ -37,9 +38,22 @@ def expander_labels(at: AppTest) -> list[str]:
     return [e.label for e in at.expander]
 
 
-def test_not_validated_yet(app_demo: Path):
+def test_runs_by_itself_and_again_when_the_dataset_changed(app_demo: Path):
+    at = open_validate()  # never validated: it runs
+    assert [m.value for m in at.main.metric][:2] == ["2", "0"]
+    at.run()
+    assert [m.value for m in at.main.metric][:2] == ["2", "0"]
+    path = app_demo / "train" / "metadata.jsonl"
+    path.write_text(path.read_text() + json.dumps({"file_name": "also-gone.jpg"}) + "\n")
+    at.run()  # a metadata file changed since: it runs again
+    assert not at.exception, at.exception
+    assert [m.value for m in at.main.metric][:2] == ["3", "0"]
+
+
+def test_the_first_groups_start_open(app_demo: Path):
     at = open_validate()
-    assert "Not validated yet" in at.info[0].value
+    assert [e.proto.expanded for e in at.main.expander][:2] == [True, True]
+    assert at.main.expander[-1].label == "Clean-up" and not at.main.expander[-1].proto.expanded
 
 
 def test_issues_grouped_by_code_with_links(app_demo: Path):
@@ -83,12 +97,38 @@ def test_drop_missing_records(app_demo: Path):
     assert not any(label.startswith("**image.missing**") for label in expander_labels(at))
 
 
-def test_severity_of_a_code():
-    from pages import _shared as ui
+def test_a_broken_line_is_shown_raw_edited_in_place_and_undone(app_demo: Path):
+    path = app_demo / "train" / "metadata.jsonl"
+    before = path.read_bytes()
+    broken = '{"file_name": "scene_002.jpg", "caption": "**not bold** <b>x</b>",'
+    path.write_bytes(before + broken.encode() + b"\n")
+    at = open_validate()
+    assert any(label.startswith("**line.json** · 1 error") for label in expander_labels(at))
+    assert broken in [t.value for t in at.text]  # the raw line, as text
+    area = next(a for a in at.text_area if a.value == broken)
+    area.input('{"file_name": "scene_002.jpg", "caption": "mended"}')
+    next(b for b in at.button if b.label == "Save line").click().run()
+    assert not at.exception, at.exception
+    assert not any(label.startswith("**line.json**") for label in expander_labels(at))
+    assert path.read_bytes() == before + b'{"file_name":"scene_002.jpg","caption":"mended"}\n'
+    next(b for b in at.button if b.key and b.key.startswith("undo:")).click().run()
+    assert not at.exception, at.exception
+    assert path.read_bytes() == before + broken.encode() + b"\n"
+    assert any(label.startswith("**line.json** · 1 error") for label in expander_labels(at))
 
-    assert ui.severity("box.outside") == "error"
-    assert ui.severity("image.unlabeled") == "warning"
-    assert ui.severity("no.such.code") == "error"  # an unknown code is never taken lightly
+
+def test_a_line_that_is_not_a_record_is_refused_then_dropped(app_demo: Path):
+    path = app_demo / "train" / "metadata.jsonl"
+    before = path.read_bytes()
+    path.write_bytes(before + b"{oops\n")
+    at = open_validate()
+    next(a for a in at.text_area if a.value == "{oops").input('{"caption": "no file name"}')
+    next(b for b in at.button if b.label == "Save line").click().run()
+    assert any("the record has no file" in e.value for e in at.error), [e.value for e in at.error]
+    assert path.read_bytes() == before + b"{oops\n"
+    next(b for b in at.button if b.label == "Drop line").click().run()
+    assert not at.exception, at.exception
+    assert path.read_bytes() == before
 
 
 def test_the_summary_of_one_folder_is_not_shown_for_another(app_demo: Path, tmp_path: Path):
@@ -96,14 +136,12 @@ def test_the_summary_of_one_folder_is_not_shown_for_another(app_demo: Path, tmp_
 
     clean = copy_demo(tmp_path / "clean")
     at = open_validate()
-    at.button(key="validate_run").click().run()
     assert at.main.metric[0].value == "2"  # the seeded errors
     at.sidebar.text_input[0].input(str(clean))
     next(b for b in at.sidebar.button if b.label == "Open").click().run()
     assert not at.exception, at.exception
-    assert not at.main.metric and "Not validated yet" in at.info[0].value
-    at.button(key="validate_run").click().run()
-    assert at.main.metric[0].value == "0"
+    assert at.main.metric[0].value == "0"  # validated anew, not judged by the other folder's verdict
+    assert "the dataset is valid" in at.success[0].value
 
 
 def test_after_a_restart_the_counts_stay_exact_when_the_issue_rows_were_capped(app_demo: Path):
