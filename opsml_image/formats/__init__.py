@@ -11,10 +11,10 @@ Nothing is dropped silently: a bad item stops the conversion with a
 * :mod:`~opsml_image.formats.yolo`: YOLO text labels (``class cx cy w h``, normalised) with ``data.yaml``,
   Ultralytics and Roboflow layouts.
 * ``voc``, ``cvat``, ``labelstudio``, ``hf``: Pascal VOC XML, CVAT for images XML, Label Studio JSON,
-  Hugging Face datasets (import them by module name).
+  Hugging Face datasets.
 """
 
-from opsml_image.formats import base, coco, yolo
+from opsml_image.formats import base, coco, cvat, hf, labelstudio, voc, yolo
 from opsml_image.formats.base import FormatError, Report
 
-__all__ = ["base", "coco", "yolo", "FormatError", "Report"]
+__all__ = ["base", "coco", "cvat", "hf", "labelstudio", "voc", "yolo", "FormatError", "Report"]
