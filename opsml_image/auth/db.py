@@ -1,0 +1,90 @@
+"""The accounts' tables in the app's database (SQLAlchemy 2 Core), and the engine for its URL.
+
+The URL is ``OPSML_IMAGE_STORE_URI`` (as the working store's), else a SQLite file ``<home>/app.db``. The
+tables are prefixed ``auth_`` so they can share a database with the store; several app servers on one
+PostgreSQL share accounts, sessions and the log-in slow-down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from opsml_image.config import home
+
+__all__ = ["metadata", "users", "sessions", "failures", "settings", "database_url", "make_engine"]
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "auth_users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True, unique=True),
+    sa.Column("password_hash", sa.String(256), nullable=True),  # None: signs in through OIDC only
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+sessions = sa.Table(
+    "auth_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the session id: the DB holds no token
+    sa.Column("user_name", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+failures = sa.Table(
+    "auth_failures",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),  # "user:<name>" or "client:<address>"
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("last_at", sa.Float, nullable=False),
+    sa.Column("locked_until", sa.Float, nullable=False),
+)
+
+settings = sa.Table(
+    "auth_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+def database_url() -> str:
+    """The app database: ``OPSML_IMAGE_STORE_URI`` or ``sqlite:///<home>/app.db``."""
+    return os.environ.get("OPSML_IMAGE_STORE_URI") or f"sqlite:///{home() / 'app.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the tables created (idempotent); SQLite gets WAL and a busy timeout."""
+    parsed = sa.engine.make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = sa.create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as error:
+        if "already exists" not in str(error) and not isinstance(error, sa.exc.IntegrityError):
+            raise
+        # another server created the tables at the same moment: the same outcome
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
