@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from opsml_image.auth import Accounts
-from opsml_image.auth import passwords
+from opsml_image.auth import Accounts, passwords
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
