@@ -1,4 +1,5 @@
-"""CLI format commands: ``export coco|yolo`` and ``import coco|yolo`` (mounted by ``opsml_image.cli``)."""
+"""CLI format commands: ``export FORMAT`` and ``import FORMAT`` for coco, yolo, voc, cvat, labelstudio and hf
+(mounted by ``opsml_image.cli``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 
 from opsml_image.cli.support import fail, open_dataset
-from opsml_image.formats import coco, yolo
+from opsml_image.formats import coco, cvat, hf, labelstudio, voc, yolo
 from opsml_image.formats.base import Report
 
 __all__ = ["export_app", "import_app"]
@@ -104,3 +105,100 @@ def import_yolo(
     """Make a dataset folder (split folders, metadata.jsonl, categories.json) from a YOLO folder."""
     with format_errors():
         show(yolo.import_dataset(source, dest, skip_invalid=skip_invalid))
+
+
+NewFolder = Annotated[Path, typer.Argument(help="The folder to write (new or empty).")]
+NewDataset = Annotated[Path, typer.Argument(help="The dataset folder to make (new or empty).")]
+ImagesOption = Annotated[
+    Path | None,
+    typer.Option(help="Where the images are (default: images/ beside the file, else its folder)."),
+]
+
+
+@export_app.command("voc")
+def export_voc(
+    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
+) -> None:
+    """Write Pascal VOC: Annotations/*.xml, JPEGImages/, ImageSets/Main/<split>.txt, labelmap.txt."""
+    dataset = open_dataset(data_dir)
+    with format_errors():
+        show(voc.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+
+
+@export_app.command("cvat")
+def export_cvat(
+    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
+) -> None:
+    """Write CVAT for images 1.1: annotations.xml and images/ (subsets as splits)."""
+    dataset = open_dataset(data_dir)
+    with format_errors():
+        show(cvat.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+
+
+@export_app.command("labelstudio")
+def export_labelstudio(
+    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
+) -> None:
+    """Write Label Studio tasks.json, label_config.xml and images/ (local-files URLs)."""
+    dataset = open_dataset(data_dir)
+    with format_errors():
+        show(labelstudio.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+
+
+@export_app.command("hf")
+def export_hf(
+    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
+) -> None:
+    """Write a Hugging Face dataset with save_to_disk (datasets.load_from_disk reads it)."""
+    dataset = open_dataset(data_dir)
+    with format_errors():
+        show(hf.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+
+
+@import_app.command("voc")
+def import_voc(
+    source: Annotated[Path, typer.Argument(help="A Pascal VOC folder (Annotations/, JPEGImages/).")],
+    dest: NewDataset,
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Make a dataset folder from Pascal VOC XML (ImageSets/Main lists give the splits)."""
+    with format_errors():
+        show(voc.import_dataset(source, dest, skip_invalid=skip_invalid))
+
+
+@import_app.command("cvat")
+def import_cvat(
+    source: Annotated[Path, typer.Argument(help="annotations.xml, or the folder holding it.")],
+    dest: NewDataset,
+    images: ImagesOption = None,
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Make a dataset folder from CVAT for images 1.1 XML (boxes, attributes, tags)."""
+    with format_errors():
+        show(cvat.import_dataset(source, dest, images=images, skip_invalid=skip_invalid))
+
+
+@import_app.command("labelstudio")
+def import_labelstudio(
+    source: Annotated[Path, typer.Argument(help="A Label Studio JSON export, or a folder with tasks.json.")],
+    dest: NewDataset,
+    images: Annotated[
+        Path | None, typer.Option(help="Where the images are (default: the JSON file's folder).")
+    ] = None,
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Make a dataset folder from a Label Studio JSON export (rectanglelabels, choices, textarea)."""
+    with format_errors():
+        show(labelstudio.import_dataset(source, dest, images=images, skip_invalid=skip_invalid))
+
+
+@import_app.command("hf")
+def import_hf(
+    source: Annotated[Path, typer.Argument(help="A Hugging Face dataset saved with save_to_disk.")],
+    dest: NewDataset,
+    bbox_format: Annotated[str, typer.Option(help="How objects.bbox reads: xywh, xyxy or cxcywh.")] = "xywh",
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Make a dataset folder from a saved Hugging Face dataset with image and objects columns."""
+    with format_errors():
+        show(hf.import_dataset(source, dest, bbox_format=bbox_format, skip_invalid=skip_invalid))
