@@ -40,6 +40,7 @@ from opsml_image.formats.base import (
     Refusals,
     Report,
     image_size,
+    paused_gc,
     staged_folder,
     write_folder,
 )
@@ -419,8 +420,9 @@ def _split_meta(meta: Mapping[str, Any], split: str) -> dict[str, Any]:
 
 def to_json_bytes(dataset: ImageDataset, split: str | None = None, *, skip_invalid: bool = False) -> bytes:
     """The COCO JSON of one split, encoded (what :func:`export` writes; the app offers it as a download)."""
-    data, _ = _split_coco(dataset, split, Refusals(dataset.image_dir, skip_invalid))
-    return orjson.dumps(data)
+    with paused_gc():
+        data, _ = _split_coco(dataset, split, Refusals(dataset.image_dir, skip_invalid))
+        return orjson.dumps(data)
 
 
 def _split_coco(dataset: ImageDataset, split: str | None, refusals: Refusals) -> tuple[dict[str, Any], int]:
@@ -446,6 +448,11 @@ def export(
 
     ``dest`` ending in ``.json`` needs one split (``split``, or the dataset's only one).
     """
+    with paused_gc():
+        return _export(dataset, dest, split, skip_invalid)
+
+
+def _export(dataset: ImageDataset, dest: str | Path, split: str | None, skip_invalid: bool) -> Report:
     target = Path(dest)
     refusals = Refusals(dataset.image_dir, skip_invalid)
     report = Report(path=target)
@@ -516,6 +523,13 @@ def import_dataset(
     ``images/`` folder there) and hard-linked (or copied) into a new folder ``dest``. Everything is read and
     checked before anything is written.
     """
+    with paused_gc():
+        return _import(source, dest, images, skip_invalid)
+
+
+def _import(
+    source: str | Path | Sequence[str | Path], dest: str | Path, images: str | Path | None, skip_invalid: bool
+) -> Report:
     paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
     target = Path(dest)
     splits = _split_names(paths)
