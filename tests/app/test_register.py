@@ -34,13 +34,15 @@ def test_register_shows_card_history_and_prefills(app_demo: Path):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert "Registered." in at.success[0].value
-    text = " ".join(m.value for m in at.markdown)
-    assert "uid" in text and "storage uri" in text
+    text = " ".join(t.value for t in at.text)
+    assert "uid: " in text and "storage uri: " in text
     assert [m.value for m in at.main.metric][:2] == ["1.0.0", "12"]
 
     at = open_register()
     assert at.text_input(key="reg_team").value == "vision"
     assert at.text_input(key="reg_contact").value == "ann@example.com"
+    assert at.text_input(key="reg_tags").value == "source=demo"
+    assert "Prefilled from this folder's last card" in at.caption[0].value
     at.radio(key="reg_bump").set_value("patch")
     at.button(key="FormSubmitter:register-Register").click().run()
     assert not at.exception, at.exception
@@ -78,3 +80,61 @@ def test_another_folder_is_validated_anew_not_judged_by_the_last_one(app_demo: P
     next(b for b in at.sidebar.button if b.label == "Open").click().run()
     assert not at.exception, at.exception
     assert "Registration is blocked" in at.error[0].value and "image.missing" in at.error[0].value
+
+
+def test_required_fields_are_marked_and_checked(app_demo: Path):
+    at = open_register()
+    labels = {
+        key: at.text_input(key=key).label for key in ("reg_name", "reg_team", "reg_contact", "reg_tags")
+    }
+    assert labels == {
+        "reg_name": "Name \\*",
+        "reg_team": "Team \\*",
+        "reg_contact": "Contact email \\*",
+        "reg_tags": "Tags",
+    }
+    assert "Nothing was registered from this folder yet" in at.info[0].value
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert not at.exception, at.exception
+    assert "Team, Contact email" in at.error[0].value
+
+
+def test_another_folder_is_not_prefilled_from_this_ones_card(app_demo: Path, tmp_path: Path):
+    from opsml_image.demo import copy_demo
+
+    other = copy_demo(tmp_path / "other")
+    at = open_register()
+    at.text_input(key="reg_team").input("vision")
+    at.text_input(key="reg_contact").input("ann@example.com")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert "Registered." in at.success[0].value
+    at.sidebar.text_input[0].input(str(other))
+    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="reg_name").value == "other"
+    assert at.text_input(key="reg_team").value == ""
+    assert "Nothing was registered from this folder yet" in at.info[0].value
+
+
+def test_register_after_validate_reads_the_metadata_no_more(app_demo: Path, monkeypatch: pytest.MonkeyPatch):
+    from opsml_image import dataset as dataset_module
+
+    reads: list[str] = []
+    real = dataset_module.read_lines
+
+    def counting(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        reads.append(Path(path).parent.name)
+        return real(path, *args, **kwargs)
+
+    at = open_app("pages/new_dataset.py", timeout=60)  # the folder is opened (and indexed) by the app
+    monkeypatch.setattr(dataset_module, "read_lines", counting)
+    at.switch_page("pages/validate.py").run()
+    assert not at.exception, at.exception
+    assert sorted(reads) == ["train", "validation"]  # Validate: each metadata.jsonl once
+    at.switch_page("pages/register.py").run()
+    at.text_input(key="reg_team").input("vision")
+    at.text_input(key="reg_contact").input("ann@example.com")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert not at.exception, at.exception
+    assert "Registered." in at.success[0].value
+    assert sorted(reads) == ["train", "validation"]  # Register: not once more
