@@ -2,71 +2,67 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import streamlit as st
 
-from opsml_image import config
 from opsml_image.uploads import max_upload_bytes
-from pages import _shared as ui
+from opsml_image.usecases.create import Created, Upload, create_dataset, default_parent
+from opsml_image.usecases.workspace import UserError
+from pages import _session as session
+from pages import _widgets as ui
+from pages._legacy import leave_legacy_pages
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-
-
-def create(parent: str, name: str, classes: str, files: list) -> None:  # noqa: ANN001
-    from opsml_image.dataset import ImageDataset
-    from opsml_image.uploads import save_upload
-
-    name = name.strip()
-    if not _NAME.match(name):
-        st.error("Give the dataset a name of letters, digits, '.', '_' or '-' (at most 80, no spaces).")
-        return
-    dest = Path(parent.strip() or config.home() / "datasets").expanduser().resolve() / name
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        st.error(f"{dest} already exists and is not empty: choose another name.")
-        return
-    names = [c.strip() for c in classes.split(",") if c.strip()]
-    if len(set(names)) != len(names):
-        st.error("A class is listed twice.")
-        return
-    if not files:
-        st.error("Choose at least one image to upload.")
-        return
-    try:
-        dataset = ImageDataset.create(dest)
-        if names:
-            dataset.set_category_names(names)
-    except (OSError, ValueError) as error:
-        st.error(f"The folder {dest} cannot be created: {ui.plain(ui.describe(error))}")
-        return
-    saved, rejected = [], []
-    bar = st.progress(0.0, text="Uploading...")
-    for i, upload in enumerate(files, 1):
-        try:
-            path = save_upload(dest, upload.name, upload.getvalue())
-            saved.append(path.name)
-        except ValueError as error:
-            rejected.append(ui.plain(ui.describe(error)))  # the reason names the file
-        bar.progress(i / len(files), text=f"{i} of {len(files)} files")
-    bar.empty()
-    show_refusals(rejected)
-    if not saved:
-        st.warning(f"No image was accepted; the empty dataset is in {dest}.")
-        return
-    st.session_state["new_dataset_created"] = {
-        "path": str(dest),
-        "saved": len(saved),
-        "rejected": rejected,
-    }
-    ui.open_folder(dest)
-    ui.reopen_workspace(dest)
+#: Session state: the dataset just created (shown until the person moves on).
+CREATED = "new_dataset_created"
 
 
 def show_refusals(reasons: list[str]) -> None:
     """One error per refused upload (each reason names its file)."""
     for reason in reasons:
-        st.error(f"Refused — {reason}", icon=":material/block:")
+        st.error(f"Refused — {ui.plain(reason)}", icon=":material/block:")
+
+
+def create(parent: str, name: str, classes: str, files: list[Upload]) -> None:
+    bar = st.progress(0.0, text="Uploading...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{done:,} of {total:,} files")
+
+    try:
+        created = create_dataset(
+            Path(parent.strip()) if parent.strip() else default_parent(), name, files, classes, progress
+        )
+    except UserError as error:
+        bar.empty()
+        st.error(ui.plain(str(error)), icon=":material/error:")
+        return
+    bar.empty()
+    if not created.saved:
+        show_refusals(created.refused)
+        st.warning(f"No image was accepted; the empty dataset is in {ui.plain(created.path)}.")
+        return
+    st.session_state[CREATED] = created
+    session.open_folder(created.path)
+    session.reopen_workspace(created.path)
+    st.rerun()
+
+
+def show_created(created: Created) -> None:
+    refused = f" ({len(created.refused)} refused)" if created.refused else ""
+    st.success(
+        f"Created {ui.plain(created.path)} with {len(created.saved)} image(s){refused}. "
+        "It is now the open dataset.",
+        icon=":material/check_circle:",
+    )
+    show_refusals(created.refused)
+    cols = st.columns(2)
+    if cols[0].button("Start annotating", type="primary", icon=":material/edit:"):
+        st.session_state.pop(CREATED, None)
+        st.switch_page(ui.PAGE_ANNOTATE)
+    if cols[1].button("Create another dataset"):
+        st.session_state.pop(CREATED, None)
+        st.rerun()
 
 
 def body() -> None:
@@ -76,28 +72,15 @@ def body() -> None:
         "`metadata.jsonl`). Every file is checked: non-images, corrupt files and images over the size or "
         "pixel limit are refused with the reason."
     )
-    created = st.session_state.get("new_dataset_created")
-    if created:
-        st.success(
-            f"Created {created['path']} with {created['saved']} image(s)"
-            + (f" ({len(created['rejected'])} refused)" if created["rejected"] else "")
-            + ". It is now the open dataset.",
-            icon=":material/check_circle:",
-        )
-        show_refusals(created["rejected"])
-        cols = st.columns(2)
-        if cols[0].button("Start annotating", type="primary", icon=":material/edit:"):
-            st.session_state.pop("new_dataset_created", None)
-            st.switch_page(ui.PAGE_ANNOTATE)
-        if cols[1].button("Create another dataset"):
-            st.session_state.pop("new_dataset_created", None)
-            st.rerun()
+    created = st.session_state.get(CREATED)
+    if created is not None:
+        show_created(created)
         return
     with st.form("new_dataset"):
         name = st.text_input(
             "Dataset name", placeholder="street-scenes", help="The folder's name", key="new_name"
         )
-        parent = st.text_input("Create it in", value=str(config.home() / "datasets"), key="new_parent")
+        parent = st.text_input("Create it in", value=str(default_parent()), key="new_parent")
         classes = st.text_input(
             "Classes (comma-separated, optional)", placeholder="car, house, tree", key="new_classes"
         )
@@ -111,11 +94,9 @@ def body() -> None:
         )
         submitted = st.form_submit_button("Create dataset", type="primary", icon=":material/add:")
     if submitted:
-        create(parent, name, classes, files or [])
-        if st.session_state.get("new_dataset_created"):
-            st.rerun()
+        create(parent, name, classes, list(files or []))
 
 
-ui.leave_legacy_pages()
+leave_legacy_pages()
 with ui.guard("The New dataset page"):
     body()

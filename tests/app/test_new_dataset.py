@@ -1,4 +1,5 @@
-"""AppTest of the New dataset page: upload images into a new folder; non-images are refused with a reason."""
+"""AppTest of the New dataset page: upload images into a new folder; non-images are refused with a reason;
+refusals (name, existing folder, repeated class) write nothing."""
 
 from __future__ import annotations
 
@@ -53,3 +54,34 @@ def test_name_is_checked(app_home: Path):
     at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
     assert not at.exception
     assert "name" in at.error[0].value
+
+
+def test_refusals_are_readable_and_write_nothing(app_home: Path, tmp_path: Path):
+    (tmp_path / "sets" / "taken").mkdir(parents=True)
+    (tmp_path / "sets" / "taken" / "mine.txt").write_text("keep")
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
+    at.switch_page("pages/new_dataset.py")
+    at.run()
+    at.text_input(key="new_parent").input(str(tmp_path / "sets"))
+    at.text_input(key="new_name").input("taken")
+    at.file_uploader[0].set_value([("a.png", png(), "image/png")])
+    at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
+    assert not at.exception, at.exception
+    assert "already exists and is not empty" in at.error[0].value
+    at.text_input(key="new_name").input("birds")
+    at.text_input(key="new_classes").input("robin, robin")
+    at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
+    assert "A class is listed twice\\: robin" in at.error[0].value  # shown as text: the colon escaped
+    assert sorted(p.name for p in (tmp_path / "sets").iterdir()) == ["taken"]
+
+
+def test_no_image_accepted(app_home: Path, tmp_path: Path):
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
+    at.switch_page("pages/new_dataset.py")
+    at.run()
+    at.text_input(key="new_parent").input(str(tmp_path / "sets"))
+    at.text_input(key="new_name").input("empty")
+    at.file_uploader[0].set_value([("notes.png", b"hello", "image/png")])
+    at.button(key="FormSubmitter:new_dataset-Create dataset").click().run()
+    assert not at.exception, at.exception
+    assert "notes.png" in at.error[0].value and "No image was accepted" in at.warning[0].value
