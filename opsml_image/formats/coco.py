@@ -306,6 +306,8 @@ def to_coco(
                 refusals.refuse(item, f"category {box.category} has no name in categories.json")
                 continue
             coco_annotations.append(_annotation_entry(box, box_id, image["id"], coco_ids[box.category]))
+    if 0 in coco_ids:
+        refusals.warn("category id 0 kept from the source: datumaro and CVAT read id 0 as background")
     coco: dict[str, Any] = {k: v for k, v in meta.items() if k != "categories"}
     if not meta:
         coco.update(info={"description": "exported by opsml-image"}, licenses=[])
@@ -614,8 +616,10 @@ def _with_files(
         found = next((r / annotation.file_name for r in roots if (r / annotation.file_name).is_file()), None)
         if found is None:
             where = " or ".join(str(r) for r in roots)
+            boxes = f" with {len(annotation.boxes)} boxes" if annotation.boxes else ""
             refusals.refuse(
-                f"image id {annotation.extra['id']!r} ({annotation.file_name})", f"not found in {where}"
+                f"image id {annotation.extra['id']!r} ({annotation.file_name}){boxes}",
+                f"not found in {where}",
             )
             continue
         if not in_place:

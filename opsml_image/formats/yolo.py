@@ -148,7 +148,8 @@ def export(
         config["names"] = dict(enumerate(names))
         data = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
         atomic_write_bytes(staging / "data.yaml", data)
-    report.skipped, report.warnings = refusals.skipped, refusals.warnings + losses.warnings()
+    report.skipped = refusals.skipped
+    report.warnings = _names_warning(dataset, names) + refusals.warnings + losses.warnings()
     return report
 
 
@@ -160,6 +161,12 @@ def _names(dataset: ImageDataset) -> list[str]:
         top = max((c for c in dataset.stats().category_counts), default=-1)
         return [str(i) for i in range(top + 1)]
     return names
+
+
+def _names_warning(dataset: ImageDataset, names: list[str]) -> list[str]:
+    if names and not (dataset.image_dir / "categories.json").exists():
+        return ["no categories.json: classes are named by their ids"]
+    return []
 
 
 def _unique_stems(file_names: list[str]) -> dict[str, str]:
@@ -319,6 +326,8 @@ def _split_folders(config: dict[str, Any], key: str, root: Path, path: Path) -> 
     for entry in entries:
         if not isinstance(entry, str):
             raise FormatError(path, key, f"must be a folder path, got {entry!r}")
+        if entry.endswith(".txt"):
+            raise FormatError(path, key, f"{entry!r}: image list files are not read; name the image folder")
         candidates = [base / entry, root / entry]
         if entry.startswith("../"):
             candidates += [base / entry[3:], root / entry[3:]]

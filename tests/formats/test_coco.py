@@ -407,3 +407,16 @@ def test_coco_to_ours_to_coco_is_the_identity_for_any_ids(annotations, first_id)
     meta = {"categories": copy.deepcopy(data["categories"]), "info": data["info"], "licenses": data["licenses"]}
     back = coco.from_coco(data, coco.read_categories([("x", data)]), refusals=Refusals("x"))
     _same_coco(json.loads(json.dumps(coco.to_coco(back, names, meta))), data)
+
+
+def test_a_source_category_0_is_kept_with_a_warning(tmp_path, make_image):
+    data = _golden()
+    data["categories"][0]["id"] = 0
+    for ann in data["annotations"]:
+        if ann["category_id"] == 1:
+            ann["category_id"] = 0
+    folder = _images_for(data, tmp_path / "images", make_image)
+    coco.import_dataset(_write(tmp_path / "zero.json", data), folder)
+    report = coco.export(ImageDataset(image_dir=folder), tmp_path / "again.json")
+    assert report.warnings == ["category id 0 kept from the source: datumaro and CVAT read id 0 as background"]
+    _same_coco(json.loads((tmp_path / "again.json").read_text()), data)

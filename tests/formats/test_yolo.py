@@ -288,3 +288,20 @@ def test_supervision_reads_our_export_with_identical_boxes_and_names(tmp_path):
         expected = [v for b in view.boxes for v in (b.x, b.y, b.x + b.w, b.y + b.h)]
         assert detections.xyxy.ravel().tolist() == pytest.approx(expected, abs=1e-3)
         assert [names[c] for c in detections.class_id] == [names[b.category] for b in view.boxes]
+
+
+def test_image_list_files_are_refused_by_name(tmp_path):
+    (tmp_path / "y").mkdir()
+    (tmp_path / "y" / "data.yaml").write_text("train: train.txt\nnames: [a]\n")
+    with pytest.raises(FormatError, match="data.yaml: train: 'train.txt': image list files are not read"):
+        yolo.import_dataset(tmp_path / "y", tmp_path / "ds")
+
+
+def test_export_without_categories_file_names_classes_by_id_and_says_so(tmp_path, make_image):
+    make_image(tmp_path / "ds" / "a.png", size=(40, 30))
+    (tmp_path / "ds" / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "objects": {"bbox": [[1, 1, 4, 4]], "categories": [1]}}\n'
+    )
+    report = yolo.export(ImageDataset(image_dir=tmp_path / "ds"), tmp_path / "out")
+    assert report.warnings == ["no categories.json: classes are named by their ids"]
+    assert yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())["names"] == {0: "0", 1: "1"}
