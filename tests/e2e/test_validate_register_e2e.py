@@ -31,8 +31,7 @@ def seeded(tmp_path: Path) -> Path:
 
 
 def apply_fix(page: Page, code: str, label: str) -> None:
-    page.get_by_test_id("stExpander").filter(has_text=code).locator("summary").click()
-    page.get_by_role("button", name=f"Preview: {label}").click()
+    page.get_by_role("button", name=f"Preview: {label}").click()  # the first groups start open
     apply = page.get_by_role("button", name="Apply 1 change(s)")
     expect(apply).to_be_visible(timeout=15_000)
     apply.click()
@@ -44,17 +43,14 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     data = seeded(tmp_path)
     base = streamlit_app(data)
     page.set_viewport_size({"width": 1500, "height": 1100})
-    page.goto(f"{base}/validate")
-    page.get_by_role("button", name="Run validation").click()
+    page.goto(f"{base}/validate")  # never validated: it runs by itself
     expect(page.get_by_text("2 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
     wait_idle(page)
-    page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
     expect(page.get_by_role("button", name="Preview: Clip boxes to their image")).to_be_visible(
         timeout=15_000
     )
-    page.wait_for_timeout(1500)  # the expander opening and the issue table (a canvas grid) drawing
+    page.wait_for_timeout(1500)  # the issue tables (canvas grids) drawing
     page.screenshot(path=str(artifacts_dir / "validate-errors.png"), full_page=True)
-    page.get_by_test_id("stExpander").filter(has_text="box.outside").locator("summary").click()
 
     apply_fix(page, "box.outside", "Clip boxes to their image")
     apply_fix(page, "image.missing", "Drop records of missing files")
@@ -71,6 +67,7 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
 
     page.get_by_role("link", name="Register").click()
     expect(page.get_by_text("the dataset can be registered").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Nothing was registered from this folder yet").first).to_be_visible()
     page.get_by_label("Team").fill("vision")
     page.get_by_label("Contact email").fill("ann@example.com")
     page.get_by_role("button", name="Register").last.click()
