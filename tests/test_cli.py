@@ -64,10 +64,14 @@ def test_export_and_import_coco_from_the_shell(tmp_path):
     assert out.exit_code == 0, out.output
     images = json.loads((tmp_path / "val.json").read_text())["images"]
     assert len(images) == len(list((DEMO_DIR / "validation").glob("*.*g")))
+    assert runner.invoke(app, ["export", "coco", str(root), str(tmp_path / "train.json"), "--split", "train"]).exit_code == 0
     (root / "validation" / "metadata.jsonl").unlink()
-    back = runner.invoke(app, ["import", "coco", str(tmp_path / "val.json"), str(root / "validation")])
-    assert back.exit_code == 0, back.output
-    assert runner.invoke(app, ["validate", str(root / "validation")]).exit_code == 0
+    one = runner.invoke(app, ["import", "coco", str(tmp_path / "val.json"), str(root / "validation")])
+    assert one.exit_code == 2 and "import every split file at once" in one.output
+    (root / "train" / "metadata.jsonl").unlink()
+    back = runner.invoke(app, ["import", "coco", str(tmp_path / "train.json"), str(tmp_path / "val.json"), str(root)])
+    assert back.exit_code == 0 and "12 images, 59 boxes" in back.output, back.output
+    assert runner.invoke(app, ["validate", str(root)]).exit_code == 0
 
 
 def test_export_needs_a_split_when_there_are_several(tmp_path):

@@ -34,6 +34,7 @@ import orjson
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.atomic import atomic_write_bytes
+from opsml_image.categories import CATEGORIES_FILE
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
 from opsml_image.formats.base import (
     FormatError,
@@ -583,7 +584,25 @@ def _is_images_folder(target: Path, images: str | Path | None) -> bool:
         return False
     if images is not None and Path(images).resolve() != target.resolve():
         raise FormatError(target, None, "already exists and is not empty; choose a new destination")
+    _refuse_split_folder(target)
     return True
+
+
+def _refuse_split_folder(target: Path) -> None:
+    """Importing one split file into ``ds/validation`` would give that split its own category ids."""
+    parent = target.resolve().parent
+    if SPLIT_ALIASES.get(target.name.lower()) is None:
+        return
+    siblings = [
+        p.name for p in parent.iterdir() if p.is_dir() and p.name.lower() in SPLIT_ALIASES and p != target
+    ]
+    if siblings or (parent / CATEGORIES_FILE).exists():
+        raise FormatError(
+            target,
+            None,
+            f"is a split folder of {parent}: import every split file at once into the dataset folder "
+            f"(import coco train.json val.json {parent}) so the splits share one categories.json",
+        )
 
 
 def _folder_for(root: Path, split: str) -> str:
