@@ -11,6 +11,7 @@ from opsml_image.cli.dataset import info, validate
 from opsml_image.cli.formats import export_app, import_app
 from opsml_image.cli.registry import cards_app, register
 from opsml_image.cli.serve import serve
+from opsml_image.cli.users import users_app
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,7 @@ app.add_typer(import_app, name="import", help="Make a dataset folder from COCO J
 app.command("validate")(validate)
 app.command("info")(info)
 app.command("serve")(serve)
+app.add_typer(users_app, name="users", help="Add, list, change and remove the app's accounts.")
 
 
 def main() -> None:
