@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from opsml_image.registry.card import DataCard
@@ -33,7 +33,7 @@ STAGES = {"validate": "Validating", "upload": "Uploading", "commit": "Recording 
 
 def verdict_now(ws: Workspace) -> checks.Verdict:
     """This session's verdict while current (Validate's), else the store's, else a validation now."""
-    bar: Any = None
+    bar: DeltaGenerator | None = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar

@@ -3,9 +3,8 @@ groups open), broken lines shown raw with an edit or drop, safe fixes previewed;
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from opsml_image.fixes import FixChange
 from opsml_image.rules import CODES
@@ -29,7 +28,7 @@ class ProgressBar:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.bar: Any = None
+        self.bar: DeltaGenerator | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
