@@ -127,14 +127,15 @@ def export(
             yolo_split = _TO_YOLO[part.name]
             config[yolo_split] = f"images/{yolo_split}"
             annotations = list(dataset.annotations(part.name).values())
-            renamed = _unique_stems([a.file_name for a in annotations])
+            renamed = _unique_labels(yolo_split, [a.file_name for a in annotations])
             for annotation in annotations:
                 lines = _label_lines(annotation, part.directory / annotation.file_name, names, refusals)
                 if lines is None:
                     continue
                 file_name = renamed.get(annotation.file_name, annotation.file_name)
-                place_file(part.directory / annotation.file_name, staging / "images" / yolo_split / file_name)
-                label = staging / "labels" / yolo_split / PurePosixPath(file_name).with_suffix(".txt")
+                image = staging / "images" / yolo_split / file_name
+                place_file(part.directory / annotation.file_name, image)
+                label = label_path(image)
                 label.parent.mkdir(parents=True, exist_ok=True)
                 label.write_text("".join(f"{line}\n" for line in lines))
                 losses.add(annotation)
@@ -169,25 +170,31 @@ def _names_warning(dataset: ImageDataset, names: list[str]) -> list[str]:
     return []
 
 
-def _unique_stems(file_names: list[str]) -> dict[str, str]:
-    """New names for images whose label files would collide (``same.png`` → ``same_png.png``)."""
-    taken = {str(PurePosixPath(n).with_suffix("")).casefold() for n in file_names}
+def _unique_labels(yolo_split: str, file_names: list[str]) -> dict[str, str]:
+    """New names for images whose label files would collide (``same.png`` → ``same_png.png``).
+
+    Label paths follow :func:`label_path` and are compared without case, as a case-insensitive disk would.
+    """
+
+    def key(name: str) -> str:
+        return label_path(Path("images", yolo_split, name)).as_posix().casefold()
+
+    taken = {key(n) for n in file_names}
     seen: set[str] = set()
     renamed: dict[str, str] = {}
     for name in file_names:
-        path = PurePosixPath(name)
-        stem = str(path.with_suffix("")).casefold()
-        if stem not in seen:
-            seen.add(stem)
+        if key(name) not in seen:
+            seen.add(key(name))
             continue
+        path = PurePosixPath(name)
         base = f"{path.with_suffix('')}_{path.suffix.lstrip('.')}"
-        candidate, n = base, 1
-        while candidate.casefold() in taken:
+        candidate, n = base + path.suffix, 1
+        while key(candidate) in taken:
             n += 1
-            candidate = f"{base}{n}"
-        taken.add(candidate.casefold())
-        seen.add(candidate.casefold())
-        renamed[name] = candidate + path.suffix
+            candidate = f"{base}{n}{path.suffix}"
+        taken.add(key(candidate))
+        seen.add(key(candidate))
+        renamed[name] = candidate
     return renamed
 
 

@@ -305,3 +305,13 @@ def test_export_without_categories_file_names_classes_by_id_and_says_so(tmp_path
     report = yolo.export(ImageDataset(image_dir=tmp_path / "ds"), tmp_path / "out")
     assert report.warnings == ["no categories.json: classes are named by their ids"]
     assert yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())["names"] == {0: "0", 1: "1"}
+
+
+def test_images_under_an_images_subfolder_get_the_label_ultralytics_looks_for(tmp_path, make_image):
+    dataset = _dataset(tmp_path, make_image, {"train": [("images/a.png", (40, 30), [Box(1, 1, 5, 5, 0)])]})
+    yolo.export(dataset, tmp_path / "out")
+    image = tmp_path / "out" / "images" / "train" / "images" / "a.png"
+    assert image.exists() and yolo.label_path(image).read_text() == "0 0.0875 0.116666666667 0.125 0.166666666667\n"
+    yolo.import_dataset(tmp_path / "out", tmp_path / "back")
+    back = ImageDataset(image_dir=tmp_path / "back").annotations()
+    assert [b.as_bbox() for b in back[("train", "images/a.png")].boxes] == [[1.0, 1.0, 5.0, 5.0]]
