@@ -40,9 +40,16 @@ from defusedxml.ElementTree import fromstring
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
-from opsml_image.formats.exportable import Losses, category_names, export_images, number_text, split_name
+from opsml_image.formats.exportable import (
+    Losses,
+    category_names,
+    export_images,
+    number_text,
+    split_name,
+    uniform_box_fields,
+)
 from opsml_image.images import ImageInfo, probe
-from opsml_image.rules import file_name_problem
+from opsml_image.rules import OUTSIDE_TOLERANCE, file_name_problem
 
 __all__ = [
     "CvatLabel",
@@ -148,7 +155,7 @@ def to_xml(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
                 values["group_id"] = str(int(group))
             element = ET.SubElement(node, "box", values)
             for name, value in extra.items():
-                if value is not None:
+                if value is not None and value != "":
                     ET.SubElement(element, "attribute", name=name).text = _value_text(value)
         for tag in image.tags:
             ET.SubElement(node, "tag", label=tag, source="manual")
@@ -270,7 +277,7 @@ def _box(
     xtl, ytl, xbr, ybr = (_float(source, item, element, key) for key in ("xtl", "ytl", "xbr", "ybr"))
     if xbr <= xtl or ybr <= ytl:
         raise FormatError(source, item, f"empty or reversed box: xtl {xtl}, xbr {xbr}, ytl {ytl}, ybr {ybr}")
-    if float(element.get("rotation") or 0) % 360:
+    if _float(source, item, element, "rotation", "0") % 360:
         raise FormatError(
             source, item, f"rotated by {element.get('rotation')}°; only upright boxes can be held"
         )
@@ -383,7 +390,7 @@ def _input_types(document: CvatDocument, label: str) -> dict[str, str]:
             if box.label != label:
                 continue
             for key, value in box.extra.items():
-                if key in _RESERVED or value is None:
+                if key in _RESERVED or value is None or value == "":
                     continue
                 kind = (
                     "checkbox" if isinstance(value, bool) else "number" if isinstance(value, int) else "text"
@@ -466,8 +473,12 @@ def import_dataset(
             xml_path, None, "no image could be imported" + (" (all skipped)" if refusals.skipped else "")
         )
     order = list(_SUBSETS)
+    texts = uniform_box_fields(a for v in splits.values() for a in v)
     report = Report(path=Path(dest), skipped=refusals.skipped)
     report.warnings = [f"left out {what}: {n:,}" for what, n in document.ignored.items()]
+    report.warnings += [
+        f"attribute {key!r} is missing on some boxes or mixes types: kept as text" for key in texts
+    ]
     if resized:
         report.warnings.append(
             f"{resized:,} images declare a size other than their file's; boxes checked against the file"
@@ -482,7 +493,7 @@ def _default_images(folder: Path) -> Path:
     return folder / "images" if (folder / "images").is_dir() else folder
 
 
-def _inside(box: CvatBox, info: ImageInfo, eps: float = 1e-6) -> bool:
+def _inside(box: CvatBox, info: ImageInfo, eps: float = OUTSIDE_TOLERANCE) -> bool:
     return (
         box.x >= -eps
         and box.y >= -eps

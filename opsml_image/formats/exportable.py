@@ -10,16 +10,25 @@ metadata, a category id without a name) is refused through :class:`~opsml_image.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
 from opsml_image.formats.base import FormatError, Refusals
 from opsml_image.images import ImageInfo, probe
 
-__all__ = ["ExportImage", "export_images", "category_names", "Losses", "split_name", "number_text"]
+__all__ = [
+    "ExportImage",
+    "export_images",
+    "category_names",
+    "Losses",
+    "split_name",
+    "number_text",
+    "uniform_box_fields",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +117,46 @@ def number_text(value: float) -> str:
     """A coordinate as text: an integer without a point, else the shortest exact float (``12.25``)."""
     number = float(value)
     return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+
+
+def uniform_box_fields(annotations: Iterable[ImageAnnotation]) -> list[str]:
+    """Give every box the same fields, each of one JSON type and never null; returns the fields made text.
+
+    Hugging Face infers one type per ``objects`` column, and pyarrow's JSON reader (``imagefolder`` uses it)
+    corrupts lists whose first values in a block are null (apache/arrow#51305: ``[null, 1]`` reads
+    ``[1, 0]``). So a field holding ints and floats becomes float; a field missing (or null) on some boxes,
+    or holding other mixes, becomes text, ``""`` where it was missing (``true``/``false`` for booleans); a
+    field null everywhere is dropped. Boxes are changed in place (their ``extra`` dicts).
+    """
+    boxes = [box for annotation in annotations for box in annotation.boxes]
+    kinds: dict[str, set[type]] = {}
+    sparse: set[str] = set()
+    for box in boxes:
+        for key, value in box.extra.items():
+            kinds.setdefault(key, set())
+            if value is None:
+                sparse.add(key)
+            else:
+                kinds[key].add(type(value))
+    sparse |= {key for key in kinds if any(key not in box.extra for box in boxes)}
+    empty = {key for key, found in kinds.items() if not found}
+    numeric = {key for key, found in kinds.items() if found == {int, float} and key not in sparse}
+    text = sorted(
+        key for key, found in kinds.items() if (len(found) > 1 or key in sparse) and key not in empty
+    )
+    text = [key for key in text if key not in numeric]
+    for box in boxes:
+        for key in empty:
+            box.extra.pop(key, None)
+        for key in numeric:
+            box.extra[key] = float(box.extra[key])
+        for key in text:
+            value = box.extra.get(key)
+            box.extra[key] = "" if value is None else _as_text(value)
+    return text
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)

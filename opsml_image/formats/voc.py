@@ -37,9 +37,15 @@ from PIL import Image
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
-from opsml_image.formats.exportable import Losses, category_names, export_images, number_text
+from opsml_image.formats.exportable import (
+    Losses,
+    category_names,
+    export_images,
+    number_text,
+    uniform_box_fields,
+)
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
-from opsml_image.rules import file_name_problem
+from opsml_image.rules import OUTSIDE_TOLERANCE, file_name_problem
 
 __all__ = ["VocObject", "VocImage", "to_xml", "from_xml", "export", "import_dataset"]
 
@@ -92,7 +98,7 @@ def to_xml(
     for box in annotation.boxes:
         obj = ET.SubElement(root, "object")
         _text(obj, "name", names[box.category])
-        extra = {**_DEFAULTS, **{k: v for k, v in box.extra.items() if v is not None}}
+        extra = {**_DEFAULTS, **{k: v for k, v in box.extra.items() if v is not None and v != ""}}
         _text(obj, "pose", str(extra.pop("pose")))
         for flag in _FLAGS:
             if flag in extra:
@@ -312,6 +318,7 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
         else sorted({obj.name for images in parsed.values() for image, *_ in images for obj in image.objects})
     )
     splits, sources = _annotations(parsed, names)
+    texts = uniform_box_fields(a for v in splits.values() for a in v)
     if not splits:
         raise FormatError(
             root, None, "no image could be imported" + (" (all skipped)" if refusals.skipped else "")
@@ -320,6 +327,9 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
     report.images = sum(len(v) for v in splits.values())
     report.boxes = sum(len(a.boxes) for v in splits.values() for a in v)
     report.warnings = [f"ignored <{tag}> in {n:,} files" for tag, n in ignored.items()]
+    report.warnings += [
+        f"box field {key!r} is missing on some boxes or mixes types: kept as text" for key in texts
+    ]
     if unlisted:
         report.warnings.append(
             f"{unlisted:,} annotation files are in no ImageSets/Main list and were not read"
@@ -411,7 +421,7 @@ def _checked(rel: str, image: VocImage, path: Path, labelmap: list[str] | None) 
         item = f"object {index} ({obj.name})"
         if labelmap is not None and obj.name not in labelmap:
             raise FormatError(rel, item, "class is not in labelmap.txt")
-        eps = 1e-6
+        eps = OUTSIDE_TOLERANCE
         if (
             obj.x < -eps
             or obj.y < -eps

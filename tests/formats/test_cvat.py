@@ -31,7 +31,10 @@ def cvat_folder(root: Path, xml: bytes, names: tuple[str, ...] = ("street_1.jpg"
 def test_golden_file_imports_boxes_attributes_and_tags(tmp_path: Path) -> None:
     report = cvat.import_dataset(cvat_folder(tmp_path / "cvat", GOLDEN.read_bytes()), tmp_path / "ds")
     assert (report.images, report.boxes, report.skipped) == (2, 2, [])
-    assert report.warnings == ["left out <polygon>: 1"]
+    assert report.warnings == ["left out <polygon>: 1"] + [
+        f"attribute {key!r} is missing on some boxes or mixes types: kept as text"
+        for key in ("doors", "model", "parked")
+    ]
     dataset = ImageDataset(image_dir=tmp_path / "ds")
     assert dataset.category_names() == ["car", "tree", "daytime"]
     first = dataset.annotations()[("train", "street_1.jpg")]
@@ -40,12 +43,12 @@ def test_golden_file_imports_boxes_attributes_and_tags(tmp_path: Path) -> None:
         (
             [10.5, 20.0, 19.75, 20.0],
             0,
-            {"occluded": False, "z_order": 0, "model": "van", "parked": True, "doors": 4},
+            {"occluded": False, "z_order": 0, "model": "van", "parked": "true", "doors": "4"},
         ),
         (
             [0.0, 0.0, 64.0, 48.0],
             1,
-            {"occluded": True, "z_order": 1, "model": None, "parked": None, "doors": None},
+            {"occluded": True, "z_order": 1, "model": "", "parked": "", "doors": ""},
         ),
     ]
     assert dataset.annotations()[("train", "street_2.jpg")].boxes == []
@@ -62,8 +65,8 @@ def test_golden_round_trip_is_the_identity(tmp_path: Path) -> None:
     assert car is not None and car.findtext("name") == "car"
     assert {a.findtext("name"): a.findtext("input_type") for a in car.findall("attributes/attribute")} == {
         "model": "text",
-        "parked": "checkbox",
-        "doors": "number",
+        "parked": "text",
+        "doors": "text",
     }
     box = root.find("image/box")
     assert box is not None
@@ -80,6 +83,27 @@ def test_golden_round_trip_is_the_identity(tmp_path: Path) -> None:
     back = ImageDataset(image_dir=tmp_path / "back")
     assert back.category_names() == first.category_names()
     assert back.annotations() == first.annotations()
+
+
+def test_attributes_on_every_box_keep_their_declared_types(tmp_path: Path) -> None:
+    tree = GOLDEN.read_bytes().index(b'<box label="tree"')
+    xml = GOLDEN.read_bytes()[:tree] + GOLDEN.read_bytes()[GOLDEN.read_bytes().index(b"</box>", tree) + 6 :]
+    report = cvat.import_dataset(cvat_folder(tmp_path / "cvat", xml), tmp_path / "ds")
+    assert report.warnings == ["left out <polygon>: 1"]
+    dataset = ImageDataset(image_dir=tmp_path / "ds")
+    (box,) = dataset.annotations()[("train", "street_1.jpg")].boxes
+    assert box.extra == {"occluded": False, "z_order": 0, "model": "van", "parked": True, "doors": 4}
+    cvat.export(dataset, tmp_path / "out")
+    root = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    car = root.find("meta/task/labels/label")
+    assert car is not None
+    types = {
+        a.findtext("name"): (a.findtext("input_type"), a.findtext("values"))
+        for a in car.findall("attributes/attribute")
+    }
+    assert types == {"model": ("text", ""), "parked": ("checkbox", "false"), "doors": ("number", "4\n4\n1")}
+    cvat.import_dataset(tmp_path / "out", tmp_path / "back")
+    assert ImageDataset(image_dir=tmp_path / "back").annotations() == dataset.annotations()
 
 
 def test_demo_round_trip_keeps_splits_tags_and_boxes(tmp_path: Path) -> None:
@@ -103,7 +127,7 @@ def test_imported_folder_loads_in_hugging_face(tmp_path: Path, monkeypatch: pyte
     cvat.import_dataset(cvat_folder(tmp_path / "cvat", GOLDEN.read_bytes()), tmp_path / "ds")
     loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "ds"))["train"]
     row = next(r for r in loaded if r["objects"])
-    assert row["objects"]["model"] == ["van", None] and row["objects"]["doors"] == [4, None]
+    assert row["objects"]["model"] == ["van", ""] and row["objects"]["doors"] == ["4", ""]
 
 
 finite = st.floats(0, 5000, allow_nan=False, allow_infinity=False)

@@ -55,7 +55,7 @@ def test_golden_file_imports_with_devkit_coordinates(tmp_path: Path) -> None:
     dataset = ImageDataset(image_dir=tmp_path / "ds")
     assert dataset.category_names() == ["cat", "dog"]
     (annotation,) = dataset.annotations().values()
-    color = [None, None, "black"]
+    color = ["", "", "black"]
     assert [(b.as_bbox(), b.category, b.extra) for b in annotation.boxes] == [
         (bbox, ["cat", "dog"].index(n), {**e, "color": c})
         for (bbox, n, e), c in zip(GOLDEN_BOXES, color, strict=True)
@@ -264,3 +264,18 @@ def test_export_of_one_split(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "voc")
     with pytest.raises(FormatError, match="no split 'nope'"):
         voc.export(two_split_dataset(tmp_path / "ds2"), tmp_path / "voc", split="nope")
+
+
+def test_attributes_of_mixed_types_become_text_so_hugging_face_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    source = voc_folder(tmp_path / "voc", GOLDEN.read_bytes())
+    other = GOLDEN.read_bytes().replace(b"<value>black</value>", b"<value>12</value>")
+    (source / "Annotations" / "000002.xml").write_bytes(other.replace(b"000001.png", b"000002.png"))
+    write_image(source / "JPEGImages" / "000002.png", size=SIZE)
+    report = voc.import_dataset(source, tmp_path / "ds")
+    assert report.warnings == ["box field 'color' is missing on some boxes or mixes types: kept as text"]
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "ds"))["train"]
+    assert [row["objects"]["color"] for row in loaded] == [["", "", "black"], ["", "", "12"]]
