@@ -30,7 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import FormatError, Refusals, Report, staged_folder, write_folder
-from opsml_image.formats.exportable import category_names, export_images, split_name
+from opsml_image.formats.exportable import category_names, export_images, split_name, uniform_box_fields
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
 from opsml_image.rules import box_outside_problem, file_name_problem, is_finite
 
@@ -105,6 +105,7 @@ def import_dataset(
             raise FormatError(
                 label, None, "no row could be imported" + (" (all skipped)" if refusals.skipped else "")
             )
+        texts = uniform_box_fields(a for v in splits.values() for a in v)
         write_folder(target, splits, names or [], images)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -112,6 +113,9 @@ def import_dataset(
     report.images = len(images)
     report.boxes = sum(len(a.boxes) for v in splits.values() for a in v)
     report.warnings = [f"left out column {c!r} (not JSON values)" for c in sorted(lost)]
+    report.warnings += [
+        f"objects field {key!r} is null on some boxes or mixes types: kept as text" for key in texts
+    ]
     if not names:
         report.warnings.append(
             "no class names (no ClassLabel, no string categories): categories.json not written"

@@ -178,3 +178,14 @@ def test_whole_dataset_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bbox_format must be one of"):
         hf.import_dataset(plain, tmp_path / "ds", bbox_format="yolo")
     assert not (tmp_path / "ds").exists()
+
+
+def test_null_object_fields_become_text_so_imagefolder_reads_them_right(tmp_path: Path) -> None:
+    objects = [
+        {"bbox": [[1, 2, 10, 20], [0, 0, 5, 5]], "category": [1, 0], "area": [None, 3.0]},
+        {"bbox": [[1, 1, 2, 2]], "category": [0], "area": [2.0]},
+    ]
+    report = hf.import_dataset(detection(tmp_path, objects, CLASSES), tmp_path / "ds")
+    assert report.warnings == ["objects field 'area' is null on some boxes or mixes types: kept as text"]
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "ds"))["train"]
+    assert [row["objects"]["area"] for row in loaded] == [["", "3.0"], ["2.0"]]
