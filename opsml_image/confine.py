@@ -23,6 +23,10 @@ __all__ = ["SpecialFileError", "Confinement", "Survey", "is_inside", "kind_of", 
 class SpecialFileError(OSError):
     """The path is not a regular file (a folder, FIFO, socket or device) and was not read."""
 
+    def __init__(self, path: str | Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}, not a regular file")
+        self.path, self.kind = path, kind
+
 
 def kind_of(mode: int) -> str:
     """A person's name for the file type in a stat mode."""
@@ -50,7 +54,7 @@ def open_regular(path: str | Path, buffering: int = -1) -> BinaryIO:
     try:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
-            raise SpecialFileError(f"{path} is {kind_of(mode)}, not a regular file")
+            raise SpecialFileError(path, kind_of(mode))
         os.set_blocking(handle.fileno(), True)
     except BaseException:
         handle.close()

@@ -139,9 +139,11 @@ def _open_metadata(path: str | Path) -> Any:
     try:
         return open_regular(path, buffering=_CHUNK)
     except SpecialFileError as error:
-        raise MetadataError(path, None, Problem("file.special", None, str(error))) from None
+        kind = error.kind
     except IsADirectoryError:
-        raise MetadataError(path, None, Problem("file.special", None, f"{path} is a folder")) from None
+        kind = "a folder"
+    message = f"it is {kind}, not a regular file: it is not read"
+    raise MetadataError(path, None, Problem("file.special", None, message))
 
 
 def _first_string_problem(value: Any) -> Any:

@@ -54,3 +54,12 @@ def test_sync_filesystem_uses_syncfs_and_falls_back_to_sync(tmp_path, monkeypatc
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
     atomic.sync_filesystem(tmp_path)
     assert calls == ["sync"]
+
+
+def test_temp_names_carry_host_and_pid_and_are_told_apart(tmp_path):
+    with atomic_writer(tmp_path / "metadata.jsonl") as handle:
+        [name] = [n for n in os.listdir(tmp_path) if n != "metadata.jsonl"]
+        handle.write(b"x")
+    assert name.startswith(f".metadata.jsonl.{atomic._HOST}-{os.getpid()}.") and atomic.is_temp_name(name)
+    assert not atomic.is_temp_name("metadata.jsonl") and not atomic.is_temp_name("a.tmp")
+    assert atomic.remove_stale_temps(tmp_path) == [] and os.listdir(tmp_path) == ["metadata.jsonl"]

@@ -112,3 +112,34 @@ def test_rewrite_appends_after_a_file_without_final_newline(tmp_path):
     path.write_bytes(b'{"file_name": "a.png"}')
     rewrite_lines(path, append=[{"file_name": "b.png"}])
     assert path.read_bytes() == b'{"file_name": "a.png"}\n{"file_name":"b.png"}\n'
+
+
+def test_nul_and_lone_surrogates_are_problems_of_their_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(
+        b'{"file_name": "a\\u0000.png"}\n'
+        b'{"file_name": "a.png", "caption": "\\ud800"}\n'
+        b'{"file_name": "a.png", "caption": "a \\\\u0000 written out is fine"}\n'
+        b'{"file_name": "a.png", "caption": "\\ud83d\\ude00 a pair is fine"}\n'
+    )
+    found = list(read_lines(path))
+    assert [(n, v.code, v.field) for n, v in found[:2]] == [
+        (1, "string.nul", "file_name"),
+        (2, "string.surrogate", "caption"),
+    ]
+    assert found[2][1]["caption"] == "a \\u0000 written out is fine"
+    assert found[3][1]["caption"].startswith("\U0001f600")
+    with pytest.raises(MetadataError, match=r"m.jsonl:1 \[file_name\]: .* \(string.nul\)"):
+        list(iter_objects(path))
+
+
+def test_a_folder_or_fifo_is_not_a_metadata_file(tmp_path):
+    import os
+
+    with pytest.raises(MetadataError, match="it is a folder, not a regular file"):
+        list(read_lines(tmp_path))
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(MetadataError, match=r"is a FIFO \(named pipe\)"):
+        list(read_lines(tmp_path / "pipe"))  # returns at once: no writer is waited for
+    with pytest.raises(MetadataError, match="is a FIFO"):
+        rewrite_lines(tmp_path / "pipe", append=[{"file_name": "a.png"}])

@@ -39,7 +39,10 @@ def codes(obj):
             ["box.finite"],
         ),
         ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 0, 4]], "categories": [0]}}, ["box.size"]),
-        ({"file_name": "a.png", "objects": {"bbox": [[1, 2, 10**400, 4]], "categories": [0]}}, ["box.finite"]),
+        (
+            {"file_name": "a.png", "objects": {"bbox": [[1, 2, 10**400, 4]], "categories": [0]}},
+            ["box.finite"],
+        ),
         (
             {"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]], "categories": [0, 1]}},
             ["objects.length"],
@@ -91,3 +94,23 @@ def test_box_outside_tolerates_rounding_only():
     assert rules.box_outside_problem([0, 0, 100, 50], 100, 50, "b") is None
     assert rules.box_outside_problem([0, 0, 100.5, 50], 100, 50, "b").code == "box.outside"
     assert rules.box_outside_problem([-0.5, 0, 10, 10], 100, 50, "b").code == "box.outside"
+
+
+def test_string_problems_find_nul_and_lone_surrogates_at_any_depth():
+    record = {
+        "file_name": "a.png",
+        "caption": "fine \U0001f600 emoji",
+        "x\x00y": 1,
+        "meta": {"tags": ["ok", "bad \udc80"], "n": [1, 2.5, None, True]},
+    }
+    found = [(p.code, p.field) for p in rules.string_problems(record)]
+    assert found == [("string.nul", "x\\u0000y (key)"), ("string.surrogate", "meta.tags[1]")]
+    problem = rules.string_problem("ab\x00", "caption")
+    assert problem.message == "caption holds a NUL character (\\u0000) at character 3"
+    assert "\x00" not in problem.message and rules.shown("a\x00\ud800") == "a\\u0000\\ud800"
+    assert list(rules.string_problems({"file_name": "a.png", "objects": {"bbox": [[1, 2, 3, 4]]}})) == []
+
+
+def test_every_new_code_has_a_severity_and_a_meaning():
+    for code in ("string.nul", "string.surrogate", "file.outside", "file.special"):
+        assert rules.CODES[code][0] == "error" and rules.CODES[code][1]

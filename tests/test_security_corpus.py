@@ -174,7 +174,7 @@ def test_a_device_is_refused(tmp_path):
 
 
 def test_a_folder_given_to_from_file_raises_metadata_error(tmp_path):
-    with pytest.raises(MetadataError, match="is a folder") as caught:
+    with pytest.raises(MetadataError, match="it is a folder, not a regular file") as caught:
         ImageMetadata.from_file(tmp_path)
     assert caught.value.problem.code == "file.special"
 

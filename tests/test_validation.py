@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,17 @@ BAD_LINES = {
     "truncated-png": (b'{"file_name": "cut.png"}', "image.unreadable", "file_name"),
     "decompression-bomb": (b'{"file_name": "bomb.png"}', "image.too_large", "file_name"),
     "non-utf8": (b'{"file_name": "good\xff.png"}', "line.encoding", None),
+    "nul-in-file-name": (b'{"file_name": "good.png\\u0000.txt"}', "string.nul", "file_name"),
+    "surrogate-in-caption": (
+        b'{"file_name": "good.png", "caption": "\\udc80"}',
+        "string.surrogate",
+        "caption",
+    ),
+    "nul-in-extra-value": (
+        b'{"file_name": "good.png", "meta": {"by": ["x\\u0000"]}}',
+        "string.nul",
+        "meta.by[0]",
+    ),
 }
 
 
@@ -220,3 +232,14 @@ def test_progress_reports_bytes_up_to_the_total(tmp_path, make_image):
     size = (tmp_path / "metadata.jsonl").stat().st_size
     assert len(calls) >= 3 and calls[-1] == (size, size)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_validate_file_keeps_images_inside_its_root(tmp_path, make_image):
+    make_image(tmp_path / "outside.png", size=(20, 20))
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "in.png").symlink_to(tmp_path / "outside.png")
+    os.mkfifo(root / "pipe.png")
+    (root / "metadata.jsonl").write_text('{"file_name": "in.png"}\n{"file_name": "pipe.png"}\n')
+    report = validate_file(root / "metadata.jsonl", root)
+    assert [(i.line, i.code) for i in report.issues] == [(1, "file.outside"), (2, "file.special")]
