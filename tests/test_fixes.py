@@ -110,7 +110,7 @@ def test_apply_refuses_a_stale_plan_entirely(store: WorkStore) -> None:
     changes = fixes.plan(store, "box.outside")
     g = store.get("train", "g.png")
     g.caption = "edited after the preview"
-    store.save(g)
+    store.save(g, store.version("train", "g.png"))
     with pytest.raises(StaleEdit):
         fixes.apply(store, changes)
     assert store.get("train", "a.png").boxes == changes[0].before.boxes  # nothing applied

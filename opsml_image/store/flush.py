@@ -7,7 +7,8 @@ is flushed in three steps, and saves go on meanwhile:
 2. rewrite the file with :func:`~opsml_image.jsonl.rewrite_lines` (untouched lines kept byte for byte),
    outside any transaction;
 3. in a short write transaction: map every stored line number of the split through the rewrite, clear
-   ``dirty`` only on rows whose version is still the one written, and drop only the tombstones written.
+   ``dirty`` only on rows whose version is still the one written, and empty only the tombstones written
+   (a tombstone without lines stays: it keeps the deleted image's version, so an undo can follow it).
    A save that committed during step 2 keeps its row dirty for the next flush.
 """
 
@@ -39,7 +40,7 @@ def pending_splits(conn: Connection, scope: Scope) -> list[str]:
     found = conn.execute(
         sa.text(
             "SELECT DISTINCT split FROM store_image WHERE dataset = :d AND dirty = 1 "
-            "UNION SELECT DISTINCT split FROM store_tombstone WHERE dataset = :d"
+            "UNION SELECT DISTINCT split FROM store_tombstone WHERE dataset = :d AND lines <> '[]'"
         ),
         {"d": scope.dataset},
     )
@@ -95,11 +96,11 @@ def flush_split(read: Transaction, write: Transaction, scope: Scope, dataset: Im
                 sa.text("UPDATE store_image SET dirty = 0 WHERE id = :id AND version = :v"),
                 [{"id": r.id, "v": r.version} for r in pending.rows],
             )
-        if pending.tombs:
+        if pending.tombs:  # written: the tombstone stays, without lines, to keep the image's version
             conn.execute(
                 sa.text(
-                    "DELETE FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n "
-                    "AND version = :v"
+                    "UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d AND split_order = :o "
+                    "AND file_name = :n AND version = :v"
                 ),
                 [{"d": scope.dataset, "o": order, "n": n, "v": v} for n, (_, v) in pending.tombs.items()],
             )
@@ -124,7 +125,10 @@ def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
     tombs = {
         name: (list(orjson.loads(lines)), int(version))
         for name, lines, version in conn.execute(
-            sa.text("SELECT file_name, lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o"),
+            sa.text(
+                "SELECT file_name, lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o "
+                "AND lines <> '[]'"
+            ),
             params,
         )
     }

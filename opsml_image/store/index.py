@@ -140,12 +140,20 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
         else:
             versioned.append(r)
     conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), d)
-    conn.execute(sa.text("DELETE FROM store_tombstone WHERE dataset = :d"), d)
     if versioned:
         conn.execute(
             IMAGE.insert(),
             [{"dataset": scope.dataset, **dict(zip(_LOAD_FIELDS, r, strict=False))} for r in versioned],
         )
+    conn.execute(  # the images indexed again continue from their tombstone's version
+        sa.text(
+            "DELETE FROM store_tombstone WHERE dataset = :d AND EXISTS (SELECT 1 FROM store_image i WHERE "
+            "i.dataset = :d AND i.split_order = store_tombstone.split_order "
+            "AND i.file_name = store_tombstone.file_name)"
+        ),
+        d,
+    )
+    conn.execute(sa.text("UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d"), d)
     load_totals(conn, scope, versioned)
 
 

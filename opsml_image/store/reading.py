@@ -137,7 +137,9 @@ def dirty_count(conn: Connection, scope: Scope) -> int:
     """Images with edits not yet flushed (deleted records of missing files included)."""
     params = {"d": scope.dataset}
     rows = conn.execute(sa.text("SELECT count(*) FROM store_image WHERE dataset = :d AND dirty = 1"), params)
-    tombs = conn.execute(sa.text("SELECT count(*) FROM store_tombstone WHERE dataset = :d"), params)
+    tombs = conn.execute(
+        sa.text("SELECT count(*) FROM store_tombstone WHERE dataset = :d AND lines <> '[]'"), params
+    )
     return int(rows.scalar_one()) + int(tombs.scalar_one())
 
 

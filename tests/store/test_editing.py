@@ -132,8 +132,14 @@ def test_delete_record_of_missing_image(store: WorkStore, dataset: ImageDataset)
     store.delete("train", "c.png", store.version("train", "c.png"))
     store.flush()
     assert b'"c.png"' not in dataset.split("train").metadata_path.read_bytes()
-    assert store.get("train", "c.png") is None
+    assert store.get("train", "c.png") is None and store.dirty_count() == 0
+    assert store.version("train", "c.png") == 4  # the flushed tombstone keeps the version ...
     assert store.sync() is False
+    store.sync(force=True)
+    assert store.version("train", "c.png") == 4  # ... through a re-index, so the deletion can be undone
+    store.undo(store.history(1)[0].id)
+    store.flush()
+    assert store.get("train", "c.png").lines == (6,) and store.version("train", "c.png") == 5
 
 
 def test_save_normalises_the_annotation(store: WorkStore) -> None:
