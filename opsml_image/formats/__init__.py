@@ -6,8 +6,9 @@ Every format module has the same functions (see :mod:`~opsml_image.formats.base`
 Nothing is dropped silently: a bad item stops the conversion with a
 :class:`~opsml_image.formats.base.FormatError` naming it, or with ``skip_invalid`` is listed in the report.
 
-* :mod:`~opsml_image.formats.coco`: COCO detection JSON; COCO → folder → COCO is the identity
-  (ids, ``iscrowd``, ``area``, ``segmentation``, ``info``, ``licenses`` kept; sidecar ``coco_meta.json``).
+* :mod:`~opsml_image.formats.coco`: COCO detection JSON; COCO → folder → COCO is the identity (ids,
+  ``iscrowd``, ``area``, ``segmentation``, ``info``, ``licenses`` kept; sidecar ``coco_meta.json``); the pure
+  dict conversions are in :mod:`~opsml_image.formats.coco_convert`.
 * :mod:`~opsml_image.formats.yolo`: YOLO text labels (``class cx cy w h``, normalised) with ``data.yaml``,
   Ultralytics and Roboflow layouts.
 * ``voc``, ``cvat``, ``labelstudio``, ``hf``: Pascal VOC XML, CVAT for images XML, Label Studio JSON,

@@ -232,8 +232,9 @@ def to_coco(
     """The COCO dict of some annotations (one split), the inverse of :func:`from_coco`.
 
     ``names`` are the dense category names; ``meta`` is the split's part of ``coco_meta.json`` plus its
-    ``categories`` (see :func:`read_meta`). Image sizes come from the records' ``width``/``height``, else from
-    ``size`` (which gives ``(width, height)`` or a message); ids kept from the records, new ones after them.
+    ``categories`` (see :func:`opsml_image.formats.coco.read_meta`). Image sizes come from the records'
+    ``width``/``height``, else from ``size`` (which gives ``(width, height)`` or a message); ids are kept
+    from the records, new ones numbered after them.
     """
     refusals = refusals or Refusals("COCO export")
     meta = meta or {}
