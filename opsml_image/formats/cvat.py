@@ -444,9 +444,9 @@ def import_dataset(
         if (split, image.name) in sources:
             refusals.refuse(item, f"a second image named {image.name!r} in split {split}")
             continue
-        candidates = ([image_root / image.subset / image.name] if image.subset else []) + [
-            image_root / image.name
-        ]
+        candidates = [image_root / image.name]
+        if image.subset and "/" not in image.subset and not file_name_problem(image.subset):
+            candidates.insert(0, image_root / image.subset / image.name)
         found = next((c for c in candidates if c.is_file()), None)
         info = probe(found) if found is not None else None
         if found is None or not isinstance(info, ImageInfo):

@@ -304,6 +304,9 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
         except FileNotFoundError:
             refusals.refuse(item, f"no {rel}")
             continue
+        except OSError as error:
+            refusals.refuse(rel, f"cannot be read: {error.strerror}")
+            continue
         except FormatError as error:
             refusals.refuse(f"{error.source}: {error.item}" if error.item else error.source, error.reason)
             continue
@@ -382,11 +385,19 @@ def _split_members(root: Path, refusals: Refusals) -> tuple[list[tuple[str, str,
     members: list[tuple[str, str, str]] = []
     seen: dict[str, str] = {}
     for split, path in files.items():
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise FormatError(path, None, f"cannot be read as UTF-8 text: {error}") from None
+        for number, line in enumerate(lines, 1):
             voc_id = line.split()[0] if line.split() else ""
             if not voc_id:
                 continue
             item = f"ImageSets/Main/{path.name} line {number}"
+            problem = file_name_problem(voc_id)
+            if problem:
+                refusals.refuse(item, f"id {voc_id!r}: {problem.message}")
+                continue
             if voc_id in seen:
                 refusals.refuse(item, f"id {voc_id!r} is listed already ({seen[voc_id]})")
                 continue

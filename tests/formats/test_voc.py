@@ -214,6 +214,9 @@ def test_image_sets_choose_splits_and_refuse_missing_ids(tmp_path: Path) -> None
     (main / "val.txt").write_text("000009\n")
     with pytest.raises(FormatError, match="ImageSets/Main/val.txt line 1: no Annotations/000009.xml"):
         voc.import_dataset(source, tmp_path / "ds")
+    (main / "val.txt").write_text("../../secret\n")
+    with pytest.raises(FormatError, match="val.txt line 1: id '../../secret': file_name must not go up"):
+        voc.import_dataset(source, tmp_path / "ds")
     (main / "val.txt").write_text("")
     (source / "Annotations" / "000002.xml").write_bytes(box_xml(10))
     report = voc.import_dataset(source, tmp_path / "ds")
@@ -279,3 +282,19 @@ def test_attributes_of_mixed_types_become_text_so_hugging_face_loads(
     assert report.warnings == ["box field 'color' is missing on some boxes or mixes types: kept as text"]
     loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "ds"))["train"]
     assert [row["objects"]["color"] for row in loaded] == [["", "", "black"], ["", "", "12"]]
+
+
+def test_a_voc2007_style_file_imports_and_names_what_it_leaves_out(tmp_path: Path) -> None:
+    xml = (Path(__file__).parent / "golden" / "voc2007_000005.xml").read_bytes()
+    (tmp_path / "voc" / "Annotations").mkdir(parents=True)
+    (tmp_path / "voc" / "Annotations" / "000005.xml").write_bytes(xml)
+    write_image(tmp_path / "voc" / "JPEGImages" / "000005.jpg", size=(500, 375))
+    report = voc.import_dataset(tmp_path / "voc", tmp_path / "ds")
+    assert report.warnings == ["ignored <object/part> in 1 files"]
+    dataset = ImageDataset(image_dir=tmp_path / "ds")
+    assert dataset.category_names() == ["chair", "person"]
+    (annotation,) = dataset.annotations().values()
+    assert [(b.as_bbox(), b.category, b.extra) for b in annotation.boxes] == [
+        ([262.0, 210.0, 62.0, 129.0], 0, {"pose": "Rear", "truncated": False, "difficult": False}),
+        ([0.0, 0.0, 500.0, 375.0], 1, {"pose": "Unspecified", "truncated": True, "difficult": True}),
+    ]
