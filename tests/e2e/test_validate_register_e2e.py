@@ -76,3 +76,29 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     expect(page.get_by_test_id("stMetricValue").filter(has_text="1.0.0")).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "register.png"), full_page=True)
+
+
+def test_a_broken_line_is_mended_in_place_and_undone(
+    page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path
+):
+    data = copy_demo(tmp_path / "data")
+    path = data / "train" / "metadata.jsonl"
+    before = path.read_bytes()
+    broken = '{"file_name": "scene_002.jpg", "caption": "<b>not bold</b> **either**",'
+    path.write_bytes(before + broken.encode() + b"\n")
+    base = streamlit_app(data)
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(f"{base}/validate")
+    expect(page.get_by_text("1 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(broken, exact=True)).to_be_visible()  # the raw line, as text
+    wait_idle(page)
+    page.screenshot(path=str(artifacts_dir / "validate-broken-line.png"), full_page=True)
+    page.get_by_label("The line as it should be (one JSON record)").fill(
+        '{"file_name": "scene_002.jpg", "caption": "mended"}'
+    )
+    page.get_by_role("button", name="Save line").click()
+    expect(page.get_by_text("No problems found: the dataset is valid.").first).to_be_visible(timeout=30_000)
+    assert path.read_bytes() == before + b'{"file_name":"scene_002.jpg","caption":"mended"}\n'
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_text("1 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
+    assert path.read_bytes() == before + broken.encode() + b"\n"
