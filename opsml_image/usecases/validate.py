@@ -113,18 +113,18 @@ def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verd
     ws.store.set_issues(report)
     stamp = before if folder_stamp(ws.path) == before else None
     return Verdict(
-        ws.path,
-        report.errors,
-        report.warnings,
-        dict(report.counts),
-        report.truncated,
-        at,
-        report.records,
-        report.images_checked,
-        stamp,
-        report,
-        tally.stats(),
-        mark,
+        path=ws.path,
+        errors=report.errors,
+        warnings=report.warnings,
+        counts=dict(report.counts),
+        truncated=report.truncated,
+        at=at,
+        records=report.records,
+        images_checked=report.images_checked,
+        stamp=stamp,
+        report=report,
+        stats=tally.stats(),
+        mark=mark,
     )
 
 
