@@ -1,10 +1,11 @@
 """What the VOC, CVAT, Label Studio and Hugging Face modules share: the images an export writes, what a
-format cannot hold, and split names read from other tools.
+format cannot hold, one type per box field, and split names read from other tools.
 
 :func:`export_images` walks a dataset (or one split) and yields each image with its merged annotation, its
 file and its size; an image that cannot be written whole (missing or unreadable file, malformed boxes in the
-metadata, a category id without a name) is refused through :class:`~opsml_image.formats.base.Refusals`.
-:class:`Losses` counts what the target format has no place for, for :attr:`Report.warnings`.
+metadata, a category id without a name, a box reaching outside the image) is refused through
+:class:`~opsml_image.formats.base.Refusals`. :class:`Losses` counts what the target format has no place
+for, for :attr:`Report.warnings`. :func:`uniform_box_fields` makes imported box fields safe for Hugging Face.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
 from opsml_image.formats.base import FormatError, Refusals
 from opsml_image.images import ImageInfo, probe
+from opsml_image.rules import box_outside_problem
 
 __all__ = [
     "ExportImage",
@@ -77,6 +79,21 @@ def export_images(
             info = probe(path)
             if not isinstance(info, ImageInfo):
                 refusals.refuse(item, f"image missing or unreadable ({info.message})")
+                continue
+            outside = next(
+                (
+                    problem
+                    for number, box in enumerate(view.boxes, 1)
+                    if (
+                        problem := box_outside_problem(
+                            box.as_bbox(), info.width, info.height, f"box {number}"
+                        )
+                    )
+                ),
+                None,
+            )
+            if outside is not None:
+                refusals.refuse(item, outside.message)
                 continue
             yield ExportImage(part.name, view, path, info.width, info.height)
 

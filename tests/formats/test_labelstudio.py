@@ -165,3 +165,20 @@ def test_candidates_try_the_longest_tail_first() -> None:
     ]
     assert labelstudio._candidates("/data/local-files/?d=dir/../x.jpg") == ["dir/x.jpg", "x.jpg"]
     assert labelstudio._candidates("https://host/a/b.png?token=1") == ["a/b.png", "b.png"]
+
+
+def test_export_refuses_a_box_outside_its_image(tmp_path: Path) -> None:
+    from formats_sample import make_dataset
+
+    dataset = make_dataset(
+        tmp_path / "ds",
+        {"train": [ImageAnnotation("a.png", boxes=[Box(60, 1, 10, 5, 0)]), ImageAnnotation("b.png")]},
+        ["car"],
+    )
+    with pytest.raises(
+        FormatError, match=r"train/a.png: box 1 = \[60, 1, 10, 5\] lies outside the 64x48 image"
+    ):
+        labelstudio.export(dataset, tmp_path / "ls")
+    assert not (tmp_path / "ls").exists()
+    report = labelstudio.export(dataset, tmp_path / "ls", skip_invalid=True)
+    assert report.images == 1 and [s.item for s in report.skipped] == ["train/a.png"]
