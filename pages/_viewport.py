@@ -15,7 +15,8 @@ import streamlit as st
 _JS = """
 export default function(component) {
     const { setStateValue, setTriggerValue, parentElement } = component;
-    const column = parentElement.closest('[data-testid="stColumn"]') || parentElement.parentElement;
+    const root = parentElement.host || parentElement;  // an isolated component mounts in a shadow root
+    const column = root.closest('[data-testid="stColumn"]') || root.parentElement;
     let last = 0;
     const measure = () => {
         const width = Math.floor(column.getBoundingClientRect().width);

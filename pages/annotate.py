@@ -22,6 +22,11 @@ from pages._viewport import viewport
 CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
 FALLBACK_WIDTH = 640  # before the browser has reported the column's width (and under AppTest)
 SWATCH = "<span style='display:inline-block;width:{width};height:{height};background:{color}'></span>"
+#: The toolbar keeps one row: its buttons' key hints are in their tooltips and the shortcut sheet.
+TOOLBAR_CSS = (
+    "<style>.st-key-annotate_toolbar button kbd, .st-key-annotate_toolbar [data-testid='stButtonShortcut']"
+    " {display: none;}</style>"
+)
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image"),
@@ -347,7 +352,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
     options = sorted(set(labels) | {b.category for b in boxes})
     with st.container(height=min(80 + 64 * len(boxes), 360), border=False):
         for i, box in enumerate(boxes):
-            cols = st.columns([0.8, 3, 3.2, 0.9], vertical_alignment="center")
+            cols = st.columns([1, 3.2, 1], vertical_alignment="center", gap="small")
             cols[0].button(
                 str(i + 1),
                 key=f"box_sel:{rev}:{i}",
@@ -371,8 +376,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 on_change=_relabel,
                 args=(ws, view.key, i, widget),
             )
-            cols[2].text(f"x {box.x:g} y {box.y:g}\nw {box.w:g} h {box.h:g}")
-            cols[3].button(
+            cols[2].button(
                 "",
                 icon=":material/delete:",
                 key=f"box_del:{rev}:{i}",
@@ -380,6 +384,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 on_click=_on_view,
                 args=(ws, view.key, uc.delete_box, i),
             )
+            st.caption(f"x {box.x:g} · y {box.y:g} · w {box.w:g} · h {box.h:g}")
             problem = problems.get(i)
             if problem is not None:
                 line = st.columns([3, 1.4], vertical_alignment="center")
@@ -419,29 +424,30 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
 
 
 def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
+    """Zoom, pan, undo/redo and the shortcut sheet: icon buttons with their keys."""
     zoom = st.session_state.get("annotate_zoom", 1.0)
-    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    panning = bool(st.session_state.get("annotate_pan"))
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="annotate_toolbar"):
         st.button("", icon=":material/zoom_out:", key="zoom_out", shortcut="O", help="Zoom out (− or O)",
                   on_click=_zoom, args=(-1,), disabled=zoom <= 1.0)  # fmt: skip
         st.button("", icon=":material/zoom_in:", key="zoom_in", shortcut="I", help="Zoom in (+ or I)",
                   on_click=_zoom, args=(1,), disabled=zoom >= uc.ZOOMS[-1])  # fmt: skip
-        st.button(
-            "Fit", key="zoom_fit", shortcut="F", on_click=_set_zoom, args=(1.0,), help="Whole image (F)"
-        )
+        st.button("Fit", key="zoom_fit", shortcut="F", on_click=_set_zoom, args=(1.0,),
+                  help="Whole image (F)")  # fmt: skip
         if view.size is not None:
             actual = max(1.0, view.size[0] / max(1, column_width))
-            st.button("100%", key="zoom_100", shortcut="0", on_click=_set_zoom, args=(actual,),
-                      help="One image pixel a screen pixel (0)")  # fmt: skip
-        st.toggle("Pan", key="annotate_pan", help="Drag on the image to move the view (P)", on_change=bump)
-        st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P", help="Pan mode on/off (P)",
-                  on_click=_toggle_pan)  # fmt: skip
+            st.button("1:1", key="zoom_100", shortcut="0", on_click=_set_zoom, args=(actual,),
+                      help="100%: one image pixel a screen pixel (0)")  # fmt: skip
+        st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P", on_click=_toggle_pan,
+                  type="primary" if panning else "secondary",
+                  help="Pan mode (P): drag on the image to move the view")  # fmt: skip
         st.button("", icon=":material/undo:", key="undo", shortcut="Ctrl+Z", help="Undo (Ctrl+Z)",
                   on_click=_undo, args=(ws, view.key))  # fmt: skip
         st.button("", icon=":material/redo:", key="redo", shortcut="Ctrl+Shift+Z", help="Redo (Ctrl+Shift+Z)",
                   on_click=_undo, args=(ws, view.key, True))  # fmt: skip
-        st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="Shortcuts (? or H)",
+        st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="All shortcuts (? or H)",
                   on_click=lambda: st.session_state.update(annotate_help=True))  # fmt: skip
-        st.caption(f"{zoom:.1f}×")
+        st.caption(f"{zoom:.1f}×" + (" · pan mode" if panning else ""))
 
 
 @st.dialog("Keyboard shortcuts")
@@ -472,7 +478,10 @@ def canvas(ws: Workspace, view: uc.ImageView, names: list[str], category: int, c
     rev = st.session_state.get("annotate_rev", 0)
     panning = bool(st.session_state.get("annotate_pan"))
     label = uc.label_of(category, names)
-    canvas_key = f"canvas:{view.key[0]}:{view.key[1]}:{rev}"
+    # the key names everything the drawing's coordinates depend on: a canvas of another size or region is a
+    # new canvas, never an old drawing read with a new mapping
+    view_id = "{}x{}@{:.1f},{:.1f},{:.1f}".format(*board.size, *board.region[:3])
+    canvas_key = f"canvas:{view.key[0]}:{view.key[1]}:{rev}:{view_id}"
     st.session_state["annotate_canvas"] = (canvas_key, board)  # what the canvas was given (tests read it)
     result = st_canvas(
         background_image=image,
@@ -536,9 +545,10 @@ def body(ws: Workspace) -> None:
     labels = {c.id: c.name for c in found}
     rev = f"{key[0]}:{key[1]}:{st.session_state.get('annotate_rev', 0)}"
 
-    head, progress_col = st.columns([3, 1.3], vertical_alignment="bottom")
+    st.html(TOOLBAR_CSS)
+    head, progress_col = st.columns([2.6, 1.4], vertical_alignment="bottom")
     head.title("Annotate")
-    left, right = st.columns([3, 1.3], gap="medium")
+    left, right = st.columns([2.6, 1.4], gap="medium")
     with right:
         category = class_picker(ws, found)
     with left:

@@ -54,7 +54,8 @@ def canvas_scale(at: AppTest) -> tuple[float, float]:
 def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
-    assert [e.key for e in at.get("bidi_component")] == ["annotate_viewport", "canvas:train:scene_001.jpg:0"]
+    keys = [e.key for e in at.get("bidi_component")]
+    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:636x477@0.0,0.0,640.0"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
