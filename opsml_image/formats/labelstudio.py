@@ -6,7 +6,8 @@ A task reads ``{"id": 1, "data": {"image": URL}, "annotations": [{"result": [...
 (and back ``x = x_px · 100 / width``), within a few ulp both ways. ``choices`` results are image categories
 and a ``textarea`` result is the caption. Rotated boxes (``value.rotation`` or ``image_rotation`` not 0) and
 unlabelled rectangles are refused; other result types and ``predictions`` are counted in the warnings.
-A task with several annotations imports its first one that was not cancelled (counted in the warnings).
+A task with several annotations imports its first one that was not cancelled (counted in the warnings);
+older exports' ``completions`` are read as annotations.
 
 Images are found from ``data.image`` inside an images folder (default: the JSON file's folder): the URL's
 path (``/data/upload/3/x.jpg``, ``/data/local-files/?d=dir/x.jpg``, ``https://host/dir/x.jpg``) is tried from
@@ -36,7 +37,7 @@ from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
 from opsml_image.formats.exportable import Losses, category_names, export_images, split_name
-from opsml_image.images import ImageInfo, probe
+from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
 from opsml_image.rules import box_outside_problem, file_name_problem, is_finite
 
 __all__ = [
@@ -137,17 +138,20 @@ def from_task(task: Any, source: str | Path = TASKS_FILE, index: int = 0) -> LsT
     if not isinstance(task, dict):
         raise FormatError(source, f"item {index}", "a task must be a JSON object")
     item = f"task {task.get('id', f'#{index}')}"
-    data = task.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("image"), str) or not data["image"]:
-        raise FormatError(source, item, "data.image must be the image's URL or path")
-    parsed = LsTask(task.get("id"), data["image"])
+    data: dict[str, Any] = task["data"] if isinstance(task.get("data"), dict) else {}
+    image = _image_url(data)
+    if image is None:
+        raise FormatError(source, item, "data.image (or one data value naming an image file) must be its URL")
+    parsed = LsTask(task.get("id"), image)
     for key in ("file_name", "split"):
         if key in data:
             if not isinstance(data[key], str):
                 raise FormatError(source, item, f"data.{key} must be a string")
             setattr(parsed, key, data[key])
     annotations = [
-        a for a in task.get("annotations") or () if isinstance(a, dict) and not a.get("was_cancelled")
+        a
+        for a in task.get("annotations") or task.get("completions") or ()
+        if isinstance(a, dict) and not a.get("was_cancelled")
     ]
     if task.get("predictions"):
         parsed.ignored["predictions (tasks)"] += 1
@@ -156,6 +160,20 @@ def from_task(task: Any, source: str | Path = TASKS_FILE, index: int = 0) -> LsT
     for number, result in enumerate(annotations[0].get("result") or () if annotations else (), 1):
         _read_result(source, f"{item} result {number}", result, parsed)
     return parsed
+
+
+def _image_url(data: dict[str, Any]) -> str | None:
+    """``data.image``, else the one string value naming an image file (projects may call it ``$img``)."""
+    if "image" in data:
+        return data["image"] if isinstance(data["image"], str) and data["image"] else None
+    found = [
+        v
+        for k, v in data.items()
+        if k not in ("file_name", "split")
+        and isinstance(v, str)
+        and PurePosixPath(urlsplit(v).path).suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _read_result(source: str | Path, item: str, result: Any, task: LsTask) -> None:

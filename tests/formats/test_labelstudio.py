@@ -107,7 +107,8 @@ BAD = [
     ("{not json", None, "not valid JSON"),
     ('"text"', None, "a JSON list of tasks"),
     ("[1]", "item 0", "a task must be a JSON object"),
-    ('[{"id": 4, "data": {}}]', "task 4", "data.image must be"),
+    ('[{"id": 4, "data": {}}]', "task 4", "data.image (or one data value naming an image file) must be"),
+    ('[{"id": 4, "data": {"a": "x.png", "b": "y.png"}}]', "task 4", "data.image (or one data value"),
     (with_result(rectanglelabels=["car", "tree"]), "task 11 result 1", "exactly one name"),
     (with_result(rectanglelabels=[]), "task 11 result 1", "exactly one name"),
     (with_result(rotation=30), "task 11 result 1", "value.rotation is 30"),
@@ -182,3 +183,11 @@ def test_export_refuses_a_box_outside_its_image(tmp_path: Path) -> None:
     assert not (tmp_path / "ls").exists()
     report = labelstudio.export(dataset, tmp_path / "ls", skip_invalid=True)
     assert report.images == 1 and [s.item for s in report.skipped] == ["train/a.png"]
+
+
+def test_another_image_key_and_legacy_completions(tmp_path: Path) -> None:
+    tasks = golden()
+    tasks[0]["data"] = {"img": tasks[0]["data"]["image"], "note": "kept out"}
+    tasks[0]["completions"] = tasks[0].pop("annotations")
+    report = labelstudio.import_dataset(ls_folder(tmp_path / "ls", tasks), tmp_path / "ds")
+    assert (report.images, report.boxes) == (2, 3)
