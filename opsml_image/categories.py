@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from opsml_image.atomic import atomic_write_bytes
+from opsml_image.confine import SpecialFileError, open_regular
 from opsml_image.rules import Problem, string_problems
 
 __all__ = ["CATEGORIES_FILE", "read_names", "write_names"]
@@ -22,9 +23,12 @@ def read_names(root: str | Path) -> list[str] | Problem:
     """The category names (empty without ``categories.json``), or the Problem with that file."""
     path = Path(root) / CATEGORIES_FILE
     try:
-        names = orjson.loads(path.read_bytes())
+        with open_regular(path) as handle:  # a FIFO or device is refused, never waited on
+            names = orjson.loads(handle.read())
     except FileNotFoundError:
         return []
+    except SpecialFileError as error:
+        return Problem("file.special", None, f"{CATEGORIES_FILE} is {error.kind}, not a regular file")
     except (OSError, orjson.JSONDecodeError) as error:
         return Problem("categories_file.invalid", None, f"{CATEGORIES_FILE} is not valid JSON: {error}")
     if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):

@@ -287,7 +287,8 @@ def validate_dataset(
     if isinstance(read, Problem):
         ctx.add(None, read)
     signatures: dict[str, Any] = {}
-    reported = {"categories.json"} if outside else set()  # paths below the root with an issue of their own
+    # paths below the root with an issue of their own (the folder walk does not report them again)
+    reported = {"categories.json"} if isinstance(read, Problem) and read.code.startswith("file.") else set()
     splits = list(dataset.splits.values())
     total = sum(split.size() for split in splits) or 1
     done = 0

@@ -7,6 +7,7 @@ traceback, never a file read from outside, never a blocking open.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -291,3 +292,10 @@ def test_old_debris_is_removed_whoever_wrote_it_and_fresh_debris_of_other_hosts_
     assert remove_stale_temps(dataset) == [legacy]
     assert other_host.exists() and user_file.exists()
     assert remove_stale_temps(dataset, now=time.time() + STALE_AFTER + 60) == [other_host]
+
+
+def test_a_fifo_as_categories_json_is_reported_once_without_blocking(dataset):
+    os.mkfifo(dataset / "categories.json")
+    result = run_cli("validate", str(dataset), "--json")
+    issues = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(i["file"], i["code"]) for i in issues] == [("categories.json", "file.special")]
