@@ -349,9 +349,10 @@ def export(
         raise FormatError(
             dataset.image_dir, None, "no image to export" + (" (all skipped)" if refusals.skipped else "")
         )
-    parts = {name: _to_dataset(records, names, datasets) for name, records in rows.items()}
-    with staged_folder(target) as staging, _quiet_progress(datasets):
-        datasets.DatasetDict(parts).save_to_disk(str(staging))
+    with _quiet_progress(datasets):
+        parts = {name: _to_dataset(records, names, datasets) for name, records in rows.items()}
+        with staged_folder(target) as staging:
+            datasets.DatasetDict(parts).save_to_disk(str(staging))
     report = Report(path=target, skipped=refusals.skipped)
     report.images = sum(len(r) for r in rows.values())
     report.boxes = sum(len(r.get("objects", {}).get("bbox", [])) for v in rows.values() for r in v)
