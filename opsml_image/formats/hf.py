@@ -90,7 +90,9 @@ def import_dataset(
     try:
         for split, part in parts.items():
             used: set[str] = set()
-            for index, row in enumerate(part.cast_column("image", datasets.Image(decode=False))):
+            with _quiet_progress(datasets):
+                rows = part.cast_column("image", datasets.Image(decode=False))
+            for index, row in enumerate(rows):
                 try:
                     annotation, path = _row(
                         row, index, split, scratch, used, bbox_format, (names, by_name), lost
