@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_
 from opsml_image.annotation import ImageAnnotation, merge
 from opsml_image.atomic import remove_stale_temps
 from opsml_image.categories import read_names, write_names
+from opsml_image.confine import Confinement
 from opsml_image.jsonl import read_lines
 from opsml_image.rules import Problem
 from opsml_image.schema import ImageMetadata
@@ -129,6 +130,11 @@ class ImageDataset(BaseModel):
         self._splits = _discover(self.image_dir, name)
         if not self._splits:
             raise ValueError(f"no {name} in {self.image_dir} nor in its train/validation/test folders")
+        confine = Confinement(self.image_dir)
+        for part in self._splits.values():  # records read from outside the folder would leak that file
+            problem = confine.outside_problem(part.metadata_path, part.metadata_label, None)
+            if problem:
+                raise ValueError(problem.message)
         for directory in {self.image_dir, *(part.directory for part in self._splits.values())}:
             remove_stale_temps(directory)  # what writes killed mid-way left (opsml_image.atomic)
         return self

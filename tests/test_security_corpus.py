@@ -111,18 +111,31 @@ def test_a_linked_image_outside_is_reported_at_its_record_and_not_read(dataset, 
         scan(dataset)
 
 
-def test_a_split_folder_linked_outside_is_reported_and_its_metadata_not_read(tmp_path, make_image, outside):
+def test_a_split_folder_linked_outside_is_refused_at_open_and_its_metadata_not_read(
+    tmp_path, make_image, outside
+):
     root = tmp_path / "ds"
     (root / "validation").mkdir(parents=True)
     make_image(root / "validation" / "a.png", size=(40, 40))
     (root / "validation" / "metadata.jsonl").write_text(GOOD + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (elsewhere / "metadata.jsonl").symlink_to(outside)  # would be line.json errors quoting it if read
+    (elsewhere / "metadata.jsonl").symlink_to(outside)  # its lines would be shown (mended) if read
     (root / "train").symlink_to(elsewhere, target_is_directory=True)
-    report = ImageDataset(image_dir=root).validate()
-    assert report.counts["file.outside"] == 2 and "line.json" not in report.counts
-    assert {i.file for i in report.issues} == {"train/metadata.jsonl", "train"}
+    with pytest.raises(
+        ValueError, match="train/metadata.jsonl is a link to a place outside the dataset folder"
+    ):
+        ImageDataset(image_dir=root)
+    result = run_cli("validate", str(root))
+    assert result.returncode == 2 and "train/metadata.jsonl is a link to a place outside" in result.stderr
+    assert SECRET.strip() not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_metadata_file_linked_outside_is_refused_at_open(dataset, outside):
+    (dataset / "metadata.jsonl").unlink()
+    (dataset / "metadata.jsonl").symlink_to(outside)
+    with pytest.raises(ValueError, match="metadata.jsonl is a link to a place outside the dataset folder"):
+        ImageDataset(image_dir=dataset)
 
 
 def test_links_inside_the_folder_stay_fine(dataset):

@@ -192,11 +192,13 @@ def test_metadata_file_name_is_kept_and_part_of_the_reused_verdict(
 def test_a_split_folder_linked_outside_is_never_registered(
     registry: CardRegistry, dataset_dir: Path, tmp_path: Path, force: bool
 ) -> None:
+    card = make_card(dataset_dir)  # opened while the folder was fine
     (dataset_dir / "train").rename(tmp_path / "train-elsewhere")
     (dataset_dir / "train").symlink_to(tmp_path / "train-elsewhere", target_is_directory=True)
-    assert ImageDataset(image_dir=dataset_dir).validate().counts["file.outside"] >= 1
+    with pytest.raises(ValueError, match="train/metadata.jsonl is a link to a place outside the dataset folder"):
+        ImageDataset(image_dir=dataset_dir)
     with pytest.raises(RegistryError, match="train is a link to a place outside the dataset folder"):
-        registry.register_card(make_card(dataset_dir), force=force)
+        registry.register_card(card, force=force)
     assert registry.list_cards() == []
 
 
