@@ -23,7 +23,8 @@ MIN_LENGTH = 8
 MAX_LENGTH = 1024
 
 #: argon2-cffi's defaults (RFC 9106 low-memory profile: Argon2id, t=3, m=64 MiB, p=4): ~80 ms a hash.
-_hasher = PasswordHasher()
+DEFAULT_HASHER = PasswordHasher()
+_hasher = DEFAULT_HASHER
 #: Verified when the user does not exist, so an unknown name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("opsml-image: no such user")
 
