@@ -54,7 +54,7 @@ def remove_stale_temps(directory: str | Path, *, now: float | None = None) -> li
     now = time.time() if now is None else now
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
-            match = _DEBRIS.match(entry.name)
+            match = _DEBRIS.match(entry.name) if entry.name[0] == "." else None
             if not match:
                 continue
             with contextlib.suppress(OSError):
