@@ -11,9 +11,11 @@ measures in one run:
 * :meth:`WorkStore.save` p50/p95 over 200 saves (each a committed, fsynced transaction);
 * :meth:`WorkStore.flush` after one edit against a raw ``cp`` of the metadata file.
 
-Goals: save p95 <= 50 ms at 100k and 100k/1k <= 1.5; page time independent of the dataset size.
+Goals: save p95 near 0.5 ms at 100k on SQLite and 100k/1k <= 1.5; page time independent of the dataset
+size. ``--uri`` runs on a PostgreSQL database instead of a SQLite file per size (each size is its own
+dataset there, keyed by its folder).
 
-    python bench/bench_store.py [--sizes 1000 100000] [--out DIR]
+    python bench/bench_store.py [--sizes 1000 100000] [--out DIR] [--uri postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -99,11 +101,11 @@ def timed(fn: Callable[[], object], repeat: int = 5) -> float:
     return best * 1000
 
 
-def bench(root: Path, n: int) -> dict[str, float]:
+def bench(root: Path, n: int, uri: str | None = None) -> dict[str, float]:
     results: dict[str, float] = {}
     dataset_dir = make_dataset(root / f"ds_{n}", n)
     dataset = ImageDataset(image_dir=dataset_dir)
-    store = WorkStore.open(dataset, root / f"store_{n}.db")
+    store = WorkStore.open(dataset, uri or root / f"store_{n}.db")
     start = time.perf_counter()
     store.sync()
     results["sync_first_s"] = time.perf_counter() - start
@@ -151,7 +153,7 @@ def bench(root: Path, n: int) -> dict[str, float]:
     annotation = store.get(*keys[len(keys) // 2])
     assert annotation is not None
     annotation.caption = "one edit"
-    store.save(annotation)
+    store.save(annotation, store.version(annotation.split, annotation.file_name))
     start = time.perf_counter()
     store.flush()
     results["flush_1_edit_ms"] = (time.perf_counter() - start) * 1000
@@ -172,10 +174,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
     parser.add_argument("--out", type=Path, default=None, help="keep the generated data here")
+    parser.add_argument(
+        "--uri", default=None, help="a PostgreSQL store URL (default: a SQLite file per size)"
+    )
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="opsml-bench-"))
     try:
-        table = {n: bench(root, n) for n in args.sizes}
+        table = {n: bench(root, n, args.uri) for n in args.sizes}
     finally:
         if args.out is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -187,7 +192,8 @@ def main() -> None:
         print(f"{metric:<26}{values}{ratio:>10.2f}")
     save_ratio = table[big]["save_p95_ms"] / table[small]["save_p95_ms"]
     print(
-        f"\nsave p95 at {big:,}: {table[big]['save_p95_ms']:.2f} ms (goal <= 50), ratio {big:,}/{small:,}: "
+        f"\nsave p95 at {big:,}: {table[big]['save_p95_ms']:.2f} ms (goal ~0.5 on SQLite), "
+        f"ratio {big:,}/{small:,}: "
         f"{save_ratio:.2f} (goal <= 1.5)"
     )
     print(

@@ -23,8 +23,17 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.store import issues
 from opsml_image.store.errors import Key, StaleEdit
 from opsml_image.store.reading import row as read_row
-from opsml_image.store.rows import ImageRow, category_rows, dumps, from_snapshot, normalised, row_of, snapshot
-from opsml_image.store.schema import CHANGE, IMAGE, Scope
+from opsml_image.store.rows import (
+    ImageRow,
+    category_rows,
+    dumps,
+    from_snapshot,
+    normalised,
+    row_category_rows,
+    row_of,
+    snapshot,
+)
+from opsml_image.store.schema import IMAGE, Scope
 from opsml_image.store.stats import bump_image_totals, set_categories
 
 
@@ -62,6 +71,10 @@ _INSERT_TOMB = sa.text(
     "INSERT INTO store_tombstone (dataset, split_order, file_name, split, lines, version) "
     "VALUES (:d, :o, :n, :split, :lines, :version)"
 )
+_INSERT_CHANGE = sa.text(
+    'INSERT INTO store_change (dataset, at, "user", split, file_name, action, before, after, version) '
+    "VALUES (:d, :at, :user, :split, :n, :action, :before, :after, :version) RETURNING id"
+)
 _CHANGE_COLUMNS = 'id, at, "user", split, file_name, action, before, after, version'
 
 
@@ -77,13 +90,17 @@ def edit(
 ) -> Change:
     """Set the image's annotation (``None`` removes its records) inside the caller's write transaction."""
     if type(expected_version) is not int or expected_version < 0:
-        raise TypeError(f"expected_version must be the version the edit started from (int >= 0), got {expected_version!r}")
+        raise TypeError(
+            f"expected_version must be the version the edit started from (int >= 0), got {expected_version!r}"
+        )
     split, file_name = key
     order = scope.order(split)
     params = {"d": scope.dataset, "o": order, "n": file_name}
     row = read_row(conn, scope, key, for_update=True)
-    tomb_sql = _TOMB_FOR_UPDATE if conn.dialect.name == "postgresql" else _TOMB
-    tomb = conn.execute(tomb_sql, params).first()
+    tomb = None
+    if row is None or (after is None and not row.on_disk):  # a tombstone's version or lines matter
+        tomb_sql = _TOMB_FOR_UPDATE if conn.dialect.name == "postgresql" else _TOMB
+        tomb = conn.execute(tomb_sql, params).first()
     current = row.version if row else (int(tomb[1]) if tomb else 0)
     if expected_version != current:
         raise StaleEdit(key, expected_version, current)
@@ -114,7 +131,10 @@ def edit(
         assert row is not None
         if row.on_disk:  # the image stays, as an image without a record; flush removes its lines
             empty = ImageAnnotation(file_name=file_name, split=split)
-            conn.execute(_UPDATE_RECORD, {**_content(row_of(empty, order, has_record=0, version=version)), "id": row.id})
+            conn.execute(
+                _UPDATE_RECORD,
+                {**_content(row_of(empty, order, has_record=0, version=version)), "id": row.id},
+            )
             totals[(order, 0)] = totals.get((order, 0), 0) + 1
         else:  # no file: the row goes, its lines wait in a tombstone for the flush
             lines = sorted(set(orjson.loads(row.lines)) | set(tomb_lines))
@@ -123,16 +143,16 @@ def edit(
             conn.execute(_INSERT_TOMB, {**params, "split": split, "lines": dumps(lines), "version": version})
             conn.execute(sa.text("DELETE FROM store_image WHERE id = :id"), {"id": row.id})
     bump_image_totals(conn, scope, totals)
-    set_categories(conn, scope, order, file_name, category_rows(after))
+    old_categories = row_category_rows(row) if row is not None else {}
+    set_categories(conn, scope, order, file_name, old_categories, category_rows(after))
     issues.recheck(conn, scope, dataset, key, after)
     at = time.time()
-    inserted = conn.execute(
-        CHANGE.insert(),
-        {"dataset": scope.dataset, "at": at, "user": user, "split": split, "file_name": file_name,
-         "action": action, "before": snapshot(before), "after": snapshot(after), "version": version},
-    )  # fmt: skip
-    change_id = int(inserted.inserted_primary_key[0])
-    return Change(change_id, at, key, action, before, after, version, user)
+    change_id = conn.execute(
+        _INSERT_CHANGE,
+        {"d": scope.dataset, "at": at, "user": user, "split": split, "n": file_name, "action": action,
+         "before": snapshot(before), "after": snapshot(after), "version": version},
+    ).scalar_one()  # fmt: skip
+    return Change(int(change_id), at, key, action, before, after, version, user)
 
 
 def _content(r: ImageRow) -> dict[str, Any]:
@@ -157,7 +177,8 @@ def lock_rows(conn: Connection, scope: Scope, keys: Sequence[Key]) -> None:
     for split, file_name in sorted({(scope.order(s), n) for s, n in keys}):
         conn.execute(
             sa.text(
-                "SELECT 1 FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n FOR UPDATE"
+                "SELECT 1 FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
+                "FOR UPDATE"
             ),
             {"d": scope.dataset, "o": split, "n": file_name},
         )
@@ -183,7 +204,10 @@ def history(
     if since is not None:
         conditions.append("at >= :since")
         params["since"] = since
-    sql = f"SELECT {_CHANGE_COLUMNS} FROM store_change WHERE {' AND '.join(conditions)} ORDER BY id DESC LIMIT :limit"
+    sql = (
+        f"SELECT {_CHANGE_COLUMNS} FROM store_change WHERE {' AND '.join(conditions)} "
+        "ORDER BY id DESC LIMIT :limit"
+    )
     return [_change(found) for found in conn.execute(sa.text(sql), params)]
 
 

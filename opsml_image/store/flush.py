@@ -54,7 +54,9 @@ class _Pending:
     stamps: dict[str, Any]
 
 
-def flush_split(read: Transaction, write: Transaction, scope: Scope, dataset: ImageDataset, split: str) -> int:
+def flush_split(
+    read: Transaction, write: Transaction, scope: Scope, dataset: ImageDataset, split: str
+) -> int:
     """Write one split's pending edits; returns how many images were written."""
     part = dataset.split(split)
     order = scope.order(split)
@@ -118,7 +120,9 @@ def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
     rows = [
         ImageRow(*r)
         for r in conn.execute(
-            sa.text(f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND dirty = 1"),
+            sa.text(
+                f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND dirty = 1"
+            ),
             params,
         )
     ]
@@ -126,7 +130,8 @@ def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
         name: (list(orjson.loads(lines)), int(version))
         for name, lines, version in conn.execute(
             sa.text(
-                "SELECT file_name, lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o "
+                "SELECT file_name, lines, version FROM store_tombstone "
+                "WHERE dataset = :d AND split_order = :o "
                 "AND lines <> '[]'"
             ),
             params,
@@ -176,7 +181,10 @@ def _renumber(conn: Connection, scope: Scope, order: int, moved: _LineMap, appen
     condition = " OR ".join(conditions)
     updates: list[dict[str, Any]] = []
     for row_id, file_name, lines in conn.execute(
-        sa.text(f"SELECT id, file_name, lines FROM store_image WHERE dataset = :d AND split_order = :o AND ({condition})"),
+        sa.text(
+            "SELECT id, file_name, lines FROM store_image "
+            f"WHERE dataset = :d AND split_order = :o AND ({condition})"
+        ),
         params,
     ):
         old = orjson.loads(lines)
@@ -186,12 +194,15 @@ def _renumber(conn: Connection, scope: Scope, order: int, moved: _LineMap, appen
                             "last": max(new, default=None)})  # fmt: skip
     if updates:
         conn.execute(
-            sa.text("UPDATE store_image SET lines = :lines, first_line = :first, last_line = :last WHERE id = :id"),
+            sa.text(
+                "UPDATE store_image SET lines = :lines, first_line = :first, last_line = :last WHERE id = :id"
+            ),
             updates,
         )
     tomb_updates = []
     for file_name, lines in conn.execute(
-        sa.text("SELECT file_name, lines FROM store_tombstone WHERE dataset = :d AND split_order = :o"), params
+        sa.text("SELECT file_name, lines FROM store_tombstone WHERE dataset = :d AND split_order = :o"),
+        params,
     ):
         old = orjson.loads(lines)
         new = _mapped(old, moved, appended.get(file_name))
@@ -200,7 +211,8 @@ def _renumber(conn: Connection, scope: Scope, order: int, moved: _LineMap, appen
     if tomb_updates:
         conn.execute(
             sa.text(
-                "UPDATE store_tombstone SET lines = :lines WHERE dataset = :d AND split_order = :o AND file_name = :n"
+                "UPDATE store_tombstone SET lines = :lines "
+                "WHERE dataset = :d AND split_order = :o AND file_name = :n"
             ),
             tomb_updates,
         )

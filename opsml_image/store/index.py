@@ -121,7 +121,9 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     d = {"d": scope.dataset}
     old: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
     fields = "version, caption, categories, boxes, extra, has_record"
-    for found in conn.execute(sa.text(f"SELECT split_order, file_name, {fields} FROM store_image WHERE dataset = :d"), d):
+    for found in conn.execute(
+        sa.text(f"SELECT split_order, file_name, {fields} FROM store_image WHERE dataset = :d"), d
+    ):
         old[(found[0], found[1])] = (found[2], tuple(found[3:]))
     tombs = {
         (o, n): v
@@ -178,5 +180,6 @@ def _quick_row(line: int, record: dict[str, Any], split: str, order: int) -> Ima
         boxes = [[*box, c] for box, c in zip(objects["bbox"], objects["categories"], strict=True)]
     extra = {} if record.keys() <= _KNOWN_KEYS else {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
     n = len(boxes)
-    return ImageRow(split, order, record["file_name"], caption, caption.casefold() if caption else None,
-                    dumps(tags), dumps(boxes), dumps(extra), n, int(n > 0), f"[{line}]", line, line)  # fmt: skip
+    search = caption.casefold() if caption else None
+    return ImageRow(split, order, record["file_name"], caption, search, dumps(tags), dumps(boxes),
+                    dumps(extra), n, int(n > 0), f"[{line}]", line, line)  # fmt: skip

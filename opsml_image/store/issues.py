@@ -22,7 +22,8 @@ from opsml_image.validation import Issue, ValidationReport
 
 _ISSUE_COLUMNS = "file, line, field, code, message, severity, file_name, split"
 _SET_COUNTS = sa.text(
-    "UPDATE store_image SET errors = :e, warnings = :w WHERE dataset = :d AND split_order = :o AND file_name = :n"
+    "UPDATE store_image SET errors = :e, warnings = :w "
+    "WHERE dataset = :d AND split_order = :o AND file_name = :n"
 )
 
 
@@ -39,7 +40,8 @@ def store_report(conn: Connection, scope: Scope, report: ValidationReport) -> No
         conn.execute(ISSUE.insert(), [_issue_row(scope, i) for i in report.issues])
     conn.execute(
         sa.text(
-            "UPDATE store_image SET errors = 0, warnings = 0 WHERE dataset = :d AND (errors > 0 OR warnings > 0)"
+            "UPDATE store_image SET errors = 0, warnings = 0 "
+            "WHERE dataset = :d AND (errors > 0 OR warnings > 0)"
         ),
         d,
     )
@@ -55,7 +57,8 @@ def store_report(conn: Connection, scope: Scope, report: ValidationReport) -> No
 
 def _issue_row(scope: Scope, i: Issue) -> dict[str, Any]:
     return {"dataset": scope.dataset, "file": i.file, "line": i.line, "field": i.field, "code": i.code,
-            "message": i.message, "severity": i.severity, "file_name": i.file_name, "split": i.split}  # fmt: skip
+            "message": i.message, "severity": i.severity, "file_name": i.file_name,
+            "split": i.split}  # fmt: skip
 
 
 def stored(conn: Connection, scope: Scope, code: str | None, offset: int, limit: int) -> list[Issue]:
@@ -63,7 +66,8 @@ def stored(conn: Connection, scope: Scope, code: str | None, offset: int, limit:
     condition = "dataset = :d AND code = :code" if code else "dataset = :d"
     found = conn.execute(
         sa.text(
-            f"SELECT {_ISSUE_COLUMNS} FROM store_issue WHERE {condition} ORDER BY id LIMIT :limit OFFSET :offset"
+            f"SELECT {_ISSUE_COLUMNS} FROM store_issue WHERE {condition} "
+            "ORDER BY id LIMIT :limit OFFSET :offset"
         ),
         {"d": scope.dataset, "code": code, "limit": max(0, limit), "offset": max(0, offset)},
     )
@@ -73,7 +77,10 @@ def stored(conn: Connection, scope: Scope, code: str | None, offset: int, limit:
 def counts(conn: Connection, scope: Scope) -> dict[str, int]:
     """Stored issues per code, most frequent first."""
     found = conn.execute(
-        sa.text("SELECT code, count(*) AS n FROM store_issue WHERE dataset = :d GROUP BY code ORDER BY n DESC, code"),
+        sa.text(
+            "SELECT code, count(*) AS n FROM store_issue WHERE dataset = :d "
+            "GROUP BY code ORDER BY n DESC, code"
+        ),
         {"d": scope.dataset},
     )
     return {c: int(n) for c, n in found}
@@ -118,14 +125,22 @@ def recheck(
         conn.execute(
             ISSUE.insert(),
             [
-                _issue_row(scope, Issue(label, None, p.field, p.code, p.message, p.severity, file_name, split))
+                _issue_row(
+                    scope, Issue(label, None, p.field, p.code, p.message, p.severity, file_name, split)
+                )
                 for p in problems
             ],
         )
     errors = sum(p.severity == "error" for p in problems)
     conn.execute(
         _SET_COUNTS,
-        {"e": errors, "w": len(problems) - errors, "d": scope.dataset, "o": scope.order(split), "n": file_name},
+        {
+            "e": errors,
+            "w": len(problems) - errors,
+            "d": scope.dataset,
+            "o": scope.order(split),
+            "n": file_name,
+        },
     )
 
 

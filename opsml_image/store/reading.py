@@ -54,14 +54,18 @@ def count(conn: Connection, scope: Scope, f: Filter) -> int:
             "SELECT coalesce(sum(images), 0) FROM store_category_total "
             "WHERE dataset = :dataset AND category = :category"
         )
-    elif f == Filter(split=f.split, annotated=f.annotated):  # conditions on i.split_order and i.annotated only
+    elif f == Filter(
+        split=f.split, annotated=f.annotated
+    ):  # conditions on i.split_order and i.annotated only
         sql = f"SELECT coalesce(sum(n), 0) FROM store_image_total i WHERE {w.condition}"
     else:
         sql = f"SELECT count(*) FROM {w.source} WHERE {w.condition}"
     return int(conn.execute(sa.text(sql), w.params).scalar_one())
 
 
-def page_ids(conn: Connection, scope: Scope, f: Filter, offset: int, limit: int) -> list[tuple[int, str, str]]:
+def page_ids(
+    conn: Connection, scope: Scope, f: Filter, offset: int, limit: int
+) -> list[tuple[int, str, str]]:
     """``(id, split, file_name)`` of one page in key order."""
     w = where(f, scope)
     sql = (

@@ -78,7 +78,10 @@ def box_lists(boxes: Sequence[Box]) -> list[list[Any]]:
 
 
 def boxes_of(lists: Iterable[Sequence[Any]]) -> list[Box]:
-    return [Box(*item[:5], extra=item[5] if len(item) > 5 else {}) for item in lists]
+    return [
+        Box(item[0], item[1], item[2], item[3], item[4], extra=item[5] if len(item) > 5 else {})
+        for item in lists
+    ]
 
 
 def row_of(a: ImageAnnotation, order: int, **state: Any) -> ImageRow:
@@ -163,7 +166,9 @@ def snapshot(a: ImageAnnotation | None) -> str | None:
     """The history's JSON of an image's state (None = no record)."""
     if a is None:
         return None
-    return dumps({"caption": a.caption, "categories": a.categories, "boxes": box_lists(a.boxes), "extra": a.extra})
+    return dumps(
+        {"caption": a.caption, "categories": a.categories, "boxes": box_lists(a.boxes), "extra": a.extra}
+    )
 
 
 def from_snapshot(text: str | None, key: Key) -> ImageAnnotation | None:

@@ -8,6 +8,7 @@ app servers). Every table has a ``dataset`` column: the id of the folder's row i
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 import xxhash
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from opsml_image.store.errors import StoreError
@@ -25,7 +25,7 @@ __all__ = ["SCHEMA_VERSION", "Scope", "make_engine", "create_schema", "dataset_i
 
 #: Bumped with every change to the tables; a store written by newer code is refused.
 SCHEMA_VERSION = 3
-#: ``Connection.info`` flag: the next transaction on SQLite begins with ``BEGIN IMMEDIATE`` (takes the write lock).
+#: ``Connection.info`` flag: the next SQLite transaction begins ``BEGIN IMMEDIATE`` (takes the write lock).
 WRITE_FLAG = "opsml_store_write"
 
 metadata = sa.MetaData()
@@ -104,12 +104,13 @@ IMAGE_CATEGORY = sa.Table(
     "store_image_category",
     metadata,
     sa.Column("dataset", sa.Integer, primary_key=True),
-    sa.Column("category", sa.Integer, primary_key=True),
     sa.Column("split_order", sa.Integer, primary_key=True),
     sa.Column("file_name", sa.Text, primary_key=True),
+    sa.Column("category", sa.Integer, primary_key=True),
     sa.Column("n_boxes", sa.Integer, nullable=False),
     sa.Column("tagged", sa.Integer, nullable=False),
-    sa.Index("ix_store_image_category_key", "dataset", "split_order", "file_name"),
+    # the category filter walks this index in key order (the primary key serves one image's rows)
+    sa.Index("ix_store_image_category", "dataset", "category", "split_order", "file_name"),
     sqlite_with_rowid=False,
 )
 
@@ -264,15 +265,17 @@ def create_schema(engine: Engine) -> None:
 
 def dataset_id(conn: Connection, path: str) -> int:
     """The id of the dataset folder ``path`` (its row is created on first use); refuses a newer schema."""
-    table = DATASET
-    row = conn.execute(sa.select(table.c.id, table.c.schema_version).where(table.c.path == path)).first()
+    select = sa.text("SELECT id, schema_version FROM store_dataset WHERE path = :path")
+    row = conn.execute(select, {"path": path}).first()
     if row is None:
         conn.execute(
-            insert_for(conn, table)
-            .values(path=path, schema_version=SCHEMA_VERSION)
-            .on_conflict_do_nothing(index_elements=["path"])
+            sa.text(
+                "INSERT INTO store_dataset (path, schema_version) VALUES (:path, :version) "
+                "ON CONFLICT (path) DO NOTHING"
+            ),
+            {"path": path, "version": SCHEMA_VERSION},
         )
-        row = conn.execute(sa.select(table.c.id, table.c.schema_version).where(table.c.path == path)).one()
+        row = conn.execute(select, {"path": path}).one()
     if row.schema_version > SCHEMA_VERSION:
         raise StoreError(
             f"the working store of {path} has schema version {row.schema_version}, newer than this "
@@ -281,20 +284,25 @@ def dataset_id(conn: Connection, path: str) -> int:
     return int(row.id)
 
 
-def insert_for(conn: Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT (SQLite or PostgreSQL), which has ``on_conflict_do_update``/``do_nothing``."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str], add: list[str]) -> None:
-    """Insert ``rows``; where the key exists already, add the rows' ``add`` columns to the stored values."""
-    if not rows:
-        return
-    statement = insert_for(conn, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: table.c[name] + statement.excluded[name] for name in add}
+@functools.cache
+def _upsert_statement(
+    table: str, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...]
+) -> sa.TextClause:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c``: the same text on SQLite and
+    PostgreSQL, built once per shape."""
+    increments = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in add)
+    return sa.text(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {increments}"
     )
-    conn.execute(statement, rows)
+
+
+def upsert(
+    conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str], add: list[str]
+) -> None:
+    """Insert ``rows``; where the key exists already, add the rows' ``add`` columns to the stored values."""
+    if rows:
+        conn.execute(_upsert_statement(table.name, tuple(rows[0]), tuple(keys), tuple(add)), rows)
 
 
 def lock_dataset(conn: Connection, scope: Scope, exclusive: bool) -> None:
@@ -330,16 +338,21 @@ def read_transaction(conn: Connection) -> Iterator[Connection]:
         yield conn
 
 
+_READ_META = sa.text("SELECT value FROM store_meta WHERE dataset = :d AND key = :k")
+_WRITE_META = sa.text(
+    "INSERT INTO store_meta (dataset, key, value) VALUES (:d, :k, :v) "
+    "ON CONFLICT (dataset, key) DO UPDATE SET value = excluded.value"
+)
+
+
 def read_meta(conn: Connection, scope: Scope, key: str) -> str | None:
     """A ``store_meta`` value of the dataset (None when unset)."""
-    return conn.execute(
-        sa.select(META.c.value).where(META.c.dataset == scope.dataset, META.c.key == key)
-    ).scalar()
+    value: str | None = conn.execute(_READ_META, {"d": scope.dataset, "k": key}).scalar()
+    return value
 
 
 def write_meta(conn: Connection, scope: Scope, key: str, value: str) -> None:
-    statement = insert_for(conn, META).values(dataset=scope.dataset, key=key, value=value)
-    conn.execute(statement.on_conflict_do_update(index_elements=["dataset", "key"], set_={"value": value}))
+    conn.execute(_WRITE_META, {"d": scope.dataset, "k": key, "v": value})
 
 
 def reason(error: sa.exc.DBAPIError) -> str:

@@ -20,12 +20,14 @@ from opsml_image.store.schema import CATEGORY_TOTAL, IMAGE_CATEGORY, IMAGE_TOTAL
 CategoryRows = dict[int, tuple[int, int]]
 """An image's ``{category: (boxes, tagged)}``."""
 
-_OLD_CATEGORIES = sa.text(
-    "SELECT category, n_boxes, tagged FROM store_image_category "
-    "WHERE dataset = :d AND split_order = :o AND file_name = :n"
+_PUT_CATEGORY = sa.text(
+    "INSERT INTO store_image_category (dataset, split_order, file_name, category, n_boxes, tagged) "
+    "VALUES (:d, :o, :n, :c, :b, :t) ON CONFLICT (dataset, split_order, file_name, category) "
+    "DO UPDATE SET n_boxes = excluded.n_boxes, tagged = excluded.tagged"
 )
-_DELETE_CATEGORIES = sa.text(
-    "DELETE FROM store_image_category WHERE dataset = :d AND split_order = :o AND file_name = :n"
+_DELETE_CATEGORY = sa.text(
+    "DELETE FROM store_image_category WHERE dataset = :d AND split_order = :o AND file_name = :n "
+    "AND category = :c"
 )
 
 
@@ -39,10 +41,11 @@ def bump_image_totals(conn: Connection, scope: Scope, deltas: dict[tuple[int, in
     upsert(conn, IMAGE_TOTAL, rows, ["dataset", "split_order", "annotated"], ["n"])
 
 
-def set_categories(conn: Connection, scope: Scope, order: int, file_name: str, new: CategoryRows) -> None:
-    """Replace an image's category rows and keep ``store_category_total`` in step (only what changed)."""
-    params = {"d": scope.dataset, "o": order, "n": file_name}
-    old = {c: (n, t) for c, n, t in conn.execute(_OLD_CATEGORIES, params)}
+def set_categories(
+    conn: Connection, scope: Scope, order: int, file_name: str, old: CategoryRows, new: CategoryRows
+) -> None:
+    """Change an image's category rows from ``old`` (what its row held: :func:`row_category_rows`) to
+    ``new``, and keep ``store_category_total`` in step; only the categories that changed are written."""
     if old == new:
         return
     deltas: dict[int, list[int]] = {}
@@ -60,16 +63,16 @@ def set_categories(conn: Connection, scope: Scope, order: int, file_name: str, n
         if n or i
     ]
     upsert(conn, CATEGORY_TOTAL, totals, ["dataset", "category"], ["n_boxes", "images"])
-    conn.execute(_DELETE_CATEGORIES, params)
-    if new:
-        conn.execute(
-            IMAGE_CATEGORY.insert(),
-            [
-                {"dataset": scope.dataset, "category": c, "split_order": order, "file_name": file_name,
-                 "n_boxes": n, "tagged": t}
-                for c, (n, t) in new.items()
-            ],
-        )  # fmt: skip
+    gone = [{"d": scope.dataset, "o": order, "n": file_name, "c": c} for c in sorted(old.keys() - new.keys())]
+    if gone:
+        conn.execute(_DELETE_CATEGORY, gone)
+    changed = [
+        {"d": scope.dataset, "o": order, "n": file_name, "c": c, "b": n, "t": t}
+        for c, (n, t) in sorted(new.items())
+        if old.get(c) != (n, t)
+    ]
+    if changed:
+        conn.execute(_PUT_CATEGORY, changed)
 
 
 def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> None:

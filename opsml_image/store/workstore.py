@@ -44,7 +44,7 @@ SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
 FLUSH_WAIT_SECONDS = 300.0
 
 Edit = tuple[Key, ImageAnnotation | None, int]
-"""One edit of :meth:`WorkStore.edit_many`: ``(key, annotation or None to remove the record, expected version)``."""
+"""One edit of :meth:`WorkStore.edit_many`: ``(key, annotation or None to remove the record, version)``."""
 
 
 def store_path(dataset_dir: Path) -> Path:
@@ -87,10 +87,14 @@ class WorkStore:
             self._conn = self.engine.connect()
             self._path = str(dataset.image_dir.resolve())
             with write_transaction(self._conn) as conn:
-                self.scope = Scope(dataset_id(conn, self._path), {n: SPLIT_ORDER.get(n, 9) for n in dataset.splits})
+                self.scope = Scope(
+                    dataset_id(conn, self._path), {n: SPLIT_ORDER.get(n, 9) for n in dataset.splits}
+                )
         except sa.exc.OperationalError as error:
             self.engine.dispose()
-            raise StoreError(f"cannot open the working store {self.engine.url.render_as_string()}: {error.orig}") from None
+            raise StoreError(
+                f"cannot open the working store {self.engine.url.render_as_string()}: {error.orig}"
+            ) from None
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -243,7 +247,9 @@ class WorkStore:
         """Set the image's annotation (``None`` removes its records); returns the history entry."""
         return self.edit_many([(key, after, expected_version)], action, user=user)[0]
 
-    def edit_many(self, edits: Sequence[Edit], action: str = "save", *, user: str | None = None) -> list[Change]:
+    def edit_many(
+        self, edits: Sequence[Edit], action: str = "save", *, user: str | None = None
+    ) -> list[Change]:
         """Several edits ``(key, after, expected_version)`` in one transaction: all or none.
 
         A :class:`StaleEdit` (or any error) for one image rolls back all of them.
@@ -279,7 +285,9 @@ class WorkStore:
                 )
                 found = reading.row(conn, self.scope, change.key)
                 split, file_name = change.key
-                restored.append(found.annotation() if found else ImageAnnotation(file_name=file_name, split=split))
+                restored.append(
+                    found.annotation() if found else ImageAnnotation(file_name=file_name, split=split)
+                )
         return restored
 
     def history(
@@ -321,15 +329,18 @@ class WorkStore:
             if new:
                 conn.execute(
                     sa.text(
-                        "INSERT INTO store_image (dataset, split, split_order, file_name, has_record, on_disk, "
-                        "version) VALUES (:d, :split, :o, :n, 0, 1, 1)"
+                        "INSERT INTO store_image (dataset, split, split_order, file_name, has_record, "
+                        "on_disk, version) VALUES (:d, :split, :o, :n, 0, 1, 1)"
                     ),
                     [{"d": self.scope.dataset, "split": split, "o": order, "n": name} for name in new],
                 )
                 stats.bump_image_totals(conn, self.scope, {(order, 0): len(new)})
             if found:
                 conn.execute(
-                    sa.text("UPDATE store_image SET on_disk = 1 WHERE dataset = :d AND split_order = :o AND file_name = :n"),
+                    sa.text(
+                        "UPDATE store_image SET on_disk = 1 "
+                        "WHERE dataset = :d AND split_order = :o AND file_name = :n"
+                    ),
                     [{"d": self.scope.dataset, "o": order, "n": name} for name in found],
                 )
             index.restamp_dirs(conn, self.scope, self.dataset, [split])
@@ -441,7 +452,9 @@ class WorkStore:
         """The folder's flush lock (advisory lock on PostgreSQL, ``flock`` beside a SQLite file)."""
 
         def busy(waited: float) -> StoreError:
-            return StoreError(f"another process is still flushing {self._path} after {waited:.0f} s; try again")
+            return StoreError(
+                f"another process is still flushing {self._path} after {waited:.0f} s; try again"
+            )
 
         return named_lock(
             self.engine,

@@ -20,7 +20,9 @@ from tests.store.conftest import lines, save
 
 
 def _stress_module():
-    spec = importlib.util.spec_from_file_location("bench_store_stress", REPO_ROOT / "bench" / "bench_store_stress.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_store_stress", REPO_ROOT / "bench" / "bench_store_stress.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
@@ -156,7 +158,9 @@ def test_stress_check_counts_lost_saves() -> None:
     assert check(acks[:2], {"a": "t1"}) == (0, 1)
 
 
-def test_processes_from_different_directories_lose_no_save(backend: str, new_store_uri, tmp_path: Path) -> None:
+def test_processes_from_different_directories_lose_no_save(
+    backend: str, new_store_uri, tmp_path: Path
+) -> None:
     """A bounded run of bench/bench_store_stress.py: 4 processes x 30 saves on 20 images, own cwd each."""
     stress = _stress_module()
     folder = stress.make_folder(tmp_path / "dataset", 20)

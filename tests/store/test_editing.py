@@ -54,7 +54,10 @@ def test_undo_restores_previous_state_as_new_version(store: WorkStore, dataset: 
     restored = store.undo(change.id, user="ben")
     assert restored.boxes == original.boxes and restored.caption == original.caption
     assert store.version("train", "a.png") == 3
-    assert [(c.action, c.user) for c in store.history(10, key=("train", "a.png"))] == [("undo", "ben"), ("save", "ana")]
+    assert [(c.action, c.user) for c in store.history(10, key=("train", "a.png"))] == [
+        ("undo", "ben"),
+        ("save", "ana"),
+    ]
     store.flush()
     assert orjson.loads(lines(dataset)[0]) == orjson.loads(TRAIN_LINES[0])
 
@@ -100,7 +103,9 @@ def test_edit_many_is_all_or_none(store: WorkStore) -> None:
     with pytest.raises(StaleEdit):
         store.edit_many([(("train", "a.png"), a, 1), (("train", "c.png"), c, 7)], user="ana")
     assert store.get("train", "a.png").caption == "A red Car" and store.history() == []
-    changes = store.edit_many([(("train", "a.png"), a, 1), (("train", "c.png"), c, 1)], action="fix:x", user="ana")
+    changes = store.edit_many(
+        [(("train", "a.png"), a, 1), (("train", "c.png"), c, 1)], action="fix:x", user="ana"
+    )
     assert [ch.version for ch in changes] == [2, 2] and {ch.user for ch in changes} == {"ana"}
     assert store.dirty_count() == 2
 

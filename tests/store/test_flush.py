@@ -76,7 +76,9 @@ def test_several_records_of_one_image_become_one_line(
 
 
 def test_image_without_record_is_appended(store: WorkStore, dataset: ImageDataset) -> None:
-    store.save(ImageAnnotation(file_name="d.png", split="train", caption="new", boxes=[Box(1, 1, 3, 3, 2)]), 1)
+    store.save(
+        ImageAnnotation(file_name="d.png", split="train", caption="new", boxes=[Box(1, 1, 3, 3, 2)]), 1
+    )
     write_image(dataset.image_dir / "train" / "f.png")
     assert store.add_images("train", ["f.png", "a.png"]) == 1
     store.save(ImageAnnotation(file_name="f.png", split="train", caption="uploaded"), 1)

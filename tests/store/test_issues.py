@@ -31,7 +31,9 @@ def test_issues_feed_the_error_filter_and_update_on_save(store: WorkStore, datas
     a.boxes = [Box(1, 1, 20, 20, 7)]  # an unknown category
     save(store, a)
     info = store.image_info("train", "a.png")
-    assert info["errors"] + info["warnings"] == 1 and store.issue_keys("category.unknown") == [("train", "a.png")]
+    assert info["errors"] + info["warnings"] == 1 and store.issue_keys("category.unknown") == [
+        ("train", "a.png")
+    ]
     a.boxes = [Box(1, 1, 20, 20, 0)]
     save(store, a)
     store.flush()
