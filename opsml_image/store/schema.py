@@ -263,6 +263,25 @@ def create_schema(engine: Engine) -> None:
         raise StoreError(f"cannot reach the working store database {url}: {reason(error)}") from None
 
 
+def refuse_unflushed_legacy(conn: Connection, path: str) -> None:
+    """Refuse a SQLite store file that still holds unflushed edits in the tables of opsml-image before
+    SQLAlchemy (``image``/``tombstone``, no ``store_`` prefix): they would be silently ignored."""
+    if conn.dialect.name != "sqlite":
+        return
+    tables = {r[0] for r in conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    if not {"image", "tombstone"} <= tables:
+        return
+    pending = conn.execute(
+        sa.text("SELECT (SELECT count(*) FROM image WHERE dirty = 1) + (SELECT count(*) FROM tombstone)")
+    ).scalar_one()
+    if pending:
+        raise StoreError(
+            f"the working store {conn.engine.url.database} of {path} holds {pending} edits saved by an older "
+            "opsml-image and not yet written to metadata.jsonl: open the folder once with that version (it "
+            "writes them on opening), or delete the store file to drop them"
+        )
+
+
 def dataset_id(conn: Connection, path: str) -> int:
     """The id of the dataset folder ``path`` (its row is created on first use); refuses a newer schema."""
     select = sa.text("SELECT id, schema_version FROM store_dataset WHERE path = :path")

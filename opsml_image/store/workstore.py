@@ -34,6 +34,7 @@ from opsml_image.store.schema import (
     make_engine,
     read_meta,
     read_transaction,
+    refuse_unflushed_legacy,
     write_transaction,
 )
 from opsml_image.validation import Issue, ValidationReport
@@ -87,6 +88,7 @@ class WorkStore:
             self._conn = self.engine.connect()
             self._path = str(dataset.image_dir.resolve())
             with write_transaction(self._conn) as conn:
+                refuse_unflushed_legacy(conn, self._path)
                 self.scope = Scope(
                     dataset_id(conn, self._path), {n: SPLIT_ORDER.get(n, 9) for n in dataset.splits}
                 )

@@ -113,3 +113,23 @@ def test_external_change_is_reindexed_and_bumps_only_changed_versions(
     assert store.sync() is True
     assert store.get("train", "e.png").caption == "changed outside"
     assert store.version("train", "e.png") == 2 and store.version("train", "a.png") == 1
+
+
+def test_unflushed_edits_of_the_older_store_are_not_ignored(dataset: ImageDataset, tmp_path: Path) -> None:
+    import sqlite3
+
+    from opsml_image.store import StoreError
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as old:  # the tables of the stdlib-sqlite3 store, with one pending edit
+        old.execute("CREATE TABLE image (id INTEGER PRIMARY KEY, dirty INTEGER)")
+        old.execute("CREATE TABLE tombstone (file_name TEXT)")
+        old.execute("INSERT INTO image (dirty) VALUES (1)")
+    old.close()
+    with pytest.raises(StoreError, match="1 edits saved by an older opsml-image"):
+        WorkStore.open(dataset, db)
+    with sqlite3.connect(db) as old:
+        old.execute("UPDATE image SET dirty = 0")
+    old.close()
+    with WorkStore.open(dataset, db) as store:  # flushed: the new tables are made beside the old ones
+        assert store.sync() is True and store.count() == 7
