@@ -66,21 +66,26 @@ def plan(store: WorkStore, code: str, limit: int | None = None) -> list[FixChang
     return changes
 
 
-def apply(store: WorkStore, changes: Sequence[FixChange]) -> list[int]:
-    """Store the planned changes in one transaction; returns their history ids (for :func:`undo`).
+def apply(store: WorkStore, changes: Sequence[FixChange], *, user: str | None = None) -> list[int]:
+    """Store the planned changes in one transaction (in the history as ``user``'s); returns their history
+    ids (for :func:`undo`).
 
     Raises :class:`~opsml_image.store.StaleEdit` and applies nothing when an image changed since the plan.
     """
     done = store.edit_many(
         [(change.key, change.after, change.version) for change in changes],
         action=f"fix:{changes[0].code}" if changes else "fix",
+        user=user,
     )
     return [change.id for change in done]
 
 
-def undo(store: WorkStore, ids: Sequence[int]) -> list[ImageAnnotation]:
-    """Undo an applied fix (the history ids :func:`apply` returned), in one transaction."""
-    return store.undo_many(ids)
+def undo(store: WorkStore, ids: Sequence[int], *, user: str | None = None) -> list[ImageAnnotation]:
+    """Undo an applied fix (the history ids :func:`apply` returned), in one transaction.
+
+    Raises :class:`~opsml_image.store.StaleEdit` and restores nothing when one of the images changed since.
+    """
+    return store.undo_many(ids, user=user)
 
 
 def _candidates(store: WorkStore, code: str) -> Iterator[Key]:

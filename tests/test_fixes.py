@@ -123,3 +123,16 @@ def test_unknown_code_and_limit(store: WorkStore) -> None:
         fixes.plan(store, "line.json")
     assert len(fixes.plan(store, "box.outside", limit=1)) == 1
     assert fixes.apply(store, []) == []
+
+
+def test_fix_and_its_undo_record_the_user_and_undo_refuses_after_a_later_edit(store: WorkStore) -> None:
+    changes = fixes.plan(store, "box.outside")
+    ids = fixes.apply(store, changes, user="ana")
+    assert {store.change(i).user for i in ids} == {"ana"}
+    g = store.get("train", "g.png")
+    g.caption = "ben edits after the fix"
+    store.save(g, store.version("train", "g.png"), user="ben")
+    with pytest.raises(StaleEdit):
+        fixes.undo(store, ids, user="ana")  # would erase ben's edit: nothing is restored
+    assert store.get("train", "g.png").caption == "ben edits after the fix"
+    assert store.history(1)[0].user == "ben"
