@@ -43,7 +43,7 @@ import orjson
 
 from opsml_image.archives import ArchiveError, extract_zip, is_zip_name
 from opsml_image.atomic import is_temp_name
-from opsml_image.confine import Confinement
+from opsml_image.confine import Confinement, survey
 from opsml_image.formats.base import FormatError, Refusals, Report, Skipped, place_file
 from opsml_image.images import is_image_file
 from opsml_image.rules import file_name_problem
@@ -369,6 +369,7 @@ def export_download(
         if fmt == "coco" and with_images:
             report = _coco_with_images(ws, chosen, folder, skip_invalid)
         else:
+            _refuse_links_out(ws, chosen)
             report = module.export(ws.dataset, folder, split=split, skip_invalid=skip_invalid)
         data = _zip_folder(folder, lambda done, total: notify(0.5 + 0.5 * done / total, "Zipping..."))
         report.path = Path(f"{stem}.zip")
@@ -416,6 +417,19 @@ def _coco_with_images(ws: Workspace, splits: list[str], folder: Path, skip_inval
         report.skipped += part.skipped + refusals.skipped
         report.warnings += [w for w in part.warnings if w not in report.warnings]
     return report
+
+
+def _refuse_links_out(ws: Workspace, splits: list[str]) -> None:
+    """An image that is a link to a place outside the dataset folder is never put into a download."""
+    folders = [ws.dataset.split(name).directory.resolve() for name in splits]
+    for relative, problem in survey(ws.path).problems.items():
+        path = (ws.path / relative).parent.resolve() / Path(relative).name
+        if (
+            problem.code == "file.outside"
+            and is_image_file(relative)
+            and any(f in path.parents for f in folders)
+        ):
+            raise FormatError(ws.path, relative, f"{problem.message}; remove the link to export")
 
 
 def _zip_folder(folder: Path, progress: Callable[[int, int], None]) -> bytes:

@@ -291,3 +291,13 @@ def test_a_link_leading_out_of_the_dataset_is_not_exported(ws: Workspace, tmp_pa
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
         assert "train/a.png" not in archive.namelist()
     assert [s.item for s in download.report.skipped] == ["a.png"]
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc", "cvat", "labelstudio"])
+def test_no_format_exports_a_link_leading_out(ws: Workspace, tmp_path: Path, fmt: str) -> None:
+    secret = write_image(tmp_path / "secret.png", size=SIZE)
+    (ws.path / "train" / "sub" / "b.png").unlink()
+    (ws.path / "train" / "sub" / "b.png").symlink_to(secret)
+    with pytest.raises(FormatError, match=r"sub/b\.png: .*outside the dataset folder.*remove the link"):
+        uc.export_download(ws, fmt, skip_invalid=True)
+    assert uc.export_download(ws, fmt, "validation").report.images == 1  # the other split is fine
