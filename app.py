@@ -42,6 +42,9 @@ pages = {
         st.Page(
             ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new_dataset"
         ),
+        st.Page(
+            "pages/transfer.py", title="Import / Export", icon=":material/swap_horiz:", url_path="transfer"
+        ),
         st.Page(lambda: st.switch_page(browse), title="Browse", url_path="browse", visibility="hidden"),
     ],
 }

@@ -1,0 +1,209 @@
+"""Import / Export: a dataset in COCO, YOLO, Pascal VOC, CVAT, Label Studio or Hugging Face form into a new
+folder (a zip accepted, checked entry by entry); the open dataset, or one split, in any of them as a download.
+Reports (counts, skipped items with their reasons, what the format lost) are shown as text and tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from opsml_image.formats.base import FormatError, Report
+from opsml_image.usecases import transfer as uc
+from opsml_image.usecases.create import default_parent
+from opsml_image.usecases.workspace import UserError, Workspace
+from pages import _session as session
+from pages import _widgets as ui
+from pages._legacy import leave_legacy_pages
+
+#: Session state: the last import (folder, report) and the last export (its choices, the download).
+IMPORTED = "transfer_imported"
+EXPORTED = "transfer_exported"
+ALL_SPLITS = "All splits"
+
+
+class ProgressBar:
+    """A progress bar fed by the use case's ``progress(fraction, text)``."""
+
+    def __init__(self, text: str) -> None:
+        self.bar: DeltaGenerator = st.progress(0.0, text=text)
+
+    def __call__(self, fraction: float, text: str) -> None:
+        self.bar.progress(min(1.0, max(0.0, fraction)), text=ui.plain(text))
+
+    def done(self) -> None:
+        self.bar.empty()
+
+
+def show_report(report: Report, verb: str) -> None:
+    """Counts as text, skipped items (item, reason) and warnings as tables: data is never Markdown."""
+    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
+    st.text(f"{verb} {report.images:,} images and {report.boxes:,} boxes{skipped}.")
+    if report.skipped:
+        st.caption("Skipped items")
+        st.dataframe(
+            [{"item": s.item, "reason": s.reason} for s in report.skipped], hide_index=True, width="stretch"
+        )
+    if report.warnings:
+        st.caption("Warnings")
+        st.dataframe([{"warning": w} for w in report.warnings], hide_index=True, width="stretch")
+
+
+def stopped(what: str, error: Exception) -> None:
+    st.error(f"{what} stopped: {ui.plain(str(error))}", icon=":material/error:")
+
+
+# --------------------------------------------------------------------------------------------- import
+
+
+def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: bool) -> None:
+    bar = ProgressBar("Reading the upload...")
+    root = Path(parent.strip()).expanduser() if parent.strip() else default_parent()
+    try:
+        report = uc.import_upload(root, name, fmt, files, skip_invalid=skip, progress=bar)
+    except UserError as error:
+        bar.done()
+        st.error(ui.plain(str(error)), icon=":material/error:")
+        return
+    except FormatError as error:
+        bar.done()
+        stopped("The import", error)
+        st.caption(
+            "Nothing was written. Tick “Skip invalid items” to import the rest and list what is left out."
+        )
+        return
+    bar.done()
+    st.session_state[IMPORTED] = (str(report.path), report)
+
+
+def show_imported(path: str, report: Report) -> None:
+    st.success(f"Imported into {ui.plain(path)}", icon=":material/check_circle:")
+    show_report(report, "Imported")
+    cols = st.columns(2)
+    if cols[0].button(
+        "Open the new dataset", type="primary", icon=":material/folder_open:", key="import_open"
+    ):
+        st.session_state.pop(IMPORTED, None)
+        session.open_folder(Path(path))
+        session.reopen_workspace(Path(path))
+        st.switch_page(ui.PAGE_BROWSE)
+    if cols[1].button("Import another", key="import_again"):
+        st.session_state.pop(IMPORTED, None)
+        st.rerun()
+
+
+def import_tab() -> None:
+    done = st.session_state.get(IMPORTED)
+    if done is not None:
+        show_imported(*done)
+        return
+    specs = {s.key: s for s in uc.available_formats()}
+    fmt = st.selectbox("Format", list(specs), format_func=lambda k: specs[k].label, key="import_format")
+    st.caption(ui.plain(specs[fmt].takes))
+    with st.form("transfer_import"):
+        name = st.text_input("New dataset name", placeholder="street-scenes", key="import_name")
+        parent = st.text_input("Create it in", value=str(default_parent()), key="import_parent")
+        files = st.file_uploader(
+            "Files (a zip, or the annotation file and its images)" if specs[fmt].loose else "A zip",
+            accept_multiple_files=True,
+            key="import_files",
+        )
+        skip = st.checkbox(
+            "Skip invalid items",
+            key="import_skip",
+            help="Leave out what cannot be imported and list it, instead of stopping at the first problem.",
+        )
+        submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
+    if submitted:
+        run_import(parent, name, fmt, list(files or []), skip)
+        if IMPORTED in st.session_state:
+            st.rerun()
+
+
+# --------------------------------------------------------------------------------------------- export
+
+
+def export_tab(ws: Workspace) -> None:
+    splits = list(ws.dataset.splits)
+    if not splits:
+        st.info("The open dataset has no records yet: nothing to export.")
+        return
+    st.text(f"Dataset: {ws.path.name}")
+    specs = {s.key: s for s in uc.available_formats()}
+    fmt = st.selectbox("Format", list(specs), format_func=lambda k: specs[k].label, key="export_format")
+    choice = st.selectbox("Split", [ALL_SPLITS, *splits], key=f"export_split:{ws.path}")
+    split = None if choice == ALL_SPLITS else choice
+    skip = st.checkbox(
+        "Skip invalid items", key="export_skip", help="Leave out what the format cannot hold and list it."
+    )
+    with_images = fmt != "coco" or st.checkbox(
+        "Include the images (a zip in Roboflow's layout; else the JSON file only)",
+        value=True,
+        key="export_images",
+    )
+    choices = (str(ws.path), fmt, split, skip, with_images)
+    if st.button("Prepare the download", type="primary", icon=":material/archive:", key="export_go"):
+        prepare(ws, choices)
+    ready: tuple[tuple[object, ...], uc.Download] | None = st.session_state.get(EXPORTED)
+    if ready is not None and ready[0] == choices:
+        download = ready[1]
+        show_report(download.report, "Exported")
+        st.download_button(
+            f"Download {download.file_name} ({len(download.data):,} bytes)",
+            data=download.data,
+            file_name=download.file_name,
+            mime=download.mime,
+            icon=":material/download:",
+            key="export_download_file",
+            on_click="ignore",
+        )
+
+
+def prepare(ws: Workspace, choices: tuple[str, str, str | None, bool, bool]) -> None:
+    _, fmt, split, skip, with_images = choices
+    st.session_state.pop(EXPORTED, None)
+    bar = ProgressBar("Exporting...")
+    try:
+        download = uc.export_download(
+            ws, fmt, split, skip_invalid=skip, with_images=with_images, progress=bar
+        )
+    except UserError as error:
+        bar.done()
+        st.error(ui.plain(str(error)), icon=":material/error:")
+        return
+    except FormatError as error:
+        bar.done()
+        st.error(
+            f"The export stopped: {ui.plain(ui.describe_relative(error, ws.path))}", icon=":material/error:"
+        )
+        return
+    bar.done()
+    st.session_state[EXPORTED] = (choices, download)
+
+
+# --------------------------------------------------------------------------------------------- page
+
+
+def body() -> None:
+    require_admin: Callable[[], object] | None = getattr(session, "require_admin", None)
+    if callable(require_admin):
+        require_admin()
+    st.title("Import / Export")
+    importing, exporting = st.tabs(["Import", "Export"])
+    with importing:
+        st.write("Make a new dataset folder from annotations in another format.")
+        import_tab()
+    with exporting:
+        try:
+            ws = session.workspace()
+        except UserError as error:
+            st.error(ui.plain(str(error)), icon=":material/error:")
+            return
+        export_tab(ws)
+
+
+leave_legacy_pages()
+with ui.guard("The Import / Export page"):
+    body()

@@ -1,0 +1,135 @@
+"""AppTest of the Import / Export page: a COCO zip imported and opened, refusals shown as text, skipped items
+in a table, an export prepared with its report and a download button."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+from conftest import open_app
+from opsml_image import ImageDataset
+
+PAGE = "pages/transfer.py"
+
+
+def png(size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def coco_zip(names: list[str], present: list[str]) -> bytes:
+    coco = {
+        "images": [{"id": i + 1, "file_name": n, "width": 64, "height": 48} for i, n in enumerate(names)],
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 1,
+                "bbox": [1, 2, 30, 20],
+                "area": 600,
+                "iscrowd": 0,
+            }
+            for i in range(len(names))
+        ],
+        "categories": [{"id": 1, "name": "robin"}],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("birds/annotations.json", json.dumps(coco))
+        for name in present:
+            archive.writestr(f"birds/images/{name}", png())
+    return buffer.getvalue()
+
+
+def start_import(at, tmp_path: Path, name: str, upload: tuple[str, bytes]) -> None:
+    at.text_input(key="import_name").input(name)
+    at.text_input(key="import_parent").input(str(tmp_path / "sets"))
+    at.file_uploader(key="import_files").set_value([(upload[0], upload[1], "application/zip")])
+
+
+def test_import_a_coco_zip_and_open_it(app_demo: Path, tmp_path: Path) -> None:
+    at = open_app(PAGE)
+    assert [t.label for t in at.tabs] == ["Import", "Export"]
+    assert at.selectbox(key="import_format").value == "coco"
+    assert "Roboflow" in at.caption[0].value
+    start_import(at, tmp_path, "birds", ("birds.zip", coco_zip(["a.png", "b.png"], ["a.png", "b.png"])))
+    at.button(key="FormSubmitter:transfer_import-Import").click().run()
+    assert not at.exception, at.exception
+    folder = tmp_path / "sets" / "birds"
+    assert "Imported into" in at.success[0].value
+    assert at.text[0].value == "Imported 2 images and 2 boxes."
+    assert ImageDataset(image_dir=folder).category_names() == ["robin"]
+    at.button(key="import_open").click().run()
+    assert not at.exception, at.exception
+    assert at.sidebar.text[0].value == "birds"
+    assert [m.value for m in at.sidebar.metric] == ["2", "1"]
+
+
+def test_a_missing_image_stops_then_is_skipped_and_listed(app_demo: Path, tmp_path: Path) -> None:
+    at = open_app(PAGE)
+    start_import(at, tmp_path, "birds", ("birds.zip", coco_zip(["a.png", "gone.png"], ["a.png"])))
+    at.button(key="FormSubmitter:transfer_import-Import").click().run()
+    assert not at.exception, at.exception
+    message = at.error[0].value
+    assert "The import stopped" in message and "gone.png" in message and "birds.zip/birds" in message
+    assert ".tmp" not in message
+    assert not (tmp_path / "sets" / "birds").exists()
+    at.checkbox(key="import_skip").check()
+    at.button(key="FormSubmitter:transfer_import-Import").click().run()
+    assert not at.exception, at.exception
+    assert at.text[0].value == "Imported 1 images and 1 boxes, 1 skipped."
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["item", "reason"] and "gone.png" in table["item"][0]
+
+
+def test_a_zip_slip_is_refused_naming_the_entry(app_demo: Path, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("annotations.json", "{}")
+        archive.writestr("../../escape.png", png())
+    at = open_app(PAGE)
+    start_import(at, tmp_path, "evil", ("evil.zip", buffer.getvalue()))
+    at.button(key="FormSubmitter:transfer_import-Import").click().run()
+    assert not at.exception, at.exception
+    assert "evil.zip\\: ../../escape.png\\: " in at.error[0].value.replace("\\.", ".")
+    assert not (tmp_path / "sets").exists() or list((tmp_path / "sets").iterdir()) == []
+
+
+def test_yolo_needs_a_zip(app_demo: Path, tmp_path: Path) -> None:
+    at = open_app(PAGE)
+    at.selectbox(key="import_format").set_value("yolo").run()
+    assert "data.yaml" in at.caption[0].value
+    start_import(at, tmp_path, "y", ("data.yaml", b"names: [a]"))
+    at.button(key="FormSubmitter:transfer_import-Import").click().run()
+    assert not at.exception, at.exception
+    assert "imported from a zip" in at.error[0].value
+
+
+def test_export_a_split_as_yolo(app_demo: Path) -> None:
+    at = open_app(PAGE)
+    splits = list(ImageDataset(image_dir=app_demo).splits)
+    at.selectbox(key="export_format").set_value("yolo").run()
+    at.selectbox(key=f"export_split:{app_demo}").set_value(splits[0]).run()
+    assert not at.checkbox(key="export_skip").value
+    at.button(key="export_go").click().run()
+    assert not at.exception, at.exception
+    assert any(t.value.startswith("Exported ") for t in at.text)
+    buttons = at.get("download_button")
+    assert len(buttons) == 1 and f"{app_demo.name}-{splits[0]}-yolo.zip" in buttons[0].proto.label
+    at.selectbox(key="export_format").set_value("voc").run()
+    assert at.get("download_button") == []  # another choice: the old download is not offered
+
+
+def test_export_coco_json_only(app_demo: Path) -> None:
+    at = open_app(PAGE)
+    splits = list(ImageDataset(image_dir=app_demo).splits)
+    at.selectbox(key=f"export_split:{app_demo}").set_value(splits[0]).run()
+    at.checkbox(key="export_images").uncheck().run()
+    at.button(key="export_go").click().run()
+    assert not at.exception, at.exception
+    assert f"{app_demo.name}-{splits[0]}-coco.json" in at.get("download_button")[0].proto.label
