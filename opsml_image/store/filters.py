@@ -36,14 +36,16 @@ class Where:
     k: str
 
 
-def where(f: Filter, scope: Scope) -> Where:
+def where(f: Filter, scope: Scope, sole: bool = False) -> Where:
     """The SQL of a filter; ``i`` is the image, ``c`` its category row.
 
     The image is joined to its category rows only when a condition reads it, so a category (+ split)
-    filter is answered from the ``store_image_category`` index alone.
+    filter is answered from the ``store_image_category`` index alone. ``sole``: the database holds this
+    dataset only (as the transaction sees it), so the condition on ``dataset`` can be left out (walking
+    an index without checking it is about three times faster for a deep page).
     """
     k = "c" if f.category is not None else "i"
-    conditions = [f"{k}.dataset = :dataset"]
+    conditions = [] if sole else [f"{k}.dataset = :dataset"]
     params: dict[str, Any] = {"dataset": scope.dataset}
     if f.category is not None:
         conditions.append("c.category = :category")
@@ -68,4 +70,4 @@ def where(f: Filter, scope: Scope) -> Where:
                 " JOIN store_image i ON i.dataset = c.dataset AND i.split_order = c.split_order "
                 "AND i.file_name = c.file_name"
             )
-    return Where(source, " AND ".join(conditions), params, k)
+    return Where(source, " AND ".join(conditions) or "1 = 1", params, k)

@@ -27,10 +27,16 @@ _ROW_BY_KEY_FOR_UPDATE = sa.text(
 _ROWS_BY_ID = sa.text(f"SELECT {ROW_COLUMNS} FROM store_image WHERE id IN :ids").bindparams(
     sa.bindparam("ids", expanding=True)
 )
+_DATASETS = sa.text("SELECT count(*) FROM store_dataset")
 _VERSION = sa.text(
     "SELECT version FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
     "UNION ALL SELECT version FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n"
 )
+
+
+def sole_dataset(conn: Connection) -> bool:
+    """True when the SQLite database holds one dataset only (within this transaction's snapshot)."""
+    return conn.dialect.name == "sqlite" and conn.execute(_DATASETS).scalar_one() == 1
 
 
 def row(conn: Connection, scope: Scope, key: Key, for_update: bool = False) -> ImageRow | None:
@@ -67,7 +73,7 @@ def page_ids(
     conn: Connection, scope: Scope, f: Filter, offset: int, limit: int
 ) -> list[tuple[int, str, str]]:
     """``(id, split, file_name)`` of one page in key order."""
-    w = where(f, scope)
+    w = where(f, scope, sole_dataset(conn))
     sql = (
         "SELECT i.id, i.split, i.file_name FROM "
         f"(SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} "
@@ -89,7 +95,7 @@ def rows_by_id(conn: Connection, ids: list[int]) -> list[ImageRow]:
 
 def position(conn: Connection, scope: Scope, key: Key, f: Filter) -> int:
     """The 0-based index of ``key`` among the filtered images (where it would be if it does not match)."""
-    w = where(f, scope)
+    w = where(f, scope, sole_dataset(conn))
     sql = (
         f"SELECT count(*) FROM {w.source} WHERE {w.condition} "
         f"AND ({w.k}.split_order, {w.k}.file_name) < (:o, :n)"
@@ -99,7 +105,7 @@ def position(conn: Connection, scope: Scope, key: Key, f: Filter) -> int:
 
 def neighbor(conn: Connection, scope: Scope, key: Key, f: Filter, step: int) -> Key | None:
     """The next (``step > 0``) or previous filtered image from ``key``; None at the end."""
-    w = where(f, scope)
+    w = where(f, scope, sole_dataset(conn))
     op, direction = (">", "ASC") if step > 0 else ("<", "DESC")
     sql = (
         f"SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} AND "

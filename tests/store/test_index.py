@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_image
 from opsml_image import config
 from opsml_image.dataset import ImageDataset
 from opsml_image.store import Filter, WorkStore, store_path
@@ -102,6 +103,13 @@ def test_folders_share_one_database_keyed_by_dataset(tmp_path: Path, store_uri: 
         first.save(a, 1)
         assert second.get("train", "a.png").caption == "A red Car"
         assert second.history() == [] and len(first.history()) == 1
+        write_image(two.image_dir / "train" / "f.png")
+        second.add_images("train", ["f.png"])  # the SQLite file holds two datasets: pages stay apart
+        assert first.keys(Filter(), 0, 100) == [k for k in second.keys(Filter(), 0, 100) if k[1] != "f.png"]
+        assert len(second.page(Filter(), 0, 100)) == 8 and len(first.page(Filter(), 0, 100)) == 7
+        assert first.position(("validation", "v1.png")) == 5 and second.position(("validation", "v1.png")) == 6
+        assert first.neighbor(("train", "e.png")) == ("validation", "v1.png")
+        assert second.neighbor(("train", "e.png")) == ("train", "f.png")
 
 
 def test_external_change_is_reindexed_and_bumps_only_changed_versions(
