@@ -83,13 +83,13 @@ def show_imported(path: str, report: Report) -> None:
     show_report(report, "Imported")
     cols = st.columns(2)
     if cols[0].button(
-        "Open the new dataset", type="primary", icon=":material/folder_open:", key="import_open"
+        "Open the new dataset", type="primary", icon=":material/folder_open:", key="transfer_import_open"
     ):
         st.session_state.pop(IMPORTED, None)
         session.open_folder(Path(path))
         session.reopen_workspace(Path(path))
         st.switch_page(ui.PAGE_BROWSE)
-    if cols[1].button("Import another", key="import_again"):
+    if cols[1].button("Import another", key="transfer_import_again"):
         st.session_state.pop(IMPORTED, None)
         st.rerun()
 
@@ -100,19 +100,21 @@ def import_tab() -> None:
         show_imported(*done)
         return
     specs = {s.key: s for s in uc.available_formats()}
-    fmt = st.selectbox("Format", list(specs), format_func=lambda k: specs[k].label, key="import_format")
+    fmt = st.selectbox(
+        "Format", list(specs), format_func=lambda k: specs[k].label, key="transfer_import_format"
+    )
     st.caption(ui.plain(specs[fmt].takes))
     with st.form("transfer_import"):
-        name = st.text_input("New dataset name", placeholder="street-scenes", key="import_name")
-        parent = st.text_input("Create it in", value=str(default_parent()), key="import_parent")
+        name = st.text_input("New dataset name", placeholder="street-scenes", key="transfer_import_name")
+        parent = st.text_input("Create it in", value=str(default_parent()), key="transfer_import_parent")
         files = st.file_uploader(
             "Files (a zip, or the annotation file and its images)" if specs[fmt].loose else "A zip",
             accept_multiple_files=True,
-            key="import_files",
+            key="transfer_import_files",
         )
         skip = st.checkbox(
             "Skip invalid items",
-            key="import_skip",
+            key="transfer_import_skip",
             help="Leave out what cannot be imported and list it, instead of stopping at the first problem.",
         )
         submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
@@ -132,19 +134,23 @@ def export_tab(ws: Workspace) -> None:
         return
     st.text(f"Dataset: {ws.path.name}")
     specs = {s.key: s for s in uc.available_formats()}
-    fmt = st.selectbox("Format", list(specs), format_func=lambda k: specs[k].label, key="export_format")
-    choice = st.selectbox("Split", [ALL_SPLITS, *splits], key=f"export_split:{ws.path}")
+    fmt = st.selectbox(
+        "Format", list(specs), format_func=lambda k: specs[k].label, key="transfer_export_format"
+    )
+    choice = st.selectbox("Split", [ALL_SPLITS, *splits], key=f"transfer_export_split:{ws.path}")
     split = None if choice == ALL_SPLITS else choice
     skip = st.checkbox(
-        "Skip invalid items", key="export_skip", help="Leave out what the format cannot hold and list it."
+        "Skip invalid items",
+        key="transfer_export_skip",
+        help="Leave out what the format cannot hold and list it.",
     )
     with_images = fmt != "coco" or st.checkbox(
         "Include the images (a zip in Roboflow's layout; else the JSON file only)",
         value=True,
-        key="export_images",
+        key="transfer_export_images",
     )
     choices = (str(ws.path), fmt, split, skip, with_images)
-    if st.button("Prepare the download", type="primary", icon=":material/archive:", key="export_go"):
+    if st.button("Prepare the download", type="primary", icon=":material/archive:", key="transfer_export_go"):
         prepare(ws, choices)
     ready: tuple[tuple[object, ...], uc.Download] | None = st.session_state.get(EXPORTED)
     if ready is not None and ready[0] == choices:
@@ -156,7 +162,7 @@ def export_tab(ws: Workspace) -> None:
             file_name=download.file_name,
             mime=download.mime,
             icon=":material/download:",
-            key="export_download_file",
+            key="transfer_export_download_file",
             on_click="ignore",
         )
 

@@ -47,15 +47,16 @@ def coco_zip(names: list[str], present: list[str]) -> bytes:
 
 
 def start_import(at, tmp_path: Path, name: str, upload: tuple[str, bytes]) -> None:
-    at.text_input(key="import_name").input(name)
-    at.text_input(key="import_parent").input(str(tmp_path / "sets"))
-    at.file_uploader(key="import_files").set_value([(upload[0], upload[1], "application/zip")])
+    at.text_input(key="transfer_import_name").input(name)
+    at.text_input(key="transfer_import_parent").input(str(tmp_path / "sets"))
+    at.file_uploader(key="transfer_import_files").set_value([(upload[0], upload[1], "application/zip")])
 
 
 def test_import_a_coco_zip_and_open_it(app_demo: Path, tmp_path: Path) -> None:
     at = open_app(PAGE)
     assert [t.label for t in at.tabs] == ["Import", "Export"]
-    assert at.selectbox(key="import_format").value == "coco"
+    assert not at.error and not at.sidebar.error
+    assert at.selectbox(key="transfer_import_format").value == "coco"
     assert "Roboflow" in at.caption[0].value
     start_import(at, tmp_path, "birds", ("birds.zip", coco_zip(["a.png", "b.png"], ["a.png", "b.png"])))
     at.button(key="FormSubmitter:transfer_import-Import").click().run()
@@ -64,7 +65,7 @@ def test_import_a_coco_zip_and_open_it(app_demo: Path, tmp_path: Path) -> None:
     assert "Imported into" in at.success[0].value
     assert at.text[0].value == "Imported 2 images and 2 boxes."
     assert ImageDataset(image_dir=folder).category_names() == ["robin"]
-    at.button(key="import_open").click().run()
+    at.button(key="transfer_import_open").click().run()
     assert not at.exception, at.exception
     assert at.sidebar.text[0].value == "birds"
     assert [m.value for m in at.sidebar.metric] == ["2", "1"]
@@ -79,7 +80,7 @@ def test_a_missing_image_stops_then_is_skipped_and_listed(app_demo: Path, tmp_pa
     assert "The import stopped" in message and "gone.png" in message and "birds.zip/birds" in message
     assert ".tmp" not in message
     assert not (tmp_path / "sets" / "birds").exists()
-    at.checkbox(key="import_skip").check()
+    at.checkbox(key="transfer_import_skip").check()
     at.button(key="FormSubmitter:transfer_import-Import").click().run()
     assert not at.exception, at.exception
     assert at.text[0].value == "Imported 1 images and 1 boxes, 1 skipped."
@@ -102,7 +103,7 @@ def test_a_zip_slip_is_refused_naming_the_entry(app_demo: Path, tmp_path: Path) 
 
 def test_yolo_needs_a_zip(app_demo: Path, tmp_path: Path) -> None:
     at = open_app(PAGE)
-    at.selectbox(key="import_format").set_value("yolo").run()
+    at.selectbox(key="transfer_import_format").set_value("yolo").run()
     assert "data.yaml" in at.caption[0].value
     start_import(at, tmp_path, "y", ("data.yaml", b"names: [a]"))
     at.button(key="FormSubmitter:transfer_import-Import").click().run()
@@ -113,23 +114,24 @@ def test_yolo_needs_a_zip(app_demo: Path, tmp_path: Path) -> None:
 def test_export_a_split_as_yolo(app_demo: Path) -> None:
     at = open_app(PAGE)
     splits = list(ImageDataset(image_dir=app_demo).splits)
-    at.selectbox(key="export_format").set_value("yolo").run()
-    at.selectbox(key=f"export_split:{app_demo}").set_value(splits[0]).run()
-    assert not at.checkbox(key="export_skip").value
-    at.button(key="export_go").click().run()
+    at.selectbox(key="transfer_export_format").set_value("yolo").run()
+    at.selectbox(key=f"transfer_export_split:{app_demo}").set_value(splits[0]).run()
+    assert not at.checkbox(key="transfer_export_skip").value
+    at.button(key="transfer_export_go").click().run()
     assert not at.exception, at.exception
     assert any(t.value.startswith("Exported ") for t in at.text)
+    assert not at.error and not at.sidebar.error  # no key shared with the sidebar's export
     buttons = at.get("download_button")
     assert len(buttons) == 1 and f"{app_demo.name}-{splits[0]}-yolo.zip" in buttons[0].proto.label
-    at.selectbox(key="export_format").set_value("voc").run()
+    at.selectbox(key="transfer_export_format").set_value("voc").run()
     assert at.get("download_button") == []  # another choice: the old download is not offered
 
 
 def test_export_coco_json_only(app_demo: Path) -> None:
     at = open_app(PAGE)
     splits = list(ImageDataset(image_dir=app_demo).splits)
-    at.selectbox(key=f"export_split:{app_demo}").set_value(splits[0]).run()
-    at.checkbox(key="export_images").uncheck().run()
-    at.button(key="export_go").click().run()
+    at.selectbox(key=f"transfer_export_split:{app_demo}").set_value(splits[0]).run()
+    at.checkbox(key="transfer_export_images").uncheck().run()
+    at.button(key="transfer_export_go").click().run()
     assert not at.exception, at.exception
     assert f"{app_demo.name}-{splits[0]}-coco.json" in at.get("download_button")[0].proto.label
