@@ -301,3 +301,14 @@ def test_no_format_exports_a_link_leading_out(ws: Workspace, tmp_path: Path, fmt
     with pytest.raises(FormatError, match=r"sub/b\.png: .*outside the dataset folder.*remove the link"):
         uc.export_download(ws, fmt, skip_invalid=True)
     assert uc.export_download(ws, fmt, "validation").report.images == 1  # the other split is fine
+
+
+@pytest.mark.parametrize(("fmt", "annotations"), [("cvat", "annotations.xml"), ("labelstudio", "tasks.json")])
+def test_loose_annotation_file_and_images(ws: Workspace, tmp_path: Path, fmt: str, annotations: str) -> None:
+    download = uc.export_download(ws, fmt, "validation")
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        loose = [Up(Path(n).name, archive.read(n)) for n in archive.namelist() if not n.endswith("/")]
+    assert annotations in [u.name for u in loose]
+    report = uc.import_upload(tmp_path / "root", "loose", fmt, loose)
+    assert (report.images, report.boxes) == (1, 1)
+    assert list(view(report.path).values()) == [[([5.0, 5.0, 5.0, 5.0], "cat")]]
