@@ -22,7 +22,7 @@ from opsml_image import rules
 from opsml_image.annotation import merge
 from opsml_image.dataset import ImageDataset
 from opsml_image.store.rows import ImageRow, dumps, row_of
-from opsml_image.store.schema import IMAGE, Scope, read_meta, write_meta
+from opsml_image.store.schema import Scope, bulk_insert, read_meta, write_meta
 from opsml_image.store.stats import load_totals
 
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
@@ -142,11 +142,9 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
         else:
             versioned.append(r)
     conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), d)
-    if versioned:
-        conn.execute(
-            IMAGE.insert(),
-            [{"dataset": scope.dataset, **dict(zip(_LOAD_FIELDS, r, strict=False))} for r in versioned],
-        )
+    bulk_insert(
+        conn, "store_image", ("dataset", *_LOAD_FIELDS), [(scope.dataset, *r[:-1]) for r in versioned]
+    )
     conn.execute(  # the images indexed again continue from their tombstone's version
         sa.text(
             "DELETE FROM store_tombstone WHERE dataset = :d AND EXISTS (SELECT 1 FROM store_image i WHERE "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,6 +322,15 @@ def upsert(
     """Insert ``rows``; where the key exists already, add the rows' ``add`` columns to the stored values."""
     if rows:
         conn.execute(_upsert_statement(table.name, tuple(rows[0]), tuple(keys), tuple(add)), rows)
+
+
+def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many plain tuples with the driver's ``executemany`` (no per-row parameter processing: a
+    re-index writes hundreds of thousands of rows)."""
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+        conn.exec_driver_sql(sql, list(rows))
 
 
 def lock_dataset(conn: Connection, scope: Scope, exclusive: bool) -> None:

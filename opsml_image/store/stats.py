@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opsml_image.store.rows import ImageRow, row_category_rows
-from opsml_image.store.schema import CATEGORY_TOTAL, IMAGE_CATEGORY, IMAGE_TOTAL, Scope, upsert
+from opsml_image.store.schema import CATEGORY_TOTAL, IMAGE_TOTAL, Scope, bulk_insert, upsert
 
 CategoryRows = dict[int, tuple[int, int]]
 """An image's ``{category: (boxes, tagged)}``."""
@@ -80,30 +80,21 @@ def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> Non
     d = {"d": scope.dataset}
     for table in ("store_image_category", "store_category_total", "store_image_total"):
         conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
-    category_rows: list[dict[str, int | str]] = []
+    category_rows: list[tuple[int, int, str, int, int, int]] = []
     per_category: dict[int, list[int]] = {}
     images: dict[tuple[int, int], int] = {}
     for r in rows:
         slot = (r.split_order, r.annotated)
         images[slot] = images.get(slot, 0) + 1
         for category, (n, t) in row_category_rows(r).items():
-            category_rows.append(
-                {"dataset": scope.dataset, "category": category, "split_order": r.split_order,
-                 "file_name": r.file_name, "n_boxes": n, "tagged": t}
-            )  # fmt: skip
+            category_rows.append((scope.dataset, r.split_order, r.file_name, category, n, t))
             total = per_category.setdefault(category, [0, 0])
             total[0] += n
             total[1] += 1
-    if category_rows:
-        conn.execute(IMAGE_CATEGORY.insert(), category_rows)
-    if per_category:
-        conn.execute(
-            CATEGORY_TOTAL.insert(),
-            [
-                {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
-                for c, (n, i) in sorted(per_category.items())
-            ],
-        )
+    columns = ("dataset", "split_order", "file_name", "category", "n_boxes", "tagged")
+    bulk_insert(conn, "store_image_category", columns, category_rows)
+    totals = [(scope.dataset, c, n, i) for c, (n, i) in sorted(per_category.items())]
+    bulk_insert(conn, "store_category_total", ("dataset", "category", "n_boxes", "images"), totals)
     bump_image_totals(conn, scope, images)
 
 
