@@ -111,6 +111,7 @@ def import_tab() -> None:
             "Files (a zip, or the annotation file and its images)" if specs[fmt].loose else "A zip",
             accept_multiple_files=True,
             key="transfer_import_files",
+            help="Up to the server's upload limit (server.maxUploadSize, 200 MB by default) per file.",
         )
         skip = st.checkbox(
             "Skip invalid items",

@@ -189,8 +189,11 @@ def import_upload(
         raise UserError(f"{FORMATS[fmt].label} is imported from a zip of its folder: {FORMATS[fmt].takes}")
     label = _display_name(zips[0].name) if zips else "upload"
     notify = progress or (lambda fraction, text: None)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.upload.", suffix=".tmp", dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}.upload.", suffix=".tmp", dir=dest.parent))
+    except OSError as error:
+        raise UserError(f"The folder {dest.parent} cannot be written: {describe(error)}") from None
     content = scratch / "upload"
     try:
         try:

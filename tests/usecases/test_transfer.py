@@ -312,3 +312,9 @@ def test_loose_annotation_file_and_images(ws: Workspace, tmp_path: Path, fmt: st
     report = uc.import_upload(tmp_path / "root", "loose", fmt, loose)
     assert (report.images, report.boxes) == (1, 1)
     assert list(view(report.path).values()) == [[([5.0, 5.0, 5.0, 5.0], "cat")]]
+
+
+def test_a_root_that_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(UserError, match="cannot be written"):
+        uc.import_upload(tmp_path / "file", "x", "coco", [Up("a.json", b"{}")])
