@@ -141,3 +141,18 @@ def test_unflushed_edits_of_the_older_store_are_not_ignored(dataset: ImageDatase
     old.close()
     with WorkStore.open(dataset, db) as store:  # flushed: the new tables are made beside the old ones
         assert store.sync() is True and store.count() == 7
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("mysql://u@localhost/db", "runs on SQLite or PostgreSQL"),
+        ("not a url://", "invalid working store URI"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot reach the working store database"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_says_why(dataset: ImageDataset, uri: str, message: str) -> None:
+    from opsml_image.store import StoreError
+
+    with pytest.raises(StoreError, match=message):
+        WorkStore.open(dataset, uri)
