@@ -89,4 +89,6 @@ def summary(ws: Workspace) -> Summary:
     """The counts the sidebar and the pages show, from the store's kept totals (O(splits))."""
     annotated, total = ws.store.progress()
     splits = {name: ws.store.count(Filter(split=name)) for name in ws.dataset.splits}
-    return Summary(total, annotated, len(ws.store.category_names()), splits)
+    names = len(ws.store.category_names())
+    unnamed = sum(1 for c in ws.store.category_counts() if c >= names)  # seed-format ids without a name
+    return Summary(total, annotated, names + unnamed, splits)
