@@ -77,7 +77,7 @@ def page_ids(
     sql = (
         "SELECT i.id, i.split, i.file_name FROM "
         f"(SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} "
-        f"ORDER BY {w.k}.split_order, {w.k}.file_name LIMIT :limit OFFSET :offset) p "
+        f"ORDER BY {w.order()} LIMIT :limit OFFSET :offset) p "
         "JOIN store_image i ON i.dataset = :dataset AND i.split_order = p.split_order "
         "AND i.file_name = p.file_name ORDER BY p.split_order, p.file_name"
     )
@@ -96,10 +96,7 @@ def rows_by_id(conn: Connection, ids: list[int]) -> list[ImageRow]:
 def position(conn: Connection, scope: Scope, key: Key, f: Filter) -> int:
     """The 0-based index of ``key`` among the filtered images (where it would be if it does not match)."""
     w = where(f, scope, sole_dataset(conn))
-    sql = (
-        f"SELECT count(*) FROM {w.source} WHERE {w.condition} "
-        f"AND ({w.k}.split_order, {w.k}.file_name) < (:o, :n)"
-    )
+    sql = f"SELECT count(*) FROM {w.source} WHERE {w.condition} AND {w.compared('<')}"
     return int(conn.execute(sa.text(sql), {**w.params, "o": scope.order(key[0]), "n": key[1]}).scalar_one())
 
 
@@ -109,8 +106,7 @@ def neighbor(conn: Connection, scope: Scope, key: Key, f: Filter, step: int) -> 
     op, direction = (">", "ASC") if step > 0 else ("<", "DESC")
     sql = (
         f"SELECT {w.k}.split_order, {w.k}.file_name FROM {w.source} WHERE {w.condition} AND "
-        f"({w.k}.split_order, {w.k}.file_name) {op} (:o, :n) "
-        f"ORDER BY {w.k}.split_order {direction}, {w.k}.file_name {direction} LIMIT 1"
+        f"{w.compared(op)} ORDER BY {w.order(direction)} LIMIT 1"
     )
     found = conn.execute(sa.text(sql), {**w.params, "o": scope.order(key[0]), "n": key[1]}).first()
     return (scope.split_of(found[0]), found[1]) if found else None
