@@ -50,3 +50,14 @@ def test_served_app_listens_on_loopback_only(tmp_path: Path):
         os.killpg(proc.pid, signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
     assert "listens on 127.0.0.1 only" in out
+
+
+def test_team_mode_may_listen_on_the_network(tmp_path: Path, monkeypatch):
+    from opsml_image.auth import Accounts
+    from opsml_image.cli.serve import accounts_exist
+
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path))
+    monkeypatch.delenv("OPSML_IMAGE_STORE_URI", raising=False)
+    assert not accounts_exist()
+    Accounts().add_user("ana", "admin", password="correct horse battery")
+    assert accounts_exist()

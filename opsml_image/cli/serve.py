@@ -7,7 +7,6 @@ network (``--address``, default 0.0.0.0). Streamlit runs as a child process: the
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -22,12 +21,9 @@ LOOPBACK = "127.0.0.1"
 
 def accounts_exist() -> bool:
     """True when the app's database holds at least one account (team mode)."""
-    try:
-        auth = importlib.import_module("opsml_image.auth")
-    except ImportError:
-        return False
-    has_accounts = getattr(auth, "has_accounts", None)
-    return bool(has_accounts()) if callable(has_accounts) else False
+    from opsml_image.auth import Accounts
+
+    return Accounts().has_accounts()
 
 
 def address_for(requested: str | None, team: bool) -> tuple[str, str | None]:
