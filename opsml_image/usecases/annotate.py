@@ -16,6 +16,7 @@ from opsml_image import rules
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing
 from opsml_image.colors import category_color
+from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
 from opsml_image.store import Key, StaleEdit
 from opsml_image.usecases.workspace import Workspace, describe
@@ -126,7 +127,9 @@ def open_image(ws: Workspace, key: Key) -> ImageView | None:
     annotation = ws.store.get(*key)
     if annotation is None:
         return None
-    info = probe(ws.dataset.image_path(*key))
+    path = ws.dataset.image_path(*key)
+    outside = Confinement(ws.path).outside_problem(path, f"{key[0]}/{key[1]}")
+    info = outside or probe(path)  # an image linked outside the folder is never read nor sent
     facts = ws.store.image_info(*key) or {}
     size = (info.width, info.height) if isinstance(info, ImageInfo) else None
     return ImageView(

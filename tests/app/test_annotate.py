@@ -185,3 +185,17 @@ def test_copy_previous_onto_an_unreadable_image_is_a_readable_error(app_demo: Pa
     assert not at.exception
     assert any("No boxes copied" in e.value and r"scene\_002.jpg" in e.value for e in at.error), at.error
     assert stored(app_demo, "train", "scene_002.jpg").boxes == before
+
+
+def test_an_image_linked_outside_the_folder_is_never_shown(app_demo: Path, tmp_path: Path):
+    from PIL import Image
+
+    secret = tmp_path / "elsewhere" / "secret.png"
+    secret.parent.mkdir()
+    Image.new("RGB", (64, 48), (255, 0, 0)).save(secret)
+    target = app_demo / "train" / "scene_003.jpg"
+    target.unlink()
+    target.symlink_to(secret)
+    at = open_annotate("train", "scene_003.jpg")
+    assert any("outside the dataset folder" in e.value for e in at.error), at.error
+    assert [e.key for e in at.get("bidi_component")] == ["annotate_viewport"]  # no canvas, no pixels sent
