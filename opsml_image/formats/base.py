@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from opsml_image.images import ImageInfo, probe
 from opsml_image.jsonl import write_objects
 
 __all__ = [
+    "finite_number",
     "FormatError",
     "Skipped",
     "Report",
@@ -120,6 +122,17 @@ class Refusals:
     def error(self, item: str | None, reason: str) -> FormatError:
         """A :class:`FormatError` for something no skipping can get past (raise it)."""
         return FormatError(self.source, item, reason)
+
+
+def finite_number(text: str | None, source: str | Path, item: str, what: str) -> float:
+    """``text`` as a finite float; otherwise a FormatError naming the item and ``what`` the number is."""
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise FormatError(source, item, f"{what} must be a finite number, got {text!r}")
+    return value
 
 
 @contextlib.contextmanager

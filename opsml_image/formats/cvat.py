@@ -26,7 +26,6 @@ counted in the report's warnings and left out. XML is parsed with ``defusedxml``
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -39,7 +38,15 @@ from defusedxml.ElementTree import fromstring
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
-from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
+from opsml_image.formats.base import (
+    FormatError,
+    Refusals,
+    Report,
+    finite_number,
+    place_file,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.formats.exportable import (
     Losses,
     category_names,
@@ -309,13 +316,7 @@ def _typed(source: str | Path, item: str, text: str, input_type: str) -> Any:
     if input_type == "number":
         if _INT.match(text.strip()):
             return int(text)
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise FormatError(source, item, f"number value must be a finite number, got {text!r}")
-        return number
+        return finite_number(text, source, item, "number value")
     return text
 
 
@@ -327,14 +328,7 @@ def _int(source: str | Path, item: str, element: ET.Element, key: str) -> int:
 
 
 def _float(source: str | Path, item: str, element: ET.Element, key: str, default: str | None = None) -> float:
-    text = element.get(key, default)
-    try:
-        value = float(text) if text is not None else math.nan
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise FormatError(source, item, f"attribute {key!r} must be a finite number, got {text!r}")
-    return value
+    return finite_number(element.get(key, default), source, item, f"attribute {key!r}")
 
 
 # --------------------------------------------------------------------------------------------- export

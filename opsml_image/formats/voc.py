@@ -36,7 +36,15 @@ from PIL import Image
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
-from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
+from opsml_image.formats.base import (
+    FormatError,
+    Refusals,
+    Report,
+    finite_number,
+    place_file,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.formats.exportable import (
     Losses,
     category_names,
@@ -208,13 +216,7 @@ def _float_text(source: str | Path, item: str, parent: ET.Element, tag: str) -> 
     text = parent.findtext(tag)
     if text is None:
         raise FormatError(source, item, f"<bndbox> has no <{tag}>")
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if value != value or abs(value) == float("inf"):
-        raise FormatError(source, item, f"<{tag}> must be a finite number, got {text!r}")
-    return value
+    return finite_number(text, source, item, f"<{tag}>")
 
 
 # --------------------------------------------------------------------------------------------- export
