@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsml_image.dataset import ImageDataset
 from opsml_image.store import AutoFlusher, Filter, WorkStore
 
-__all__ = ["UserError", "Workspace", "Summary", "describe", "folder_problem", "open_workspace", "summary"]
+__all__ = [
+    "BackgroundJob",
+    "JobStopped",
+    "UserError",
+    "Workspace",
+    "Summary",
+    "describe",
+    "folder_problem",
+    "open_workspace",
+    "summary",
+]
+
+log = logging.getLogger("opsml_image.workspace")
 
 
 class UserError(Exception):
@@ -24,13 +39,100 @@ class Workspace:
     dataset: ImageDataset
     store: WorkStore
     flusher: AutoFlusher
+    #: The full validation started in the background when the folder opened (``usecases.checking``).
+    validation: BackgroundJob | None = field(default=None, compare=False)
+    #: Guards starting :attr:`validation` once.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def close(self) -> None:
-        """Write pending edits, stop the flusher, close the store."""
+        """Stop the background validation, write pending edits, stop the flusher, close the store."""
         try:
+            if self.validation is not None:
+                self.validation.stop()
             self.flusher.stop()
         finally:
             self.store.close()
+
+
+class JobStopped(Exception):
+    """Raised by :meth:`BackgroundJob.report` when the job was asked to stop (its work ends there)."""
+
+
+#: ``work(job)``: the job's work; it calls ``job.report(done, total)`` as it goes.
+Work = Callable[["BackgroundJob"], None]
+
+
+class BackgroundJob:
+    """Work on a workspace in a daemon thread, with its progress, its failure as readable text, and a stop.
+
+    The work calls :meth:`report` with its progress; after :meth:`stop` that call raises :class:`JobStopped`,
+    which ends the work quietly.
+    """
+
+    def __init__(self, name: str, work: Work) -> None:
+        self.name = name
+        self._work = work
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done, self._total = 0, 0
+        #: Why the work failed (readable text), else None.
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> BackgroundJob:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        """True until the work has finished, failed or stopped."""
+        return self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def progress(self) -> tuple[int, int]:
+        """``(done, total)`` as last reported (``(0, 0)`` before the first report)."""
+        with self._lock:
+            return self._done, self._total
+
+    def fraction(self) -> float:
+        """How far the work is, 0.0 to 1.0 (1.0 once it has ended)."""
+        if not self.running:
+            return 1.0
+        done, total = self.progress()
+        return min(1.0, done / total) if total else 0.0
+
+    def report(self, done: int, total: int) -> None:
+        """Called by the work: its progress; raises :class:`JobStopped` once :meth:`stop` was called."""
+        if self._stop.is_set():
+            raise JobStopped
+        with self._lock:
+            self._done, self._total = done, total
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the end; True when it has ended."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the work to end at its next progress report, and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._work(self)
+        except JobStopped:
+            return
+        except Exception as error:  # noqa: BLE001 - a thread's failure is shown, never raised
+            if self._stop.is_set():
+                return  # its store was closed under it
+            log.exception("%s failed", self.name)
+            self.error = f"{self.name} failed: {describe(error)}"
 
 
 @dataclass(frozen=True)
