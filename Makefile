@@ -1,7 +1,7 @@
 # opsml-image developer tasks.
 #   make run    start the Streamlit app (ARGS="-- --data-dir DIR" passes options to app.py)
 #   make test   run the test suite (installs Debian chromium + postgresql first if missing)
-#   make lint   ruff check
+#   make lint   ruff check, then mypy (its settings: [tool.mypy] in pyproject.toml)
 #   make bench  run every bench/*.py
 # The virtualenv is created on first use and re-synced only when a requirements file changes.
 
@@ -27,6 +27,7 @@ test: $(DEV_STAMP) system-deps
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(DEV_STAMP)
 	@for f in bench/*.py; do \
