@@ -14,11 +14,13 @@ from typing import Any, Literal
 
 from opsml_image import rules
 from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User
 from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing
 from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
 from opsml_image.store import Key, StaleEdit
+from opsml_image.usecases.access import check
 from opsml_image.usecases.workspace import Workspace, describe
 
 __all__ = [
@@ -189,12 +191,22 @@ def canvas_view(
 
 
 def _save(
-    ws: Workspace, view: ImageView, edited: ImageAnnotation, what: str, new_classes: Sequence[str] = ()
+    ws: Workspace,
+    view: ImageView,
+    edited: ImageAnnotation,
+    what: str,
+    new_classes: Sequence[str] = (),
+    *,
+    user: User,
 ) -> Outcome:
+    try:
+        author = check(user, Action.ANNOTATE)
+    except Forbidden as error:
+        return Outcome("refused", f"Not saved: {error}")
     if edited == view.annotation:
         return Outcome("unchanged", "Nothing changed.")
     try:
-        ws.store.save(edited, expected_version=view.version)
+        ws.store.save(edited, expected_version=view.version, user=author)
     except StaleEdit as error:
         return Outcome("stale", f"Not saved: {error}")
     except (ValueError, KeyError, OSError) as error:
@@ -203,19 +215,32 @@ def _save(
     return Outcome("saved", f"Saved {view.key[1]}: {what}", tuple(new_classes), view.annotation, edited)
 
 
-def restore(ws: Workspace, view: ImageView, state: ImageAnnotation, what: str) -> Outcome:
+def restore(
+    ws: Workspace, view: ImageView, state: ImageAnnotation, what: str, *, user: User = LOCAL_ADMIN
+) -> Outcome:
     """Put the image back into ``state`` (undo / redo of this editor's own edit): an edit like any other,
     refused as stale when someone else changed the image since this editor read it."""
-    return _save(ws, view, dataclasses.replace(state, lines=view.annotation.lines), what)
+    return _save(ws, view, dataclasses.replace(state, lines=view.annotation.lines), what, user=user)
 
 
 def apply_drawing(
-    ws: Workspace, view: ImageView, canvas: CanvasView, json_data: Mapping[str, Any] | None, category: int
+    ws: Workspace,
+    view: ImageView,
+    canvas: CanvasView,
+    json_data: Mapping[str, Any] | None,
+    category: int,
+    *,
+    user: User = LOCAL_ADMIN,
 ) -> Outcome:
     """Save what the canvas holds: new boxes get ``category`` unless labelled otherwise; a label that names
-    no class yet creates it. Boxes still where they were shown come back exactly as stored."""
+    no class yet creates it (for those who may edit classes). Boxes still where they were shown come back
+    exactly as stored."""
     if json_data is None:
         return Outcome("unchanged", "Nothing drawn yet.")
+    try:
+        check(user, Action.ANNOTATE)
+    except Forbidden as error:
+        return Outcome("refused", f"Not saved: {error}")
     names = list(ws.store.category_names())
     created: list[str] = []
 
@@ -227,20 +252,24 @@ def apply_drawing(
             return lowered[label.lower()]
         if label.isdigit():
             return int(label)
+        check(user, Action.EDIT_CLASSES)
         new = ws.store.add_category(label)
         names[:] = ws.store.category_names()
         created.append(label)
         return new
 
-    boxes = boxes_from_drawing(
-        json_data, canvas.fit, category_of, unchanged=canvas.shown, label_of=lambda c: label_of(c, names)
-    )
+    try:
+        boxes = boxes_from_drawing(
+            json_data, canvas.fit, category_of, unchanged=canvas.shown, label_of=lambda c: label_of(c, names)
+        )
+    except Forbidden as error:
+        return Outcome("refused", f"Not saved: {error} (a new class)")
     if boxes == list(view.annotation.boxes):
         return Outcome("unchanged", "Nothing changed.", tuple(created))
     what = _describe_change(view.annotation.boxes, boxes)
     if created:
         what += f" (new class {', '.join(created)})"
-    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, created)
+    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, created, user=user)
 
 
 def _describe_change(before: Sequence[Box], after: Sequence[Box]) -> str:
@@ -252,36 +281,38 @@ def _describe_change(before: Sequence[Box], after: Sequence[Box]) -> str:
 
 
 def _edit_box(
-    ws: Workspace, view: ImageView, index: int, change: Callable[[list[Box]], str]
+    ws: Workspace, view: ImageView, index: int, change: Callable[[list[Box]], str], user: User
 ) -> Outcome:
     boxes = list(view.annotation.boxes)
     if not 0 <= index < len(boxes):
         return Outcome("refused", f"There is no box {index + 1} on {view.key[1]}.")
     what = change(boxes)
-    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what)
+    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, user=user)
 
 
-def relabel_box(ws: Workspace, view: ImageView, index: int, category: int) -> Outcome:
+def relabel_box(
+    ws: Workspace, view: ImageView, index: int, category: int, *, user: User = LOCAL_ADMIN
+) -> Outcome:
     """Give box ``index`` another class."""
 
     def change(boxes: list[Box]) -> str:
         boxes[index] = dataclasses.replace(boxes[index], category=category)
         return f"box {index + 1} relabelled"
 
-    return _edit_box(ws, view, index, change)
+    return _edit_box(ws, view, index, change, user)
 
 
-def delete_box(ws: Workspace, view: ImageView, index: int) -> Outcome:
+def delete_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL_ADMIN) -> Outcome:
     """Remove box ``index``."""
 
     def change(boxes: list[Box]) -> str:
         del boxes[index]
         return f"box {index + 1} deleted"
 
-    return _edit_box(ws, view, index, change)
+    return _edit_box(ws, view, index, change, user)
 
 
-def clip_box(ws: Workspace, view: ImageView, index: int) -> Outcome:
+def clip_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL_ADMIN) -> Outcome:
     """Cut box ``index`` to the image (its one-click fix); a box wholly outside is removed."""
     if view.size is None:
         return Outcome("refused", view.problem or "The image cannot be read.")
@@ -295,22 +326,24 @@ def clip_box(ws: Workspace, view: ImageView, index: int) -> Outcome:
         boxes[index] = clipped
         return f"box {index + 1} clipped to the image"
 
-    return _edit_box(ws, view, index, change)
+    return _edit_box(ws, view, index, change, user)
 
 
-def set_caption(ws: Workspace, view: ImageView, text: str | None) -> Outcome:
+def set_caption(ws: Workspace, view: ImageView, text: str | None, *, user: User = LOCAL_ADMIN) -> Outcome:
     """Set the caption (blank removes it)."""
     caption = (text or "").strip() or None
-    return _save(ws, view, dataclasses.replace(view.annotation, caption=caption), "caption")
+    return _save(ws, view, dataclasses.replace(view.annotation, caption=caption), "caption", user=user)
 
 
-def set_image_categories(ws: Workspace, view: ImageView, categories: Sequence[int]) -> Outcome:
+def set_image_categories(
+    ws: Workspace, view: ImageView, categories: Sequence[int], *, user: User = LOCAL_ADMIN
+) -> Outcome:
     """Set the image-level categories."""
     edited = dataclasses.replace(view.annotation, categories=list(categories))
-    return _save(ws, view, edited, "image categories")
+    return _save(ws, view, edited, "image categories", user=user)
 
 
-def copy_previous_boxes(ws: Workspace, view: ImageView) -> Outcome:
+def copy_previous_boxes(ws: Workspace, view: ImageView, *, user: User = LOCAL_ADMIN) -> Outcome:
     """Add the previous image's boxes (clipped to this image, without repeats) to this image."""
     previous = ws.store.neighbor(view.key, step=-1)
     if previous is None:
@@ -326,17 +359,20 @@ def copy_previous_boxes(ws: Workspace, view: ImageView) -> Outcome:
     if not copied:
         return Outcome("refused", f"{previous[1]} has no boxes to copy.")
     edited = dataclasses.replace(view.annotation, boxes=[*view.annotation.boxes, *copied])
-    return _save(ws, view, edited, f"{len(copied)} boxes copied from {previous[1]}")
+    return _save(ws, view, edited, f"{len(copied)} boxes copied from {previous[1]}", user=user)
 
 
-def add_class(ws: Workspace, name: str) -> int:
-    """Add a class to ``categories.json`` (atomically) and return its id (the existing id if known)."""
+def add_class(ws: Workspace, name: str, *, user: User = LOCAL_ADMIN) -> int:
+    """Add a class to ``categories.json`` (atomically) and return its id (the existing id if known);
+    reviewers and admins only (:class:`~opsml_image.auth.Forbidden`)."""
+    check(user, Action.EDIT_CLASSES)
     return ws.store.add_category(name)
 
 
-def name_class(ws: Workspace, category: int, name: str) -> None:
+def name_class(ws: Workspace, category: int, name: str, *, user: User = LOCAL_ADMIN) -> None:
     """Name class ``category`` (also one known only by its id): ``categories.json`` is written atomically,
-    ids below it without a name are named by their id."""
+    ids below it without a name are named by their id. Reviewers and admins only."""
+    check(user, Action.EDIT_CLASSES)
     name = name.strip()
     if not name:
         raise ValueError("a class name must not be empty")

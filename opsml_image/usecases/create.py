@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Protocol
 
 from opsml_image import config
+from opsml_image.auth import LOCAL_ADMIN, Action, User
 from opsml_image.dataset import ImageDataset
 from opsml_image.uploads import save_upload
+from opsml_image.usecases.access import check, creation_parent
 from opsml_image.usecases.workspace import UserError, describe
 
 __all__ = ["Upload", "Created", "default_parent", "create_dataset"]
@@ -46,14 +48,19 @@ def create_dataset(
     uploads: Sequence[Upload],
     classes: str = "",
     progress: Callable[[int, int], None] | None = None,
+    *,
+    user: User = LOCAL_ADMIN,
+    roots: Sequence[Path] | None = None,
 ) -> Created:
     """Make ``parent/name`` with ``categories.json`` from ``classes`` (comma-separated) and the uploads.
 
     Refused with UserError before anything is written: a name that is not a plain folder name, a folder
     that exists and is not empty, a class listed twice, no upload. An upload that is not an acceptable image
     is left out, its reason (naming the file) in :attr:`Created.refused`. ``progress(done, total)`` counts
-    the uploads.
+    the uploads. Admins only; with ``roots`` (the app's data roots) ``parent`` must lie inside one.
     """
+    parent = creation_parent(user, parent, Action.CREATE_DATASET, roots) if roots is not None else parent
+    check(user, Action.CREATE_DATASET)
     name = name.strip()
     if not _NAME.match(name):
         raise UserError(

@@ -16,11 +16,13 @@ from typing import Any, Literal
 
 from pydantic import PrivateAttr
 
+from opsml_image.auth import LOCAL_ADMIN, Action, User
 from opsml_image.dataset import DatasetStats, ImageDataset
 from opsml_image.registry.card import DataCard
 from opsml_image.registry.errors import RegistryError
 from opsml_image.registry.registry import CardDiff, CardRegistry
 from opsml_image.registry.versions import newest_first, parse
+from opsml_image.usecases.access import check
 from opsml_image.usecases.validate import Verdict, folder_stamp, validate_and_record
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 from opsml_image.validation import Progress as ValidationProgress
@@ -114,14 +116,17 @@ def register(
     form: RegisterForm,
     progress: StageProgress | None = None,
     verdict: Verdict | None = None,
+    *,
+    user: User = LOCAL_ADMIN,
 ) -> DataCard:
     """Register the folder with pending edits written first; the registered card.
 
     ``verdict`` (this session's last validation) is reused when the folder's files are those it judged;
     else the folder is validated here once. ``progress(stage, done, total)`` may be called from the
     registry's worker threads. UserError when the form is incomplete, validation fails or the registry
-    refuses.
+    refuses; :class:`~opsml_image.auth.Forbidden` unless ``user`` is an admin.
     """
+    check(user, Action.REGISTER)
     missing = form.missing()
     if missing:
         raise UserError(f"Fill in the required field(s): {', '.join(missing)}.")

@@ -43,11 +43,13 @@ import orjson
 
 from opsml_image.archives import ArchiveError, extract_zip, is_zip_name
 from opsml_image.atomic import is_temp_name
+from opsml_image.auth import LOCAL_ADMIN, Action, User
 from opsml_image.confine import Confinement, survey
 from opsml_image.formats.base import FormatError, Refusals, Report, Skipped, place_file
 from opsml_image.images import is_image_file
 from opsml_image.rules import file_name_problem
 from opsml_image.uploads import max_upload_bytes
+from opsml_image.usecases.access import check, creation_parent
 from opsml_image.usecases.create import Upload
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 
@@ -163,14 +165,19 @@ def import_upload(
     *,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    user: User = LOCAL_ADMIN,
+    roots: Sequence[Path] | None = None,
 ) -> Report:
     """Make the new dataset folder ``root/name`` from uploads in format ``fmt`` (see :data:`FORMATS`).
 
     ``uploads`` is one zip, or (for formats that take them) loose annotation files and images. Refused with
     :class:`UserError` (a name, an existing folder, a missing file, a bad zip entry) or the format's
     :class:`FormatError` naming the item; with ``skip_invalid`` bad items are left out and listed in the
-    report instead. Nothing is left in ``root`` when refused.
+    report instead. Nothing is left in ``root`` when refused. Admins only; with ``roots`` (the app's data
+    roots) ``root`` must lie inside one.
     """
+    root = creation_parent(user, root, Action.IMPORT, roots) if roots is not None else root
+    check(user, Action.IMPORT)
     module = _module(fmt)
     name = name.strip()
     if not _NAME.match(name):

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from opsml_image import fixes, lines
+from opsml_image.auth import LOCAL_ADMIN, Action, User
 from opsml_image.dataset import DatasetStats, ImageDataset, Split
 from opsml_image.registry.hashing import hash_bytes, scan
 from opsml_image.rules import CODES, Problem, Severity
 from opsml_image.store import StaleEdit
+from opsml_image.usecases.access import check
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 from opsml_image.validation import Issue, ValidationReport, validate_dataset
 
@@ -301,20 +303,25 @@ def preview_fix(ws: Workspace, code: str) -> list[fixes.FixChange]:
     return fixes.plan(ws.store, code)
 
 
-def apply_fix(ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange]) -> AppliedFix:
-    """Apply previewed changes in one transaction (UserError when an image changed since the preview)."""
+def apply_fix(
+    ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange], *, user: User = LOCAL_ADMIN
+) -> AppliedFix:
+    """Apply previewed changes in one transaction (UserError when an image changed since the preview);
+    reviewers and admins only, recorded as ``user``'s."""
+    author = check(user, Action.APPLY_FIX)
     try:
-        ids = fixes.apply(ws.store, changes)
+        ids = fixes.apply(ws.store, changes, user=author)
     except StaleEdit as error:
         raise UserError(f"Nothing was changed: {error}. Preview the fix again.") from None
     ws.flusher.notify()
     return AppliedFix(offer, tuple(ids), len(changes))
 
 
-def undo_fix(ws: Workspace, applied: AppliedFix) -> None:
+def undo_fix(ws: Workspace, applied: AppliedFix, *, user: User = LOCAL_ADMIN) -> None:
     """Restore the images an applied fix changed (UserError when one was edited since)."""
+    author = check(user, Action.APPLY_FIX)
     try:
-        fixes.undo(ws.store, applied.ids)
+        fixes.undo(ws.store, applied.ids, user=author)
     except StaleEdit as error:
         raise UserError(f"Not undone: {error}.") from None
     ws.flusher.notify()
@@ -364,18 +371,21 @@ def broken_line(ws: Workspace, issue: Issue) -> BrokenLine | None:
     return BrokenLine(issue.split, issue.file, issue.line, raw)
 
 
-def mend_line(ws: Workspace, line: BrokenLine, text: str) -> LineFix:
+def mend_line(ws: Workspace, line: BrokenLine, text: str, *, user: User = LOCAL_ADMIN) -> LineFix:
     """Write ``text`` (one JSON record the rules accept) in place of the broken line; re-index the store."""
+    check(user, Action.APPLY_FIX)
     return _mend(ws, line, lambda path: lines.replace_line(path, line.number, line.raw, text))
 
 
-def drop_broken_line(ws: Workspace, line: BrokenLine) -> LineFix:
+def drop_broken_line(ws: Workspace, line: BrokenLine, *, user: User = LOCAL_ADMIN) -> LineFix:
     """Remove the broken line from its file; re-index the store."""
+    check(user, Action.APPLY_FIX)
     return _mend(ws, line, lambda path: lines.drop_line(path, line.number, line.raw))
 
 
-def undo_line_fix(ws: Workspace, fix: LineFix) -> None:
+def undo_line_fix(ws: Workspace, fix: LineFix, *, user: User = LOCAL_ADMIN) -> None:
     """Put the line back as it was; re-index the store."""
+    check(user, Action.APPLY_FIX)
     ws.store.flush()
     try:
         lines.undo(fix.edit)

@@ -1,0 +1,281 @@
+"""Who is acting and what they may do: log-in and log-out, page and action checks, data roots, each user's
+last folder, the change history and user management, for the app (the pages stay thin).
+
+Every action function of the use-case layer takes the acting :class:`~opsml_image.auth.User` (keyword
+``user``; library and CLI callers act as :data:`~opsml_image.auth.LOCAL_ADMIN`, the single-user mode) and
+calls :func:`check` first, so a forbidden action is refused here whatever the page showed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from opsml_image.annotation import ImageAnnotation
+from opsml_image.auth import (
+    LOCAL_ADMIN,
+    Account,
+    AccountError,
+    Accounts,
+    Action,
+    AuthError,
+    Forbidden,
+    Role,
+    User,
+    can,
+    data_roots,
+    require,
+    resolve_in_roots,
+)
+from opsml_image.store import Change, Key
+from opsml_image.usecases.workspace import UserError, Workspace, folder_problem
+
+__all__ = [
+    "LOCAL_ADMIN",
+    "PAGE_ACTIONS",
+    "AuthError",
+    "HistoryRow",
+    "LastFolders",
+    "add_user",
+    "check",
+    "changes",
+    "creation_parent",
+    "describe_change",
+    "image_history",
+    "log_in",
+    "log_out",
+    "oidc_user",
+    "open_folder",
+    "page_allowed",
+    "remove_user",
+    "set_email",
+    "set_role",
+    "signed_in",
+    "users",
+]
+
+#: What a user must be allowed to do to see each page (``pages/<name>.py``); a page not listed needs a
+#: logged-in user only.
+PAGE_ACTIONS: dict[str, Action] = {
+    "browse": Action.BROWSE,
+    "annotate": Action.ANNOTATE,
+    "validate": Action.VALIDATE,
+    "register": Action.REGISTER,
+    "new_dataset": Action.CREATE_DATASET,
+    "transfer": Action.EXPORT,
+    "users": Action.MANAGE_USERS,
+    "history": Action.VIEW_HISTORY,
+}
+
+
+def check(user: User | None, action: Action | str) -> str:
+    """Refuse with :class:`~opsml_image.auth.Forbidden` unless ``user`` may do ``action``; returns the
+    name to record as the author of the change."""
+    require(user, action)
+    assert user is not None
+    return user.name
+
+
+def page_allowed(user: User | None, page: str) -> bool:
+    """True when ``user`` may see the page named ``page`` (``"register"`` or ``"pages/register.py"``)."""
+    name = Path(page).stem
+    return user is not None and can(user, PAGE_ACTIONS.get(name, Action.BROWSE))
+
+
+# ------------------------------------------------------------------------------------------ signing in
+
+
+def log_in(accounts: Accounts, name: str, password: str, client: str) -> tuple[User, str]:
+    """The user and a new session token, or :class:`~opsml_image.auth.AuthError` (its ``retry_after``
+    says how long the next attempt waits)."""
+    user = accounts.authenticate(name, password, client=client)
+    return user, accounts.issue_session(user)
+
+
+def log_out(accounts: Accounts, token: str | None) -> None:
+    """End the session server-side (a copied cookie no longer works)."""
+    accounts.revoke(token)
+
+
+def signed_in(accounts: Accounts, token: str | None) -> User | None:
+    """The session's user with the role they have now (None once revoked, expired or removed);
+    :data:`LOCAL_ADMIN` in single-user mode."""
+    return accounts.current_user(token)
+
+
+def oidc_user(accounts: Accounts, email: str | None) -> User:
+    """The account of an e-mail signed in through OIDC, or :class:`Forbidden` saying what to do."""
+    found = accounts.user_by_email(email) if email else None
+    if found is None:
+        shown = email or "(the provider sent no e-mail)"
+        raise Forbidden(
+            f"No account has the e-mail {shown}. Ask an admin to add one: python -m opsml_image users add "
+            "NAME --role annotator --email ADDRESS"
+        )
+    return found
+
+
+# ------------------------------------------------------------------------------------------ folders
+
+
+def open_folder(user: User, path: str | Path, roots: Sequence[Path] | None = None) -> Path:
+    """The real dataset folder ``path`` names, for admins only and only inside a data root; the refusal
+    for a path outside reads the same whether it exists or not."""
+    check(user, Action.OPEN_FOLDER)
+    real = resolve_in_roots(_given(path), list(roots) if roots is not None else data_roots())
+    problem = folder_problem(real)
+    if problem:
+        raise UserError(problem)
+    return real
+
+
+def creation_parent(
+    user: User,
+    parent: str | Path,
+    action: Action = Action.CREATE_DATASET,
+    roots: Sequence[Path] | None = None,
+) -> Path:
+    """The real folder a new dataset may be made in (inside a data root), for whoever may ``action``."""
+    check(user, action)
+    return resolve_in_roots(_given(parent), list(roots) if roots is not None else data_roots())
+
+
+def _given(path: str | Path) -> str | Path:
+    text = path.strip() if isinstance(path, str) else path
+    if not os.fspath(text):
+        raise UserError("Give a folder.")
+    return text
+
+
+class LastFolders:
+    """The folder each user opened last (a new browser session of theirs starts there); kept in memory
+    for the server's lifetime, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_user: dict[str, Path] = {}
+
+    def get(self, user: User) -> Path | None:
+        with self._lock:
+            return self._by_user.get(user.name)
+
+    def set(self, user: User, path: Path) -> None:
+        with self._lock:
+            self._by_user[user.name] = Path(path)
+
+
+# ------------------------------------------------------------------------------------------ history
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One change as the history tables show it."""
+
+    id: int
+    at: str
+    user: str
+    split: str
+    file_name: str
+    action: str
+    what: str
+
+
+def image_history(ws: Workspace, user: User, key: Key, limit: int = 50) -> list[HistoryRow]:
+    """Who changed this image, when and what, newest first (for anyone who may browse)."""
+    check(user, Action.BROWSE)
+    return [_row(change) for change in ws.store.history(limit, key=key)]
+
+
+def changes(
+    ws: Workspace, user: User, *, who: str | None = None, since: datetime | None = None, limit: int = 500
+) -> list[HistoryRow]:
+    """The dataset's latest changes, newest first, of one user and/or since a time (admins only)."""
+    check(user, Action.VIEW_HISTORY)
+    return [_row(change) for change in ws.store.history(limit, user=who or None, since=since)]
+
+
+def _row(change: Change) -> HistoryRow:
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(change.at))
+    split, file_name = change.key
+    return HistoryRow(
+        change.id, at, change.user or "-", split, file_name, change.action, describe_change(change)
+    )
+
+
+def describe_change(change: Change) -> str:
+    """What a change did, in a few words: boxes, caption, image categories, record added or removed."""
+    before, after = change.before, change.after
+    if before is None and after is None:
+        return "nothing"
+    if after is None:
+        return "record removed"
+    if before is None:
+        before = ImageAnnotation(file_name=after.file_name, split=after.split)
+        prefix = "record added: "
+    else:
+        prefix = ""
+    parts = []
+    if len(before.boxes) != len(after.boxes):
+        parts.append(f"boxes {len(before.boxes)} -> {len(after.boxes)}")
+    elif list(before.boxes) != list(after.boxes):
+        parts.append("boxes changed")
+    if before.caption != after.caption:
+        parts.append("caption set" if after.caption else "caption removed")
+    if list(before.categories) != list(after.categories):
+        parts.append("image categories changed")
+    return prefix + (", ".join(parts) or "no visible change")
+
+
+# ------------------------------------------------------------------------------------------ users
+
+
+def users(accounts: Accounts, user: User) -> list[Account]:
+    """Every account (admins only)."""
+    check(user, Action.MANAGE_USERS)
+    return accounts.list_users()
+
+
+def add_user(
+    accounts: Accounts, user: User, name: str, role: Role | str, password: str | None, email: str | None
+) -> User:
+    """Add an account (admins only); UserError with the reason when refused."""
+    check(user, Action.MANAGE_USERS)
+    try:
+        return accounts.add_user(name, role, password=password or None, email=email or None)
+    except AccountError as error:
+        raise UserError(f"Not added: {error}") from None
+
+
+def set_role(accounts: Accounts, user: User, name: str, role: Role | str) -> User:
+    """Change a user's role (admins only); it applies at that user's next action."""
+    check(user, Action.MANAGE_USERS)
+    try:
+        return accounts.set_role(name, role)
+    except AccountError as error:
+        raise UserError(f"Not changed: {error}") from None
+
+
+def set_email(accounts: Accounts, user: User, name: str, email: str | None) -> None:
+    """Set or clear the e-mail an OIDC sign-in maps to ``name`` (admins only)."""
+    check(user, Action.MANAGE_USERS)
+    try:
+        accounts.set_email(name, email)
+    except AccountError as error:
+        raise UserError(f"Not changed: {error}") from None
+
+
+def remove_user(accounts: Accounts, user: User, name: str) -> None:
+    """Remove an account and end its sessions (admins only; never yourself)."""
+    check(user, Action.MANAGE_USERS)
+    if name == user.name:
+        raise UserError("You cannot remove your own account: ask another admin.")
+    try:
+        accounts.remove_user(name)
+    except AccountError as error:
+        raise UserError(f"Not removed: {error}") from None
+
