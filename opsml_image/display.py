@@ -18,7 +18,7 @@ from opsml_image.images import ImageInfo, probe
 from opsml_image.rules import Problem
 from opsml_image.thumbnails import render_boxes, thumbnail, to_rgb
 
-__all__ = ["canvas_background", "tile"]
+__all__ = ["canvas_background", "preview", "tile"]
 
 TILE_BACKGROUND = (240, 242, 246)
 
@@ -42,6 +42,27 @@ def canvas_background(
             shown = to_rgb(image).resize(size, Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
     except (OSError, SyntaxError) as error:
         raise ValueError(f"{path} is corrupt or truncated: {error}") from error
+    buffer = io.BytesIO()
+    shown.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def preview(
+    path: str | Path, boxes: Sequence[Box], names: Sequence[str], longest: int = 1024, quality: int = 88
+) -> bytes:
+    """JPEG bytes of the image with its boxes drawn and labelled, its longest side at most ``longest`` px
+    (a JPEG is decoded at reduced size when that is enough). ``ValueError`` naming the file when it cannot."""
+    info = probe(path)
+    if isinstance(info, Problem):
+        raise ValueError(info.message)
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            image.draft("RGB", (longest, longest))
+            shown = to_rgb(image)
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"{path} is corrupt or truncated: {error}") from error
+    shown.thumbnail((longest, longest), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    shown = render_boxes(shown, list(boxes), list(names), shown.width / info.width)
     buffer = io.BytesIO()
     shown.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

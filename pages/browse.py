@@ -10,6 +10,7 @@ import streamlit as st
 from opsml_image.annotation import Box
 from opsml_image.store import Filter
 from opsml_image.usecases import browse as uc
+from opsml_image.usecases import checking
 from opsml_image.usecases.workspace import Workspace
 from pages import _widgets as ui
 
@@ -36,6 +37,47 @@ def tile(
     from opsml_image.display import tile as render
 
     return render(path, [Box(*b) for b in boxes], names, frame, thumb_size=max(frame))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def preview_image(
+    path: str,
+    mtime_ns: int,
+    boxes: tuple[tuple[float, float, float, float, int], ...],
+    names: tuple[str, ...],
+) -> bytes:
+    """The large preview of ``path`` with its boxes (cached by content like the tiles)."""
+    from opsml_image.display import preview as render
+
+    return render(path, [Box(*b) for b in boxes], names)
+
+
+@st.dialog("Preview", width="large")
+def preview(ws: Workspace, split: str, file_name: str, names: tuple[str, ...]) -> None:
+    """One image large with its boxes, its caption and boxes as text, and a link to Annotate."""
+    annotation = ws.store.get(split, file_name)
+    st.text(f"{split}/{file_name}")
+    if annotation is None:
+        st.warning(f"{ui.plain(split)}/{ui.plain(file_name)} is no longer in the dataset.")
+        return
+    path = ws.dataset.image_path(split, file_name)
+    boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
+    try:
+        st.image(preview_image(str(path), _mtime_ns(path), boxes, names), width="stretch")
+    except Exception as error:  # noqa: BLE001 - shown as a readable message
+        st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
+    if annotation.caption:
+        st.text(annotation.caption)
+    if annotation.boxes:
+        import pandas as pd
+
+        rows = [(ui.label_of(b.category, list(names)), b.x, b.y, b.w, b.h) for b in annotation.boxes]
+        table = pd.DataFrame(rows, columns=["class", "x", "y", "w", "h"])
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        st.caption("No boxes.")
+    if st.button("Annotate this image", icon=":material/edit:", key="preview_annotate"):
+        ui.open_in_annotate(split, file_name)
 
 
 def _mtime_ns(path: Path) -> int:
@@ -173,9 +215,23 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
                 st.image(data, link=ui.annotate_url(split, file_name))
             st.text(f"{split}/{file_name}", help=f"{split}/{file_name}", width="stretch")
             st.caption(tile_caption(annotation, labels))
-            if st.button("Annotate", key=f"open:{split}:{file_name}", icon=":material/edit:", type="tertiary",
-                         width="stretch"):  # fmt: skip
-                ui.open_in_annotate(split, file_name)
+            with st.container(horizontal=True, gap="small"):
+                if st.button("Preview", key=f"preview:{split}:{file_name}", icon=":material/zoom_in:",
+                             type="tertiary"):  # fmt: skip
+                    preview(ws, split, file_name, names)
+                if st.button("Annotate", key=f"open:{split}:{file_name}", icon=":material/edit:",
+                             type="tertiary"):  # fmt: skip
+                    ui.open_in_annotate(split, file_name)
+
+
+@st.fragment(run_every=1.0)
+def validation_progress(ws: Workspace) -> None:
+    """The background validation's progress while it runs; when it ends the page runs again, so "With
+    errors" and the counts show what it found."""
+    job = checking.start_validation(ws)
+    if not job.running:
+        st.rerun()
+    st.progress(job.fraction(), text=checking.validation_status(ws))
 
 
 def body(ws: Workspace) -> None:
@@ -186,6 +242,12 @@ def body(ws: Workspace) -> None:
     labels = {c.id: c.name for c in classes(ws)}
     unreadable(ws)
     f, per_page, size = filters(ws, labels)
+    job = checking.start_validation(ws)
+    if job.running:
+        validation_progress(ws)
+    elif job.error:
+        message = ui.describe_relative(RuntimeError(checking.validation_status(ws)), ws.path)
+        st.warning(ui.plain(message), icon=":material/warning:")
     if st.toggle("Show statistics", key="browse_stats"):
         with st.container(border=True):
             show_statistics(ws, f, labels)

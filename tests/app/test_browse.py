@@ -138,3 +138,47 @@ def test_export_a_split_as_coco_json(app_demo: Path):
     assert [c["name"] for c in coco["categories"]] == ["car", "house", "tree"]
     assert any(i.get("caption") == "edited before the export" for i in coco["images"])
     assert at.get("download_button")
+
+
+def _box_outside(data: Path) -> None:
+    """Make scene_001's first box stick out of its 640 px wide image (a validation error)."""
+    import json
+
+    path = data / "train" / "metadata.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["objects"]["bbox"][0] = [600.0, 10.0, 100.0, 50.0]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_with_errors_works_without_visiting_validate(app_demo: Path):
+    from pages import _session as session
+
+    _box_outside(app_demo)
+    at = open_app()
+    job = session.workspace().validation  # the background validation the page started
+    assert job is not None and job.wait(60) and job.error is None
+    at.toggle(key="browse_errors").set_value(True).run()
+    assert not at.exception
+    assert [t.value for t in at.text if t.value.startswith(("train/", "validation/"))] == ["train/scene_001.jpg"]
+    assert len(at.get("image")) == 1
+
+
+def test_preview_shows_the_image_large_with_its_boxes(app_demo: Path):
+    at = open_app()
+    at.button(key="preview:train:scene_002.jpg").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["class", "x", "y", "w", "h"] and len(table) == 7
+    assert set(table["class"]) == {"car", "house", "tree"}
+    assert any(t.value == "train/scene_002.jpg" for t in at.text)
+    assert at.button(key="preview_annotate")
+
+
+def test_preview_of_a_missing_image_names_it_relative_to_the_dataset(app_demo: Path):
+    (app_demo / "train" / "scene_002.jpg").unlink()
+    at = open_app()
+    at.button(key="preview:train:scene_002.jpg").click().run()
+    assert not at.exception
+    messages = [w.value.replace("\\", "") for w in at.warning]  # shown Markdown-escaped
+    assert "image not found: train/scene_002.jpg" in messages, messages
+    assert not any(str(app_demo) in m for m in messages), messages
