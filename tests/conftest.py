@@ -59,6 +59,29 @@ _LOGS_KEY = pytest.StashKey[list[Path]]()
 # --------------------------------------------------------------------------------------------- helpers
 
 
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str, name: str) -> Iterator[str]:
+    """A fresh empty database for one test: a SQLite file ``<tmp>/<name>.db`` (``kind="sqlite"``), or a new
+    database ``<name>_<random>`` on the session's PostgreSQL server, dropped afterwards (``kind="postgres"``)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / f'{name}.db'}"
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_url")
+    database = f"{name}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{database}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -6,14 +6,13 @@ once in test_passwords.py.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from conftest import fresh_database
 from opsml_image.auth import Accounts, passwords
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -29,20 +28,7 @@ def cheap_hasher() -> Iterator[None]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def app_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    database = f"auth_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{database}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
+    yield from fresh_database(request, tmp_path, request.param, "auth")
 
 
 @pytest.fixture

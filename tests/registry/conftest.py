@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from conftest import write_image
+from conftest import fresh_database, write_image
 from opsml_image.registry import CardRegistry, DataCard
 from opsml_image.registry import hashing as hashing_module
 
@@ -77,20 +76,7 @@ def dataset_dir(tmp_path: Path) -> Path:
 @pytest.fixture(params=["sqlite", "postgres"])
 def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh registry database: a SQLite file, or a new database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    database = f"registry_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{database}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
+    yield from fresh_database(request, tmp_path, request.param, "registry")
 
 
 @pytest.fixture
