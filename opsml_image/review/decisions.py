@@ -1,0 +1,264 @@
+"""Status changes of one image: a save moves it to *in progress* (or records a reviewer's correction),
+submit hands it to review, approve / reject decide, and an admin assigns images to an annotator.
+
+Every change runs in the caller's write transaction. A decision is one conditional ``UPDATE`` that names
+the item's ``rev`` and the store version submitted: of two reviewers deciding at once one wins and the other
+gets :class:`AlreadyDecided`; a decision on an image edited since it was submitted gets :class:`StaleReview`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from opsml_image.review.items import (
+    AlreadyDecided,
+    ReviewError,
+    ReviewItem,
+    StaleReview,
+    event,
+    read_item,
+)
+from opsml_image.review.tables import ISSUE_TAGS, Status
+from opsml_image.store.errors import Key
+from opsml_image.store.schema import Scope
+
+__all__ = ["SaveNote", "on_save", "submit", "decide", "assign", "store_version"]
+
+_KEY = "dataset = :d AND split_order = :o AND file_name = :n"
+
+
+@dataclass(frozen=True)
+class SaveNote:
+    """What a save did to the image's review status, and anything its author should be told."""
+
+    status: Status
+    reopened: bool = False
+    correction: bool = False
+    taken_over_by: str | None = None
+
+
+def _args(scope: Scope, key: Key) -> dict[str, object]:
+    return {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}
+
+
+def store_version(conn: Connection, scope: Scope, key: Key) -> int:
+    """The image's version in the working store (0 when the store has no such image)."""
+    found = conn.execute(sa.text(f"SELECT version FROM store_image WHERE {_KEY}"), _args(scope, key)).scalar()
+    return int(found or 0)
+
+
+def on_save(
+    conn: Connection,
+    scope: Scope,
+    key: Key,
+    user: str,
+    now: float,
+    until: float,
+    *,
+    reviewer: bool,
+    version: int,
+    n_boxes: int,
+) -> SaveNote:
+    """Record that ``user`` saved the image (now at store ``version``).
+
+    A save by a reviewer (``reviewer``: the user may review) on a submitted image of someone else is a
+    correction, recorded as theirs; the image stays submitted at its new version. Any other save makes the
+    image *in progress* with ``user`` as its annotator, reopening an approved one (recorded), and keeps
+    ``user``'s lease alive. When someone else took the image over after ``user``'s lease expired, the note
+    names them.
+    """
+    item = read_item(conn, scope, key, lock=True)
+    args = {**_args(scope, key), "me": user, "now": now, "until": until, "v": version, "b": n_boxes}
+    if item is None:
+        conn.execute(
+            sa.text(
+                "INSERT INTO review_item (dataset, split_order, file_name, split, status, annotator, "
+                "lease_user, lease_until, started_at, n_boxes, rev) VALUES (:d, :o, :n, :split, "
+                f"'{Status.IN_PROGRESS}', :me, :me, :until, :now, :b, 1)"
+            ),
+            {**args, "split": key[0]},
+        )
+        event(conn, scope, key, now, user, "start", n_boxes=n_boxes)
+        return SaveNote(Status.IN_PROGRESS)
+    if item.status == Status.SUBMITTED and reviewer and item.annotator != user:
+        conn.execute(
+            sa.text(f"UPDATE review_item SET submitted_version = :v, n_boxes = :b WHERE {_KEY}"), args
+        )
+        event(conn, scope, key, now, user, "correct", annotator=item.annotator, n_boxes=n_boxes)
+        return SaveNote(Status.SUBMITTED, correction=True)
+    holder = item.leased_to(now)
+    taken = holder if holder not in (None, user) else None
+    if taken is None and item.taken_from == user and item.lease_user not in (None, user):
+        taken = item.lease_user
+    lease = ""
+    if taken is None:
+        lease = ", lease_user = :me, lease_until = :until, started_at = COALESCE(started_at, :now)"
+    changed = item.status != Status.IN_PROGRESS
+    conn.execute(
+        sa.text(
+            f"UPDATE review_item SET status = '{Status.IN_PROGRESS}', annotator = :me, n_boxes = :b, "
+            f"rev = rev + {1 if changed else 0}{lease} WHERE {_KEY}"
+        ),
+        args,
+    )
+    reopened = item.status == Status.APPROVED
+    if changed:
+        action = {Status.APPROVED: "reopen", Status.SUBMITTED: "withdraw", Status.REJECTED: "fix"}.get(
+            item.status, "start"
+        )
+        event(conn, scope, key, now, user, action, annotator=item.annotator, n_boxes=n_boxes)
+    return SaveNote(Status.IN_PROGRESS, reopened=reopened, taken_over_by=taken)
+
+
+def submit(conn: Connection, scope: Scope, key: Key, user: str, now: float) -> ReviewItem:
+    """Hand the image to review: status *submitted* at its current store version; the lease ends.
+
+    Refused (:class:`ReviewError`) when it waits for review or is approved already, or when another
+    annotator holds a live lease on it.
+    """
+    found = conn.execute(
+        sa.text(f"SELECT version, n_boxes FROM store_image WHERE {_KEY}"), _args(scope, key)
+    ).first()
+    if found is None:
+        raise ReviewError(f"{key[0]}/{key[1]} is not in the dataset")
+    version, n_boxes = int(found.version), int(found.n_boxes)
+    item = read_item(conn, scope, key, lock=True)
+    if item is not None:
+        if item.status == Status.SUBMITTED:
+            raise ReviewError(f"{key[0]}/{key[1]} is already waiting for review")
+        if item.status == Status.APPROVED:
+            raise ReviewError(f"{key[0]}/{key[1]} is approved already; edit it to reopen it")
+        holder = item.leased_to(now)
+        if holder not in (None, user):
+            raise ReviewError(f"{key[0]}/{key[1]} is being annotated by {holder}")
+    started = item.started_at if item is not None else None
+    seconds = now - started if started is not None else None
+    args = {**_args(scope, key), "me": user, "now": now, "v": version, "b": n_boxes, "split": key[0]}
+    conn.execute(
+        sa.text(
+            "INSERT INTO review_item (dataset, split_order, file_name, split, status, annotator, "
+            "submitted_at, submitted_version, n_boxes, rev) "
+            f"VALUES (:d, :o, :n, :split, '{Status.SUBMITTED}', :me, :now, :v, :b, 1) "
+            "ON CONFLICT (dataset, split_order, file_name) DO UPDATE SET "
+            f"status = '{Status.SUBMITTED}', annotator = :me, submitted_at = :now, submitted_version = :v, "
+            "n_boxes = :b, lease_user = NULL, lease_until = 0, taken_from = NULL, started_at = NULL, "
+            "rev = review_item.rev + 1"
+        ),
+        args,
+    )
+    event(conn, scope, key, now, user, "submit", annotator=user, seconds=seconds, n_boxes=n_boxes)
+    done = read_item(conn, scope, key)
+    assert done is not None
+    return done
+
+
+def check_decision(approve: bool, comment: str, tags: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    """The comment stripped and the tags checked; a rejection needs both a comment and a tag."""
+    text = comment.strip()
+    chosen = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    unknown = [t for t in chosen if t not in ISSUE_TAGS]
+    if unknown:
+        raise ReviewError(f"unknown issue tag(s) {', '.join(unknown)}; choose from {', '.join(ISSUE_TAGS)}")
+    if not approve and not text:
+        raise ReviewError("a rejection needs a comment saying what to fix")
+    if not approve and not chosen:
+        raise ReviewError(f"a rejection needs at least one issue tag ({', '.join(ISSUE_TAGS)})")
+    return text, chosen
+
+
+def decide(
+    conn: Connection,
+    scope: Scope,
+    key: Key,
+    reviewer: str,
+    approve: bool,
+    rev: int,
+    now: float,
+    comment: str = "",
+    tags: Iterable[str] = (),
+) -> ReviewItem:
+    """Approve or reject the submitted image the reviewer read at ``rev``.
+
+    :class:`AlreadyDecided` when another reviewer decided first (or the image is no longer submitted);
+    :class:`StaleReview` when the image was edited after it was submitted.
+    """
+    text, chosen = check_decision(approve, comment, tags)
+    status = Status.APPROVED if approve else Status.REJECTED
+    args = {
+        **_args(scope, key),
+        "me": reviewer,
+        "now": now,
+        "rev": rev,
+        "status": str(status),
+        "comment": text or None,
+        "tags": json.dumps(list(chosen)),
+    }
+    done = conn.execute(
+        sa.text(
+            "UPDATE review_item SET status = :status, reviewer = :me, decided_at = :now, comment = :comment, "
+            f"tags = :tags, rev = rev + 1 WHERE {_KEY} AND status = '{Status.SUBMITTED}' AND rev = :rev "
+            "AND submitted_version = (SELECT s.version FROM store_image s WHERE s.dataset = :d "
+            "AND s.split_order = :o AND s.file_name = :n)"
+        ),
+        args,
+    )
+    item = read_item(conn, scope, key)
+    name = f"{key[0]}/{key[1]}"
+    if done.rowcount != 1:
+        if item is None:
+            raise AlreadyDecided(f"{name} was never submitted for review")
+        if item.status == Status.SUBMITTED and item.rev == rev:
+            raise StaleReview(
+                f"{name} changed after it was submitted; open it again to review the new version"
+            )
+        if item.status in (Status.APPROVED, Status.REJECTED) and item.reviewer:
+            when = datetime.fromtimestamp(item.decided_at or now).strftime("%H:%M:%S")
+            raise AlreadyDecided(f"{item.reviewer} already {item.status.label} {name} at {when}")
+        raise AlreadyDecided(f"{name} is {item.status.label} now, no longer waiting for this review")
+    assert item is not None
+    action = "approve" if approve else "reject"
+    event(
+        conn, scope, key, now, reviewer, action, annotator=item.annotator, comment=text or None, tags=chosen
+    )
+    return item
+
+
+def assign(conn: Connection, scope: Scope, keys: Iterable[Key], to: str | None, by: str, now: float) -> int:
+    """Assign images to user ``to`` (None: unassign); returns how many rows were written."""
+    rows = [{**_args(scope, key), "split": key[0], "to": to} for key in keys]
+    if not rows:
+        return 0
+    conn.execute(
+        sa.text(
+            "INSERT INTO review_item (dataset, split_order, file_name, split, status, assigned_to, rev) "
+            f"VALUES (:d, :o, :n, :split, '{Status.UNLABELED}', :to, 1) "
+            "ON CONFLICT (dataset, split_order, file_name) DO UPDATE SET assigned_to = excluded.assigned_to"
+        ),
+        rows,
+    )
+    first = (rows[0]["split"], rows[0]["n"])
+    event(conn, scope, (str(first[0]), str(first[1])), now, by, "assign", annotator=to, n_boxes=len(rows))
+    return len(rows)
+
+
+def assign_split(conn: Connection, scope: Scope, split: str, to: str | None, by: str, now: float) -> int:
+    """Assign every image of a split to ``to`` in one statement; returns how many images."""
+    args = {"d": scope.dataset, "o": scope.order(split), "to": to}
+    done = conn.execute(
+        sa.text(
+            "INSERT INTO review_item (dataset, split_order, file_name, split, status, assigned_to, rev) "
+            f"SELECT dataset, split_order, file_name, split, '{Status.UNLABELED}', :to, 1 FROM store_image "
+            "WHERE dataset = :d AND split_order = :o AND on_disk = 1 "
+            "ON CONFLICT (dataset, split_order, file_name) DO UPDATE SET assigned_to = excluded.assigned_to"
+        ),
+        args,
+    )
+    count = int(done.rowcount or 0)
+    event(conn, scope, (split, "*"), now, by, "assign", annotator=to, n_boxes=count)
+    return count
