@@ -2,6 +2,9 @@
 
 Opens the dataset named by ``--data-dir DIR`` (after ``--``) or ``OPSML_IMAGE_DIR``, else a working copy of
 the shipped demo dataset in ``<OPSML_IMAGE_HOME>/demo``. The pages are thin views over ``opsml_image``.
+
+With accounts (``python -m opsml_image users add``) everyone signs in first (:mod:`pages.login`); each
+user sees the pages their role allows, and a page reached by URL that it forbids says so and shows nothing.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ import logging
 
 import streamlit as st
 
+from opsml_image.usecases import access
 from opsml_image.usecases.workspace import UserError, describe
 from pages import _session as session
 from pages import _widgets as ui
+from pages import login
 
 st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
 # an error that escapes the pages' own handling shows a generic message, never a traceback
 with contextlib.suppress(Exception):
     st.set_option("client.showErrorDetails", "none")
+
+user = login.gate()
 
 workspace, problem = None, None
 try:
@@ -29,27 +36,39 @@ except Exception as error:  # noqa: BLE001 - shown as a readable message, logged
     logging.getLogger("opsml_image.app").exception("opening the dataset failed")
     problem = f"The dataset cannot be opened: {describe(error)}"
 
+
+def entry(path: str, title: str, icon: str, url_path: str, default: bool = False) -> st.Page:
+    """A page, hidden from the navigation when the user's role forbids it (still reachable by URL, where
+    it says so instead of running)."""
+    if access.page_allowed(user, url_path):
+        return st.Page(path, title=title, icon=icon, url_path=url_path, default=default)
+    return st.Page(path, title=title, icon=icon, url_path=url_path, default=default, visibility="hidden")
+
+
 # The default page lives at "/"; its own url_path never matches a URL, so "/browse" redirects to it.
-browse = st.Page(ui.PAGE_BROWSE, title="Browse", icon=":material/grid_view:", url_path="home", default=True)
+browse = entry(ui.PAGE_BROWSE, "Browse", ":material/grid_view:", "home", default=True)
 pages = {
     "Dataset": [
         browse,
-        st.Page(ui.PAGE_ANNOTATE, title="Annotate", icon=":material/edit_square:", url_path="annotate"),
-        st.Page(ui.PAGE_VALIDATE, title="Validate", icon=":material/fact_check:", url_path="validate"),
-        st.Page(ui.PAGE_REGISTER, title="Register", icon=":material/inventory_2:", url_path="register"),
+        entry(ui.PAGE_ANNOTATE, "Annotate", ":material/edit_square:", "annotate"),
+        entry(ui.PAGE_VALIDATE, "Validate", ":material/fact_check:", "validate"),
+        entry(ui.PAGE_REGISTER, "Register", ":material/inventory_2:", "register"),
     ],
     "Create": [
-        st.Page(
-            ui.PAGE_NEW, title="New dataset", icon=":material/add_photo_alternate:", url_path="new_dataset"
-        ),
-        st.Page(
-            "pages/transfer.py", title="Import / Export", icon=":material/swap_horiz:", url_path="transfer"
-        ),
+        entry(ui.PAGE_NEW, "New dataset", ":material/add_photo_alternate:", "new_dataset"),
+        entry(ui.PAGE_TRANSFER, "Import / Export", ":material/swap_horiz:", "transfer"),
         st.Page(lambda: st.switch_page(browse), title="Browse", url_path="browse", visibility="hidden"),
+    ],
+    "Admin": [
+        entry(ui.PAGE_USERS, "Users", ":material/group:", "users"),
+        entry(ui.PAGE_HISTORY, "History", ":material/history:", "history"),
     ],
 }
 page = st.navigation(pages)
-page.run()
+if access.page_allowed(user, page.url_path or "home"):
+    page.run()
+else:
+    ui.forbidden(user, page.url_path)
 # after the page: its saves are in the counts, so the sidebar and the page show the same numbers
 with ui.guard("The sidebar"):
-    ui.sidebar(workspace, problem)
+    ui.sidebar(workspace, problem, user)

@@ -1,24 +1,34 @@
-"""Per-session and per-server state of the app: which folder a session has open, the shared workspaces and
-the registry. Only state lives here; what to show is in :mod:`pages._widgets`, what to do in
-:mod:`opsml_image.usecases`.
+"""Per-session and per-server state of the app: who is signed in, which folder a session has open, the
+shared workspaces, accounts and registry. Only state lives here; what to show is in :mod:`pages._widgets`,
+what to do in :mod:`opsml_image.usecases`.
+
+Signing in: a password log-in keeps its session token in this session's state and in the ``opsml_session``
+cookie (``SameSite=Strict``; set by the browser, see :func:`sync_cookie`), so a reload finds it again in
+``st.context.cookies``. With ``[auth]`` in ``.streamlit/secrets.toml`` an OIDC sign-in (``st.login``)
+maps ``st.user.email`` to an account. :func:`current_user` looks the user up at every call, so a removed
+user or a changed role applies at that user's next action.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from opsml_image import config
+from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
+from opsml_image.usecases import access
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
 #: Session state key of the folder this browser session has open.
 SESSION_DIR = "opsml_data_dir"
+#: Session state key of this session's log-in token ("" after logging out: the cookie is not read again).
+SESSION_TOKEN = "opsml_session_token"
+#: The cookie that keeps the token over a reload.
+COOKIE = "opsml_session"
 
 
 def _cli_data_dir(argv: list[str]) -> str | None:
@@ -31,17 +41,76 @@ def _cli_data_dir(argv: list[str]) -> str | None:
     return None
 
 
-@dataclass
-class _Recent:
-    """The folder new sessions open: the start-up folder, then the one opened most recently (a reload)."""
-
-    path: Path | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+@st.cache_resource(show_spinner=False)
+def _last_folders() -> access.LastFolders:
+    return access.LastFolders()
 
 
 @st.cache_resource(show_spinner=False)
-def _recent() -> _Recent:
-    return _Recent()
+def accounts() -> Accounts:
+    """The accounts in the app's database, shared by all sessions."""
+    return Accounts()
+
+
+def team_mode() -> bool:
+    """True when accounts exist: everyone signs in (else single-user mode, the local admin)."""
+    return accounts().has_accounts()
+
+
+def oidc_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section (sign-in through ``st.login``)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file, or one that cannot be read: no OIDC
+        return False
+
+
+def oidc_email() -> str | None:
+    """The e-mail of the OIDC identity signed in to this browser, or None."""
+    if not oidc_configured() or not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email) if email else ""
+
+
+def token() -> str | None:
+    """This session's log-in token: the one it logged in with, else the cookie's (after a reload)."""
+    kept = st.session_state.get(SESSION_TOKEN)
+    if kept is not None:
+        return kept or None
+    return st.context.cookies.get(COOKIE) or None
+
+
+def current_user() -> User | None:
+    """Who is acting now, with the role they have now; None when nobody (valid) is signed in."""
+    found = accounts()
+    if not found.has_accounts():
+        return LOCAL_ADMIN
+    email = oidc_email()
+    if email is not None:
+        return found.user_by_email(email) if email else None
+    return found.session_user(token())
+
+
+def log_in(name: str, password: str) -> User:
+    """Check the password (AuthError when wrong, slowed down) and keep the new session token."""
+    client = st.context.ip_address or "unknown"
+    found, new_token = access.log_in(accounts(), name, password, client)
+    st.session_state[SESSION_TOKEN] = new_token
+    st.session_state.pop(SESSION_DIR, None)
+    return found
+
+
+def log_out() -> None:
+    """End this session's log-in server-side; the cookie is cleared at the next run."""
+    access.log_out(accounts(), token())
+    st.session_state[SESSION_TOKEN] = ""
+    st.session_state.pop(SESSION_DIR, None)
+
+
+def roots() -> list[Path]:
+    """The data roots: ``OPSML_IMAGE_DATA_ROOTS``, else the start-up folder and ``<home>/datasets``."""
+    return data_roots(startup_dir())
 
 
 def startup_dir() -> Path:
@@ -63,26 +132,25 @@ def demo_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """The folder this browser session has open; a new session opens the most recently opened one."""
+    """The folder this browser session has open; a new session opens its user's last one, else the
+    start-up folder."""
     chosen = st.session_state.get(SESSION_DIR)
     if chosen:
         return Path(chosen)
-    recent = _recent()
-    with recent.lock:
-        if recent.path is None:
-            recent.path = startup_dir()
-        path = recent.path
+    acting = current_user()
+    path = (_last_folders().get(acting) if acting else None) or startup_dir()
     st.session_state[SESSION_DIR] = str(path)
     return path
 
 
 def open_folder(path: Path) -> None:
-    """Open another dataset folder in this browser session; sessions already open keep theirs."""
+    """Open a folder (checked by the caller: :func:`opsml_image.usecases.access.open_folder`) in this
+    browser session only; it becomes the acting user's folder for their next new session."""
     path = Path(path).expanduser().resolve()
     st.session_state[SESSION_DIR] = str(path)
-    recent = _recent()
-    with recent.lock:
-        recent.path = path
+    acting = current_user()
+    if acting is not None:
+        _last_folders().set(acting, path)
 
 
 # One entry per folder opened since the server started, kept open: a session may be using any of them, and

@@ -16,8 +16,11 @@ from urllib.parse import quote
 
 import streamlit as st
 
+from opsml_image.auth import Action, Forbidden, User, can
+from opsml_image.store import Key
+from opsml_image.usecases import access
 from opsml_image.usecases.export import export_split
-from opsml_image.usecases.workspace import UserError, Workspace, describe, folder_problem, summary
+from opsml_image.usecases.workspace import UserError, Workspace, describe, summary
 from pages import _session as session
 from pages._legacy import leave_legacy_pages
 
@@ -28,6 +31,9 @@ PAGE_ANNOTATE = "pages/annotate.py"
 PAGE_VALIDATE = "pages/validate.py"
 PAGE_REGISTER = "pages/register.py"
 PAGE_NEW = "pages/new_dataset.py"
+PAGE_TRANSFER = "pages/transfer.py"
+PAGE_USERS = "pages/users.py"
+PAGE_HISTORY = "pages/history.py"
 
 
 # ------------------------------------------------------------------------------------------ errors and text
@@ -42,7 +48,7 @@ def guard(what: str = "This page") -> Iterator[None]:
     """
     try:
         yield
-    except UserError as error:
+    except (UserError, Forbidden) as error:
         st.error(plain(str(error)), icon=":material/error:")
     except Exception as error:  # noqa: BLE001 - the last line of defence of a page
         log.error("%s failed:\n%s", what, traceback.format_exc())
@@ -93,13 +99,15 @@ def run_page(body: Callable[[Workspace], None], what: str) -> None:
 # ------------------------------------------------------------------------------------------ sidebar
 
 
-def sidebar(ws: Workspace | None, error: str | None = None) -> None:
-    """The dataset, its counts and annotation progress, save now, export, and open another folder."""
+def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = None) -> None:
+    """Who is signed in, the dataset, its counts and annotation progress, save now, export, and (admins)
+    open another folder."""
     with st.sidebar:
         st.markdown("### OpsML Image")
+        account(user)
         if ws is None:
             st.error(plain(error) if error else "No dataset is open.")
-            _open_other()
+            _open_other(user)
             return
         st.caption("Dataset")
         st.text(ws.path.name, help=str(ws.path))
@@ -123,7 +131,7 @@ def sidebar(ws: Workspace | None, error: str | None = None) -> None:
             except Exception as error:  # noqa: BLE001
                 st.error(f"Could not write metadata.jsonl: {plain(describe(error))}")
         _export(ws)
-        _open_other()
+        _open_other(user)
 
 
 def _export(ws: Workspace) -> None:
@@ -157,14 +165,93 @@ def _export(ws: Workspace) -> None:
             )
 
 
-def _open_other() -> None:
+def _open_other(user: User | None) -> None:
+    """Admins: open a folder inside a data root, in this browser session only."""
+    if not can(user, Action.OPEN_FOLDER):
+        return
     with st.expander("Open another folder"), st.form("open_folder", border=False):
-        value = st.text_input("Dataset folder", placeholder="/path/to/dataset")
+        roots = session.roots()
+        value = st.text_input(
+            "Dataset folder", placeholder=str(roots[0] / "dataset") if roots else "/path/to/dataset"
+        )
+        st.caption("Inside a data root: " + plain(", ".join(str(root) for root in roots)))
         if st.form_submit_button("Open") and value.strip():
-            path = Path(value.strip()).expanduser().resolve()
-            problem = folder_problem(path)
-            if problem:
-                st.error(plain(problem))
+            try:
+                path = access.open_folder(session.current_user(), value, roots)
+            except (UserError, Forbidden) as problem:
+                st.error(plain(str(problem)))
             else:
                 session.open_folder(path)
                 st.rerun()
+
+
+# ------------------------------------------------------------------------------------------ who is signed in
+
+
+def account(user: User | None) -> None:
+    """The signed-in user and Log out (team mode), or how to add accounts (single-user mode)."""
+    if not session.team_mode():
+        st.caption(
+            "Single-user mode: this machine only, no log-in. To serve a team, add accounts with "
+            "`python -m opsml_image users add NAME --role admin --password-stdin` and restart with "
+            "`python -m opsml_image serve`."
+        )
+        return
+    if user is None:
+        return
+    st.text(f"Signed in as {user.label}")
+    if st.button("Log out", icon=":material/logout:", key="logout", width="stretch"):
+        if session.oidc_email() is not None:
+            session.log_out()
+            st.logout()
+        session.log_out()
+        st.rerun()
+
+
+_COOKIE_JS = """
+export default function (component) {
+    const { data } = component;
+    if (!data || !data.name) { return; }
+    const secure = window.location.protocol === "https:" ? "; Secure" : "";
+    const value = data.token ? encodeURIComponent(data.token) : "";
+    const age = data.token ? data.max_age : 0;
+    document.cookie = `${data.name}=${value}; Max-Age=${age}; Path=/; SameSite=Strict${secure}`;
+}
+"""
+
+
+_cookie_component: list[Callable[..., object]] = []
+
+
+def sync_cookie(token: str | None, max_age: int) -> None:
+    """Have the browser keep ``token`` in the session cookie (``SameSite=Strict``; None clears it)."""
+    if not _cookie_component:
+        _cookie_component.append(st.components.v2.component("opsml_session_cookie", js=_COOKIE_JS))
+    data = {"name": session.COOKIE, "token": token or "", "max_age": max_age}
+    _cookie_component[0](data=data, key="opsml_cookie", height=0)
+
+
+def forbidden(user: User | None, page: str) -> None:
+    """What a page reached by URL shows a user whose role forbids it: why, and no data."""
+    action = access.PAGE_ACTIONS.get(page, Action.BROWSE)
+    try:
+        access.check(user, action)
+    except Forbidden as error:
+        st.error(f"This page is not available to you: {plain(str(error))}.", icon=":material/block:")
+
+
+# ------------------------------------------------------------------------------------------ history
+
+
+def image_history(ws: Workspace, user: User | None, key: Key) -> None:
+    """Who changed this image, when and what (newest first), as a table of text."""
+    import pandas as pd
+
+    rows = access.image_history(ws, user, key)
+    if not rows:
+        st.caption("No changes recorded for this image yet.")
+        return
+    frame = pd.DataFrame(
+        [{"when": r.at, "who": r.user, "action": r.action, "what": r.what} for r in rows]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")

@@ -15,6 +15,7 @@ import streamlit as st
 from opsml_image.store import Key
 from opsml_image.usecases import annotate as uc
 from opsml_image.usecases.workspace import Workspace, summary
+from pages import _session as session
 from pages import _widgets as ui
 from pages._viewport import viewport
 
@@ -114,7 +115,7 @@ def _on_view(ws: Workspace, key: Key, action: Any, *args: Any) -> None:
     """Run an edit on the image as the store holds it now (a stale widget's version is never used)."""
     view = _view(ws, key)
     if view is not None:
-        report(action(ws, view, *args))
+        report(action(ws, view, *args, user=session.current_user()))
 
 
 def _relabel(ws: Workspace, key: Key, index: int, widget: str) -> None:
@@ -149,7 +150,8 @@ def _undo(ws: Workspace, key: Key, redo: bool = False) -> None:
     view = _view(ws, key)
     if view is None:
         return
-    outcome = uc.restore(ws, view, after if redo else before, "redo" if redo else "undo")
+    outcome = uc.restore(ws, view, after if redo else before, "redo" if redo else "undo",
+                         user=session.current_user())  # fmt: skip
     if outcome.saved:
         st.session_state.setdefault(target, []).append((before, after))
         flash("toast", outcome.message)
@@ -163,7 +165,7 @@ def _add_class(ws: Workspace, widget: str) -> None:
     if not name:
         return
     try:
-        category = uc.add_class(ws, name)
+        category = uc.add_class(ws, name, user=session.current_user())
     except (ValueError, OSError) as error:
         flash("error", f"Class not added: {ui.describe(error)}")
         return
@@ -174,7 +176,7 @@ def _add_class(ws: Workspace, widget: str) -> None:
 
 def _name_class(ws: Workspace, category: int, widget: str) -> None:
     try:
-        uc.name_class(ws, category, st.session_state.get(widget) or "")
+        uc.name_class(ws, category, st.session_state.get(widget) or "", user=session.current_user())
     except (ValueError, OSError) as error:
         flash("error", f"Class not named: {ui.describe(error)}")
         return
@@ -508,7 +510,7 @@ def canvas(ws: Workspace, view: uc.ImageView, names: list[str], category: int, c
     if panning:
         _pan_from(json_data, board)
         return
-    report(uc.apply_drawing(ws, view, board, json_data, category), reset=False)
+    report(uc.apply_drawing(ws, view, board, json_data, category, user=session.current_user()), reset=False)
 
 
 def _pan_from(json_data: Any, board: uc.CanvasView) -> None:
@@ -589,6 +591,8 @@ def body(ws: Workspace) -> None:
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
         details(ws, view, labels, rev)
+        with st.expander("History of this image"), ui.guard("The image's history"):
+            ui.image_history(ws, session.current_user(), key)
     navigation(ws, key)
     st.segmented_control(
         "Canvas size", list(CANVAS_HEIGHTS), default="Medium", key="annotate_canvas_size", on_change=bump

@@ -31,9 +31,10 @@ def create(parent: str, name: str, classes: str, files: list[Upload]) -> None:
 
     try:
         created = create_dataset(
-            Path(parent.strip()) if parent.strip() else default_parent(), name, files, classes, progress
-        )
-    except UserError as error:
+            Path(parent.strip()) if parent.strip() else default_parent(), name, files, classes, progress,
+            user=session.current_user(), roots=session.roots(),
+        )  # fmt: skip
+    except (UserError, PermissionError) as error:
         bar.empty()
         st.error(ui.plain(str(error)), icon=":material/error:")
         return

@@ -106,7 +106,7 @@ def form(ws: Workspace, registry: CardRegistry, verdict: checks.Verdict) -> None
         return
     values = uc.RegisterForm(name, team, contact, tags, description, bump)
     try:
-        card = uc.register(ws, registry, values, progress_bar(), verdict)
+        card = uc.register(ws, registry, values, progress_bar(), verdict, user=session.current_user())
     except UserError as error:
         st.error(ui.plain(str(error)), icon=":material/error:")
         return

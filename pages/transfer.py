@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from opsml_image.auth import Action, can
 from opsml_image.formats.base import FormatError, Report
 from opsml_image.usecases import transfer as uc
 from opsml_image.usecases.create import default_parent
@@ -62,8 +63,9 @@ def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: b
     bar = ProgressBar("Reading the upload...")
     root = Path(parent.strip()).expanduser() if parent.strip() else default_parent()
     try:
-        report = uc.import_upload(root, name, fmt, files, skip_invalid=skip, progress=bar)
-    except UserError as error:
+        report = uc.import_upload(root, name, fmt, files, skip_invalid=skip, progress=bar,
+                                  user=session.current_user(), roots=session.roots())  # fmt: skip
+    except (UserError, PermissionError) as error:
         bar.done()
         st.error(ui.plain(str(error)), icon=":material/error:")
         return
@@ -201,7 +203,10 @@ def body() -> None:
     importing, exporting = st.tabs(["Import", "Export"])
     with importing:
         st.write("Make a new dataset folder from annotations in another format.")
-        import_tab()
+        if can(session.current_user(), Action.IMPORT):
+            import_tab()
+        else:
+            st.info("Only admins can import datasets.", icon=":material/block:")
     with exporting:
         try:
             ws = session.workspace()

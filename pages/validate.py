@@ -10,6 +10,7 @@ from opsml_image.fixes import FixChange
 from opsml_image.rules import CODES
 from opsml_image.usecases import validate as uc
 from opsml_image.usecases.workspace import UserError, Workspace
+from pages import _session as session
 from pages import _widgets as ui
 
 #: Session state: this session's last verdict (Register reuses it), planned and applied fixes.
@@ -123,7 +124,11 @@ def broken_lines(ws: Workspace, code: str, count: int) -> None:
             drop = cols[1].form_submit_button("Drop line", icon=":material/delete:")
         if save or drop:
             try:
-                fix = uc.mend_line(ws, line, text) if save else uc.drop_broken_line(ws, line)
+                fix = (
+                    uc.mend_line(ws, line, text, user=session.current_user())
+                    if save
+                    else uc.drop_broken_line(ws, line, user=session.current_user())
+                )
             except UserError as error:
                 st.error(ui.plain(str(error)), icon=":material/error:")
                 continue
@@ -163,7 +168,7 @@ def fix_panel(ws: Workspace, offer: uc.FixOffer) -> None:
         icon=":material/build:",
     ):
         planned.pop(key, None)
-        done = uc.apply_fix(ws, offer, changes)
+        done = uc.apply_fix(ws, offer, changes, user=session.current_user())
         applied().append((str(ws.path), done))
         rerun_with(f"{offer.label}: {done.changes:,} change(s) applied", ":material/build:")
     if actions[1].button("Cancel", key=f"cancel:{offer.code}"):
@@ -188,9 +193,9 @@ def undo_list(ws: Workspace) -> None:
             key = f"undo:{index}:line{change.edit.number}"
         if cols[1].button("Undo", key=key, icon=":material/undo:"):
             if isinstance(change, uc.AppliedFix):
-                uc.undo_fix(ws, change)
+                uc.undo_fix(ws, change, user=session.current_user())
             else:
-                uc.undo_line_fix(ws, change)
+                uc.undo_line_fix(ws, change, user=session.current_user())
             entries.pop(index)
             rerun_with("Undone", ":material/undo:")
 

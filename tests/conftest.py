@@ -339,10 +339,12 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh ``OPSML_IMAGE_HOME`` for the app (no dataset chosen, default registry), caches cleared."""
+    """A fresh ``OPSML_IMAGE_HOME`` for the app (no dataset chosen, default registry), caches cleared;
+    ``tmp_path`` is the only data root."""
     import streamlit as st
 
     monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPSML_IMAGE_DATA_ROOTS", str(tmp_path))  # pages may open/create folders in tmp_path
     for name in ("OPSML_IMAGE_DIR", "OPSML_TRACKING_URI", "OPSML_STORAGE_URI"):
         monkeypatch.delenv(name, raising=False)
     st.cache_resource.clear()

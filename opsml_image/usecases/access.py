@@ -123,7 +123,7 @@ def oidc_user(accounts: Accounts, email: str | None) -> User:
 # ------------------------------------------------------------------------------------------ folders
 
 
-def open_folder(user: User, path: str | Path, roots: Sequence[Path] | None = None) -> Path:
+def open_folder(user: User | None, path: str | Path, roots: Sequence[Path] | None = None) -> Path:
     """The real dataset folder ``path`` names, for admins only and only inside a data root; the refusal
     for a path outside reads the same whether it exists or not."""
     check(user, Action.OPEN_FOLDER)
@@ -135,7 +135,7 @@ def open_folder(user: User, path: str | Path, roots: Sequence[Path] | None = Non
 
 
 def creation_parent(
-    user: User,
+    user: User | None,
     parent: str | Path,
     action: Action = Action.CREATE_DATASET,
     roots: Sequence[Path] | None = None,
@@ -185,14 +185,19 @@ class HistoryRow:
     what: str
 
 
-def image_history(ws: Workspace, user: User, key: Key, limit: int = 50) -> list[HistoryRow]:
+def image_history(ws: Workspace, user: User | None, key: Key, limit: int = 50) -> list[HistoryRow]:
     """Who changed this image, when and what, newest first (for anyone who may browse)."""
     check(user, Action.BROWSE)
     return [_row(change) for change in ws.store.history(limit, key=key)]
 
 
 def changes(
-    ws: Workspace, user: User, *, who: str | None = None, since: datetime | None = None, limit: int = 500
+    ws: Workspace,
+    user: User | None,
+    *,
+    who: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
 ) -> list[HistoryRow]:
     """The dataset's latest changes, newest first, of one user and/or since a time (admins only)."""
     check(user, Action.VIEW_HISTORY)
@@ -234,14 +239,19 @@ def describe_change(change: Change) -> str:
 # ------------------------------------------------------------------------------------------ users
 
 
-def users(accounts: Accounts, user: User) -> list[Account]:
+def users(accounts: Accounts, user: User | None) -> list[Account]:
     """Every account (admins only)."""
     check(user, Action.MANAGE_USERS)
     return accounts.list_users()
 
 
 def add_user(
-    accounts: Accounts, user: User, name: str, role: Role | str, password: str | None, email: str | None
+    accounts: Accounts,
+    user: User | None,
+    name: str,
+    role: Role | str,
+    password: str | None,
+    email: str | None,
 ) -> User:
     """Add an account (admins only); UserError with the reason when refused."""
     check(user, Action.MANAGE_USERS)
@@ -251,7 +261,7 @@ def add_user(
         raise UserError(f"Not added: {error}") from None
 
 
-def set_role(accounts: Accounts, user: User, name: str, role: Role | str) -> User:
+def set_role(accounts: Accounts, user: User | None, name: str, role: Role | str) -> User:
     """Change a user's role (admins only); it applies at that user's next action."""
     check(user, Action.MANAGE_USERS)
     try:
@@ -260,7 +270,7 @@ def set_role(accounts: Accounts, user: User, name: str, role: Role | str) -> Use
         raise UserError(f"Not changed: {error}") from None
 
 
-def set_email(accounts: Accounts, user: User, name: str, email: str | None) -> None:
+def set_email(accounts: Accounts, user: User | None, name: str, email: str | None) -> None:
     """Set or clear the e-mail an OIDC sign-in maps to ``name`` (admins only)."""
     check(user, Action.MANAGE_USERS)
     try:
@@ -269,10 +279,9 @@ def set_email(accounts: Accounts, user: User, name: str, email: str | None) -> N
         raise UserError(f"Not changed: {error}") from None
 
 
-def remove_user(accounts: Accounts, user: User, name: str) -> None:
+def remove_user(accounts: Accounts, user: User | None, name: str) -> None:
     """Remove an account and end its sessions (admins only; never yourself)."""
-    check(user, Action.MANAGE_USERS)
-    if name == user.name:
+    if name == check(user, Action.MANAGE_USERS):
         raise UserError("You cannot remove your own account: ask another admin.")
     try:
         accounts.remove_user(name)

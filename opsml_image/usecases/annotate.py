@@ -197,7 +197,7 @@ def _save(
     what: str,
     new_classes: Sequence[str] = (),
     *,
-    user: User,
+    user: User | None,
 ) -> Outcome:
     try:
         author = check(user, Action.ANNOTATE)
@@ -216,7 +216,7 @@ def _save(
 
 
 def restore(
-    ws: Workspace, view: ImageView, state: ImageAnnotation, what: str, *, user: User = LOCAL_ADMIN
+    ws: Workspace, view: ImageView, state: ImageAnnotation, what: str, *, user: User | None = LOCAL_ADMIN
 ) -> Outcome:
     """Put the image back into ``state`` (undo / redo of this editor's own edit): an edit like any other,
     refused as stale when someone else changed the image since this editor read it."""
@@ -230,7 +230,7 @@ def apply_drawing(
     json_data: Mapping[str, Any] | None,
     category: int,
     *,
-    user: User = LOCAL_ADMIN,
+    user: User | None = LOCAL_ADMIN,
 ) -> Outcome:
     """Save what the canvas holds: new boxes get ``category`` unless labelled otherwise; a label that names
     no class yet creates it (for those who may edit classes). Boxes still where they were shown come back
@@ -281,7 +281,7 @@ def _describe_change(before: Sequence[Box], after: Sequence[Box]) -> str:
 
 
 def _edit_box(
-    ws: Workspace, view: ImageView, index: int, change: Callable[[list[Box]], str], user: User
+    ws: Workspace, view: ImageView, index: int, change: Callable[[list[Box]], str], user: User | None
 ) -> Outcome:
     boxes = list(view.annotation.boxes)
     if not 0 <= index < len(boxes):
@@ -291,7 +291,7 @@ def _edit_box(
 
 
 def relabel_box(
-    ws: Workspace, view: ImageView, index: int, category: int, *, user: User = LOCAL_ADMIN
+    ws: Workspace, view: ImageView, index: int, category: int, *, user: User | None = LOCAL_ADMIN
 ) -> Outcome:
     """Give box ``index`` another class."""
 
@@ -302,7 +302,7 @@ def relabel_box(
     return _edit_box(ws, view, index, change, user)
 
 
-def delete_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL_ADMIN) -> Outcome:
+def delete_box(ws: Workspace, view: ImageView, index: int, *, user: User | None = LOCAL_ADMIN) -> Outcome:
     """Remove box ``index``."""
 
     def change(boxes: list[Box]) -> str:
@@ -312,7 +312,7 @@ def delete_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL
     return _edit_box(ws, view, index, change, user)
 
 
-def clip_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL_ADMIN) -> Outcome:
+def clip_box(ws: Workspace, view: ImageView, index: int, *, user: User | None = LOCAL_ADMIN) -> Outcome:
     """Cut box ``index`` to the image (its one-click fix); a box wholly outside is removed."""
     if view.size is None:
         return Outcome("refused", view.problem or "The image cannot be read.")
@@ -329,21 +329,23 @@ def clip_box(ws: Workspace, view: ImageView, index: int, *, user: User = LOCAL_A
     return _edit_box(ws, view, index, change, user)
 
 
-def set_caption(ws: Workspace, view: ImageView, text: str | None, *, user: User = LOCAL_ADMIN) -> Outcome:
+def set_caption(
+    ws: Workspace, view: ImageView, text: str | None, *, user: User | None = LOCAL_ADMIN
+) -> Outcome:
     """Set the caption (blank removes it)."""
     caption = (text or "").strip() or None
     return _save(ws, view, dataclasses.replace(view.annotation, caption=caption), "caption", user=user)
 
 
 def set_image_categories(
-    ws: Workspace, view: ImageView, categories: Sequence[int], *, user: User = LOCAL_ADMIN
+    ws: Workspace, view: ImageView, categories: Sequence[int], *, user: User | None = LOCAL_ADMIN
 ) -> Outcome:
     """Set the image-level categories."""
     edited = dataclasses.replace(view.annotation, categories=list(categories))
     return _save(ws, view, edited, "image categories", user=user)
 
 
-def copy_previous_boxes(ws: Workspace, view: ImageView, *, user: User = LOCAL_ADMIN) -> Outcome:
+def copy_previous_boxes(ws: Workspace, view: ImageView, *, user: User | None = LOCAL_ADMIN) -> Outcome:
     """Add the previous image's boxes (clipped to this image, without repeats) to this image."""
     previous = ws.store.neighbor(view.key, step=-1)
     if previous is None:
@@ -362,14 +364,14 @@ def copy_previous_boxes(ws: Workspace, view: ImageView, *, user: User = LOCAL_AD
     return _save(ws, view, edited, f"{len(copied)} boxes copied from {previous[1]}", user=user)
 
 
-def add_class(ws: Workspace, name: str, *, user: User = LOCAL_ADMIN) -> int:
+def add_class(ws: Workspace, name: str, *, user: User | None = LOCAL_ADMIN) -> int:
     """Add a class to ``categories.json`` (atomically) and return its id (the existing id if known);
     reviewers and admins only (:class:`~opsml_image.auth.Forbidden`)."""
     check(user, Action.EDIT_CLASSES)
     return ws.store.add_category(name)
 
 
-def name_class(ws: Workspace, category: int, name: str, *, user: User = LOCAL_ADMIN) -> None:
+def name_class(ws: Workspace, category: int, name: str, *, user: User | None = LOCAL_ADMIN) -> None:
     """Name class ``category`` (also one known only by its id): ``categories.json`` is written atomically,
     ids below it without a name are named by their id. Reviewers and admins only."""
     check(user, Action.EDIT_CLASSES)

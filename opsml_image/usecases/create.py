@@ -49,7 +49,7 @@ def create_dataset(
     classes: str = "",
     progress: Callable[[int, int], None] | None = None,
     *,
-    user: User = LOCAL_ADMIN,
+    user: User | None = LOCAL_ADMIN,
     roots: Sequence[Path] | None = None,
 ) -> Created:
     """Make ``parent/name`` with ``categories.json`` from ``classes`` (comma-separated) and the uploads.

@@ -117,7 +117,7 @@ def register(
     progress: StageProgress | None = None,
     verdict: Verdict | None = None,
     *,
-    user: User = LOCAL_ADMIN,
+    user: User | None = LOCAL_ADMIN,
 ) -> DataCard:
     """Register the folder with pending edits written first; the registered card.
 

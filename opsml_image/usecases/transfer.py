@@ -165,7 +165,7 @@ def import_upload(
     *,
     skip_invalid: bool = False,
     progress: Progress | None = None,
-    user: User = LOCAL_ADMIN,
+    user: User | None = LOCAL_ADMIN,
     roots: Sequence[Path] | None = None,
 ) -> Report:
     """Make the new dataset folder ``root/name`` from uploads in format ``fmt`` (see :data:`FORMATS`).

@@ -304,7 +304,7 @@ def preview_fix(ws: Workspace, code: str) -> list[fixes.FixChange]:
 
 
 def apply_fix(
-    ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange], *, user: User = LOCAL_ADMIN
+    ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange], *, user: User | None = LOCAL_ADMIN
 ) -> AppliedFix:
     """Apply previewed changes in one transaction (UserError when an image changed since the preview);
     reviewers and admins only, recorded as ``user``'s."""
@@ -317,7 +317,7 @@ def apply_fix(
     return AppliedFix(offer, tuple(ids), len(changes))
 
 
-def undo_fix(ws: Workspace, applied: AppliedFix, *, user: User = LOCAL_ADMIN) -> None:
+def undo_fix(ws: Workspace, applied: AppliedFix, *, user: User | None = LOCAL_ADMIN) -> None:
     """Restore the images an applied fix changed (UserError when one was edited since)."""
     author = check(user, Action.APPLY_FIX)
     try:
@@ -371,19 +371,19 @@ def broken_line(ws: Workspace, issue: Issue) -> BrokenLine | None:
     return BrokenLine(issue.split, issue.file, issue.line, raw)
 
 
-def mend_line(ws: Workspace, line: BrokenLine, text: str, *, user: User = LOCAL_ADMIN) -> LineFix:
+def mend_line(ws: Workspace, line: BrokenLine, text: str, *, user: User | None = LOCAL_ADMIN) -> LineFix:
     """Write ``text`` (one JSON record the rules accept) in place of the broken line; re-index the store."""
     check(user, Action.APPLY_FIX)
     return _mend(ws, line, lambda path: lines.replace_line(path, line.number, line.raw, text))
 
 
-def drop_broken_line(ws: Workspace, line: BrokenLine, *, user: User = LOCAL_ADMIN) -> LineFix:
+def drop_broken_line(ws: Workspace, line: BrokenLine, *, user: User | None = LOCAL_ADMIN) -> LineFix:
     """Remove the broken line from its file; re-index the store."""
     check(user, Action.APPLY_FIX)
     return _mend(ws, line, lambda path: lines.drop_line(path, line.number, line.raw))
 
 
-def undo_line_fix(ws: Workspace, fix: LineFix, *, user: User = LOCAL_ADMIN) -> None:
+def undo_line_fix(ws: Workspace, fix: LineFix, *, user: User | None = LOCAL_ADMIN) -> None:
     """Put the line back as it was; re-index the store."""
     check(user, Action.APPLY_FIX)
     ws.store.flush()

@@ -1,0 +1,64 @@
+"""Signing in, shown by ``app.py`` before any page: who acts this run, or the log-in form and a stop.
+
+Single-user mode (no accounts) signs nobody in: the local admin acts. In team mode a session token (this
+session's, else the cookie's) or an OIDC identity (``st.login``, mapped to an account by e-mail) names the
+user; otherwise the form asks for **Username** and **Password**.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from opsml_image.auth import AuthError, User, session_hours
+from opsml_image.usecases import access
+from opsml_image.usecases.workspace import UserError
+from pages import _session as session
+from pages import _widgets as ui
+
+
+def gate() -> User:
+    """The user acting in this run; without one, the sign-in screen is shown and the run stops."""
+    if not session.team_mode():
+        return access.LOCAL_ADMIN
+    user = session.current_user()
+    if user is not None:
+        ui.sync_cookie(session.token(), int(session_hours() * 3600))
+        return user
+    ui.sync_cookie(None, 0)  # a revoked or expired token is no use to keep
+    email = session.oidc_email()
+    if email is not None:
+        _unknown_identity(email)
+    else:
+        _form()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
+
+
+def _unknown_identity(email: str) -> None:
+    try:
+        access.oidc_user(session.accounts(), email)
+    except PermissionError as error:
+        st.error(ui.plain(str(error)), icon=":material/block:")
+    if st.button("Sign out", key="oidc_sign_out"):
+        st.logout()
+
+
+def _form() -> None:
+    st.title("OpsML Image")
+    if session.oidc_configured():
+        st.button("Sign in with single sign-on", key="oidc_sign_in", type="primary", on_click=st.login)
+        st.caption("Or with a user name and password:")
+    with st.form("login"):
+        name = st.text_input("Username", key="login_name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password",
+                                 autocomplete="current-password")  # fmt: skip
+        if st.form_submit_button("Log in", type="primary"):
+            try:
+                with st.spinner("Checking..."):
+                    session.log_in(name, password)
+            except AuthError as error:
+                st.error(ui.plain(str(error)), icon=":material/lock:")
+            except UserError as error:
+                st.error(ui.plain(str(error)))
+            else:
+                st.rerun()
