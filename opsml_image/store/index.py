@@ -155,6 +155,9 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     )
     conn.execute(sa.text("UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d"), d)
     load_totals(conn, scope, versioned)
+    if conn.dialect.name == "postgresql":  # fresh statistics, or the planner walks 100k rows for a page
+        for table in ("store_image", "store_image_category", "store_tombstone"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 def _quick_row(line: int, record: dict[str, Any], split: str, order: int) -> ImageRow | None:
