@@ -41,7 +41,8 @@ def build(root: Path, train: int = 6, validation: int = 2) -> ImageDataset:
             if i == 0:
                 record["objects"] = {"bbox": [[1, 1, 5, 5]], "categories": [0]}
             lines[split].append(orjson.dumps(record) + b"\n")
-        (root / split / "metadata.jsonl").write_bytes(b"".join(lines[split]))
+        if n:
+            (root / split / "metadata.jsonl").write_bytes(b"".join(lines[split]))
     (root / "categories.json").write_bytes(orjson.dumps(["car", "tree"]))
     return ImageDataset(image_dir=root)
 
