@@ -10,6 +10,7 @@ import typer
 from opsml_image.cli.dataset import info, validate
 from opsml_image.cli.formats import export_app, import_app
 from opsml_image.cli.registry import cards_app, register
+from opsml_image.cli.review import review_app
 from opsml_image.cli.serve import serve
 from opsml_image.cli.users import users_app
 
@@ -27,6 +28,7 @@ app.command("validate")(validate)
 app.command("info")(info)
 app.command("serve")(serve)
 app.add_typer(users_app, name="users", help="Add, list, change and remove the app's accounts.")
+app.add_typer(review_app, name="review", help="Review status counts and export of a dataset folder.")
 
 
 def main() -> None:

@@ -10,12 +10,17 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from opsml_image.cli.review import approved_folder
 from opsml_image.cli.support import fail, open_dataset
+from opsml_image.dataset import ImageDataset
 from opsml_image.registry.errors import InvalidNameError, InvalidVersionError, RegistryError
+
+if TYPE_CHECKING:
+    from opsml_image.registry.card import DataCard
 
 __all__ = ["cards_app", "register"]
 
@@ -35,25 +40,19 @@ def register(
     version: Annotated[str | None, typer.Option(help="An explicit new semantic version.")] = None,
     force: Annotated[bool, typer.Option(help="Register even if validation finds errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the registered card as JSON.")] = False,
+    approved_only: Annotated[
+        bool, typer.Option("--approved-only", help="Register only the images approved in review.")
+    ] = False,
 ) -> None:
     """Validate a dataset folder and register it as a new data card version."""
-    from opsml_image.registry.card import DataCard
-
     tags = _parse_tags(tag or [])
-    dataset = open_dataset(data_dir)
-    with _errors():
-        card = DataCard(
-            data=dataset, name=name, team=team, user_email=email, tags=tags, description=description
-        )
-        registry = _registry()
-        with _progress_bar() as progress:
-            registry.register_card(
-                card,
-                version_type=version_type,
-                version=version,
-                force=force,
-                progress=progress,
-            )
+    with contextlib.ExitStack() as approved:
+        if approved_only:  # a consistent copy of the approved images; counts and reviewers as tags
+            folder = approved.enter_context(approved_folder(data_dir))
+            dataset, tags = folder.dataset, {**tags, **folder.tags}
+        else:
+            dataset = open_dataset(data_dir)
+        card = _register(dataset, name, team, email, tags, description, version_type, version, force)
     if as_json:
         typer.echo(json.dumps(card.to_record(), default=str))
         return
@@ -67,6 +66,40 @@ def register(
     )
     if not card.validated:
         typer.secho("  registered with --force: the dataset has validation errors", fg="yellow")
+    if approved_only:
+        counts = ", ".join(
+            f"{k.removeprefix('review.')} {v}" for k, v in card.tags.items() if k.startswith("review.")
+        )
+        typer.echo(f"  review: {counts}")
+
+
+def _register(
+    dataset: ImageDataset,
+    name: str,
+    team: str,
+    email: str,
+    tags: dict[str, str],
+    description: str,
+    version_type: str,
+    version: str | None,
+    force: bool,
+) -> DataCard:
+    from opsml_image.registry.card import DataCard
+
+    with _errors():
+        card = DataCard(
+            data=dataset, name=name, team=team, user_email=email, tags=tags, description=description
+        )
+        registry = _registry()
+        with _progress_bar() as progress:
+            registry.register_card(
+                card,
+                version_type=version_type,
+                version=version,
+                force=force,
+                progress=progress,
+            )
+    return card
 
 
 @cards_app.command("list")

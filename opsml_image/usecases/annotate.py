@@ -20,6 +20,7 @@ from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
 from opsml_image.store import Key, StaleEdit
+from opsml_image.usecases import review
 from opsml_image.usecases.access import check
 from opsml_image.usecases.workspace import Workspace, describe
 
@@ -206,13 +207,15 @@ def _save(
     if edited == view.annotation:
         return Outcome("unchanged", "Nothing changed.")
     try:
-        ws.store.save(edited, expected_version=view.version, user=author)
+        version = ws.store.save(edited, expected_version=view.version, user=author)
     except StaleEdit as error:
         return Outcome("stale", f"Not saved: {error}")
     except (ValueError, KeyError, OSError) as error:
         return Outcome("refused", f"Not saved: {describe(error)}")
     ws.flusher.notify()
-    return Outcome("saved", f"Saved {view.key[1]}: {what}", tuple(new_classes), view.annotation, edited)
+    notice = review.record_save(ws, user, view.key, version, len(edited.boxes))  # status: in progress
+    message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
+    return Outcome("saved", message, tuple(new_classes), view.annotation, edited)
 
 
 def restore(
