@@ -99,7 +99,8 @@ RESOURCES = """() => {
     const images = entries.filter((e) => /\/media\//.test(e.name) && !/\/static\//.test(e.name));
     const bytes = (list) => list.reduce((n, e) => n + (e.encodedBodySize || e.transferSize || 0), 0);
     return {
-        scripts: scripts.length, script_bytes: bytes(scripts), images: images.length, image_bytes: bytes(images),
+        scripts: scripts.length, script_bytes: bytes(scripts),
+        images: images.length, image_bytes: bytes(images),
     };
 }"""
 
