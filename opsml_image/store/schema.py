@@ -90,9 +90,10 @@ IMAGE = sa.Table(
         sqlite_where=sa.text("errors > 0"),
         postgresql_where=sa.text("errors > 0"),
     ),
-    sa.Index(
+    sa.Index(  # "dirty" is a column too, so the planner prefers it to the other indexes led by dataset
         "ix_store_image_dirty",
         "dataset",
+        "dirty",
         "split_order",
         sqlite_where=sa.text("dirty = 1"),
         postgresql_where=sa.text("dirty = 1"),
