@@ -12,9 +12,11 @@ from typing import Any
 
 import streamlit as st
 
+from opsml_image.auth import LOCAL_ADMIN, Forbidden, User
 from opsml_image.store import Key
 from opsml_image.usecases import annotate as uc
-from opsml_image.usecases.workspace import Workspace, summary
+from opsml_image.usecases import review
+from opsml_image.usecases.workspace import UserError, Workspace, summary
 from pages import _session as session
 from pages import _widgets as ui
 from pages._viewport import viewport
@@ -30,7 +32,8 @@ TOOLBAR_CSS = (
 )
 SHORTCUTS = [
     ("← / →", "previous / next image"),
-    ("U", "next unlabelled image"),
+    ("U", "next unlabelled image (with accounts: the next image handed to you)"),
+    ("S", "submit this image for review; the next one opens"),
     ("B", "copy the previous image's boxes"),
     ("1-9", "class for new boxes"),
     ("Delete", "delete the selected box"),
@@ -243,11 +246,51 @@ def background(
     return canvas_background(path, region, size)
 
 
+def _team_user() -> User | None:
+    """The acting user when the app has accounts (work is then handed out by leases), else None."""
+    user = session.current_user()
+    return user if user is not None and user != LOCAL_ADMIN else None
+
+
+def _leased(ws: Workspace, current: Key | None) -> Key | None:
+    """The next image leased to the team user (their rejected images first); None when none is left."""
+    try:
+        return review.next_image(ws, _team_user(), current)
+    except (UserError, Forbidden) as error:
+        flash("error", str(error))
+        return None
+
+
+def _submit(ws: Workspace, key: Key) -> None:
+    done = review.submit(ws, session.current_user(), key, take_next=True)
+    flash("toast" if done.ok else "error", done.message)
+    if done.next_key is not None:
+        go(done.next_key)
+
+
+def review_bar(ws: Workspace, key: Key) -> None:
+    """The image's review status, the reviewer's comment on a rejected image, and Submit for review (S)."""
+    item = review.item(ws, key)
+    if item.feedback:
+        tags = f" ({', '.join(item.tags)})" if item.tags else ""
+        st.warning(f"Rejected by {item.reviewer}{tags}: {item.feedback}", icon=":material/rate_review:")
+    holder = item.leased_to(time.time())
+    leased = f" · leased to {holder}" if holder else ""
+    st.caption(f"Review status: {item.status.label}{leased}")
+    st.button("Submit for review", key="annotate_submit", shortcut="S", icon=":material/send:",
+              help="Hand this image to review (S); your next image opens", on_click=_submit, args=(ws, key),
+              disabled=item.status in (review.Status.SUBMITTED, review.Status.APPROVED))  # fmt: skip
+
+
 def current_key(ws: Workspace) -> Key | None:
     split, file_name = st.query_params.get("split"), st.query_params.get("file")
     if split and file_name:
         return split, file_name
-    key = ws.store.next_unlabeled() or next(iter(ws.store.keys(limit=1)), None)
+    team = _team_user() is not None
+    key = _leased(ws, None) if team else None
+    if team and key is None:
+        st.info("Nothing is left to hand out to you: every image is taken, submitted or done.")
+    key = key or ws.store.next_unlabeled() or next(iter(ws.store.keys(limit=1)), None)
     if key is not None:
         st.query_params["split"], st.query_params["file"] = key
     return key
@@ -268,6 +311,10 @@ def navigation(ws: Workspace, key: Key) -> None:
         ("Next", "arrow_forward", "Right", "nav_next", lambda: store.neighbor(key, step=1), "the last image"),
         ("Next unlabelled", "skip_next", "U", "nav_unlabelled", lambda: store.next_unlabeled(key), None),
     )
+    if _team_user() is not None:  # with accounts, Next and U hand out an image leased to this user
+        handed = ("the end: nothing is left to hand out to you", lambda: _leased(ws, key))
+        targets = (targets[0], ("Next", "arrow_forward", "Right", "nav_next", handed[1], handed[0]),
+                   ("Next for me", "skip_next", "U", "nav_unlabelled", handed[1], handed[0]))  # fmt: skip
     for col, (label, icon, shortcut, widget, target, message) in zip(cols[:3], targets, strict=True):
         col.button(
             label,
@@ -586,6 +633,8 @@ def body(ws: Workspace) -> None:
             st.warning(
                 f"{view.dropped} malformed box(es) in the records are not shown.", icon=":material/warning:"
             )
+        with ui.guard("Review"):
+            review_bar(ws, key)
         st.button("Delete selected box", key="delete_selected", shortcut="Delete", icon=":material/delete:",
                   on_click=_delete_selected, args=(ws, key),
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip

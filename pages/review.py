@@ -1,0 +1,161 @@
+"""Review: the queue of submitted images (filter by annotator, class, split), the image with its boxes,
+Approve (A) and Reject (R) with a required comment and issue tags; after each decision the next image opens.
+
+A thin view over :mod:`opsml_image.usecases.review`; the role check is there (reviewers and admins).
+A correction opens the image on Annotate: the reviewer's edit is recorded as theirs and the image stays
+in the queue at its corrected version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from opsml_image.auth import Action, User, can
+from opsml_image.confine import Confinement
+from opsml_image.review import ReviewItem
+from opsml_image.usecases import review
+from opsml_image.usecases.workspace import Workspace
+from pages import _session as session
+from pages import _widgets as ui
+
+PAGE_SIZE = 50
+FLASH = "review_flash"
+SHORTCUTS = "A approve · R reject (comment and an issue tag first) · N skip · P previous"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def rendering(path: str, mtime_ns: int, boxes: tuple[tuple[float, float, float, float, int], ...],
+              names: tuple[str, ...]) -> bytes:  # fmt: skip
+    """The image with its boxes drawn (cached by file and boxes)."""
+    from opsml_image.annotation import Box
+    from opsml_image.display import preview
+
+    return preview(path, [Box(*b) for b in boxes], names)
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _decide(ws: Workspace, user: User | None, item: ReviewItem, approve: bool) -> None:
+    comment = st.session_state.get("review_comment") or ""
+    tags = st.session_state.get("review_tags") or []
+    done = review.decide(ws, user, item.key, approve, item.rev, comment, tags)
+    st.session_state[FLASH] = ("success" if done.ok else "error", done.message)
+    if done.ok or done.status in ("taken", "stale"):
+        st.session_state["review_comment"] = ""
+        st.session_state["review_tags"] = []
+        st.session_state.pop("review_key", None)  # the next image of the queue opens
+
+
+def _move(items: list[ReviewItem], at: int, step: int) -> None:
+    if items:
+        st.session_state["review_key"] = items[(at + step) % len(items)].key
+        st.session_state["review_comment"] = ""
+        st.session_state["review_tags"] = []
+
+
+def filters(ws: Workspace, user: User | None) -> review.QueueFilter:
+    names = ws.store.category_names()
+    cols = st.columns(3)
+    annotator = cols[0].selectbox(
+        "Annotator", [None, *review.annotators(ws, user)], format_func=lambda v: "All" if v is None else v,
+        key="review_annotator",
+    )  # fmt: skip
+    categories = [None, *range(len(names))]
+    category = cols[1].selectbox(
+        "Class", categories, format_func=lambda c: "All" if c is None else ui.label_of(c, names),
+        key="review_class",
+    )  # fmt: skip
+    split = cols[2].selectbox(
+        "Split",
+        [None, *ws.dataset.splits],
+        format_func=lambda v: "All" if v is None else v,
+        key="review_split",
+    )
+    return review.QueueFilter(annotator=annotator, category=category, split=split)
+
+
+def show_item(ws: Workspace, item: ReviewItem) -> None:
+    split, file_name = item.key
+    annotation = ws.store.get(split, file_name)
+    names = tuple(ws.store.category_names())
+    when = datetime.fromtimestamp(item.submitted_at).strftime("%Y-%m-%d %H:%M") if item.submitted_at else "?"
+    st.text(f"{split}/{file_name} · by {item.annotator or '?'} · submitted {when}")
+    if annotation is None:
+        st.warning("This image is no longer in the dataset.")
+        return
+    path = ws.dataset.image_path(split, file_name)
+    outside = Confinement(ws.path).outside_problem(path, f"{split}/{file_name}")
+    boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
+    try:
+        if outside:
+            raise ValueError(outside.message)
+        st.image(rendering(str(path), _mtime_ns(path), boxes, names), width="stretch")
+    except ValueError as error:
+        st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
+    if annotation.caption:
+        st.text(annotation.caption)
+    if annotation.boxes:
+        import pandas as pd
+
+        rows = [(ui.label_of(b.category, list(names)), b.x, b.y, b.w, b.h) for b in annotation.boxes]
+        st.dataframe(
+            pd.DataFrame(rows, columns=["class", "x", "y", "w", "h"]), hide_index=True, width="stretch"
+        )
+    else:
+        st.caption("No boxes.")
+
+
+def body(ws: Workspace) -> None:
+    user = session.current_user()
+    st.title("Review")
+    if not can(user, Action.REVIEW):
+        st.error("This page is for reviewers and admins.", icon=":material/block:")
+        return
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        (st.success if flash[0] == "success" else st.error)(ui.plain(flash[1]))
+    f = filters(ws, user)
+    items, total = review.queue(ws, user, f, 0, PAGE_SIZE)
+    st.caption(
+        f"{total:,} image(s) wait for review"
+        + (f"; the oldest {PAGE_SIZE} are listed" if total > PAGE_SIZE else "")
+    )
+    if not items:
+        st.info("Nothing waits for review under these filters.")
+        return
+    keys = [i.key for i in items]
+    wanted = st.session_state.get("review_key")
+    at = keys.index(wanted) if wanted in keys else 0
+    item = items[at]
+    st.session_state["review_key"] = item.key
+    left, right = st.columns([2.4, 1.6], gap="medium")
+    with left:
+        show_item(ws, item)
+    with right:
+        st.text(f"Image {at + 1} of {len(items)}")
+        st.text_area("Comment", key="review_comment", placeholder="What should the annotator fix?")
+        st.pills("Issue tags", review.ISSUE_TAGS, selection_mode="multi", key="review_tags")
+        cols = st.columns(2)
+        cols[0].button("Approve", key="review_approve", shortcut="A", icon=":material/check:", type="primary",
+                       width="stretch", on_click=_decide, args=(ws, user, item, True))  # fmt: skip
+        cols[1].button("Reject", key="review_reject", shortcut="R", icon=":material/close:", width="stretch",
+                       on_click=_decide, args=(ws, user, item, False))  # fmt: skip
+        cols = st.columns(2)
+        cols[0].button("Previous", key="review_prev", shortcut="P", icon=":material/arrow_back:",
+                       width="stretch", on_click=_move, args=(items, at, -1))  # fmt: skip
+        cols[1].button("Skip", key="review_next", shortcut="N", icon=":material/arrow_forward:",
+                       width="stretch", on_click=_move, args=(items, at, 1))  # fmt: skip
+        if st.button("Correct the boxes on Annotate", key="review_correct", icon=":material/edit:"):
+            ui.open_in_annotate(*item.key)
+        st.caption(SHORTCUTS)
+
+
+ui.run_page(body, "The Review page")
