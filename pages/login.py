@@ -17,21 +17,27 @@ from pages import _widgets as ui
 
 
 def gate() -> User:
-    """The user acting in this run; without one, the sign-in screen is shown and the run stops."""
+    """The user acting in this run; without one, the sign-in screen is the only page and the run stops."""
     if not session.team_mode():
         return access.LOCAL_ADMIN
     user = session.current_user()
     if user is not None:
         ui.sync_cookie(session.token(), int(session_hours() * 3600))
         return user
+    # st.navigation runs even here: Streamlit then never serves a file of pages/ on its own
+    st.navigation([st.Page(screen, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
+
+
+def screen() -> None:
+    """The sign-in screen: OIDC's refusal of an unknown e-mail, or the log-in form."""
     ui.sync_cookie(None, 0)  # a revoked or expired token is no use to keep
     email = session.oidc_email()
     if email is not None:
         _unknown_identity(email)
     else:
         _form()
-    st.stop()
-    raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
 
 
 def _unknown_identity(email: str) -> None:
@@ -62,3 +68,9 @@ def _form() -> None:
                 st.error(ui.plain(str(error)))
             else:
                 st.rerun()
+
+
+if __name__ == "__main__":  # served by URL as a legacy page of pages/: run app.py (and its gate) instead
+    from pages._legacy import leave_legacy_pages
+
+    leave_legacy_pages()

@@ -12,6 +12,7 @@ from opsml_image.auth import Role
 from opsml_image.usecases import access
 from pages import _session as session
 from pages import _widgets as ui
+from pages._legacy import leave_legacy_pages
 
 ROLES = [role.value for role in Role]
 
@@ -90,5 +91,6 @@ def main() -> None:
     _table()
 
 
+leave_legacy_pages()
 with ui.guard("Users"):
     main()
