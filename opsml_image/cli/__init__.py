@@ -9,6 +9,7 @@ import typer
 
 from opsml_image.cli.dataset import info, validate
 from opsml_image.cli.formats import export_app, import_app
+from opsml_image.cli.history import history
 from opsml_image.cli.registry import cards_app, register
 from opsml_image.cli.review import review_app
 from opsml_image.cli.serve import serve
@@ -28,6 +29,7 @@ app.command("validate")(validate)
 app.command("info")(info)
 app.command("serve")(serve)
 app.add_typer(users_app, name="users", help="Add, list, change and remove the app's accounts.")
+app.command("history")(history)
 app.add_typer(review_app, name="review", help="Review status counts and export of a dataset folder.")
 
 

@@ -32,7 +32,7 @@ from opsml_image.auth import (
     require,
     resolve_in_roots,
 )
-from opsml_image.store import Change, Key
+from opsml_image.store import Change, Key, WorkStore
 from opsml_image.usecases.workspace import UserError, Workspace, folder_problem
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "set_email",
     "set_role",
     "signed_in",
+    "store_changes",
     "users",
 ]
 
@@ -178,6 +179,7 @@ class HistoryRow:
 
     id: int
     at: str
+    timestamp: float
     user: str
     split: str
     file_name: str
@@ -200,15 +202,27 @@ def changes(
     limit: int = 500,
 ) -> list[HistoryRow]:
     """The dataset's latest changes, newest first, of one user and/or since a time (admins only)."""
+    return store_changes(ws.store, user, who=who, since=since, limit=limit)
+
+
+def store_changes(
+    store: WorkStore,
+    user: User | None,
+    *,
+    who: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
+) -> list[HistoryRow]:
+    """:func:`changes` of a store opened without a workspace (the CLI's ``history``)."""
     check(user, Action.VIEW_HISTORY)
-    return [_row(change) for change in ws.store.history(limit, user=who or None, since=since)]
+    return [_row(change) for change in store.history(limit, user=who or None, since=since)]
 
 
 def _row(change: Change) -> HistoryRow:
     at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(change.at))
     split, file_name = change.key
     return HistoryRow(
-        change.id, at, change.user or "-", split, file_name, change.action, describe_change(change)
+        change.id, at, change.at, change.user or "-", split, file_name, change.action, describe_change(change)
     )
 
 
