@@ -14,6 +14,7 @@ import logging
 
 import streamlit as st
 
+from opsml_image.auth import Action, can
 from opsml_image.usecases import access
 from opsml_image.usecases.workspace import UserError, describe
 from pages import _session as session
@@ -45,6 +46,21 @@ def entry(path: str, title: str, icon: str, url_path: str, default: bool = False
     return st.Page(path, title=title, icon=icon, url_path=url_path, default=default, visibility="hidden")
 
 
+def review_pages() -> list[st.Page]:
+    """Review and Team: in the navigation for reviewers and admins only (the pages refuse the others)."""
+    shown = "visible" if can(user, Action.REVIEW) else "hidden"
+    return [
+        st.Page(
+            "pages/review.py",
+            title="Review",
+            icon=":material/rate_review:",
+            url_path="review",
+            visibility=shown,
+        ),
+        st.Page("pages/team.py", title="Team", icon=":material/groups:", url_path="team", visibility=shown),
+    ]
+
+
 # The default page lives at "/"; its own url_path never matches a URL, so "/browse" redirects to it.
 browse = entry(ui.PAGE_BROWSE, "Browse", ":material/grid_view:", "home", default=True)
 pages = {
@@ -53,6 +69,7 @@ pages = {
         entry(ui.PAGE_ANNOTATE, "Annotate", ":material/edit_square:", "annotate"),
         entry(ui.PAGE_VALIDATE, "Validate", ":material/fact_check:", "validate"),
         entry(ui.PAGE_REGISTER, "Register", ":material/inventory_2:", "register"),
+        *review_pages(),
     ],
     "Create": [
         entry(ui.PAGE_NEW, "New dataset", ":material/add_photo_alternate:", "new_dataset"),

@@ -10,10 +10,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from opsml_image.auth import LOCAL_ADMIN
 from opsml_image.registry.card import DataCard
 from opsml_image.registry.registry import CardDiff, CardRegistry
 from opsml_image.rules import CODES
 from opsml_image.usecases import register as uc
+from opsml_image.usecases import review
 from opsml_image.usecases import validate as checks
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 from pages import _session as session
@@ -98,6 +100,7 @@ def form(ws: Workspace, registry: CardRegistry, verdict: checks.Verdict) -> None
             help="Which part of the version goes up",
             key="reg_bump",
         )
+        approved_only = _approved_choice()
         st.caption("\\* required")
         submitted = st.form_submit_button(
             "Register", type="primary", icon=":material/inventory_2:", disabled=not verdict.ok
@@ -106,12 +109,28 @@ def form(ws: Workspace, registry: CardRegistry, verdict: checks.Verdict) -> None
         return
     values = uc.RegisterForm(name, team, contact, tags, description, bump)
     try:
-        card = uc.register(ws, registry, values, progress_bar(), verdict, user=session.current_user())
+        if approved_only:  # a consistent copy of the approved images, with review counts on the card
+            card = review.register_approved(ws, registry, values, session.current_user(), progress_bar())
+        else:
+            card = uc.register(ws, registry, values, progress_bar(), verdict, user=session.current_user())
     except UserError as error:
         st.error(ui.plain(str(error)), icon=":material/error:")
         return
     st.session_state[RESULT] = (str(ws.path), card)
     st.rerun()
+
+
+def _approved_choice() -> bool:
+    """With accounts: register the approved images only (the default) or the whole folder."""
+    if session.current_user() in (None, LOCAL_ADMIN):
+        return False
+    return st.checkbox(
+        "Approved images only",
+        value=True,
+        key="reg_approved_only",
+        help="Register only the images approved in review, as a consistent copy; the card records the "
+        "counts per review status and who reviewed",
+    )
 
 
 def progress_bar() -> uc.StageProgress:
@@ -148,6 +167,9 @@ def show_card(card: DataCard) -> None:
     st.text(f"storage uri: {card.uri}")
     if facts is not None and facts.splits:
         st.text("Splits: " + " · ".join(f"{k}: {v:,}" for k, v in facts.splits.items()))
+    reviewed = {k.removeprefix("review."): v for k, v in card.tags.items() if k.startswith("review.")}
+    if reviewed:
+        st.text("Review: " + " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in reviewed.items()))
     if facts is not None and facts.categories:
         st.text(
             "Boxes per category: "

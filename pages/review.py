@@ -26,6 +26,29 @@ FLASH = "review_flash"
 SHORTCUTS = "A approve · R reject (comment and an issue tag first) · N skip · P previous"
 
 
+# Streamlit keeps R (rerun) for itself: this element catches R first (outside text fields) and clicks Reject.
+_REJECT_KEY_JS = """
+export default function(component) {
+    const typing = (event) => {
+        const tag = (event.composedPath()[0] || {}).tagName || '';
+        return ['INPUT', 'TEXTAREA', 'SELECT'].includes(tag) || event.target.isContentEditable;
+    };
+    const onKey = (event) => {
+        if (event.key !== 'r' && event.key !== 'R') return;
+        if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+        const button = document.querySelector('.st-key-review_reject button');
+        if (!button) return;
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        button.click();
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+}
+"""
+_reject_key = st.components.v2.component("opsml_review_reject_key", js=_REJECT_KEY_JS)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def rendering(path: str, mtime_ns: int, boxes: tuple[tuple[float, float, float, float, int], ...],
               names: tuple[str, ...]) -> bytes:  # fmt: skip
@@ -146,8 +169,9 @@ def body(ws: Workspace) -> None:
         cols = st.columns(2)
         cols[0].button("Approve", key="review_approve", shortcut="A", icon=":material/check:", type="primary",
                        width="stretch", on_click=_decide, args=(ws, user, item, True))  # fmt: skip
-        cols[1].button("Reject", key="review_reject", shortcut="R", icon=":material/close:", width="stretch",
-                       on_click=_decide, args=(ws, user, item, False))  # fmt: skip
+        cols[1].button("Reject", key="review_reject", icon=":material/close:", width="stretch",
+                       help="Reject (R)", on_click=_decide, args=(ws, user, item, False))  # fmt: skip
+        _reject_key(key="review_keys")
         cols = st.columns(2)
         cols[0].button("Previous", key="review_prev", shortcut="P", icon=":material/arrow_back:",
                        width="stretch", on_click=_move, args=(items, at, -1))  # fmt: skip
