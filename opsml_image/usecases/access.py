@@ -67,6 +67,8 @@ PAGE_ACTIONS: dict[str, Action] = {
     "annotate": Action.ANNOTATE,
     "validate": Action.VALIDATE,
     "register": Action.REGISTER,
+    "review": Action.REVIEW,
+    "team": Action.REVIEW,
     "new_dataset": Action.CREATE_DATASET,
     "transfer": Action.EXPORT,
     "users": Action.MANAGE_USERS,
