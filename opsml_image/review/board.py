@@ -23,6 +23,21 @@ __all__ = ["ReviewBoard"]
 T = TypeVar("T")
 
 
+@contextlib.contextmanager
+def _synchronous(conn: Connection, durable: bool) -> Iterator[None]:
+    """SQLite ``synchronous=NORMAL`` on this connection for a non-durable write, ``FULL`` again after."""
+    if durable or conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA synchronous=NORMAL")  # the driver is in autocommit: no transaction is opened
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA synchronous=FULL")
+
+
 class ReviewBoard:
     """Statuses, leases and decisions of one folder's images (tables ``review_*`` in its store's database).
 
@@ -43,11 +58,20 @@ class ReviewBoard:
         with self.store.engine.connect() as conn, read_transaction(conn):
             yield conn
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a write transaction; retried when a concurrent insert of the same row won."""
+    def _write(self, work: Callable[[Connection], T], durable: bool = True) -> T:
+        """Run ``work`` in a write transaction; retried when a concurrent insert of the same row won.
+
+        ``durable=False`` (a lease: a soft reservation, harmless to lose) commits without waiting for the
+        disk on SQLite (``synchronous=NORMAL`` in WAL: the next durable commit carries it to disk); the
+        store's own writes and every status change stay ``synchronous=FULL``.
+        """
         for attempt in range(3):
             try:
-                with self.store.engine.connect() as conn, write_transaction(conn):
+                with (
+                    self.store.engine.connect() as conn,
+                    _synchronous(conn, durable),
+                    write_transaction(conn),
+                ):
                     return work(conn)
             except sa.exc.IntegrityError:
                 if attempt == 2:
@@ -69,7 +93,9 @@ class ReviewBoard:
         """Lease ``user`` their next image (see :mod:`opsml_image.review.leases`); None when none is left."""
         now = self.clock()
         minutes = lease_minutes()
-        return self._write(lambda conn: leases.next_image(conn, self.scope, user, now, minutes, current))
+        return self._write(
+            lambda conn: leases.next_image(conn, self.scope, user, now, minutes, current), durable=False
+        )
 
     def release(self, key: Key, user: str) -> bool:
         """End ``user``'s lease on ``key``; True when they held one."""

@@ -108,7 +108,8 @@ def _claim_rows(
         )
         if claimed.rowcount == 1:
             item = item_of(row)
-            event(conn, scope, item.key, now, user, "takeover" if kind == "takeover" else "lease")
+            if kind == "takeover":  # a plain lease is not history; a takeover is
+                event(conn, scope, item.key, now, user, "takeover", annotator=item.lease_user)
             return read_item(conn, scope, item.key)
     return None
 
@@ -123,7 +124,6 @@ def _claim_untouched(
         args = {"d": scope.dataset, "o": row.split_order, "n": row.file_name, "split": row.split}
         if conn.execute(_CLAIM_NEW, {**args, "me": user, "until": until, "now": now}).rowcount == 1:
             _set_frontier(conn, scope, row)
-            event(conn, scope, key, now, user, "lease")
             return read_item(conn, scope, key)
     return None
 

@@ -31,6 +31,7 @@ def main(mode: str, folder: str, uri: str, user: str, start_at: float) -> None:
             board.submit(item.key, user)
             done.append(list(item.key))
             current = item.key
+            time.sleep(0.02)  # some work, so that the processes overlap
     else:
         for key, rev in queue:
             try:

@@ -17,7 +17,7 @@ WORKER = Path(__file__).with_name("race_worker.py")
 
 
 def _run(mode: str, folder: Path, uri: str, users: list[str]) -> list[list[tuple[str, str]]]:
-    start = time.time() + 2.0
+    start = time.time() + 5.0
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), mode, str(folder), uri, user, str(start)],
