@@ -56,12 +56,23 @@ def guard(what: str = "This page") -> Iterator[None]:
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#|~!$^=+:-])")
+#: Where GitHub-flavoured Markdown would make a link of plain text (``x@y.z``, ``www.``, ``http://``):
+#: an invisible word joiner there keeps the text as it reads but no autolink.
+_AUTOLINK = re.compile(r"(?i)(@|\bwww(?=\.)|\bhttps?(?=\\:))")
+WORD_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
     """Text shown literally where Streamlit reads Markdown: every Markdown and HTML character escaped,
-    line breaks kept as spaces (a caption or a class name never becomes a link, an image or HTML)."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    line breaks kept as spaces (a caption or a class name never becomes a link, an image or HTML; an
+    e-mail, ``www.`` or ``http://`` is no autolink either)."""
+    escaped = _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    return _AUTOLINK.sub(_joined, escaped)
+
+
+def _joined(match: re.Match[str]) -> str:
+    found = match.group(1)
+    return WORD_JOINER + found if found == "@" else found + WORD_JOINER
 
 
 def describe_relative(error: BaseException, root: Path) -> str:

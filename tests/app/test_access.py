@@ -182,3 +182,12 @@ def test_single_user_mode_has_no_log_in_and_says_how_to_add_accounts(app_demo: P
     assert any("Single-user mode" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/users.py").run()
     assert not at.exception, at.exception  # the local admin may open it: no accounts listed yet
+
+
+def test_plain_text_is_no_markdown_link_image_or_html():
+    from pages._widgets import WORD_JOINER, plain
+
+    shown = plain("**b** ![t](http://127.0.0.1:9/x.png) <img src=x> eve@example.com www.example.org")
+    assert "\\*\\*b\\*\\*" in shown and "\\!\\[t\\]\\(" in shown and "\\<img src\\=x\\>" in shown
+    assert f"eve{WORD_JOINER}@example.com" in shown and f"www{WORD_JOINER}.example" in shown
+    assert f"http{WORD_JOINER}\\:" in shown

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
 PLANTS = ("<img src=x onerror=alert(1)>", "**bold**", "![t](http://127.0.0.1:9/x.png)")
+LINKS = "http://127.0.0.1:9/link a@b.co www.example.org"  # GitHub Markdown would make links of these
 
 
 def wait_idle(page: Page) -> None:
@@ -127,7 +128,7 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
 
 def plant(data: Path) -> None:
     """A class name and a caption made of HTML and Markdown, as any annotator could type them."""
-    (data / "categories.json").write_text(json.dumps(["car", PLANTS[0], f"{PLANTS[1]} {PLANTS[2]}"]))
+    (data / "categories.json").write_text(json.dumps(["car", PLANTS[0], f"{PLANTS[1]} {PLANTS[2]}", LINKS]))
     with WorkStore.open(ImageDataset(image_dir=data)) as store:
         store.sync()
         first = store.get("train", "scene_001.jpg")
@@ -158,6 +159,8 @@ def test_html_and_markdown_from_data_is_shown_as_text(
         assert page.locator("img[src='x']").count() == 0, path
         assert page.locator("strong", has_text="bold").count() == 0, path
         assert page.locator("img[src*='127.0.0.1:9']").count() == 0, path
+        links = "a[href*='127.0.0.1:9'], a[href^='mailto:'], a[href*='example.org']"
+        assert page.locator(links).count() == 0, path
         if path.startswith("annotate"):  # shown, literally
             caption = page.get_by_role("textbox", name="Caption")
             expect(caption).to_have_value(" ".join(PLANTS))
