@@ -121,7 +121,7 @@ def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = 
             _open_other(user)
             return
         st.caption("Dataset")
-        st.text(ws.path.name, help=str(ws.path))
+        st.text(ws.path.name, help=plain(ws.path))
         try:
             counts = summary(ws)
         except Exception as error:  # noqa: BLE001

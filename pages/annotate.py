@@ -273,7 +273,8 @@ def review_bar(ws: Workspace, key: Key) -> None:
     item = review.item(ws, key)
     if item.feedback:
         tags = f" ({', '.join(item.tags)})" if item.tags else ""
-        st.warning(f"Rejected by {item.reviewer}{tags}: {item.feedback}", icon=":material/rate_review:")
+        comment = ui.plain(f"Rejected by {item.reviewer}{tags}: {item.feedback}")
+        st.warning(comment, icon=":material/rate_review:")
     holder = item.leased_to(time.time())
     leased = f" · leased to {holder}" if holder else ""
     st.caption(f"Review status: {item.status.label}{leased}")
