@@ -69,10 +69,14 @@ const deepAll = (selector, root = document) => {
     return found;
 };
 """
-IMAGES_SHOWN = """(want) => {
-    const images = [...document.querySelectorAll('[data-testid=stImage] img')];
+IMAGES_SHOWN = (
+    "(want) => {"
+    + DEEP
+    + """
+    const images = deepAll('[data-testid=stImage] img, [data-testid=galleryTile] img');
     return images.length >= want && images.every((i) => i.complete && i.naturalWidth > 0);
 }"""
+)
 CANVAS_DRAWN = (
     "() => {"
     + DEEP

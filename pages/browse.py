@@ -1,5 +1,6 @@
-"""Browse: a paginated thumbnail gallery with boxes, filters, statistics that follow them, and links into
-Annotate. A thin view over :mod:`opsml_image.usecases.browse`; tiles are cached by content."""
+"""Browse: a paginated thumbnail gallery with boxes, filters, statistics that follow them, a large preview
+and links into Annotate. A thin view over :mod:`opsml_image.usecases.browse`; tiles are cached by content
+and shown as one element (:mod:`pages._gallery`)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,12 @@ from opsml_image.store import Filter
 from opsml_image.usecases import browse as uc
 from opsml_image.usecases import checking
 from opsml_image.usecases.workspace import Workspace
+from pages import _gallery
 from pages import _widgets as ui
 
 PAGE_SIZES = (24, 48, 96)
-TILE_SIZES = {"S": (8, (192, 144)), "M": (6, (256, 192)), "L": (4, (384, 288))}  # columns, tile frame
+TILE_SIZES = {"S": (160, 120), "M": (208, 156), "L": (300, 225)}  # tile frame (as many columns as fit)
 ANNOTATED = {"All images": None, "Annotated": True, "Not annotated": False}
-#: File names on one line, elided with "..." (the whole name is in the tooltip).
-TILE_CSS = (
-    "<style>.st-key-browse_gallery [data-testid='stText'] div {white-space: nowrap; overflow: hidden;"
-    " text-overflow: ellipsis;}</style>"
-)
 FILTER_KEYS = ("browse_category", "browse_text", "browse_split", "browse_annotated", "browse_errors")
 
 
@@ -37,6 +34,20 @@ def tile(
     from opsml_image.display import tile as render
 
     return render(path, [Box(*b) for b in boxes], names, frame, thumb_size=max(frame))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def blank_tile(frame: tuple[int, int]) -> bytes:
+    """The tile of an image that cannot be shown (its reason is in the caption and above the gallery)."""
+    import io
+
+    from PIL import Image
+
+    from opsml_image.display import TILE_BACKGROUND
+
+    buffer = io.BytesIO()
+    Image.new("RGB", frame, TILE_BACKGROUND).save(buffer, format="JPEG")
+    return buffer.getvalue()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -63,7 +74,7 @@ def preview(ws: Workspace, split: str, file_name: str, names: tuple[str, ...]) -
     path = ws.dataset.image_path(split, file_name)
     boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
     try:
-        st.image(preview_image(str(path), _mtime_ns(path), boxes, names), width="stretch")
+        st.image(preview_image(str(path), _mtime_ns(path), boxes, names))
     except Exception as error:  # noqa: BLE001 - shown as a readable message
         st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
     if annotation.caption:
@@ -94,7 +105,7 @@ def _clear_filters() -> None:
 
 def filters(ws: Workspace, labels: dict[int, str]) -> tuple[Filter, int, str]:
     splits = list(ws.dataset.splits)
-    cols = st.columns([2, 2.4, 1.5, 2, 1.8, 1.2, 1.2], vertical_alignment="bottom")
+    cols = st.columns([2, 2.4, 1.5, 2, 1.8, 1.2, 1.6], vertical_alignment="bottom")
     category = cols[0].selectbox(
         "Category",
         [None, *labels],
@@ -183,11 +194,11 @@ def unreadable(ws: Workspace) -> None:
 def tile_caption(annotation, labels: dict[int, str]) -> str:  # noqa: ANN001
     used = sorted({box.category for box in annotation.boxes} | set(annotation.categories))
     names = ", ".join(labels.get(c, str(c)) for c in used) or "no labels"
-    return ui.plain(f"{len(annotation.boxes)} boxes · {names}")
+    return f"{len(annotation.boxes)} boxes · {names}"
 
 
 def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int, str]) -> None:
-    columns_per_row, frame = TILE_SIZES[size]
+    frame = TILE_SIZES[size]
     # a new filter starts again at page 1 (the key changes with the filter)
     pages = uc.page_count(ws, f, per_page)
     if pages == 0:
@@ -199,29 +210,26 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
     page = uc.gallery(ws, f, int(number or 1), per_page)
     st.caption(f"{page.offset + 1:,}-{page.offset + len(page.items):,} of {page.total:,} images")
     names = tuple(labels.get(i, str(i)) for i in range(max(labels, default=-1) + 1))
-    for i, annotation in enumerate(page.items):
-        if i % columns_per_row == 0:  # row by row, so the tiles of a row line up
-            row = st.columns(columns_per_row)
-        with row[i % columns_per_row], st.container(border=True):
-            split, file_name = annotation.split, annotation.file_name
-            path = ws.dataset.image_path(split, file_name)
-            boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
-            try:
-                data = tile(str(path), _mtime_ns(path), boxes, names, frame)
-            except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
-                st.warning(f"{ui.plain(file_name)}: {ui.plain(ui.describe_relative(error, ws.path))}",
-                           icon=":material/broken_image:")  # fmt: skip
-            else:
-                st.image(data, link=ui.annotate_url(split, file_name))
-            st.text(f"{split}/{file_name}", help=f"{split}/{file_name}", width="stretch")
-            st.caption(tile_caption(annotation, labels))
-            with st.container(horizontal=True, gap="small"):
-                if st.button("Preview", key=f"preview:{split}:{file_name}", icon=":material/zoom_in:",
-                             type="tertiary"):  # fmt: skip
-                    preview(ws, split, file_name, names)
-                if st.button("Annotate", key=f"open:{split}:{file_name}", icon=":material/edit:",
-                             type="tertiary"):  # fmt: skip
-                    ui.open_in_annotate(split, file_name)
+    tiles, problems = [], []
+    for annotation in page.items:
+        split, file_name = annotation.split, annotation.file_name
+        path = ws.dataset.image_path(split, file_name)
+        boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
+        caption = tile_caption(annotation, labels)
+        try:
+            data = tile(str(path), _mtime_ns(path), boxes, names, frame)
+        except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
+            caption = ui.describe_relative(error, ws.path)
+            problems.append(f"{file_name}: {caption}")
+            data = blank_tile(frame)
+        tiles.append(_gallery.Tile(split, file_name, data, caption, ui.annotate_url(split, file_name)))
+    for problem in problems:
+        st.warning(ui.plain(problem), icon=":material/broken_image:")
+    action = _gallery.gallery(tiles, frame, key="browse_tiles")
+    if action is not None and action.kind == "annotate":
+        ui.open_in_annotate(action.split, action.file_name)
+    elif action is not None:
+        preview(ws, action.split, action.file_name, names)
 
 
 @st.fragment(run_every=1.0)
@@ -238,7 +246,6 @@ def body(ws: Workspace) -> None:
     from opsml_image.usecases.annotate import classes
 
     st.title("Browse")
-    st.html(TILE_CSS)
     labels = {c.id: c.name for c in classes(ws)}
     unreadable(ws)
     f, per_page, size = filters(ws, labels)

@@ -11,6 +11,14 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 
 
+def tiles(at) -> list[dict]:  # noqa: ANN001 - an AppTest
+    """The gallery's tiles as the page sent them (name, caption, Annotate link, image)."""
+    import json
+
+    found = at.get("bidi_component")
+    return json.loads(found[0].proto.json)["tiles"] if found else []
+
+
 def test_opens_a_working_copy_of_the_demo_by_default(app_home: Path, tmp_path: Path):
     at = open_app()
     assert at.title[0].value == "Browse"
@@ -18,7 +26,11 @@ def test_opens_a_working_copy_of_the_demo_by_default(app_home: Path, tmp_path: P
     assert at.sidebar.text[0].value == "demo"
     assert [m.value for m in at.sidebar.metric] == ["12", "3"]
     assert "10 of 12 annotated" in at.sidebar.get("progress")[0].text
-    assert len(at.get("image")) == 12
+    shown = tiles(at)
+    assert len(shown) == 12 and shown[0]["name"] == "train/scene_001.jpg"
+    assert shown[0]["caption"] == "5 boxes · house, tree"
+    assert shown[0]["href"] == "/annotate?split=train&file=scene_001.jpg"
+    assert shown[0]["src"].startswith("data:image/jpeg;base64,")
     assert not at.error
 
 
@@ -26,18 +38,18 @@ def test_filters(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OPSML_IMAGE_DIR", str(copy_demo(tmp_path / "data")))
     at = open_app()
     at.selectbox(key="browse_annotated").set_value("Not annotated").run()
-    assert len(at.get("image")) == 2
+    assert len(tiles(at)) == 2
     at.selectbox(key="browse_annotated").set_value("All images").run()
     at.selectbox(key="browse_split").set_value("validation").run()
-    assert len(at.get("image")) == 3
+    assert len(tiles(at)) == 3
     at.text_input(key="browse_text").input("sunset").run()
-    assert "of 1 images" in at.caption[0].value or len(at.get("image")) >= 1
+    assert "of 1 images" in at.caption[0].value or len(tiles(at)) >= 1
     at.text_input(key="browse_text").input("no such caption").run()
     assert at.info and "No image matches" in at.info[0].value
     at.text_input(key="browse_text").input("").run()
     at.selectbox(key="browse_split").set_value(None).run()
     at.selectbox(key="browse_category").set_value(0).run()  # car
-    assert 0 < len(at.get("image")) < 12
+    assert 0 < len(tiles(at)) < 12
 
 
 def test_statistics_panel(app_home: Path):
@@ -159,26 +171,25 @@ def test_with_errors_works_without_visiting_validate(app_demo: Path):
     assert job is not None and job.wait(60) and job.error is None
     at.toggle(key="browse_errors").set_value(True).run()
     assert not at.exception
-    assert [t.value for t in at.text if t.value.startswith(("train/", "validation/"))] == ["train/scene_001.jpg"]
-    assert len(at.get("image")) == 1
+    assert [t["name"] for t in tiles(at)] == ["train/scene_001.jpg"]
 
 
-def test_preview_shows_the_image_large_with_its_boxes(app_demo: Path):
-    at = open_app()
-    at.button(key="preview:train:scene_002.jpg").click().run()
-    assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["class", "x", "y", "w", "h"] and len(table) == 7
-    assert set(table["class"]) == {"car", "house", "tree"}
-    assert any(t.value == "train/scene_002.jpg" for t in at.text)
-    assert at.button(key="preview_annotate")
-
-
-def test_preview_of_a_missing_image_names_it_relative_to_the_dataset(app_demo: Path):
+def test_a_tile_with_an_image_that_cannot_be_shown_says_why_relative_to_the_dataset(app_demo: Path):
     (app_demo / "train" / "scene_002.jpg").unlink()
     at = open_app()
-    at.button(key="preview:train:scene_002.jpg").click().run()
-    assert not at.exception
+    broken = next(t for t in tiles(at) if t["name"] == "train/scene_002.jpg")
+    assert broken["caption"] == "image not found: train/scene_002.jpg"
     messages = [w.value.replace("\\", "") for w in at.warning]  # shown Markdown-escaped
-    assert "image not found: train/scene_002.jpg" in messages, messages
-    assert not any(str(app_demo) in m for m in messages), messages
+    assert "scene_002.jpg: image not found: train/scene_002.jpg" in messages, messages
+    assert not any(str(app_demo) in m for m in messages + [t["caption"] for t in tiles(at)])
+
+
+def test_a_tile_action_is_taken_only_for_an_image_of_this_page():
+    from pages._gallery import Action, Tile, _action
+
+    shown = [Tile("train", "a.jpg", b"", "", "/annotate?split=train&file=a.jpg")]
+    assert _action({"kind": "preview", "split": "train", "file": "a.jpg"}, shown) == Action("preview", "train", "a.jpg")
+    assert _action({"kind": "annotate", "split": "train", "file": "a.jpg"}, shown).kind == "annotate"
+    assert _action({"kind": "annotate", "split": "train", "file": "other.jpg"}, shown) is None
+    assert _action({"kind": "delete", "split": "train", "file": "a.jpg"}, shown) is None
+    assert _action(None, shown) is None and _action("preview", shown) is None
