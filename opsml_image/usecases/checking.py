@@ -3,7 +3,8 @@
 The store re-checks an image on every save once a validation is stored; this module makes sure one is
 stored without anyone visiting Validate. The run is skipped when the store's last verdict is still current,
 and repeated (a few times at most) when an edit was saved while it read the files, since such an image's
-stored issues would be those of its line before the edit.
+stored issues would be those of its line before the edit. It starts after a short delay, so the page that
+opened the folder is drawn before the validation competes with it for the interpreter.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from opsml_image.usecases.workspace import BackgroundJob, Workspace
 __all__ = ["start_validation", "validation_status"]
 
 ROUNDS = 3
+#: Seconds between opening and validating: the first page's script run goes first.
+DELAY = 1.0
 
 
-def start_validation(ws: Workspace, rounds: int = ROUNDS) -> BackgroundJob:
+def start_validation(ws: Workspace, rounds: int = ROUNDS, delay: float = DELAY) -> BackgroundJob:
     """The workspace's background validation, started on the first call (later calls return it)."""
     with ws.lock:
         if ws.validation is None:
             ws.validation = BackgroundJob(
-                f"Validating {ws.path.name}", lambda job: _validate(ws, job, rounds)
+                f"Validating {ws.path.name}", lambda job: _validate(ws, job, rounds, delay)
             ).start()
         return ws.validation
 
@@ -38,7 +41,8 @@ def validation_status(ws: Workspace) -> str | None:
     return None
 
 
-def _validate(ws: Workspace, job: BackgroundJob, rounds: int) -> None:
+def _validate(ws: Workspace, job: BackgroundJob, rounds: int, delay: float) -> None:
+    job.pause(delay)
     stored = validate.last_verdict(ws)
     if stored is not None and validate.is_current(ws, stored):
         return

@@ -111,6 +111,11 @@ class BackgroundJob:
         with self._lock:
             self._done, self._total = done, total
 
+    def pause(self, seconds: float) -> None:
+        """Called by the work: wait ``seconds``; :class:`JobStopped` at once when stopped meanwhile."""
+        if self._stop.wait(seconds):
+            raise JobStopped
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the end; True when it has ended."""
         if self._thread.ident is not None:

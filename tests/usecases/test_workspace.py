@@ -42,8 +42,8 @@ def ws(data: Path) -> Iterator[Workspace]:
 
 def test_with_errors_is_known_after_opening_without_visiting_validate(ws: Workspace):
     assert ws.store.count(WITH_ERRORS) == 0  # nothing validated yet
-    job = checking.start_validation(ws)
-    assert checking.start_validation(ws) is job  # once per workspace
+    job = checking.start_validation(ws, delay=0)
+    assert checking.start_validation(ws, delay=0) is job  # once per workspace
     assert job.wait(60) and job.error is None
     assert ws.store.count(WITH_ERRORS) == 1
     assert [a.file_name for a in ws.store.page(WITH_ERRORS)] == ["scene_001.jpg"]
@@ -51,7 +51,7 @@ def test_with_errors_is_known_after_opening_without_visiting_validate(ws: Worksp
 
 
 def test_a_save_after_the_validation_is_rechecked_by_the_store(ws: Workspace):
-    assert checking.start_validation(ws).wait(60)
+    assert checking.start_validation(ws, delay=0).wait(60)
     fixed = ws.store.get("train", "scene_001.jpg")
     assert fixed is not None
     boxes = [Box(10, 10, 50, 50, b.category) for b in fixed.boxes]
@@ -67,7 +67,7 @@ def test_a_save_after_the_validation_is_rechecked_by_the_store(ws: Workspace):
 def test_a_current_stored_verdict_is_not_validated_again(data: Path, monkeypatch: pytest.MonkeyPatch):
     first = open_workspace(data, flush_delay=0.05)
     try:
-        assert checking.start_validation(first).wait(60)
+        assert checking.start_validation(first, delay=0).wait(60)
         at = first.store.validation_summary()["at"]
     finally:
         first.close()
@@ -76,7 +76,7 @@ def test_a_current_stored_verdict_is_not_validated_again(data: Path, monkeypatch
     monkeypatch.setattr(validate_uc, "validate_and_record", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = open_workspace(data, flush_delay=0.05)
     try:
-        assert checking.start_validation(again).wait(60)
+        assert checking.start_validation(again, delay=0).wait(60)
         assert calls == [] and again.store.validation_summary()["at"] == at
         assert again.store.count(WITH_ERRORS) == 1
     finally:
@@ -99,7 +99,7 @@ def test_an_edit_saved_while_it_reads_the_files_makes_it_run_again(ws: Workspace
         return verdict
 
     monkeypatch.setattr(validate_uc, "validate_and_record", validate_then_save)
-    assert checking.start_validation(ws).wait(60)
+    assert checking.start_validation(ws, delay=0).wait(60)
     assert len(runs) == 2
     assert sorted(a.file_name for a in ws.store.page(WITH_ERRORS)) == ["scene_001.jpg", "scene_002.jpg"]
 
@@ -109,7 +109,7 @@ def test_a_failure_is_readable_text_and_the_page_line_says_so(ws: Workspace, mon
         raise OSError("disk on fire")
 
     monkeypatch.setattr(validate_uc, "validate_and_record", broken)
-    job = checking.start_validation(ws)
+    job = checking.start_validation(ws, delay=0)
     assert job.wait(60)
     assert job.error == "Validating data failed: disk on fire"
     assert checking.validation_status(ws) == "Validating data failed: disk on fire. Run it on the Validate page."
@@ -141,3 +141,13 @@ def test_progress_is_reported_and_closing_stops_the_job(data: Path):
     assert not ws.validation.running and ws.validation.error is None and seen == [(5, 10)]
     with pytest.raises(JobStopped):
         ws.validation.report(1, 1)
+
+
+def test_it_waits_before_validating_and_a_close_meanwhile_ends_it_at_once(ws: Workspace):
+    import time
+
+    job = checking.start_validation(ws, delay=30)
+    assert job.running and not ws.store.validated()
+    started = time.monotonic()
+    ws.close()
+    assert time.monotonic() - started < 5 and not job.running and job.error is None
