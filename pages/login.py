@@ -24,10 +24,17 @@ def gate() -> User:
     if user is not None:
         ui.sync_cookie(session.token(), int(session_hours() * 3600))
         return user
-    # st.navigation runs even here: Streamlit then never serves a file of pages/ on its own
-    st.navigation([st.Page(screen, title="Log in", url_path="login", default=True)], position="hidden").run()
+    # st.navigation runs even here: Streamlit then never serves a file of pages/ on its own. Every page's
+    # URL shows the form (no "page not found"), and after logging in the user is on the page they asked for.
+    deep = [st.Page(screen, title="Log in", url_path=path, visibility="hidden") for path in _urls()]
+    start = st.Page(screen, title="Log in", url_path="login", default=True)
+    st.navigation([start, *deep], position="hidden").run()
     st.stop()
     raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
+
+
+def _urls() -> list[str]:
+    return sorted({"home", *access.PAGE_ACTIONS} - {"login"})
 
 
 def screen() -> None:
@@ -51,6 +58,12 @@ def _unknown_identity(email: str) -> None:
 
 def _form() -> None:
     st.title("OpsML Image")
+    column, _ = st.columns([2, 3])
+    with column:
+        _fields()
+
+
+def _fields() -> None:
     if session.oidc_configured():
         st.button("Sign in with single sign-on", key="oidc_sign_in", type="primary", on_click=st.login)
         st.caption("Or with a user name and password:")

@@ -67,6 +67,18 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
 
     log_in(anna, base, "anna")
     signed_in(anna, "anna (annotator)")
+
+    # a deep link while logged out shows the form (no "page not found"); after logging in, that page
+    deep_ctx = browser.new_context()
+    deep = deep_ctx.new_page()
+    deep.goto(f"{base}/validate")
+    expect(deep.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
+    expect(deep.get_by_text("Page not found")).to_have_count(0)
+    deep.get_by_role("textbox", name="Username").fill("rex")
+    deep.get_by_role("textbox", name="Password").fill(PASSWORD)
+    deep.get_by_role("button", name="Log in").click()
+    expect(deep.get_by_role("heading", name="Validate")).to_be_visible(timeout=30_000)
+    deep_ctx.close()
     log_in(ada, base, "ada")
     signed_in(ada, "ada (admin)")
     expect(anna.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
