@@ -11,6 +11,7 @@ user or a changed role applies at that user's next action.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +19,11 @@ import streamlit as st
 
 from opsml_image import config
 from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots
+from opsml_image.confine import is_inside
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
 from opsml_image.usecases import access
+from opsml_image.usecases.create import default_parent
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
 #: Session state key of the folder this browser session has open.
@@ -111,6 +114,15 @@ def log_out() -> None:
 def roots() -> list[Path]:
     """The data roots: ``OPSML_IMAGE_DATA_ROOTS``, else the start-up folder and ``<home>/datasets``."""
     return data_roots(startup_dir())
+
+
+def creation_folder() -> Path:
+    """Where New dataset and Import offer to create: ``<home>/datasets`` when it lies in a data root, else
+    the first root."""
+    found = roots()
+    default = os.path.realpath(default_parent())
+    inside = any(is_inside(default, os.fspath(root)) for root in found)
+    return Path(default) if inside or not found else found[0]
 
 
 def startup_dir() -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from opsml_image.uploads import max_upload_bytes
-from opsml_image.usecases.create import Created, Upload, create_dataset, default_parent
+from opsml_image.usecases.create import Created, Upload, create_dataset
 from opsml_image.usecases.workspace import UserError
 from pages import _session as session
 from pages import _widgets as ui
@@ -30,10 +30,10 @@ def create(parent: str, name: str, classes: str, files: list[Upload]) -> None:
         bar.progress(done / total, text=f"{done:,} of {total:,} files")
 
     try:
+        folder = Path(parent.strip()) if parent.strip() else session.creation_folder()
         created = create_dataset(
-            Path(parent.strip()) if parent.strip() else default_parent(), name, files, classes, progress,
-            user=session.current_user(), roots=session.roots(),
-        )  # fmt: skip
+            folder, name, files, classes, progress, user=session.current_user(), roots=session.roots()
+        )
     except (UserError, PermissionError) as error:
         bar.empty()
         st.error(ui.plain(str(error)), icon=":material/error:")
@@ -81,7 +81,8 @@ def body() -> None:
         name = st.text_input(
             "Dataset name", placeholder="street-scenes", help="The folder's name", key="new_name"
         )
-        parent = st.text_input("Create it in", value=str(default_parent()), key="new_parent")
+        parent = st.text_input("Create it in", value=str(session.creation_folder()), key="new_parent",
+                               help="A folder inside a data root")  # fmt: skip
         classes = st.text_input(
             "Classes (comma-separated, optional)", placeholder="car, house, tree", key="new_classes"
         )

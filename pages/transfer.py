@@ -13,7 +13,6 @@ from streamlit.delta_generator import DeltaGenerator
 from opsml_image.auth import Action, can
 from opsml_image.formats.base import FormatError, Report
 from opsml_image.usecases import transfer as uc
-from opsml_image.usecases.create import default_parent
 from opsml_image.usecases.workspace import UserError, Workspace
 from pages import _session as session
 from pages import _widgets as ui
@@ -61,7 +60,7 @@ def stopped(what: str, error: Exception) -> None:
 
 def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: bool) -> None:
     bar = ProgressBar("Reading the upload...")
-    root = Path(parent.strip()).expanduser() if parent.strip() else default_parent()
+    root = Path(parent.strip()).expanduser() if parent.strip() else session.creation_folder()
     try:
         report = uc.import_upload(root, name, fmt, files, skip_invalid=skip, progress=bar,
                                   user=session.current_user(), roots=session.roots())  # fmt: skip
@@ -108,7 +107,8 @@ def import_tab() -> None:
     st.caption(ui.plain(specs[fmt].takes))
     with st.form("transfer_import"):
         name = st.text_input("New dataset name", placeholder="street-scenes", key="transfer_import_name")
-        parent = st.text_input("Create it in", value=str(default_parent()), key="transfer_import_parent")
+        parent = st.text_input("Create it in", value=str(session.creation_folder()),
+                               key="transfer_import_parent", help="A folder inside a data root")  # fmt: skip
         files = st.file_uploader(
             "Files (a zip, or the annotation file and its images)" if specs[fmt].loose else "A zip",
             accept_multiple_files=True,
