@@ -122,9 +122,10 @@ def read_item(conn: Connection, scope: Scope, key: Key, *, lock: bool = False) -
     return item_of(row) if row is not None else None
 
 
-def select_items(where: str, order: str = "split_order, file_name") -> str:
-    """``SELECT`` of item columns with a condition (``:d`` is the dataset)."""
-    return f"SELECT {_COLUMNS} FROM review_item WHERE dataset = :d AND {where} ORDER BY {order}"
+def select_items(where: str, order: str | None = "split_order, file_name") -> str:
+    """``SELECT`` of item columns with a condition (``:d`` is the dataset), in ``order`` (None: any)."""
+    ordered = f" ORDER BY {order}" if order else ""
+    return f"SELECT {_COLUMNS} FROM review_item WHERE dataset = :d AND {where}{ordered}"
 
 
 _EVENT = sa.text(

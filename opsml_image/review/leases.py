@@ -98,7 +98,8 @@ def _claim_rows(
     now: float,
     kind: str,
 ) -> ReviewItem | None:
-    sql = select_items(where) + f" LIMIT {_BATCH}"
+    # any order: an ORDER BY the key would walk the dataset's rows instead of the annotator's index
+    sql = select_items(where, None) + f" LIMIT {_BATCH}"
     if conn.dialect.name == "postgresql":
         sql += " FOR UPDATE SKIP LOCKED"
     for row in conn.execute(sa.text(sql), args).all():

@@ -41,7 +41,7 @@ class QueueFilter:
     split: str | None = None
 
 
-def _queue_where(scope: Scope, f: QueueFilter, args: dict[str, Any]) -> str:
+def _queue_where(conn: Connection, scope: Scope, f: QueueFilter, args: dict[str, Any]) -> str:
     where = [f"status = '{Status.SUBMITTED}'"]
     if f.annotator:
         where.append("annotator = :annotator")
@@ -53,8 +53,10 @@ def _queue_where(scope: Scope, f: QueueFilter, args: dict[str, Any]) -> str:
         where.append(
             "EXISTS (SELECT 1 FROM store_image_category c WHERE c.dataset = review_item.dataset "
             "AND c.split_order = review_item.split_order AND c.file_name = review_item.file_name "
-            "AND c.category = :cat)"
-        )
+            "AND c.category = :cat{offset})".format(
+                offset=" OFFSET 0" if conn.dialect.name == "postgresql" else ""
+            )
+        )  # OFFSET 0: PostgreSQL probes each queued image (a semi-join hashed the whole category)
         args["cat"] = f.category
     return " AND ".join(where)
 
@@ -62,7 +64,7 @@ def _queue_where(scope: Scope, f: QueueFilter, args: dict[str, Any]) -> str:
 def queue(conn: Connection, scope: Scope, f: QueueFilter, offset: int, limit: int) -> list[ReviewItem]:
     """One page of the review queue, oldest submission first."""
     args: dict[str, Any] = {"d": scope.dataset}
-    sql = select_items(_queue_where(scope, f, args), "submitted_at, split_order, file_name")
+    sql = select_items(_queue_where(conn, scope, f, args), "submitted_at, split_order, file_name")
     rows = conn.execute(sa.text(f"{sql} LIMIT {int(limit)} OFFSET {int(offset)}"), args)
     return [item_of(r) for r in rows]
 
@@ -70,7 +72,7 @@ def queue(conn: Connection, scope: Scope, f: QueueFilter, offset: int, limit: in
 def queue_count(conn: Connection, scope: Scope, f: QueueFilter) -> int:
     """How many submitted images the filter keeps."""
     args: dict[str, Any] = {"d": scope.dataset}
-    sql = f"SELECT count(*) FROM review_item WHERE dataset = :d AND {_queue_where(scope, f, args)}"
+    sql = f"SELECT count(*) FROM review_item WHERE dataset = :d AND {_queue_where(conn, scope, f, args)}"
     return int(conn.execute(sa.text(sql), args).scalar_one())
 
 
