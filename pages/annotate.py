@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from opsml_image.auth import LOCAL_ADMIN, Forbidden, User
+from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User, can
 from opsml_image.store import Key
 from opsml_image.usecases import annotate as uc
 from opsml_image.usecases import review
@@ -378,6 +378,9 @@ def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
             "The dataset has no classes yet: draw a box, then name its class below.", icon=":material/info:"
         )
     unnamed = [c for c in found if not c.named] or ([] if found else [uc.ClassInfo(0, "0", False)])
+    if not can(session.current_user(), Action.EDIT_CLASSES):
+        st.caption("Reviewers and admins add and name classes.")
+        return category
     with st.popover("Add or name a class", icon=":material/add:"):
         st.text_input(
             "New class name", key="annotate_new_class", on_change=_add_class, args=(ws, "annotate_new_class")
