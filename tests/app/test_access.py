@@ -191,3 +191,14 @@ def test_plain_text_is_no_markdown_link_image_or_html():
     assert "\\*\\*b\\*\\*" in shown and "\\!\\[t\\]\\(" in shown and "\\<img src\\=x\\>" in shown
     assert f"eve{WORD_JOINER}@example.com" in shown and f"www{WORD_JOINER}.example" in shown
     assert f"http{WORD_JOINER}\\:" in shown
+
+
+def test_annotators_get_no_class_form(team: Accounts):
+    at = log_in("anna")
+    at.switch_page("pages/annotate.py").run()
+    assert not at.exception, at.exception
+    assert not [t for t in at.text_input if t.label == "New class name"]
+    assert any("Reviewers and admins add and name classes" in c.value for c in at.caption)
+    at = log_in("rex")
+    at.switch_page("pages/annotate.py").run()
+    assert [t for t in at.text_input if t.label == "New class name"]
