@@ -193,3 +193,27 @@ def test_a_tile_action_is_taken_only_for_an_image_of_this_page():
     assert _action({"kind": "annotate", "split": "train", "file": "other.jpg"}, shown) is None
     assert _action({"kind": "delete", "split": "train", "file": "a.jpg"}, shown) is None
     assert _action(None, shown) is None and _action("preview", shown) is None
+
+
+def test_the_preview_rendering_fits_its_size_and_draws_the_boxes(tmp_path: Path):
+    import io
+
+    from PIL import Image
+
+    from opsml_image.annotation import Box
+    from opsml_image.display import preview
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (4000, 3000), (90, 120, 160)).save(photo, quality=80)
+    data = preview(photo, [Box(2000, 1500, 1000, 750, 0)], ["sign"], longest=1024)
+    with Image.open(io.BytesIO(data)) as shown:
+        assert shown.size == (1024, 768)
+        edge = shown.convert("RGB").getpixel((513, 480))  # on the box's left edge (x 2000 -> 512, y 384-576)
+        inside = shown.convert("RGB").getpixel((640, 480))
+    assert edge != inside and max(abs(a - b) for a, b in zip(inside, (90, 120, 160), strict=True)) < 12
+    small = tmp_path / "small.png"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(small)
+    with Image.open(io.BytesIO(preview(small, [], []))) as shown:
+        assert shown.size == (64, 48)  # never enlarged
+    with pytest.raises(ValueError, match="not found"):
+        preview(tmp_path / "gone.jpg", [], [])
