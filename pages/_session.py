@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from opsml_image import config
-from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots
+from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots, resolve_in_roots
 from opsml_image.confine import is_inside
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
@@ -46,7 +46,7 @@ def _cli_data_dir(argv: list[str]) -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def _last_folders() -> access.LastFolders:
-    return access.LastFolders()
+    return access.LastFolders(accounts().engine)
 
 
 @st.cache_resource(show_spinner=False)
@@ -150,9 +150,20 @@ def data_dir() -> Path:
     if chosen:
         return Path(chosen)
     acting = current_user()
-    path = (_last_folders().get(acting) if acting else None) or startup_dir()
+    path = _usable(_last_folders().get(acting) if acting else None) or startup_dir()
     st.session_state[SESSION_DIR] = str(path)
     return path
+
+
+def _usable(folder: Path | None) -> Path | None:
+    """A user's last folder while it is still a folder inside a data root."""
+    if folder is None:
+        return None
+    try:
+        real = resolve_in_roots(folder, roots())
+    except PermissionError:
+        return None
+    return real if real.is_dir() else None
 
 
 def open_folder(path: Path) -> None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.auth import (
     LOCAL_ADMIN,
@@ -155,21 +158,49 @@ def _given(path: str | Path) -> str | Path:
     return text
 
 
-class LastFolders:
-    """The folder each user opened last (a new browser session of theirs starts there); kept in memory
-    for the server's lifetime, thread-safe."""
+_folder_tables = sa.MetaData()
+#: Each user's last opened folder, in the app's database beside the accounts.
+last_folder_table = sa.Table(
+    "app_last_folder",
+    _folder_tables,
+    sa.Column("user_name", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
 
-    def __init__(self) -> None:
+
+class LastFolders:
+    """The folder each user opened last (a new browser session of theirs starts there): in the app's
+    database when given its engine (kept over restarts, shared by servers), else in memory."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
         self._lock = threading.Lock()
         self._by_user: dict[str, Path] = {}
+        self._engine = engine
+        if engine is not None:
+            _folder_tables.create_all(engine, checkfirst=True)
 
     def get(self, user: User) -> Path | None:
-        with self._lock:
-            return self._by_user.get(user.name)
+        if self._engine is None:
+            with self._lock:
+                return self._by_user.get(user.name)
+        query = sa.select(last_folder_table.c.path).where(last_folder_table.c.user_name == user.name)
+        with self._engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return Path(found) if found else None
 
     def set(self, user: User, path: Path) -> None:
-        with self._lock:
-            self._by_user[user.name] = Path(path)
+        if self._engine is None:
+            with self._lock:
+                self._by_user[user.name] = Path(path)
+            return
+        row = {"user_name": user.name, "path": os.fspath(path), "at": time.time()}
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.delete(last_folder_table).where(last_folder_table.c.user_name == user.name))
+                conn.execute(sa.insert(last_folder_table).values(**row))
+        except sa.exc.IntegrityError:
+            pass  # the same user opened a folder on another server at this moment: that one is kept
 
 
 # ------------------------------------------------------------------------------------------ history

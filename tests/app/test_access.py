@@ -202,3 +202,19 @@ def test_annotators_get_no_class_form(team: Accounts):
     at = log_in("rex")
     at.switch_page("pages/annotate.py").run()
     assert [t for t in at.text_input if t.label == "New class name"]
+
+
+def test_a_new_session_opens_the_users_own_last_folder(team: Accounts, tmp_path: Path):
+    from opsml_image.demo import copy_demo
+
+    other = copy_demo(tmp_path / "other")
+    at = log_in("ada")
+    at.sidebar.text_input[0].input(str(other))
+    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    assert at.sidebar.text[1].value == "other"
+    assert log_in("ada").sidebar.text[1].value == "other"  # her next browser session
+    assert log_in("rex").sidebar.text[1].value == "data"  # others keep theirs
+    import shutil
+
+    shutil.rmtree(other)
+    assert log_in("ada").sidebar.text[1].value == "data"  # gone: the start-up folder again

@@ -195,12 +195,19 @@ def test_open_folder_admin_only_inside_roots_same_message_either_way(tmp_path: P
         access.open_folder(ADA, fifo, [root])
 
 
-def test_each_user_keeps_their_own_last_folder(tmp_path: Path):
-    folders = access.LastFolders()
+@pytest.mark.parametrize("in_database", [False, True])
+def test_each_user_keeps_their_own_last_folder(tmp_path: Path, in_database: bool):
+    accounts = Accounts(f"sqlite:///{tmp_path / 'app.db'}")
+    engine = accounts.engine if in_database else None
+    folders = access.LastFolders(engine)
     folders.set(ANNA, tmp_path / "a")
     folders.set(ADA, tmp_path / "b")
-    assert folders.get(ANNA) == tmp_path / "a" and folders.get(ADA) == tmp_path / "b"
+    folders.set(ANNA, tmp_path / "c")
+    assert folders.get(ANNA) == tmp_path / "c" and folders.get(ADA) == tmp_path / "b"
     assert folders.get(REX) is None
+    if in_database:  # another server (or a restart) reads the same
+        assert access.LastFolders(Accounts(f"sqlite:///{tmp_path / 'app.db'}").engine).get(ADA) == tmp_path / "b"
+    accounts.close()
 
 
 # ------------------------------------------------------------------------------------------ history, users
