@@ -15,6 +15,7 @@ from pages import _widgets as ui
 from pages._legacy import leave_legacy_pages
 
 ROLES = [role.value for role in Role]
+KEEP = "(keep)"
 
 
 def _table() -> None:
@@ -51,13 +52,17 @@ def _change(names: list[str]) -> None:
     with st.form("users_change"):
         st.subheader("Change a user")
         name = st.selectbox("User", names, key="users_change_name")
-        role = st.selectbox("New role", ROLES, key="users_change_role")
+        role = st.selectbox("New role", [KEEP, *ROLES], key="users_change_role")
         email = st.text_input("New e-mail (blank: leave as is)", key="users_change_email")
+        password = st.text_input("New password (blank: keep)", type="password", key="users_change_password")
         if st.form_submit_button("Change") and name:
-            changed = access.set_role(session.accounts(), session.current_user(), name, role)
+            if role != KEEP:
+                access.set_role(session.accounts(), session.current_user(), name, role)
             if email.strip():
                 access.set_email(session.accounts(), session.current_user(), name, email)
-            st.success(f"{ui.plain(changed.label)}: applies at that user's next action.")
+            if password:
+                access.set_password(session.accounts(), session.current_user(), name, password)
+            st.success(f"{ui.plain(name)} changed: it applies at that user's next action.")
 
 
 def _remove(names: list[str]) -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "page_allowed",
     "remove_user",
     "set_email",
+    "set_password",
     "set_role",
     "signed_in",
     "store_changes",
@@ -300,8 +301,11 @@ def add_user(
     password: str | None,
     email: str | None,
 ) -> User:
-    """Add an account (admins only); UserError with the reason when refused."""
+    """Add an account (admins only); UserError with the reason when refused. The first account must be an
+    admin: adding it ends single-user mode, and someone must be able to manage the others."""
     check(user, Action.MANAGE_USERS)
+    if not accounts.has_accounts() and str(role).strip().lower() != Role.ADMIN.value:
+        raise UserError("Not added: the first account must be an admin (it ends single-user mode).")
     try:
         return accounts.add_user(name, role, password=password or None, email=email or None)
     except AccountError as error:
@@ -313,6 +317,15 @@ def set_role(accounts: Accounts, user: User | None, name: str, role: Role | str)
     check(user, Action.MANAGE_USERS)
     try:
         return accounts.set_role(name, role)
+    except AccountError as error:
+        raise UserError(f"Not changed: {error}") from None
+
+
+def set_password(accounts: Accounts, user: User | None, name: str, password: str) -> None:
+    """Give ``name`` a new password (admins only); that user's sessions end."""
+    check(user, Action.MANAGE_USERS)
+    try:
+        accounts.set_password(name, password)
     except AccountError as error:
         raise UserError(f"Not changed: {error}") from None
 

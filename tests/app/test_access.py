@@ -218,3 +218,36 @@ def test_a_new_session_opens_the_users_own_last_folder(team: Accounts, tmp_path:
 
     shutil.rmtree(other)
     assert log_in("ada").sidebar.text[1].value == "data"  # gone: the start-up folder again
+
+
+def test_admin_changes_a_password_without_touching_the_role(team: Accounts):
+    at = log_in("ada")
+    at.switch_page("pages/users.py").run()
+    at.selectbox(key="users_change_name").set_value("rex")
+    at.text_input(key="users_change_password").input("a brand new secret")
+    at.button(key="FormSubmitter:users_change-Change").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert team.get_user("rex").role == "reviewer"  # type: ignore[union-attr]
+    assert team.authenticate("rex", "a brand new secret").name == "rex"
+
+
+def test_the_first_account_added_in_the_app_must_be_an_admin(app_demo: Path):
+    real = passwords._hasher
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    try:
+        at = open_app()
+        at.switch_page("pages/users.py").run()
+        at.text_input(key="users_add_name").input("anna")
+        at.selectbox(key="users_add_role").set_value("annotator")
+        at.text_input(key="users_add_password").input(PASSWORD)
+        at.button(key="FormSubmitter:users_add-Add user").click().run()
+        assert "the first account must be an admin" in errors(at)[0]
+        at.text_input(key="users_add_name").input("ada")
+        at.selectbox(key="users_add_role").set_value("admin")
+        at.text_input(key="users_add_password").input(PASSWORD)
+        at.button(key="FormSubmitter:users_add-Add user").click().run()
+        assert not at.exception, at.exception
+        at.run()  # team mode from now on: log in
+        assert [t.label for t in at.text_input] == ["Username", "Password"]
+    finally:
+        passwords.use_hasher(real)
