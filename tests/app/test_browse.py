@@ -188,7 +188,9 @@ def test_a_tile_action_is_taken_only_for_an_image_of_this_page():
     from pages._gallery import Action, Tile, _action
 
     shown = [Tile("train", "a.jpg", b"", "", "/annotate?split=train&file=a.jpg")]
-    assert _action({"kind": "preview", "split": "train", "file": "a.jpg"}, shown) == Action("preview", "train", "a.jpg")
+    assert _action({"kind": "preview", "split": "train", "file": "a.jpg"}, shown) == Action(
+        "preview", "train", "a.jpg"
+    )
     assert _action({"kind": "annotate", "split": "train", "file": "a.jpg"}, shown).kind == "annotate"
     assert _action({"kind": "annotate", "split": "train", "file": "other.jpg"}, shown) is None
     assert _action({"kind": "delete", "split": "train", "file": "a.jpg"}, shown) is None

@@ -54,7 +54,8 @@ def test_browse_with_a_filter_and_open_in_annotate(
     page.screenshot(path=str(artifacts_dir / "browse-filtered.png"))
 
     # statistics panel
-    page.get_by_text("Show statistics").click()  # of the 2 images without boxes: one histogram, two empty panels
+    # of the 2 images without boxes: one histogram and two empty panels
+    page.get_by_text("Show statistics").click()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1, timeout=15_000)
     expect(page.get_by_text("No categories used.")).to_be_visible()
     expect(page.get_by_text("No boxes.")).to_be_visible()
@@ -103,7 +104,9 @@ def test_export_downloads_the_coco_json_of_a_split(page: Page, streamlit_app, tm
     assert len(coco["images"]) == 9 and [c["name"] for c in coco["categories"]] == ["car", "house", "tree"]
 
 
-def test_preview_shows_the_image_large_with_its_boxes(page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path):
+def test_preview_shows_the_image_large_with_its_boxes(
+    page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path
+):
     data = copy_demo(tmp_path / "data")
     (data / "train" / "scene_003.jpg").unlink()
     base = streamlit_app(data)

@@ -83,7 +83,9 @@ def test_a_current_stored_verdict_is_not_validated_again(data: Path, monkeypatch
         again.close()
 
 
-def test_an_edit_saved_while_it_reads_the_files_makes_it_run_again(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
+def test_an_edit_saved_while_it_reads_the_files_makes_it_run_again(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+):
     real = validate_uc.validate_and_record
     runs: list[int] = []
 
@@ -112,7 +114,9 @@ def test_a_failure_is_readable_text_and_the_page_line_says_so(ws: Workspace, mon
     job = checking.start_validation(ws, delay=0)
     assert job.wait(60)
     assert job.error == "Validating data failed: disk on fire"
-    assert checking.validation_status(ws) == "Validating data failed: disk on fire. Run it on the Validate page."
+    assert (
+        checking.validation_status(ws) == "Validating data failed: disk on fire. Run it on the Validate page."
+    )
 
 
 def test_progress_is_reported_and_closing_stops_the_job(data: Path):
