@@ -212,11 +212,12 @@ def account(user: User | None) -> None:
         return
     st.text(f"Signed in as {user.label}")
     if st.button("Log out", icon=":material/logout:", key="logout", width="stretch"):
-        if session.oidc_email() is not None:
-            session.log_out()
-            st.logout()
+        signed_in_by_oidc = session.oidc_email() is not None
         session.log_out()
-        st.rerun()
+        if signed_in_by_oidc:
+            st.logout()  # Streamlit's identity cookie, then the provider's end-session and back
+        else:
+            st.rerun()
 
 
 _COOKIE_JS = """
