@@ -118,23 +118,37 @@ def _claim_rows(
 def _claim_untouched(
     conn: Connection, scope: Scope, user: str, now: float, until: float, current: Key | None
 ) -> ReviewItem | None:
-    for row in _untouched(conn, scope):
+    for row in _untouched(conn, scope, user):
         key = (row.split, row.file_name)
         if key == current:
             continue
         args = {"d": scope.dataset, "o": row.split_order, "n": row.file_name, "split": row.split}
         if conn.execute(_CLAIM_NEW, {**args, "me": user, "until": until, "now": now}).rowcount == 1:
-            _set_frontier(conn, scope, row)
+            _set_frontier(conn, scope, user, row)
             return read_item(conn, scope, key)
     return None
 
 
-def _untouched(conn: Connection, scope: Scope) -> Iterator[sa.Row[tuple[int, int, str, str]]]:
-    """Never-touched images after the frontier, then (once) from the start: images added later."""
+def _untouched(conn: Connection, scope: Scope, user: str) -> Iterator[sa.Row[tuple[int, int, str, str]]]:
+    """Never-touched images after the user's frontier, then (once) from the start: images added later.
+
+    Each annotator keeps their own frontier (no row lock shared between hand-outs); the images others took
+    since are passed over in a few index steps.
+    """
     frontier = conn.execute(
-        sa.text("SELECT annotated, split_order, file_name FROM review_frontier WHERE dataset = :d"),
-        {"d": scope.dataset},
+        sa.text(
+            'SELECT annotated, split_order, file_name FROM review_frontier WHERE dataset = :d AND "user" = :u'
+        ),
+        {"d": scope.dataset, "u": user},
     ).first()
+    if frontier is None:  # a new annotator starts where the one furthest behind is (all before it is taken)
+        frontier = conn.execute(
+            sa.text(
+                "SELECT annotated, split_order, file_name FROM review_frontier WHERE dataset = :d "
+                "ORDER BY annotated, split_order, file_name LIMIT 1"
+            ),
+            {"d": scope.dataset},
+        ).first()
     lock = " FOR UPDATE OF i SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     starts = [frontier, None] if frontier is not None else [None]
     for start in starts:
@@ -153,15 +167,15 @@ def _untouched(conn: Connection, scope: Scope) -> Iterator[sa.Row[tuple[int, int
             args.update(a=last.annotated, fo=last.split_order, fn=last.file_name)
 
 
-def _set_frontier(conn: Connection, scope: Scope, row: sa.Row[tuple[int, int, str, str]]) -> None:
+def _set_frontier(conn: Connection, scope: Scope, user: str, row: sa.Row[tuple[int, int, str, str]]) -> None:
     conn.execute(
         sa.text(
-            "INSERT INTO review_frontier (dataset, annotated, split_order, file_name) "
-            "VALUES (:d, :a, :o, :n) "
-            "ON CONFLICT (dataset) DO UPDATE SET annotated = excluded.annotated, "
+            'INSERT INTO review_frontier (dataset, "user", annotated, split_order, file_name) '
+            "VALUES (:d, :u, :a, :o, :n) "
+            'ON CONFLICT (dataset, "user") DO UPDATE SET annotated = excluded.annotated, '
             "split_order = excluded.split_order, file_name = excluded.file_name"
         ),
-        {"d": scope.dataset, "a": row.annotated, "o": row.split_order, "n": row.file_name},
+        {"d": scope.dataset, "u": user, "a": row.annotated, "o": row.split_order, "n": row.file_name},
     )
 
 

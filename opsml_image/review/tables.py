@@ -89,10 +89,11 @@ EVENT = sa.Table(
     sqlite_autoincrement=True,
 )
 
-FRONTIER = sa.Table(  # where the hand-out of never-touched images goes on (keeps "next" O(1))
+FRONTIER = sa.Table(  # per user: where their hand-out of never-touched images goes on (keeps "next" O(1))
     "review_frontier",
     metadata,
     sa.Column("dataset", sa.Integer, primary_key=True),
+    sa.Column("user", sa.Text, primary_key=True),  # one row per annotator: no lock shared between them
     sa.Column("annotated", sa.Integer, nullable=False),
     sa.Column("split_order", sa.Integer, nullable=False),
     sa.Column("file_name", sa.Text, nullable=False),

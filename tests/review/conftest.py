@@ -106,3 +106,13 @@ def work(store: WorkStore, board: ReviewBoard) -> Callable[..., int]:
         return version
 
     return save
+
+
+@pytest.fixture
+def dataset_dir_image(dataset: ImageDataset) -> Callable[[str], None]:
+    """``add(name)``: write a new image file into the train split folder."""
+
+    def add(name: str) -> None:
+        write_image(dataset.split("train").directory / name, size=(32, 24))
+
+    return add

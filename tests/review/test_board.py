@@ -228,3 +228,20 @@ def test_queue_filters(board: ReviewBoard, clock: Clock, work: Callable[..., int
     assert board.queue_count(QueueFilter(category=1, annotator="ana")) == 1
     with pytest.raises(ReviewError, match="already waiting"):
         board.submit(TRAIN[0], "bob")
+
+
+def test_images_added_before_the_frontier_are_still_handed_out(
+    board: ReviewBoard, store: WorkStore, dataset_dir_image: Callable[[str], None]
+) -> None:
+    handed = []
+    for user in ("ana", "bob", "ana", "cleo"):  # cleo starts late: from the others' frontier
+        item = board.next_image(user)
+        assert item is not None and item.key not in handed
+        board.submit(item.key, user)
+        handed.append(item.key)
+    dataset_dir_image("a_new.png")  # sorts before every image handed out so far
+    assert store.add_images("train", ["a_new.png"]) == 1
+    while (item := board.next_image("bob")) is not None:
+        board.submit(item.key, "bob")
+        handed.append(item.key)
+    assert len(handed) == len(set(handed)) == 9 and ("train", "a_new.png") in handed
