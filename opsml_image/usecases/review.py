@@ -149,7 +149,8 @@ def queue(
 def annotators(ws: Workspace, user: User | None) -> list[str]:
     """Everyone whose work is in the dataset (for the queue's filter)."""
     check(user, Action.REVIEW)
-    return sorted(board(ws.store).user_counts())
+    counts = board(ws.store).user_counts()
+    return sorted(name for name, c in counts.items() if any(not k.endswith("_by") for k in c))
 
 
 @dataclass(frozen=True)
