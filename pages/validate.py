@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from opsml_image.auth import Action, can
 from opsml_image.fixes import FixChange
 from opsml_image.rules import CODES
 from opsml_image.usecases import validate as uc
@@ -114,6 +115,8 @@ def broken_lines(ws: Workspace, code: str, count: int) -> None:
             continue
         st.text(f"{where}: {issue.message}")
         st.text(line.text)  # the raw line, as text
+        if not can(session.current_user(), Action.APPLY_FIX):
+            continue  # reviewers and admins mend lines
         key = f"line:{issue.file}:{line.number}:{hash(line.raw)}"
         with st.form(key, border=False):
             text = st.text_area(
@@ -140,6 +143,9 @@ def broken_lines(ws: Workspace, code: str, count: int) -> None:
 
 def fix_panel(ws: Workspace, offer: uc.FixOffer) -> None:
     """Preview a fix (every change it makes), then apply it; applied fixes can be undone below."""
+    if not can(session.current_user(), Action.APPLY_FIX):
+        st.caption(f"Safe fix: {offer.what}. Reviewers and admins can apply it.")
+        return
     planned = plans()
     key = (str(ws.path), offer.code)
     cols = st.columns([1, 2], vertical_alignment="center")

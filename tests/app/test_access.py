@@ -251,3 +251,19 @@ def test_the_first_account_added_in_the_app_must_be_an_admin(app_demo: Path):
         assert [t.label for t in at.text_input] == ["Username", "Password"]
     finally:
         passwords.use_hasher(real)
+
+
+def test_annotators_see_fixes_they_cannot_apply_without_buttons(team: Accounts, app_demo: Path):
+    import json
+
+    path = app_demo / "train" / "metadata.jsonl"
+    path.write_text(path.read_text() + "{not json\n" + json.dumps({"file_name": "gone.jpg"}) + "\n")
+    at = log_in("anna")
+    at.switch_page("pages/validate.py").run()
+    assert not at.exception, at.exception
+    labels = [b.label for b in at.main.button]
+    assert not [b for b in labels if b.startswith("Preview") or b in ("Save line", "Drop line")], labels
+    assert any("Reviewers and admins can apply it" in c.value for c in at.caption)
+    at = log_in("rex")
+    at.switch_page("pages/validate.py").run()
+    assert [b for b in at.main.button if b.label.startswith("Preview")]
