@@ -22,7 +22,7 @@ from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots, resolve_in
 from opsml_image.confine import is_inside
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
-from opsml_image.usecases import access
+from opsml_image.usecases import access, checking
 from opsml_image.usecases.create import default_parent
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
@@ -180,7 +180,9 @@ def open_folder(path: Path) -> None:
 # evicting one would close its store under that session.
 @st.cache_resource(show_spinner="Opening the dataset...", on_release=Workspace.close)
 def _workspace(path: str) -> Workspace:
-    return open_workspace(Path(path))
+    ws = open_workspace(Path(path))
+    checking.start_validation(ws)  # "With errors" is current without a visit to Validate
+    return ws
 
 
 def workspace() -> Workspace:

@@ -24,7 +24,6 @@ from pages._viewport import viewport
 #: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
 CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
 FALLBACK_WIDTH = 640  # before the browser has reported the column's width (and under AppTest)
-SWATCH = "<span style='display:inline-block;width:{width};height:{height};background:{color}'></span>"
 #: The toolbar keeps one row: its buttons' key hints are in their tooltips and the shortcut sheet.
 TOOLBAR_CSS = (
     "<style>.st-key-annotate_toolbar button kbd, .st-key-annotate_toolbar [data-testid='stButtonShortcut']"
@@ -345,7 +344,6 @@ def _pick_class(category: int) -> None:
 
 def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
     """The class stamped on new boxes; a class can be added, and one known only by its id named."""
-    from opsml_image.colors import category_color
 
     ids = [c.id for c in found] or [0]
     labels = {c.id: c.name for c in found}
@@ -367,12 +365,8 @@ def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
                 args=(c,),
                 type="primary" if c == category else "secondary",
             )
-    color = category_color(category)
-    swatch = SWATCH.format(color=color, width=".9em", height=".9em")
-    st.markdown(
-        f"{swatch}&nbsp; new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**",
-        unsafe_allow_html=True,
-    )  # fmt: skip  - the swatch is ours, the name is escaped
+    # plain Markdown, no HTML: raw HTML would load the browser's HTML renderer on every Annotate page
+    st.markdown(f"new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**")
     if not found:
         st.info(
             "The dataset has no classes yet: draw a box, then name its class below.", icon=":material/info:"
@@ -393,7 +387,6 @@ def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
 
 
 def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str) -> None:
-    from opsml_image.colors import category_color
 
     boxes = view.annotation.boxes
     st.markdown(f"**Boxes ({len(boxes)})**")
@@ -413,10 +406,6 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 help="Select this box (highlighted on the image; Delete removes it)",
                 on_click=_select,
                 args=(i,),
-            )
-            cols[0].markdown(
-                SWATCH.format(color=category_color(box.category), width="100%", height="4px"),
-                unsafe_allow_html=True,
             )
             widget = f"box_cat:{rev}:{i}"
             cols[1].selectbox(
@@ -644,8 +633,10 @@ def body(ws: Workspace) -> None:
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
         details(ws, view, labels, rev)
-        with st.expander("History of this image"), ui.guard("The image's history"):
-            ui.image_history(ws, session.current_user(), key)
+        # shown on demand: the history table's dataframe code is not loaded with every Annotate page
+        if st.toggle("History of this image", key="annotate_history"):
+            with ui.guard("The image's history"):
+                ui.image_history(ws, session.current_user(), key)
     navigation(ws, key)
     st.segmented_control(
         "Canvas size", list(CANVAS_HEIGHTS), default="Medium", key="annotate_canvas_size", on_change=bump
