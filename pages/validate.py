@@ -47,6 +47,9 @@ class ProgressBar:
 def verdict_now(ws: Workspace, again: bool = False) -> uc.Verdict:
     """This session's verdict while current, else the store's, else a new validation (``again``: always)."""
     bar = ProgressBar("Validating...")
+    job = ws.validation  # the background validation started when the folder opened: wait for it, not twice
+    while not again and job is not None and not job.wait(0.25):
+        bar(*job.progress())
     if again:
         verdict = uc.validate_and_record(ws, bar)
     else:

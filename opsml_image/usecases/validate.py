@@ -104,6 +104,11 @@ def folder_stamp(path: Path) -> str:
     return hash_bytes("\n".join(f"{e.path}\0{e.stat}" for e in entries).encode())
 
 
+#: The newest full verdict of each folder in this process (the background validation's included), so a page
+#: and Register reuse it, with its folder stamp, instead of reading the metadata again.
+_RECENT: dict[Path, Verdict] = {}
+
+
 def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verdict:
     """Write pending edits, validate the folder (one read of its metadata), store the issues; the verdict."""
     ws.store.flush()
@@ -114,7 +119,7 @@ def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verd
     report = validate_dataset(tally, progress=progress)
     ws.store.set_issues(report)
     stamp = before if folder_stamp(ws.path) == before else None
-    return Verdict(
+    verdict = _RECENT[ws.path] = Verdict(
         path=ws.path,
         errors=report.errors,
         warnings=report.warnings,
@@ -128,6 +133,7 @@ def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verd
         stats=tally.stats(),
         mark=mark,
     )
+    return verdict
 
 
 def last_verdict(ws: Workspace) -> Verdict | None:
@@ -159,7 +165,7 @@ def is_current(ws: Workspace, verdict: Verdict) -> bool:
 
 def current_verdict(ws: Workspace, remembered: Verdict | None, progress: Progress | None = None) -> Verdict:
     """``remembered`` (this session's last verdict) or the store's, while current; else a new validation."""
-    for verdict in (remembered, last_verdict(ws)):
+    for verdict in (remembered, _RECENT.get(ws.path), last_verdict(ws)):
         if verdict is not None and verdict.path == ws.path and is_current(ws, verdict):
             return verdict
     return validate_and_record(ws, progress)
