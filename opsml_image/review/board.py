@@ -62,8 +62,9 @@ class ReviewBoard:
         """Run ``work`` in a write transaction; retried when a concurrent insert of the same row won.
 
         ``durable=False`` (a lease: a soft reservation, harmless to lose) commits without waiting for the
-        disk on SQLite (``synchronous=NORMAL`` in WAL: the next durable commit carries it to disk); the
-        store's own writes and every status change stay ``synchronous=FULL``.
+        disk: on SQLite ``synchronous=NORMAL`` in WAL (the next durable commit carries it to disk), on
+        PostgreSQL ``synchronous_commit = off`` for that transaction (a crash may forget the last leases,
+        never corrupts). The store's own writes and every status change stay durable.
         """
         for attempt in range(3):
             try:
@@ -72,6 +73,8 @@ class ReviewBoard:
                     _synchronous(conn, durable),
                     write_transaction(conn),
                 ):
+                    if not durable and conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                     return work(conn)
             except sa.exc.IntegrityError:
                 if attempt == 2:
