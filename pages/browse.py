@@ -9,11 +9,13 @@ from pathlib import Path
 import streamlit as st
 
 from opsml_image.annotation import Box
+from opsml_image.auth import Role
 from opsml_image.store import Filter
 from opsml_image.usecases import browse as uc
-from opsml_image.usecases import checking
+from opsml_image.usecases import checking, review
 from opsml_image.usecases.workspace import Workspace
 from pages import _gallery
+from pages import _session as session
 from pages import _widgets as ui
 
 PAGE_SIZES = (24, 48, 96)
@@ -226,10 +228,27 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
     for problem in problems:
         st.warning(ui.plain(problem), icon=":material/broken_image:")
     action = _gallery.gallery(tiles, frame, key="browse_tiles")
+    assign_selection(ws, [(a.split, a.file_name) for a in page.items])
     if action is not None and action.kind == "annotate":
         ui.open_in_annotate(action.split, action.file_name)
     elif action is not None:
         preview(ws, action.split, action.file_name, names)
+
+
+def assign_selection(ws: Workspace, keys: list[tuple[str, str]]) -> None:
+    """Admins (team mode): hand a selection of this page's images to a user (the Team page assigns splits)."""
+    user = session.current_user()
+    if not session.team_mode() or user is None or user.role != Role.ADMIN:
+        return
+    with st.expander("Assign images of this page", icon=":material/assignment_ind:"):
+        chosen = st.multiselect("Images", keys, format_func=lambda k: f"{k[0]}/{k[1]}",
+                                key="browse_assign_keys")  # fmt: skip
+        people = [a.name for a in session.accounts().list_users()]
+        to = st.selectbox("To", [*people, None], key="browse_assign_to",
+                          format_func=lambda v: "Nobody (unassign)" if v is None else v)  # fmt: skip
+        if st.button("Assign", key="browse_assign", icon=":material/assignment_ind:", disabled=not chosen):
+            with ui.guard("Assigning"):
+                st.success(ui.plain(review.assign(ws, user, to, keys=chosen)))
 
 
 @st.fragment(run_every=1.0)

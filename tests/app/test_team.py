@@ -91,3 +91,18 @@ def test_admin_assigns_a_split_and_listed_images(team: Accounts, board: ReviewBo
     at.text_area(key="team_assign_keys").input("train/scene_003.jpg").run()
     at.button(key="team_assign").click().run()
     assert board.item(("train", "scene_003.jpg")).assigned_to == "anna"
+
+
+def test_admin_assigns_a_selection_from_browse(team: Accounts, board: ReviewBoard):
+    at = log_in("ada")
+    at.switch_page("pages/browse.py").run()
+    assert not at.exception, at.exception
+    picked = [("train", "scene_004.png"), ("train", "scene_005.jpg")]
+    at.multiselect(key="browse_assign_keys").set_value(picked).run()
+    at.selectbox(key="browse_assign_to").select("anna")
+    at.button(key="browse_assign").click().run()
+    assert any("Assigned 2 image(s) to anna" in str(s.value).replace("\\", "") for s in at.success), at.success
+    assert all(board.item(k).assigned_to == "anna" for k in picked)
+    rex = log_in("rex")
+    rex.switch_page("pages/browse.py").run()
+    assert not rex.get("multiselect") or all(m.key != "browse_assign_keys" for m in rex.multiselect)
