@@ -1,5 +1,5 @@
 # opsml-image developer tasks.
-#   make run    start the Streamlit app (ARGS="-- --data-dir DIR" passes options to app.py)
+#   make run    start the app (ARGS="--data-dir DIR --port 8502" passes options to 'python -m opsml_image serve')
 #   make test   run the test suite (installs Debian chromium + postgresql first if missing)
 #   make lint   ruff check, then mypy (its settings: [tool.mypy] in pyproject.toml)
 #   make bench  run every bench/*.py
@@ -17,7 +17,7 @@ APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 .PHONY: run test lint bench system-deps
 
 run: $(RUN_STAMP)
-	$(VENV)/bin/streamlit run app.py --browser.gatherUsageStats false $(ARGS)
+	$(PY) -m opsml_image serve $(ARGS)
 
 test: $(DEV_STAMP) system-deps
 	@rc=0; $(PY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
