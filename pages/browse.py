@@ -107,21 +107,23 @@ def _clear_filters() -> None:
 
 def filters(ws: Workspace, labels: dict[int, str]) -> tuple[Filter, int, str]:
     splits = list(ws.dataset.splits)
-    cols = st.columns([2, 2.4, 1.5, 2, 1.8, 1.2, 1.6], vertical_alignment="bottom")
+    cols = st.columns([2.2, 2.6, 1.8, 2], vertical_alignment="bottom")
     category = cols[0].selectbox(
         "Category",
         [None, *labels],
-        format_func=lambda c: "All categories" if c is None else labels[c],
+        format_func=lambda c: "All" if c is None else labels[c],
         key="browse_category",
     )
     text = cols[1].text_input("Caption contains", key="browse_text", placeholder="e.g. sunset")
     split = cols[2].selectbox(
-        "Split", [None, *splits], format_func=lambda s: "All splits" if s is None else s, key="browse_split"
+        "Split", [None, *splits], format_func=lambda s: "All" if s is None else s, key="browse_split"
     )
     annotated = cols[3].selectbox("Annotation", list(ANNOTATED), key="browse_annotated")
-    errors = cols[4].toggle("With errors", key="browse_errors", help="Images with validation errors")
-    per_page = cols[5].selectbox("Per page", PAGE_SIZES, index=1, key="browse_per_page")
-    size = cols[6].segmented_control("Size", list(TILE_SIZES), default="M", key="browse_tile_size") or "M"
+    # the second row: what to show and how (at 1024 px one row of seven controls truncated them)
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        errors = st.toggle("With errors", key="browse_errors", help="Images with validation errors")
+        per_page = st.selectbox("Per page", PAGE_SIZES, index=1, key="browse_per_page", width=110)
+        size = st.segmented_control("Size", list(TILE_SIZES), default="M", key="browse_tile_size") or "M"
     f = Filter(
         category=category,
         text=text.strip() or None,

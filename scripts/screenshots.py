@@ -58,7 +58,8 @@ def main() -> int:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 page.goto(f"{base}/")
-                expect(page.get_by_test_id("stImage")).to_have_count(12, timeout=60_000)
+                expect(page.get_by_test_id("galleryTile")).to_have_count(12, timeout=60_000)
+                page.wait_for_timeout(3000)  # the background validation ends and the page shows its counts
                 settle(page)
                 page.screenshot(path=str(DOCS / "browse.png"))
                 page.goto(f"{base}/annotate?split=train&file=scene_003.jpg")
