@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsml_image.rules import is_finite
+from opsml_image.rules import BOX_DIGITS, is_box
 
 __all__ = ["Box", "ImageAnnotation", "merge"]
 
@@ -47,7 +47,7 @@ class Box:
             return None
         return Box(x0, y0, x1 - x0, y1 - y0, self.category, self.extra)
 
-    def rounded(self, digits: int = 2) -> Box:
+    def rounded(self, digits: int = BOX_DIGITS) -> Box:
         return Box(
             round(self.x, digits),
             round(self.y, digits),
@@ -136,7 +136,7 @@ def _add_boxes(annotation: ImageAnnotation, objects: Any) -> None:
     }
     for i, bbox in enumerate(boxes):
         category = categories[i] if i < len(categories) else None
-        if _is_box(bbox) and type(category) is int and category >= 0:
+        if is_box(bbox) and type(category) is int and category >= 0:
             extra = {key: value[i] for key, value in columns.items()}
             x, y, w, h = (float(v) for v in bbox)
             annotation.boxes.append(Box(x, y, w, h, category=category, extra=extra))
@@ -151,13 +151,3 @@ def _object_keys(boxes: Iterable[Box]) -> list[str]:
     for box in boxes:
         keys.update(dict.fromkeys(box.extra))
     return list(keys)
-
-
-def _is_box(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 4
-        and all(type(v) in (int, float) and is_finite(v) for v in value)
-        and value[2] > 0
-        and value[3] > 0
-    )

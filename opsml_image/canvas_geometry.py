@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsml_image.annotation import Box
-
-BOX_DIGITS = 2  # decimals a box drawn on the canvas keeps (the store rounds saves the same way)
+from opsml_image.rules import BOX_DIGITS
 
 __all__ = ["Fit", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.images import ImageInfo, probe
-from opsml_image.rules import OUTSIDE_TOLERANCE
+from opsml_image.rules import BOX_DIGITS, OUTSIDE_TOLERANCE
 from opsml_image.store import Filter, Key, WorkStore
 
 __all__ = ["FIXES", "FixChange", "plan", "apply", "undo", "fixable"]
@@ -161,10 +161,11 @@ def _fit(box: Box, width: int, height: int) -> Box | None:
     clipped = box.clipped(width, height)
     if clipped is None:
         return None
-    x, y = round(clipped.x, 2), round(clipped.y, 2)
-    w = math.floor((min(float(width), clipped.x + clipped.w) - x) * 100 + 1e-6) / 100
-    h = math.floor((min(float(height), clipped.y + clipped.h) - y) * 100 + 1e-6) / 100
-    return Box(x, y, w, h, box.category) if w > 0 and h > 0 else None
+    x, y = round(clipped.x, BOX_DIGITS), round(clipped.y, BOX_DIGITS)
+    scale = 10**BOX_DIGITS  # rounded down, so the stored box stays inside
+    w = math.floor((min(float(width), clipped.x + clipped.w) - x) * scale + 1e-6) / scale
+    h = math.floor((min(float(height), clipped.y + clipped.h) - y) * scale + 1e-6) / scale
+    return Box(x, y, w, h, box.category, box.extra) if w > 0 and h > 0 else None
 
 
 def _boxes(n: int) -> str:

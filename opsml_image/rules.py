@@ -186,6 +186,15 @@ def _boxes_look_valid(boxes: list[Any]) -> bool:
         return False
 
 
+#: Decimals a stored box keeps: the canvas, the store and the fixes all round to it.
+BOX_DIGITS = 2
+
+
+def is_box(value: Any) -> bool:
+    """True for a valid box: a list of 4 finite numbers ``[x, y, w, h]`` with ``w > 0`` and ``h > 0``."""
+    return next(_box_problems(value, ""), None) is None
+
+
 def _box_problems(box: Any, field: str) -> Iterator[Problem]:
     if type(box) is not list or len(box) != 4:
         got = f"{len(box)} values" if type(box) is list else _kind(box)

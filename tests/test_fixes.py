@@ -136,3 +136,12 @@ def test_fix_and_its_undo_record_the_user_and_undo_refuses_after_a_later_edit(st
         fixes.undo(store, ids, user="ana")  # would erase ben's edit: nothing is restored
     assert store.get("train", "g.png").caption == "ben edits after the fix"
     assert store.history(1)[0].user == "ben"
+
+
+def test_clipping_keeps_a_boxs_other_values():
+    from opsml_image.fixes import _fit
+
+    box = Box(60, 40, 20, 20, 0, {"iscrowd": 1, "id": 7})
+    fitted = _fit(box, 64, 48)
+    assert fitted is not None and fitted.extra == {"iscrowd": 1, "id": 7}
+    assert (fitted.x, fitted.y, fitted.w, fitted.h) == (60, 40, 4, 8)

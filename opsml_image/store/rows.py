@@ -112,15 +112,15 @@ def annotation_of(row: Sequence[Any]) -> ImageAnnotation:
 
 
 def normalised(a: ImageAnnotation, key: Key) -> ImageAnnotation:
-    """What a save stores: boxes rounded to 2 decimals (ones rounded to no size dropped), ids checked,
-    repeated image categories once, an empty caption as None, the key's split and file name."""
+    """What a save stores: boxes rounded to ``rules.BOX_DIGITS`` decimals (ones rounded to no size dropped),
+    ids checked, repeated image categories once, an empty caption as None, the key's split and file name."""
     boxes: list[Box] = []
     for box in a.boxes:
         if type(box.category) is not int or box.category < 0:
             raise ValueError(f"box category must be an integer id >= 0, got {box.category!r}")
         if not all(is_finite(v) for v in box.as_bbox()):
             raise ValueError(f"box coordinates must be finite numbers, got {box.as_bbox()}")
-        rounded = box.rounded(2)
+        rounded = box.rounded()
         if rounded.w > 0 and rounded.h > 0:
             boxes.append(rounded)
     categories: list[int] = []
