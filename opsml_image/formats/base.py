@@ -27,14 +27,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsml_image.annotation import ImageAnnotation
+from opsml_image.annotation import ImageAnnotation, merge
 from opsml_image.atomic import atomic_write_bytes, fsync_dir, sync_filesystem
 from opsml_image.categories import CATEGORIES_FILE, write_names
+from opsml_image.dataset import Split
 from opsml_image.images import ImageInfo, probe
 from opsml_image.jsonl import write_objects
+from opsml_image.rules import Problem
 
 __all__ = [
     "finite_number",
+    "readable_annotations",
     "FormatError",
     "Skipped",
     "Report",
@@ -122,6 +125,21 @@ class Refusals:
     def error(self, item: str | None, reason: str) -> FormatError:
         """A :class:`FormatError` for something no skipping can get past (raise it)."""
         return FormatError(self.source, item, reason)
+
+
+def readable_annotations(part: Split, refusals: Refusals) -> list[ImageAnnotation]:
+    """The merged annotations of a split, in order of first appearance; every metadata line that is not a
+    record (broken JSON, bad encoding, a NUL or lone surrogate, no ``file_name``) is refused by line number,
+    never left out silently."""
+    groups: dict[str, list[tuple[int, dict[str, object]]]] = {}
+    for line, value in part.read_lines():
+        if isinstance(value, Problem):
+            refusals.refuse(f"{part.metadata_label}:{line}", value.message)
+        elif type(value) is not dict or type(value.get("file_name")) is not str:
+            refusals.refuse(f"{part.metadata_label}:{line}", "not a record with a file_name")
+        else:
+            groups.setdefault(value["file_name"], []).append((line, value))
+    return [merge(records, split=part.name) for records in groups.values()]
 
 
 def finite_number(text: str | None, source: str | Path, item: str, what: str) -> float:

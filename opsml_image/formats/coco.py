@@ -42,6 +42,7 @@ from opsml_image.formats.base import (
     Report,
     image_size,
     paused_gc,
+    readable_annotations,
     staged_folder,
     write_folder,
 )
@@ -103,7 +104,7 @@ def _split_coco(dataset: ImageDataset, split: str | None, refusals: Refusals) ->
     def size(annotation: ImageAnnotation) -> tuple[int, int] | str:
         return image_size(annotation, part.directory / annotation.file_name)
 
-    annotations = list(dataset.annotations(part.name).values())
+    annotations = readable_annotations(part, refusals)
     data = to_coco(annotations, names, meta, size=size, refusals=refusals)
     return data, len(data["annotations"])
 

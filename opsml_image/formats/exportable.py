@@ -18,7 +18,7 @@ from typing import Any
 
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
-from opsml_image.formats.base import FormatError, Refusals
+from opsml_image.formats.base import FormatError, Refusals, readable_annotations
 from opsml_image.images import ImageInfo, probe
 from opsml_image.rules import box_outside_problem
 
@@ -66,7 +66,8 @@ def export_images(
     except KeyError as error:
         raise refusals.error(None, str(error.args[0])) from None
     for part in parts:
-        for (_, file_name), view in dataset.annotations(part.name).items():
+        for view in readable_annotations(part, refusals):
+            file_name = view.file_name
             item = f"{part.name}/{file_name}"
             if view.dropped_boxes:
                 refusals.refuse(item, f"{view.dropped_boxes} malformed box(es) in {part.metadata_label}")

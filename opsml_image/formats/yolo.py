@@ -37,6 +37,7 @@ from opsml_image.formats.base import (
     Report,
     image_size,
     place_file,
+    readable_annotations,
     staged_folder,
     write_folder,
 )
@@ -126,7 +127,7 @@ def export(
         for part in parts:
             yolo_split = _TO_YOLO[part.name]
             config[yolo_split] = f"images/{yolo_split}"
-            annotations = list(dataset.annotations(part.name).values())
+            annotations = readable_annotations(part, refusals)
             renamed = _unique_labels(yolo_split, [a.file_name for a in annotations])
             for annotation in annotations:
                 lines = _label_lines(annotation, part.directory / annotation.file_name, names, refusals)

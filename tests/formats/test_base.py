@@ -136,3 +136,33 @@ def test_image_size_prefers_the_recorded_size(tmp_path, make_image):
     assert image_size(ImageAnnotation("a.png"), path) == (30, 20)
     assert image_size(ImageAnnotation("a.png", extra={"width": 7, "height": 5}), tmp_path / "gone.png") == (7, 5)
     assert "not found" in str(image_size(ImageAnnotation("gone.png"), tmp_path / "gone.png"))
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "voc", "cvat", "labelstudio"])
+def test_exports_refuse_unreadable_metadata_lines_by_number(tmp_path: Path, fmt: str):
+    """A broken line (bad JSON, a NUL, a lone surrogate) is never left out silently: it stops the export,
+    or with skip_invalid is listed with its line number."""
+    import importlib
+
+    from PIL import Image
+
+    from opsml_image.dataset import ImageDataset
+    from opsml_image.formats.base import FormatError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (32, 24)).save(data / "a.png")
+    (data / "categories.json").write_text('["thing"]')
+    (data / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "objects": {"bbox": [[1.0, 1.0, 4.0, 4.0]], "categories": [0]}}\n'
+        '{"file_name": "b\\u0000.png"}\n'
+        "{broken\n"
+    )
+    module = importlib.import_module(f"opsml_image.formats.{fmt}")
+    dest = tmp_path / ("out.json" if fmt == "coco" else "out")
+    with pytest.raises(FormatError, match=r"metadata.jsonl:2"):
+        module.export(ImageDataset(image_dir=data), dest)
+    report = module.export(ImageDataset(image_dir=data), tmp_path / ("again.json" if fmt == "coco" else "again"),
+                           skip_invalid=True)  # fmt: skip
+    assert sorted(s.item for s in report.skipped) == ["metadata.jsonl:2", "metadata.jsonl:3"]
+    assert report.images == 1
