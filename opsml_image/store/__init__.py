@@ -42,7 +42,7 @@ connection per store is shared by threads under a lock.
 """
 
 from opsml_image.store.editing import Change
-from opsml_image.store.errors import Key, StaleEdit, StoreError
+from opsml_image.store.errors import Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flusher import AutoFlusher
 from opsml_image.store.rows import ImageRow
@@ -55,6 +55,7 @@ __all__ = [
     "Change",
     "ImageRow",
     "StaleEdit",
+    "StillIndexing",
     "StoreError",
     "AutoFlusher",
     "store_path",

@@ -10,6 +10,15 @@ class StoreError(RuntimeError):
     """The working store cannot be opened or used (bad URI, unreachable server, newer schema, busy flush)."""
 
 
+class StillIndexing(StoreError):
+    """An edit arrived while the folder's first index is under way (it is refused; try again after it)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        so_far = f" ({done:,} of {total:,} images so far)" if total else ""
+        super().__init__(f"the dataset is still being indexed{so_far}; save again when it is done")
+
+
 class StaleEdit(RuntimeError):
     """The image changed since the editor read it (another reviewer saved first)."""
 

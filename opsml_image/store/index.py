@@ -21,9 +21,9 @@ from sqlalchemy.engine import Connection
 from opsml_image import rules
 from opsml_image.annotation import merge
 from opsml_image.dataset import ImageDataset
-from opsml_image.store.rows import ImageRow, dumps, row_of
-from opsml_image.store.schema import Scope, bulk_insert, read_meta, write_meta
-from opsml_image.store.stats import load_totals
+from opsml_image.store.rows import ImageRow, dumps, row_category_rows, row_of
+from opsml_image.store.schema import CATEGORY_TOTAL, Scope, bulk_insert, read_meta, upsert, write_meta
+from opsml_image.store.stats import bump_image_totals, load_totals
 
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -118,6 +118,17 @@ def read_folder(dataset: ImageDataset, scope: Scope) -> list[ImageRow]:
 def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     """Replace the dataset's index with freshly read rows, keeping versions (bumped where the content changed;
     a deleted record's image continues from its tombstone's version)."""
+    versioned = with_versions(conn, scope, rows)
+    conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), {"d": scope.dataset})
+    _insert_rows(conn, scope, versioned)
+    _settle_tombstones(conn, scope)
+    load_totals(conn, scope, versioned)
+    _analyze(conn)
+
+
+def with_versions(conn: Connection, scope: Scope, rows: list[ImageRow]) -> list[ImageRow]:
+    """``rows`` with the versions they continue from: an indexed image's (bumped where its content changed),
+    else its tombstone's plus one, else 1."""
     d = {"d": scope.dataset}
     old: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
     fields = "version, caption, categories, boxes, extra, has_record"
@@ -141,10 +152,110 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
             versioned.append(r._replace(version=tombs[key] + 1))
         else:
             versioned.append(r)
-    conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), d)
-    bulk_insert(
-        conn, "store_image", ("dataset", *_LOAD_FIELDS), [(scope.dataset, *r[:-1]) for r in versioned]
+    return versioned
+
+
+# ---------------------------------------------------------------------------------- a first index in chunks
+# A first index commits its rows in chunks, in key order, so readers see a growing prefix of the final
+# index (its first page as soon as the first chunk is in). The ``indexing`` meta key holds ``[done, total]``
+# meanwhile; the stamps are saved with the last chunk, so an interrupted index runs again on the next sync.
+
+INDEXING = "indexing"
+
+
+def first_index_due(conn: Connection, scope: Scope) -> bool:
+    """True before the folder's first complete index: no stamps yet, or an index was interrupted."""
+    return read_meta(conn, scope, INDEXING) is not None or not stored_stamps(conn, scope)
+
+
+def indexing(conn: Connection, scope: Scope) -> tuple[int, int] | None:
+    """``(rows committed, rows in all)`` while a first index is under way (total 0 while reading the
+    folder); None otherwise."""
+    value = read_meta(conn, scope, INDEXING)
+    if value is None:
+        return None
+    done, total = orjson.loads(value)
+    return int(done), int(total)
+
+
+def set_indexing(conn: Connection, scope: Scope, done: int, total: int) -> None:
+    write_meta(conn, scope, INDEXING, dumps([done, total]))
+
+
+def in_key_order(conn: Connection, rows: list[ImageRow]) -> list[ImageRow]:
+    """``rows`` in the order pages list them: split order, then file name as the database compares text
+    (PostgreSQL sorts by its collation, which need not be Python's code-point order)."""
+    if conn.dialect.name != "postgresql":
+        return sorted(rows, key=lambda r: (r.split_order, r.file_name))
+    by_name = {(r.split_order, r.file_name): r for r in rows}
+    ordered: list[ImageRow] = []
+    for order in sorted({r.split_order for r in rows}):
+        names = [n for o, n in by_name if o == order]
+        found = conn.execute(
+            sa.text("SELECT n FROM unnest(CAST(:names AS text[])) AS n ORDER BY n"), {"names": names}
+        )
+        ordered.extend(by_name[(order, n)] for (n,) in found)
+    return ordered
+
+
+def start_chunks(conn: Connection, scope: Scope, total: int) -> None:
+    """Empty the dataset's rows, category rows and totals (a first index, or the rest of an interrupted
+    one) and mark ``0 of total`` done."""
+    d = {"d": scope.dataset}
+    for table in ("store_image", "store_image_category", "store_category_total", "store_image_total"):
+        conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
+    set_indexing(conn, scope, 0, total)
+
+
+def append_chunk(conn: Connection, scope: Scope, rows: list[ImageRow], done: int, total: int) -> None:
+    """Add a chunk of (versioned, key-ordered) rows with their category rows and totals; ``done`` rows
+    are in after it."""
+    _insert_rows(conn, scope, rows)
+    _add_totals(conn, scope, rows)
+    set_indexing(conn, scope, done, total)
+    if done == len(rows):  # the first chunk: statistics, or the PostgreSQL planner misjudges the pages
+        _analyze(conn)
+
+
+def finish_chunks(conn: Connection, scope: Scope, found: dict[str, Any]) -> None:
+    """End a chunked index: settle the tombstones, save the stamps, drop the ``indexing`` mark."""
+    _settle_tombstones(conn, scope)
+    save_stamps(conn, scope, found)
+    conn.execute(
+        sa.text("DELETE FROM store_meta WHERE dataset = :d AND key = :k"), {"d": scope.dataset, "k": INDEXING}
     )
+    _analyze(conn)
+
+
+def _insert_rows(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
+    bulk_insert(conn, "store_image", ("dataset", *_LOAD_FIELDS), [(scope.dataset, *r[:-1]) for r in rows])
+
+
+def _add_totals(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
+    """Add the category rows and the totals of new ``rows`` to the kept ones."""
+    category_rows: list[tuple[int, int, str, int, int, int]] = []
+    per_category: dict[int, list[int]] = {}
+    images: dict[tuple[int, int], int] = {}
+    for r in rows:
+        slot = (r.split_order, r.annotated)
+        images[slot] = images.get(slot, 0) + 1
+        for category, (n, t) in row_category_rows(r).items():
+            category_rows.append((scope.dataset, r.split_order, r.file_name, category, n, t))
+            total = per_category.setdefault(category, [0, 0])
+            total[0] += n
+            total[1] += 1
+    columns = ("dataset", "split_order", "file_name", "category", "n_boxes", "tagged")
+    bulk_insert(conn, "store_image_category", columns, category_rows)
+    totals = [
+        {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
+        for c, (n, i) in sorted(per_category.items())
+    ]
+    upsert(conn, CATEGORY_TOTAL, totals, ["dataset", "category"], ["n_boxes", "images"])
+    bump_image_totals(conn, scope, images)
+
+
+def _settle_tombstones(conn: Connection, scope: Scope) -> None:
+    d = {"d": scope.dataset}
     conn.execute(  # the images indexed again continue from their tombstone's version
         sa.text(
             "DELETE FROM store_tombstone WHERE dataset = :d AND EXISTS (SELECT 1 FROM store_image i WHERE "
@@ -154,7 +265,9 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
         d,
     )
     conn.execute(sa.text("UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d"), d)
-    load_totals(conn, scope, versioned)
+
+
+def _analyze(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":  # fresh statistics, or the planner walks 100k rows for a page
         for table in ("store_image", "store_image_category", "store_tombstone"):
             conn.exec_driver_sql(f"ANALYZE {table}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.registry.locks import named_lock
 from opsml_image.store import editing, index, issues, reading, stats
 from opsml_image.store.editing import Change
-from opsml_image.store.errors import Key, StaleEdit, StoreError
+from opsml_image.store.errors import Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flush import flush_split, pending_splits
 from opsml_image.store.schema import (
@@ -43,6 +44,11 @@ from opsml_image.validation import Issue, ValidationReport
 SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
 #: How long a flush or re-index waits for another process's flush of the same folder.
 FLUSH_WAIT_SECONDS = 300.0
+#: Rows per transaction of a first index (readers see the index grow by this much).
+INDEX_CHUNK = 5000
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: how far an index is; it may raise to stop the index (it runs again later)."""
 
 Edit = tuple[Key, ImageAnnotation | None, int]
 """One edit of :meth:`WorkStore.edit_many`: ``(key, annotation or None to remove the record, version)``."""
@@ -117,19 +123,30 @@ class WorkStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def sync(self, force: bool = False) -> bool:
+    def sync(self, force: bool = False, progress: Progress | None = None) -> bool:
         """Index the folder when its metadata files (or split folders) changed since the last index.
 
         Pending edits are flushed first, so nothing is lost. Returns True when it re-indexed. Images added
         in nested sub-folders are only seen with ``force=True`` (only the split folders' own stamps are kept).
+
+        A first index (or the rest of an interrupted one) commits its rows in chunks of :data:`INDEX_CHUNK`
+        in key order, calling ``progress(done, total)`` after each: readers see the images indexed so far
+        and :meth:`indexing` says how far it is; saves are refused meanwhile (:class:`StillIndexing`). The
+        stamps are saved last, so an interrupted index runs again on the next sync. A re-index of an indexed
+        folder stays one transaction: it replaces rows that have versions and maybe edits, and readers keep
+        the old index until the new one is complete.
         """
         with self._flush_lock():
             for _ in range(3):
                 self._flush_locked()
                 found = index.stamps(self.dataset)
                 with self._read() as conn:
-                    if not force and index.stored_stamps(conn, self.scope) == found:
+                    first = index.first_index_due(conn, self.scope)
+                    if not force and not first and index.stored_stamps(conn, self.scope) == found:
                         return False
+                if first:
+                    self._index_in_chunks(found, progress)
+                    return True
                 rows = index.read_folder(self.dataset, self.scope)
                 with self._write() as conn:
                     lock_dataset(conn, self.scope, exclusive=True)
@@ -139,6 +156,39 @@ class WorkStore:
                     index.save_stamps(conn, self.scope, found)
                 return True
         raise StoreError("the store kept receiving edits while indexing; try again")
+
+    def indexing(self) -> tuple[int, int] | None:
+        """``(images indexed, images in all)`` while a first index is under way (``total`` is 0 while the
+        folder is being read); None when the index is complete."""
+        with self._read() as conn:
+            return index.indexing(conn, self.scope)
+
+    def _index_in_chunks(self, found: dict[str, Any], progress: Progress | None) -> None:
+        """The first index, committed chunk by chunk in key order (see :meth:`sync`)."""
+        with self._write() as conn:
+            lock_dataset(conn, self.scope, exclusive=True)
+            index.set_indexing(conn, self.scope, 0, 0)  # saves are refused from here on
+        if progress is not None:
+            progress(0, 0)
+        rows = index.read_folder(self.dataset, self.scope)
+        total = len(rows)
+        with self._write() as conn:
+            lock_dataset(conn, self.scope, exclusive=True)
+            rows = index.with_versions(conn, self.scope, index.in_key_order(conn, rows))
+            index.start_chunks(conn, self.scope, total)
+        if progress is not None:
+            progress(0, total)
+        for start in range(0, total, INDEX_CHUNK):
+            chunk = rows[start : start + INDEX_CHUNK]
+            with self._write() as conn:
+                lock_dataset(conn, self.scope, exclusive=True)
+                index.append_chunk(conn, self.scope, chunk, start + len(chunk), total)
+            if progress is not None:
+                progress(start + len(chunk), total)
+            time.sleep(0.001)  # let a waiting reader (the page being drawn) take the store's lock
+        with self._write() as conn:
+            lock_dataset(conn, self.scope, exclusive=True)
+            index.finish_chunks(conn, self.scope, found)
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -259,6 +309,7 @@ class WorkStore:
         try:
             with self._write() as conn:
                 lock_dataset(conn, self.scope, exclusive=False)
+                self._refuse_while_indexing(conn)
                 editing.lock_rows(conn, self.scope, [key for key, _, _ in edits])
                 return [
                     editing.edit(conn, self.scope, self.dataset, key, after, version, action, user)
@@ -280,6 +331,7 @@ class WorkStore:
         restored: list[ImageAnnotation] = []
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=False)
+            self._refuse_while_indexing(conn)
             for change_id in sorted(change_ids, reverse=True):
                 change = editing.change(conn, self.scope, change_id)
                 editing.edit(
@@ -316,6 +368,7 @@ class WorkStore:
         wanted = list(dict.fromkeys(names))
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=False)
+            self._refuse_while_indexing(conn)
             known = {
                 name: on_disk
                 for name, on_disk in conn.execute(
@@ -374,6 +427,7 @@ class WorkStore:
         """Store a validation report: its issue rows and per-image error/warning counts (``has_errors``)."""
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=False)
+            self._refuse_while_indexing(conn)
             issues.store_report(conn, self.scope, report)
 
     def issues(self, code: str | None = None, offset: int = 0, limit: int = 100) -> list[Issue]:
@@ -467,6 +521,12 @@ class WorkStore:
             busy=busy,
         )
 
+    def _refuse_while_indexing(self, conn: Connection) -> None:
+        """:class:`StillIndexing` while a first index is under way (its chunks would not see the edit)."""
+        under_way = index.indexing(conn, self.scope)
+        if under_way is not None:
+            raise StillIndexing(*under_way)
+
     def _stale_of(self, edits: Sequence[Edit]) -> StaleEdit:
         """The StaleEdit to report when a concurrent writer won a race the version check could not see."""
         with self._read() as conn:
@@ -478,4 +538,4 @@ class WorkStore:
         return StaleEdit(key, expected, expected + 1)
 
 
-__all__ = ["SPLIT_ORDER", "Change", "StaleEdit", "WorkStore", "store_path", "store_url"]
+__all__ = ["SPLIT_ORDER", "Change", "StaleEdit", "StillIndexing", "WorkStore", "store_path", "store_url"]

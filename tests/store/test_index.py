@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from conftest import write_image
 from opsml_image import config
+from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import ImageDataset
-from opsml_image.store import Filter, WorkStore, store_path
+from opsml_image.store import Filter, StillIndexing, WorkStore, store_path, workstore
 
 MIXED_LINES = [
     b'{"file_name": "a.png", "caption": "", "categories": [2, 0], "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1]}}\n',
@@ -107,7 +111,9 @@ def test_folders_share_one_database_keyed_by_dataset(tmp_path: Path, store_uri: 
         second.add_images("train", ["f.png"])  # the SQLite file holds two datasets: pages stay apart
         assert first.keys(Filter(), 0, 100) == [k for k in second.keys(Filter(), 0, 100) if k[1] != "f.png"]
         assert len(second.page(Filter(), 0, 100)) == 8 and len(first.page(Filter(), 0, 100)) == 7
-        assert first.position(("validation", "v1.png")) == 5 and second.position(("validation", "v1.png")) == 6
+        assert (
+            first.position(("validation", "v1.png")) == 5 and second.position(("validation", "v1.png")) == 6
+        )
         assert first.neighbor(("train", "e.png")) == ("validation", "v1.png")
         assert second.neighbor(("train", "e.png")) == ("train", "f.png")
 
@@ -156,3 +162,86 @@ def test_a_store_that_cannot_be_opened_says_why(dataset: ImageDataset, uri: str,
 
     with pytest.raises(StoreError, match=message):
         WorkStore.open(dataset, uri)
+
+
+# ------------------------------------------------------------------------------------------ a first index in chunks
+
+# Names whose order differs between code points and a linguistic collation ("B" < "a" in code points).
+CHUNK_NAMES = ["B.png", "a.png", "a_b.png", "ab.png", "Z-1.png", "z.png", "é.png", "e.png", "10.png", "9.png"]
+
+
+def chunked_folder(root: Path) -> ImageDataset:
+    """train: the CHUNK_NAMES (every other one with a box, the last two without a record); test: two more."""
+    lines = []
+    for i, name in enumerate(CHUNK_NAMES):
+        write_image(root / "train" / name, size=(8, 8))
+        if i < len(CHUNK_NAMES) - 2:
+            boxes = {"objects": {"bbox": [[0, 0, 2, 2]], "categories": [i % 3]}} if i % 2 else {}
+            lines.append(orjson.dumps({"file_name": name, "caption": f"c{i}", **boxes}) + b"\n")
+    (root / "train" / "metadata.jsonl").write_bytes(b"".join(lines))
+    for name in ("t1.png", "t0.png"):
+        write_image(root / "test" / name, size=(8, 8))
+    (root / "test" / "metadata.jsonl").write_bytes(b'{"file_name": "t1.png"}\n')
+    return ImageDataset(image_dir=root)
+
+
+def test_a_first_index_commits_a_growing_prefix_in_key_order(
+    tmp_path: Path, new_store_uri: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = chunked_folder(tmp_path / "chunks")
+    with WorkStore.open(dataset, new_store_uri()) as reference:  # one chunk: the index as it ends up
+        reference.sync()
+        final_keys = reference.keys(Filter(), 0, 100)
+        final_page = reference.page(Filter(), 0, 100)
+        final_counts = (
+            reference.progress(),
+            reference.category_counts(),
+            reference.count(Filter(split="test")),
+        )
+    monkeypatch.setattr(workstore, "INDEX_CHUNK", 3)
+    seen: list[tuple[int, int]] = []
+    with WorkStore.open(dataset, new_store_uri()) as store:
+
+        def progress(done: int, total: int) -> None:
+            seen.append((done, total))
+            assert store.indexing() == (done, total)
+            assert store.count() == done and store.progress()[1] == done
+            assert store.keys(Filter(), 0, 100) == final_keys[:done]  # a prefix of the final order
+            assert store.page(Filter(), 0, 2) == final_page[: min(done, 2)]
+            with pytest.raises(StillIndexing, match="still being indexed"):
+                store.save(ImageAnnotation(file_name="a.png", split="train", caption="x"), 1)
+
+        assert store.sync(progress=progress) is True
+        assert seen == [(0, 0), (0, 12), (3, 12), (6, 12), (9, 12), (12, 12)]
+        assert store.indexing() is None
+        assert store.keys(Filter(), 0, 100) == final_keys and store.page(Filter(), 0, 100) == final_page
+        counts = (store.progress(), store.category_counts(), store.count(Filter(split="test")))
+        assert counts == final_counts
+        assert store.sync() is False  # the stamps were saved at the end
+        annotation = store.get("train", "a.png")
+        assert annotation is not None
+        assert store.save(replace(annotation, caption="edited"), store.version("train", "a.png")) == 2
+
+
+def test_an_interrupted_first_index_runs_again_on_the_next_sync(
+    tmp_path: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = chunked_folder(tmp_path / "chunks")
+    monkeypatch.setattr(workstore, "INDEX_CHUNK", 4)
+
+    def stop_after_one_chunk(done: int, total: int) -> None:
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with WorkStore.open(dataset, store_uri) as store:
+        with pytest.raises(KeyboardInterrupt):
+            store.sync(progress=stop_after_one_chunk)
+        assert store.indexing() == (4, 12) and store.count() == 4
+        with pytest.raises(StillIndexing, match=r"4 of 12 images"):
+            store.delete("train", "B.png", 1)
+    with WorkStore.open(dataset, store_uri) as again:  # the next open finds it unfinished
+        assert again.indexing() == (4, 12)
+        assert again.sync() is True and again.indexing() is None
+        assert again.count() == 12 and again.progress() == (4, 12)
+        assert {again.version(*key) for key in again.keys(Filter(), 0, 100)} == {1}
+        assert again.sync() is False
