@@ -157,6 +157,11 @@ class WorkStore:
                 return True
         raise StoreError("the store kept receiving edits while indexing; try again")
 
+    def first_index_due(self) -> bool:
+        """True until the folder's first index is complete (none yet, or one was interrupted)."""
+        with self._read() as conn:
+            return index.first_index_due(conn, self.scope)
+
     def indexing(self) -> tuple[int, int] | None:
         """``(images indexed, images in all)`` while a first index is under way (``total`` is 0 while the
         folder is being read); None when the index is complete."""

@@ -36,12 +36,15 @@ def validation_status(ws: Workspace) -> str | None:
         return None
     if job.error:
         return f"{job.error}. Run it on the Validate page."
+    if job.running and ws.indexing is not None and ws.indexing.running:
+        return "Checking the dataset for errors: once it is indexed"
     if job.running:
         return f"Checking the dataset for errors: {job.fraction():.0%}"
     return None
 
 
 def _validate(ws: Workspace, job: BackgroundJob, rounds: int, delay: float) -> None:
+    ws.wait_indexed(job)  # a first index in the background comes first
     job.pause(delay)
     stored = validate.last_verdict(ws)
     if stored is not None and validate.is_current(ws, stored):

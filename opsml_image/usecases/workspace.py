@@ -20,11 +20,16 @@ __all__ = [
     "Summary",
     "describe",
     "folder_problem",
+    "indexing_status",
     "open_workspace",
     "summary",
 ]
 
 log = logging.getLogger("opsml_image.workspace")
+
+#: Metadata bytes above which :func:`open_workspace` runs a first index in the background (about 10,000
+#: records, indexed in about a quarter of a second: smaller folders are ready before the page is drawn).
+BACKGROUND_INDEX_BYTES = 1_000_000
 
 
 class UserError(Exception):
@@ -41,17 +46,28 @@ class Workspace:
     flusher: AutoFlusher
     #: The full validation started in the background when the folder opened (``usecases.checking``).
     validation: BackgroundJob | None = field(default=None, compare=False)
+    #: The folder's first index when it runs in the background (:func:`open_workspace`), else None.
+    indexing: BackgroundJob | None = field(default=None, compare=False)
     #: Guards starting :attr:`validation` once.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def close(self) -> None:
-        """Stop the background validation, write pending edits, stop the flusher, close the store."""
+        """Stop the background index and validation, write the edits, stop the flusher, close the store."""
         try:
-            if self.validation is not None:
-                self.validation.stop()
+            for job in (self.indexing, self.validation):
+                if job is not None:
+                    job.stop()
             self.flusher.stop()
         finally:
             self.store.close()
+
+    def wait_indexed(self, job: BackgroundJob) -> None:
+        """Called by background ``job`` work that needs the complete index: wait for the background index
+        (:class:`JobStopped` when ``job`` is stopped meanwhile); UserError when the index failed."""
+        while self.indexing is not None and self.indexing.running:
+            job.pause(0.1)
+        if self.indexing is not None and self.indexing.error:
+            raise UserError(self.indexing.error)
 
 
 class JobStopped(Exception):
@@ -173,8 +189,14 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
-def open_workspace(path: Path, flush_delay: float = 2.0) -> Workspace:
-    """Open the dataset in ``path`` with its store (indexed now) and an autoflusher; UserError if it can't."""
+def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None = None) -> Workspace:
+    """Open the dataset in ``path`` with its store (indexed) and an autoflusher; UserError if it can't.
+
+    A first index runs in a :class:`BackgroundJob` (:attr:`Workspace.indexing`) when ``background`` is True,
+    or (``None``) when the metadata files hold more than :data:`BACKGROUND_INDEX_BYTES`: this returns at
+    once and readers see the images indexed so far (:func:`indexing_status`). Otherwise, and for a
+    re-index of a changed folder, it indexes before returning.
+    """
     path = Path(path).expanduser().resolve()
     problem = folder_problem(path)
     if problem:
@@ -185,11 +207,45 @@ def open_workspace(path: Path, flush_delay: float = 2.0) -> Workspace:
     except (ValueError, OSError) as error:
         raise UserError(f"The dataset in {path} cannot be opened: {describe(error)}") from error
     try:
-        store.sync()
+        due = store.first_index_due()
+        if background is None:
+            background = _metadata_bytes(dataset) > BACKGROUND_INDEX_BYTES
+        background = background and due
+        if not background:
+            store.sync()
     except BaseException:
         store.close()
         raise
-    return Workspace(path, dataset, store, AutoFlusher(store, delay=flush_delay))
+    ws = Workspace(path, dataset, store, AutoFlusher(store, delay=flush_delay))
+    if background:
+        ws.indexing = BackgroundJob(f"Indexing {path.name}", lambda job: _index(store, job)).start()
+    return ws
+
+
+def indexing_status(ws: Workspace) -> tuple[str, float] | None:
+    """While the folder's first index runs (here or in another server): a line for the page ("Indexing the
+    dataset: n of N images") and how far it is (0.0 to 1.0); its failure as text; None when it is done."""
+    job = ws.indexing
+    if job is not None and job.error:
+        return f"{job.error}. Reopen the folder to try again.", 1.0
+    state = ws.store.indexing()
+    if state is None:
+        return None
+    done, total = state
+    if not total:
+        return "Indexing the dataset: reading the metadata files and image folders...", 0.0
+    return f"Indexing the dataset: {done:,} of {total:,} images", done / total
+
+
+def _index(store: WorkStore, job: BackgroundJob) -> None:
+    store.sync(progress=job.report)
+
+
+def _metadata_bytes(dataset: ImageDataset) -> int:
+    """The size of the dataset's metadata files (what a first index reads)."""
+    sizes = (split.metadata_path.stat().st_size for split in dataset.splits.values()
+             if split.metadata_path.is_file())  # fmt: skip
+    return sum(sizes)
 
 
 def summary(ws: Workspace) -> Summary:
