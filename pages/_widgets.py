@@ -20,7 +20,7 @@ from opsml_image.auth import Action, Forbidden, User, can
 from opsml_image.store import Key
 from opsml_image.usecases import access
 from opsml_image.usecases.export import export_split
-from opsml_image.usecases.workspace import UserError, Workspace, describe, summary
+from opsml_image.usecases.workspace import UserError, Workspace, describe, indexing_status, summary
 from pages import _session as session
 from pages._legacy import leave_legacy_pages
 
@@ -104,7 +104,41 @@ def run_page(body: Callable[[Workspace], None], what: str) -> None:
     """Run a page body with this session's workspace, showing a readable error when there is none."""
     leave_legacy_pages()
     with guard(what):
-        body(session.workspace())
+        ws = session.workspace()
+        indexing_banner(ws)
+        body(ws)
+
+
+#: Session state key: the images indexed when the page last ran in full (while a first index runs).
+INDEXED_SEEN = "opsml_indexed_seen"
+
+
+def indexing_banner(ws: Workspace) -> None:
+    """While the folder's first index runs: "Indexing the dataset: n of N images" above the page, which
+    runs again once its first images are in and when the index is complete; its failure, with a retry."""
+    status = indexing_status(ws)
+    if status is None:
+        return
+    if ws.indexing is not None and ws.indexing.error:
+        st.error(plain(status[0]), icon=":material/error:")
+        if st.button("Index again", icon=":material/refresh:", key="index_again"):
+            session.reopen_workspace(ws.path)
+            st.rerun()
+        return
+    state = ws.store.indexing()
+    st.session_state[INDEXED_SEEN] = state[0] if state else 0
+    indexing_progress(ws)
+
+
+@st.fragment(run_every=1.0)
+def indexing_progress(ws: Workspace) -> None:
+    """The index's progress, each second; the page runs again when its first images or all are in."""
+    status = indexing_status(ws)
+    state = ws.store.indexing()
+    if status is None or (st.session_state.get(INDEXED_SEEN) == 0 and state is not None and state[0] > 0):
+        st.rerun()
+    if status is not None:
+        st.progress(status[1], text=plain(status[0]))
 
 
 # ------------------------------------------------------------------------------------------ sidebar
@@ -127,13 +161,15 @@ def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = 
         except Exception as error:  # noqa: BLE001
             st.error(f"Counts unavailable: {plain(describe(error))}")
             return
+        partial = ws.store.indexing() is not None
         cols = st.columns(2)
-        cols[0].metric("Images", f"{counts.images:,}")
+        cols[0].metric("Images so far" if partial else "Images", f"{counts.images:,}",
+                       help="The dataset is still being indexed." if partial else None)  # fmt: skip
         cols[1].metric("Classes", f"{counts.classes:,}")
         st.caption(plain(" · ".join(f"{name}: {n:,}" for name, n in counts.splits.items())))
         st.progress(
             counts.annotated / counts.images if counts.images else 0.0,
-            text=f"{counts.annotated:,} of {counts.images:,} annotated",
+            text=f"{counts.annotated:,} of {counts.images:,} annotated" + (" so far" if partial else ""),
         )
         if st.button("Save metadata.jsonl now", icon=":material/save:", key="sidebar_flush", width="stretch"):
             try:
@@ -263,7 +299,5 @@ def image_history(ws: Workspace, user: User | None, key: Key) -> None:
     if not rows:
         st.caption("No changes recorded for this image yet.")
         return
-    frame = pd.DataFrame(
-        [{"when": r.at, "who": r.user, "action": r.action, "what": r.what} for r in rows]
-    )
+    frame = pd.DataFrame([{"when": r.at, "who": r.user, "action": r.action, "what": r.what} for r in rows])
     st.dataframe(frame, hide_index=True, width="stretch")

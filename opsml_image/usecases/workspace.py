@@ -227,7 +227,7 @@ def indexing_status(ws: Workspace) -> tuple[str, float] | None:
     dataset: n of N images") and how far it is (0.0 to 1.0); its failure as text; None when it is done."""
     job = ws.indexing
     if job is not None and job.error:
-        return f"{job.error}. Reopen the folder to try again.", 1.0
+        return f"{job.error}.", 1.0
     state = ws.store.indexing()
     if state is None:
         return None

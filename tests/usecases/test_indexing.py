@@ -149,7 +149,7 @@ def test_a_failed_index_is_readable_text(data: Path, monkeypatch: pytest.MonkeyP
         assert ws.indexing is not None and ws.indexing.wait(30)
         assert ws.indexing.error == "Indexing data failed: disk on fire"
         assert indexing_status(ws) == (
-            "Indexing data failed: disk on fire. Reopen the folder to try again.",
+            "Indexing data failed: disk on fire.",
             1.0,
         )
         validation = checking.start_validation(ws, delay=0)
