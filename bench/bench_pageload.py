@@ -16,6 +16,7 @@ thread's JavaScript and task time. Goals: first load <= 1.5x the floor, Next <= 
 <= 500 ms.
 
     python bench/bench_pageload.py [--images 2000] [--large 20000] [--rounds 5] [--photos 6]
+    python bench/bench_pageload.py --cold-only --images 2000 --large 100000   # the cold first visits alone
 
 Datasets are made once under ``bench/out/`` (one small JPEG hard-linked N times, as bench_browse.py does);
 ``--large 100000`` is the issue's size (about 2 minutes to make, then ~10 MB of metadata).
@@ -292,7 +293,13 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=20000, help="images of the large dataset (0: none)")
     parser.add_argument("--photos", type=int, default=6, help="4000x3000 photos for Next (0: none)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--cold-only", action="store_true", help="only the cold first visit of each dataset (and its index)"
+    )
     args = parser.parse_args()
+    if args.cold_only:
+        cold_only([n for n in (args.images, args.large) if n])
+        return
 
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -365,6 +372,43 @@ def main() -> None:
             nexts, _ = next_and_draw(browser, start, min(args.rounds, args.photos - 1), False)
             show("Next, 4000x3000 photo", nexts, 300)
         print(f"\nserver logs: {logs} (removed at exit)")
+
+
+INDEXING_SHOWN = "() => document.body.innerText.includes('Indexing the dataset')"
+
+
+def cold_only(sizes: list[int]) -> None:
+    """The cold first visit of each dataset, alone: a server just started on a folder never indexed (a fresh
+    home), Browse loaded until its first page of tiles is shown; then until the index is complete (the
+    page no longer says "Indexing the dataset"), and whether the first page came while it was indexing."""
+    from playwright.sync_api import sync_playwright
+
+    data = {n: small_dataset(n) for n in sizes}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for n, path in data.items():
+                with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+                    home, logs = Path(scratch) / "home", Path(scratch) / "logs"
+                    home.mkdir()
+                    logs.mkdir()
+                    with serve("app.py", home, logs, ["--data-dir", str(path)]) as server:
+                        context = browser.new_context(viewport=VIEWPORT)
+                        page = context.new_page()
+                        start = time.perf_counter()
+                        page.goto(server.url, wait_until="commit", timeout=TIMEOUT_MS)
+                        wait_images(min(48, n))(page)
+                        first = time.perf_counter() - start
+                        partial = bool(page.evaluate(INDEXING_SHOWN))
+                        done = f"() => !({INDEXING_SHOWN})()"
+                        page.wait_for_function(done, timeout=TIMEOUT_MS, polling=100)
+                        indexed = time.perf_counter() - start
+                        context.close()
+                    state = "while indexing" if partial else "after indexing"
+                    print(f"cold first visit {n:>7,}: first page {first:.2f} s ({state}); "
+                          f"index complete {indexed:.2f} s", flush=True)  # fmt: skip
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ def test_a_failed_index_says_why_and_indexes_again_on_request(
     monkeypatch.setattr(workspace_uc, "BACKGROUND_INDEX_BYTES", 0)
     monkeypatch.setattr(workstore.index, "read_folder", fails_once)
     at = open_app()
-    assert session.workspace().indexing.wait(30)
+    ws = session.workspace()
+    assert ws.indexing is not None and ws.indexing.wait(30)
+    assert ws.validation is not None and ws.validation.wait(30)  # it fails too: no index to validate
     at.run()
     assert "Indexing data failed: disk on fire." in [e.value.replace("\\", "") for e in at.error]
     at.button(key="index_again").click().run()
