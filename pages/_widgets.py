@@ -130,9 +130,10 @@ def indexing_banner(ws: Workspace) -> None:
     indexing_progress(ws)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=0.5)
 def indexing_progress(ws: Workspace) -> None:
-    """The index's progress, each second; the page runs again when its first images or all are in."""
+    """The index's progress, twice a second (one meta row read); the page runs again when its first
+    images or all are in."""
     status = indexing_status(ws)
     state = ws.store.indexing()
     if status is None or (st.session_state.get(INDEXED_SEEN) == 0 and state is not None and state[0] > 0):
