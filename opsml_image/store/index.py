@@ -1,18 +1,21 @@
 """Indexing a dataset folder: its stamps, its records and image files as :class:`ImageRow` s, the bulk load.
 
 :func:`read_folder` streams every split into rows; :func:`load` replaces the dataset's index with them
-(keeping versions, bumped where the content changed). The stamps (sizes and mtimes of the metadata files
-and split folders) tell :meth:`WorkStore.sync <opsml_image.store.WorkStore.sync>` whether the folder changed.
-Several records of one image are merged by :func:`opsml_image.annotation.merge` itself.
+(keeping versions, bumped where the content changed). A first index instead commits its rows in chunks in
+key order (:func:`start_chunks`, :func:`append_chunk`, :func:`finish_chunks`): :func:`scan_keys` finds
+every key quickly, the first chunk's rows are made alone (:func:`read_folder` with ``wanted``), so the first
+page is in long before the rest of the records are converted. The stamps (sizes and mtimes of the
+metadata files and split folders) tell :meth:`WorkStore.sync <opsml_image.store.WorkStore.sync>` whether
+the folder changed. Several records of one image are merged by :func:`opsml_image.annotation.merge` itself.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -28,6 +31,7 @@ from opsml_image.store.stats import bump_image_totals, load_totals
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
 _LOAD_FIELDS = tuple(f for f in ImageRow._fields if f != "id")
+T = TypeVar("T")
 
 
 def stat(path: Path, size: bool = True) -> list[int] | int | None:
@@ -77,8 +81,27 @@ def restamp_dirs(conn: Connection, scope: Scope, dataset: ImageDataset, splits: 
     save_stamps(conn, scope, stored)
 
 
-def read_folder(dataset: ImageDataset, scope: Scope) -> list[ImageRow]:
-    """Every split's records and image files as rows (version 1, clean).
+#: An image's place in the store: ``(split_order, file_name)``.
+RowKey = tuple[int, str]
+
+
+def scan_keys(dataset: ImageDataset, scope: Scope) -> list[RowKey]:
+    """The keys of every image :func:`read_folder` makes a row of, without making the rows (a fraction of
+    the time: records are parsed, not converted)."""
+    keys: list[RowKey] = []
+    for name in dataset.splits:
+        order = scope.order(name)
+        recorded = dict.fromkeys(item.record["file_name"] for item in dataset.iter_records(name))
+        keys += [(order, file_name) for file_name in recorded]
+        names = {posixpath.normpath(file_name.replace("\\", "/")) for file_name in recorded}
+        keys += [(order, relative) for _, relative in dataset.image_files(name) if relative not in names]
+    return keys
+
+
+def read_folder(
+    dataset: ImageDataset, scope: Scope, wanted: Callable[[RowKey], bool] | None = None
+) -> list[ImageRow]:
+    """Every split's records and image files as rows (version 1, clean); only the ``wanted`` keys if given.
 
     A clean record (the common case) becomes a row directly; a malformed one goes through
     :func:`~opsml_image.annotation.merge`. The images with several records are merged in a second pass
@@ -87,12 +110,16 @@ def read_folder(dataset: ImageDataset, scope: Scope) -> list[ImageRow]:
     rows: list[ImageRow] = []
     for name in dataset.splits:
         order = scope.order(name)
-        index: dict[str, int] = {}  # file_name -> its row, in this split
+        index: dict[str, int] = {}  # file_name -> its row in this split (-1: not wanted)
         repeated: set[str] = set()
         for item in dataset.iter_records(name):
             file_name = item.record["file_name"]
             if file_name in index:
-                repeated.add(file_name)
+                if index[file_name] >= 0:
+                    repeated.add(file_name)
+                continue
+            if wanted is not None and not wanted((order, file_name)):
+                index[file_name] = -1
                 continue
             index[file_name] = len(rows)
             quick = _quick_row(item.line, item.record, name, order)
@@ -108,8 +135,9 @@ def read_folder(dataset: ImageDataset, scope: Scope) -> list[ImageRow]:
         for _, relative in dataset.image_files(name):
             at = names.get(relative)
             if at is not None:
-                rows[at] = rows[at]._replace(on_disk=1)
-            else:
+                if at >= 0:
+                    rows[at] = rows[at]._replace(on_disk=1)
+            elif wanted is None or wanted((order, relative)):
                 rows.append(ImageRow(name, order, relative, None, None, "[]", "[]", "{}", 0, 0, "[]", None,
                                      None, has_record=0, on_disk=1))  # fmt: skip
     return rows
@@ -118,19 +146,23 @@ def read_folder(dataset: ImageDataset, scope: Scope) -> list[ImageRow]:
 def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     """Replace the dataset's index with freshly read rows, keeping versions (bumped where the content changed;
     a deleted record's image continues from its tombstone's version)."""
-    versioned = with_versions(conn, scope, rows)
+    rows = versioned(rows, known_versions(conn, scope))
     conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), {"d": scope.dataset})
-    _insert_rows(conn, scope, versioned)
+    _insert_rows(conn, scope, rows)
     _settle_tombstones(conn, scope)
-    load_totals(conn, scope, versioned)
+    load_totals(conn, scope, rows)
     _analyze(conn)
 
 
-def with_versions(conn: Connection, scope: Scope, rows: list[ImageRow]) -> list[ImageRow]:
-    """``rows`` with the versions they continue from: an indexed image's (bumped where its content changed),
-    else its tombstone's plus one, else 1."""
+Versions = tuple[dict[RowKey, tuple[int, tuple[Any, ...]]], dict[RowKey, int]]
+"""What new rows continue from: ``{key: (version, content)}`` of the indexed images and ``{key: version}`` of
+the tombstones."""
+
+
+def known_versions(conn: Connection, scope: Scope) -> Versions:
+    """The versions (and contents) of the images indexed now, and those of the tombstones."""
     d = {"d": scope.dataset}
-    old: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
+    old: dict[RowKey, tuple[int, tuple[Any, ...]]] = {}
     fields = "version, caption, categories, boxes, extra, has_record"
     for found in conn.execute(
         sa.text(f"SELECT split_order, file_name, {fields} FROM store_image WHERE dataset = :d"), d
@@ -142,17 +174,24 @@ def with_versions(conn: Connection, scope: Scope, rows: list[ImageRow]) -> list[
             sa.text("SELECT split_order, file_name, version FROM store_tombstone WHERE dataset = :d"), d
         )
     }
-    versioned: list[ImageRow] = []
+    return old, tombs
+
+
+def versioned(rows: list[ImageRow], known: Versions) -> list[ImageRow]:
+    """``rows`` with the versions they continue from: an indexed image's (bumped where its content changed),
+    else its tombstone's plus one, else 1."""
+    old, tombs = known
+    out: list[ImageRow] = []
     for r in rows:
         key = (r.split_order, r.file_name)
         if key in old:
             previous, content = old[key]
-            versioned.append(r._replace(version=previous + (content != r.content())))
+            out.append(r._replace(version=previous + (content != r.content())))
         elif key in tombs:
-            versioned.append(r._replace(version=tombs[key] + 1))
+            out.append(r._replace(version=tombs[key] + 1))
         else:
-            versioned.append(r)
-    return versioned
+            out.append(r)
+    return out
 
 
 # ---------------------------------------------------------------------------------- a first index in chunks
@@ -182,20 +221,24 @@ def set_indexing(conn: Connection, scope: Scope, done: int, total: int) -> None:
     write_meta(conn, scope, INDEXING, dumps([done, total]))
 
 
-def in_key_order(conn: Connection, rows: list[ImageRow]) -> list[ImageRow]:
-    """``rows`` in the order pages list them: split order, then file name as the database compares text
-    (PostgreSQL sorts by its collation, which need not be Python's code-point order)."""
+def in_key_order(conn: Connection, items: list[T], key: Callable[[T], RowKey]) -> list[T]:
+    """``items`` in the order pages list their keys: split order, then file name as the database compares
+    text (PostgreSQL sorts by its collation, which need not be Python's code-point order)."""
     if conn.dialect.name != "postgresql":
-        return sorted(rows, key=lambda r: (r.split_order, r.file_name))
-    by_name = {(r.split_order, r.file_name): r for r in rows}
-    ordered: list[ImageRow] = []
-    for order in sorted({r.split_order for r in rows}):
-        names = [n for o, n in by_name if o == order]
+        return sorted(items, key=key)
+    by_key = {key(item): item for item in items}
+    ordered: list[T] = []
+    for order in sorted({o for o, _ in by_key}):
+        names = [n for o, n in by_key if o == order]
         found = conn.execute(
             sa.text("SELECT n FROM unnest(CAST(:names AS text[])) AS n ORDER BY n"), {"names": names}
         )
-        ordered.extend(by_name[(order, n)] for (n,) in found)
+        ordered.extend(by_key[(order, n)] for (n,) in found)
     return ordered
+
+
+def row_key(row: ImageRow) -> RowKey:
+    return row.split_order, row.file_name
 
 
 def start_chunks(conn: Connection, scope: Scope, total: int) -> None:

@@ -27,6 +27,7 @@ from opsml_image.store.editing import Change
 from opsml_image.store.errors import Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flush import flush_split, pending_splits
+from opsml_image.store.rows import ImageRow
 from opsml_image.store.schema import (
     Scope,
     create_schema,
@@ -162,6 +163,18 @@ class WorkStore:
         with self._read() as conn:
             return index.first_index_due(conn, self.scope)
 
+    def _append(
+        self, rows: list[ImageRow], known: index.Versions, before: int, total: int, progress: Progress | None
+    ) -> None:
+        """Commit one chunk of a first index (``before`` rows are in already) and report the progress."""
+        done = before + len(rows)
+        with self._write() as conn:
+            lock_dataset(conn, self.scope, exclusive=True)
+            index.append_chunk(conn, self.scope, index.versioned(rows, known), done, total)
+        if progress is not None:
+            progress(done, total)
+        time.sleep(0.001)  # let a waiting reader (the page being drawn) take the store's lock
+
     def indexing(self) -> tuple[int, int] | None:
         """``(images indexed, images in all)`` while a first index is under way (``total`` is 0 while the
         folder is being read); None when the index is complete."""
@@ -175,22 +188,24 @@ class WorkStore:
             index.set_indexing(conn, self.scope, 0, 0)  # saves are refused from here on
         if progress is not None:
             progress(0, 0)
-        rows = index.read_folder(self.dataset, self.scope)
-        total = len(rows)
+        keys = index.scan_keys(self.dataset, self.scope)
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=True)
-            rows = index.with_versions(conn, self.scope, index.in_key_order(conn, rows))
-            index.start_chunks(conn, self.scope, total)
+            keys = index.in_key_order(conn, keys, lambda key: key)
+            known = index.known_versions(conn, self.scope)  # an interrupted index's rows keep their versions
+            index.start_chunks(conn, self.scope, len(keys))
         if progress is not None:
-            progress(0, total)
-        for start in range(0, total, INDEX_CHUNK):
-            chunk = rows[start : start + INDEX_CHUNK]
-            with self._write() as conn:
-                lock_dataset(conn, self.scope, exclusive=True)
-                index.append_chunk(conn, self.scope, chunk, start + len(chunk), total)
-            if progress is not None:
-                progress(start + len(chunk), total)
-            time.sleep(0.001)  # let a waiting reader (the page being drawn) take the store's lock
+            progress(0, len(keys))
+        first = dict(zip(keys[:INDEX_CHUNK], range(INDEX_CHUNK), strict=False))  # key -> place
+        rows = index.read_folder(self.dataset, self.scope, first.__contains__)  # the first page's rows alone
+        rows.sort(key=lambda row: first[index.row_key(row)])
+        self._append(rows, known, 0, len(keys), progress)
+        rest = index.read_folder(self.dataset, self.scope, lambda key: key not in first)
+        with self._read() as conn:
+            rest = index.in_key_order(conn, rest, index.row_key)
+        total = len(rows) + len(rest)
+        for start in range(0, len(rest), INDEX_CHUNK):
+            self._append(rest[start : start + INDEX_CHUNK], known, len(rows) + start, total, progress)
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=True)
             index.finish_chunks(conn, self.scope, found)

@@ -75,7 +75,7 @@ def test_a_failed_index_says_why_and_indexes_again_on_request(
 ) -> None:
     from pages import _session as session
 
-    real = workstore.index.read_folder
+    real = workstore.index.scan_keys
     calls: list[int] = []
 
     def fails_once(dataset, scope):  # noqa: ANN001, ANN202
@@ -85,7 +85,7 @@ def test_a_failed_index_says_why_and_indexes_again_on_request(
         return real(dataset, scope)
 
     monkeypatch.setattr(workspace_uc, "BACKGROUND_INDEX_BYTES", 0)
-    monkeypatch.setattr(workstore.index, "read_folder", fails_once)
+    monkeypatch.setattr(workstore.index, "scan_keys", fails_once)
     at = open_app()
     ws = session.workspace()
     assert ws.indexing is not None and ws.indexing.wait(30)

@@ -13,7 +13,7 @@ from conftest import write_image
 from opsml_image import config
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import ImageDataset
-from opsml_image.store import Filter, StillIndexing, WorkStore, store_path, workstore
+from opsml_image.store import Filter, StillIndexing, WorkStore, index, store_path, workstore
 
 MIXED_LINES = [
     b'{"file_name": "a.png", "caption": "", "categories": [2, 0], "objects": {"bbox": [[1, 2, 3, 4]], "categories": [1]}}\n',
@@ -245,3 +245,23 @@ def test_an_interrupted_first_index_runs_again_on_the_next_sync(
         assert again.count() == 12 and again.progress() == (4, 12)
         assert {again.version(*key) for key in again.keys(Filter(), 0, 100)} == {1}
         assert again.sync() is False
+
+
+def test_the_key_scan_and_a_partial_read_agree_with_the_full_read(tmp_path: Path, store_uri: str) -> None:
+    """What a first index relies on: scan_keys finds the keys read_folder makes rows of, and read_folder of
+    some keys makes exactly those rows (an image file named by an unwanted record is no extra row)."""
+    root = tmp_path / "mixed"
+    root.mkdir()
+    (root / "metadata.jsonl").write_bytes(b"".join(MIXED_LINES) + b'{"file_name": "./g.png"}\n')
+    for name in ("a.png", "g.png", "z.png"):
+        write_image(root / name, size=(8, 8))
+    dataset = ImageDataset(image_dir=root)
+    with WorkStore.open(dataset, store_uri) as store:
+        rows = index.read_folder(dataset, store.scope)
+        keys = [index.row_key(r) for r in rows]
+        assert sorted(index.scan_keys(dataset, store.scope)) == sorted(keys) and len(set(keys)) == len(keys)
+        assert (0, "z.png") in keys and (0, "g.png") not in keys  # g.png is the file of ./g.png
+        for some in ({k for k in keys if k[1] != "./g.png"}, set(keys[::2]), set(keys[1::2])):
+            assert index.read_folder(dataset, store.scope, some.__contains__) == [
+                r for r in rows if index.row_key(r) in some
+            ]

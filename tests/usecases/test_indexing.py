@@ -143,7 +143,7 @@ def test_a_failed_index_is_readable_text(data: Path, monkeypatch: pytest.MonkeyP
     def broken(dataset: object, scope: object) -> list[object]:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(workstore.index, "read_folder", broken)
+    monkeypatch.setattr(workstore.index, "scan_keys", broken)
     ws = open_workspace(data, flush_delay=0.05, background=True)
     try:
         assert ws.indexing is not None and ws.indexing.wait(30)
