@@ -3,7 +3,8 @@ Streamlit's button shortcuts cannot name (``+``, ``-``, ``?``).
 
 It is a Components v2 element placed in the canvas's column: it reports that column's width as state
 (``width``, so the canvas is sized to fit it) and sends a trigger ``zoom`` (``{"step": +1 | -1, "x", "y"}``
-in canvas pixels) on a wheel turn over the canvas, ``+``/``=`` or ``-``, and ``help`` on ``?``.
+in canvas pixels) on a wheel turn over the canvas, ``+``/``=`` or ``-``, and ``help`` on ``?``. Its CSS keeps
+the Annotate toolbar on one row.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import streamlit as st
 
 _JS = """
 export default function(component) {
-    const { setStateValue, setTriggerValue, parentElement } = component;
+    const { setStateValue, setTriggerValue, parentElement, data } = component;
+    const assumed = (data && data.assumed) || 0;  // the width the server drew the canvas for
     const root = parentElement.host || parentElement;  // an isolated component mounts in a shadow root
     const column = root.closest('[data-testid="stColumn"]') || root.parentElement;
-    let last = 0;
+    let last = assumed;
     const measure = () => {
+        // report only a real difference: an equal width must not cost a rerun and a second canvas
         const width = Math.floor(column.getBoundingClientRect().width);
         if (width > 0 && Math.abs(width - last) > 8) { last = width; setStateValue('width', width); }
     };
@@ -55,11 +58,17 @@ export default function(component) {
 }
 """
 
-_component = st.components.v2.component("opsml_viewport", js=_JS)
+#: Page-wide CSS (the component's styles are not isolated, so they reach the page): the Annotate toolbar keeps
+#: one row, its buttons' key hints being in their tooltips and the shortcut sheet. Carried here rather than by
+#: ``st.html``, which loads an HTML sanitiser into every Annotate page.
+_CSS = ".st-key-annotate_toolbar button kbd {display: none;}"
+
+_component = st.components.v2.component("opsml_viewport", js=_JS, css=_CSS, isolate_styles=False)
 
 
-def viewport(key: str) -> Any:
+def viewport(key: str, assumed_width: int) -> Any:
     """Mount the helper; returns its result (``.width``, ``.zoom``, ``.help``; None before the browser
-    reports, and always None under AppTest)."""
-    return _component(key=key, on_width_change=lambda: None, on_zoom_change=lambda: None,
-                      on_help_change=lambda: None)  # fmt: skip
+    reports, and always None under AppTest). ``assumed_width`` is the column width the page used: the browser
+    reports the column's width only when it differs."""
+    return _component(key=key, data={"assumed": assumed_width}, on_width_change=lambda: None,
+                      on_zoom_change=lambda: None, on_help_change=lambda: None)  # fmt: skip

@@ -23,12 +23,9 @@ from pages._viewport import viewport
 
 #: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
 CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
-FALLBACK_WIDTH = 640  # before the browser has reported the column's width (and under AppTest)
-#: The toolbar keeps one row: its buttons' key hints are in their tooltips and the shortcut sheet.
-TOOLBAR_CSS = (
-    "<style>.st-key-annotate_toolbar button kbd, .st-key-annotate_toolbar [data-testid='stButtonShortcut']"
-    " {display: none;}</style>"
-)
+#: The canvas column's width before the browser has said otherwise (and under AppTest): the width at 1440 px
+#: with the sidebar open, so the common case needs no second run to resize the canvas.
+FALLBACK_WIDTH = 628
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
@@ -587,15 +584,16 @@ def body(ws: Workspace) -> None:
     labels = {c.id: c.name for c in found}
     rev = f"{key[0]}:{key[1]}:{st.session_state.get('annotate_rev', 0)}"
 
-    st.html(TOOLBAR_CSS)
     head, progress_col = st.columns([2.6, 1.4], vertical_alignment="bottom")
     head.title("Annotate")
     left, right = st.columns([2.6, 1.4], gap="medium")
     with right:
         category = class_picker(ws, found)
     with left:
-        helper = viewport("annotate_viewport")
-        column_width = int(getattr(helper, "width", None) or FALLBACK_WIDTH)
+        known = st.session_state.get("annotate_column_width") or FALLBACK_WIDTH
+        helper = viewport("annotate_viewport", known)
+        column_width = int(getattr(helper, "width", None) or known)
+        st.session_state["annotate_column_width"] = column_width
         zoom_request = getattr(helper, "zoom", None)
         if isinstance(zoom_request, dict) and zoom_request.get("step"):
             around = None
@@ -632,7 +630,9 @@ def body(ws: Workspace) -> None:
                   on_click=_delete_selected, args=(ws, key),
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
-        details(ws, view, labels, rev)
+        # on demand, remembered for the session: its text area and multiselect are not loaded with every page
+        if st.toggle("Caption and image categories", key="annotate_details"):
+            details(ws, view, labels, rev)
         # shown on demand: the history table's dataframe code is not loaded with every Annotate page
         if st.toggle("History of this image", key="annotate_history"):
             with ui.guard("The image's history"):

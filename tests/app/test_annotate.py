@@ -55,7 +55,7 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     keys = [e.key for e in at.get("bidi_component")]
-    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:636x477@0.0,0.0,640.0"]
+    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:624x468@0.0,0.0,640.0"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
@@ -65,10 +65,10 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
 
 
 def test_drawn_box_is_saved_in_image_pixels(app_demo: Path):
-    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 636x477 canvas (the fallback column width)
-    assert canvas_size((640, 480), 636, 560) == (636, 477)
+    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 624x468 canvas (the fallback column width)
+    assert canvas_size((640, 480), 624, 560) == (624, 468)
     sx, sy = canvas_scale(at)
-    assert (sx, sy) == (636 / 640, 477 / 480)
+    assert (sx, sy) == (624 / 640, 468 / 480)
     objects = current_objects(at)
     objects.append(rect(75 * sx, 75 * sy, 150 * sx, 75 * sy, "car"))
     inject(at, objects)
@@ -134,6 +134,8 @@ def test_label_typed_on_canvas_adds_a_class(app_demo: Path):
 
 def test_caption_and_image_categories(app_demo: Path):
     at = open_annotate()
+    assert not at.text_area  # shown on demand
+    at.toggle(key="annotate_details").set_value(True).run()
     rev = at.session_state["annotate_rev"]
     at.text_area(key=f"caption:train:scene_001.jpg:{rev}").input("A quiet street").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"
