@@ -20,7 +20,14 @@ from opsml_image.auth import Action, Forbidden, User, can
 from opsml_image.store import Key
 from opsml_image.usecases import access
 from opsml_image.usecases.export import export_split
-from opsml_image.usecases.workspace import UserError, Workspace, describe, indexing_status, summary
+from opsml_image.usecases.workspace import (
+    UserError,
+    Workspace,
+    describe,
+    indexing_status,
+    summary,
+    wait_first_rows,
+)
 from pages import _session as session
 from pages._legacy import leave_legacy_pages
 
@@ -111,6 +118,8 @@ def run_page(body: Callable[[Workspace], None], what: str) -> None:
 
 #: Session state key: the images indexed when the page last ran in full (while a first index runs).
 INDEXED_SEEN = "opsml_indexed_seen"
+#: Seconds a page waits for a first index's first rows before drawing without them.
+FIRST_ROWS_WAIT = 3.0
 
 
 def indexing_banner(ws: Workspace) -> None:
@@ -125,6 +134,7 @@ def indexing_banner(ws: Workspace) -> None:
             session.reopen_workspace(ws.path)
             st.rerun()
         return
+    wait_first_rows(ws, FIRST_ROWS_WAIT)  # the first page in this run rather than in the next
     state = ws.store.indexing()
     st.session_state[INDEXED_SEEN] = state[0] if state else 0
     indexing_progress(ws)

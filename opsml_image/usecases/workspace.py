@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = [
     "folder_problem",
     "indexing_status",
     "open_workspace",
+    "wait_first_rows",
     "summary",
 ]
 
@@ -235,6 +237,18 @@ def indexing_status(ws: Workspace) -> tuple[str, float] | None:
     if not total:
         return "Indexing the dataset: reading the metadata files and image folders...", 0.0
     return f"Indexing the dataset: {done:,} of {total:,} images", done / total
+
+
+def wait_first_rows(ws: Workspace, timeout: float) -> None:
+    """Wait (at most ``timeout`` seconds) until a first index running here has committed its first rows,
+    so the page being drawn shows its first images instead of an empty gallery and a rerun."""
+    job = ws.indexing
+    deadline = time.monotonic() + timeout
+    while job is not None and job.running and time.monotonic() < deadline:
+        state = ws.store.indexing()
+        if state is None or state[0] > 0:
+            return
+        time.sleep(0.05)
 
 
 def _index(store: WorkStore, job: BackgroundJob) -> None:
