@@ -5,6 +5,7 @@ stopped by closing the workspace runs again on the next open."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,13 @@ from opsml_image.demo import copy_demo
 from opsml_image.store import Filter, StillIndexing, WorkStore, workstore
 from opsml_image.usecases import checking
 from opsml_image.usecases import workspace as workspace_uc
-from opsml_image.usecases.workspace import BackgroundJob, JobStopped, indexing_status, open_workspace
+from opsml_image.usecases.workspace import (
+    BackgroundJob,
+    JobStopped,
+    indexing_status,
+    open_workspace,
+    wait_first_rows,
+)
 
 #: The demo's 12 images, indexed 3 at a time.
 CHUNK = 3
@@ -24,13 +31,14 @@ CHUNK = 3
 class Gate:
     """Holds the background index after its first chunk until :meth:`open` (or the job is stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, at: int = CHUNK) -> None:
+        self.at = at
         self.reached, self.released = threading.Event(), threading.Event()
 
     def index(self, store: WorkStore, job: BackgroundJob) -> None:
         def progress(done: int, total: int) -> None:
             job.report(done, total)
-            if done >= CHUNK:
+            if done >= self.at:
                 self.reached.set()
                 while not self.released.wait(0.02):
                     if job.stopping:
@@ -158,4 +166,28 @@ def test_a_failed_index_is_readable_text(data: Path, monkeypatch: pytest.MonkeyP
             and validation.error == "Validating data failed: Indexing data failed: disk on fire"
         )
     finally:
+        ws.close()
+
+
+def test_a_page_waits_for_the_first_rows_at_most_its_timeout(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_any = Gate(at=0)  # held while it reads the folder: no rows yet
+    monkeypatch.setattr(workspace_uc, "_index", before_any.index)
+    ws = open_workspace(data, flush_delay=0.05, background=True)
+    try:
+        assert before_any.reached.wait(30)
+        started = time.monotonic()
+        wait_first_rows(ws, 0.3)
+        assert 0.3 <= time.monotonic() - started < 5 and ws.store.count() == 0
+    finally:
+        ws.close()  # stops the held index: the next open indexes again
+    after_first = Gate()
+    monkeypatch.setattr(workspace_uc, "_index", after_first.index)
+    ws = open_workspace(data, flush_delay=0.05, background=True)
+    try:
+        wait_first_rows(ws, 30)  # returns once the first chunk is in (the index is held right after it)
+        assert ws.store.count() == CHUNK and ws.indexing is not None and ws.indexing.running
+    finally:
+        after_first.open()
         ws.close()
