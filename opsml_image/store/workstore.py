@@ -145,9 +145,10 @@ class WorkStore:
                     first = index.first_index_due(conn, self.scope)
                     if not force and not first and index.stored_stamps(conn, self.scope) == found:
                         return False
-                if first:
-                    self._index_in_chunks(found, progress)
+                if first and self._index_in_chunks(found, progress):
                     return True
+                if first:
+                    continue  # someone saved meanwhile: flush it first
                 rows = index.read_folder(self.dataset, self.scope)
                 with self._write() as conn:
                     lock_dataset(conn, self.scope, exclusive=True)
@@ -181,10 +182,13 @@ class WorkStore:
         with self._read() as conn:
             return index.indexing(conn, self.scope)
 
-    def _index_in_chunks(self, found: dict[str, Any], progress: Progress | None) -> None:
-        """The first index, committed chunk by chunk in key order (see :meth:`sync`)."""
+    def _index_in_chunks(self, found: dict[str, Any], progress: Progress | None) -> bool:
+        """The first index, committed chunk by chunk in key order (see :meth:`sync`); False (nothing done)
+        when an edit was saved since the last flush."""
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=True)
+            if reading.dirty_count(conn, self.scope):
+                return False
             index.set_indexing(conn, self.scope, 0, 0)  # saves are refused from here on
         if progress is not None:
             progress(0, 0)
@@ -209,6 +213,7 @@ class WorkStore:
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=True)
             index.finish_chunks(conn, self.scope, found)
+        return True
 
     # ------------------------------------------------------------------------------------ reading
 

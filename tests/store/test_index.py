@@ -265,3 +265,22 @@ def test_the_key_scan_and_a_partial_read_agree_with_the_full_read(tmp_path: Path
             assert index.read_folder(dataset, store.scope, some.__contains__) == [
                 r for r in rows if index.row_key(r) in some
             ]
+
+
+def test_an_edit_saved_just_before_a_first_index_is_flushed_not_lost(
+    dataset: ImageDataset, store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WorkStore.open(dataset, store_uri) as store:
+        store.save(ImageAnnotation(file_name="new.png", split="train", caption="saved early"), 0)
+        real = store._flush_locked
+        calls: list[int] = []
+
+        def late_flush() -> int:  # the first flush misses the edit (as if it was saved just after it)
+            calls.append(1)
+            return 0 if len(calls) == 1 else real()
+
+        monkeypatch.setattr(store, "_flush_locked", late_flush)
+        assert store.sync() is True and len(calls) == 2
+        saved = store.get("train", "new.png")
+        assert saved is not None and saved.caption == "saved early" and store.dirty_count() == 0
+        assert b"saved early" in dataset.split("train").metadata_path.read_bytes()
