@@ -174,6 +174,7 @@ def test_html_and_markdown_from_data_is_shown_as_text(
         links = "a[href*='127.0.0.1:9'], a[href^='mailto:'], a[href*='example.org']"
         assert page.locator(links).count() == 0, path
         if path.startswith("annotate"):  # shown, literally
+            page.get_by_text("Caption and image categories").click()  # the caption is shown on demand
             caption = page.get_by_role("textbox", name="Caption")
             expect(caption).to_have_value(" ".join(PLANTS))
             expect(page.get_by_text(PLANTS[0]).first).to_be_visible()

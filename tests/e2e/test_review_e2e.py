@@ -100,7 +100,8 @@ def test_two_annotators_and_a_reviewer(browser: Browser, review_app, artifacts_d
     assert handed_image(anna, base) == first
     expect(anna.get_by_text("Rejected by rex (missing box): the road sign has no box")).to_be_visible()
     anna.screenshot(path=str(artifacts_dir / "review-annotator-sees-comment.png"))
-    caption = anna.get_by_label("Caption")
+    anna.get_by_text("Caption and image categories").click()  # the caption is shown on demand
+    caption = anna.get_by_role("textbox", name="Caption")
     caption.fill("fixed: the road sign is boxed")
     caption.press("Tab")
     expect(anna.get_by_text(f"Saved {first[1]}")).to_be_visible(timeout=20_000)
