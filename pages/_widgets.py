@@ -173,10 +173,9 @@ def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = 
             st.error(f"Counts unavailable: {plain(describe(error))}")
             return
         partial = ws.store.indexing() is not None
-        cols = st.columns(2)
-        cols[0].metric("Images so far" if partial else "Images", f"{counts.images:,}",
-                       help="The dataset is still being indexed." if partial else None)  # fmt: skip
-        cols[1].metric("Classes", f"{counts.classes:,}")
+        # plain Markdown, not st.metric: its number formatter is loaded with every page otherwise
+        images = "images so far" if partial else "images"
+        st.markdown(f"**{counts.images:,}** {images} · **{counts.classes:,}** classes")
         st.caption(plain(" · ".join(f"{name}: {n:,}" for name, n in counts.splits.items())))
         st.progress(
             counts.annotated / counts.images if counts.images else 0.0,

@@ -363,6 +363,17 @@ def app_demo(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return data
 
 
+def sidebar_counts(at) -> tuple[int, int] | None:  # noqa: ANN001 - an AppTest
+    """``(images, classes)`` as the sidebar of an AppTest run shows them; None when it shows none."""
+    import re
+
+    for markdown in at.sidebar.markdown:
+        found = re.fullmatch(r"\*\*([\d,]+)\*\* images(?: so far)? · \*\*([\d,]+)\*\* classes", markdown.value)
+        if found:
+            return int(found[1].replace(",", "")), int(found[2].replace(",", ""))
+    return None
+
+
 def open_app(page: str | None = None, timeout: float = 30):  # noqa: ANN201 - an AppTest
     """Run ``app.py`` in AppTest (on ``page``, a path such as ``pages/validate.py``); it must not raise."""
     from streamlit.testing.v1 import AppTest

@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from conftest import open_app, sidebar_counts
 from opsml_image.auth import Accounts, passwords
 
 PASSWORD = "correct horse"
@@ -63,7 +63,7 @@ def test_team_mode_asks_to_log_in_and_shows_no_data(team: Accounts):
     at = open_app()
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert at.button(key="FormSubmitter:login-Log in").label == "Log in"
-    assert not at.sidebar.metric and not at.dataframe and not at.main.metric
+    assert sidebar_counts(at) is None and not at.dataframe and not at.main.metric
     at = log_in("anna", "wrong password", at)
     assert errors(at) == ["Wrong user name or password."]
     assert [t.label for t in at.text_input] == ["Username", "Password"]

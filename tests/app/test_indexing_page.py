@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import open_app
+from conftest import open_app, sidebar_counts
 from opsml_image.store import WorkStore, workstore
 from opsml_image.usecases import workspace as workspace_uc
 from opsml_image.usecases.workspace import BackgroundJob, JobStopped
@@ -56,8 +56,7 @@ def test_browse_shows_the_first_page_while_the_folder_is_indexed(
         assert "Indexing the dataset: 4 of 12 images" in progress_texts(at)
         assert tiles(at) == ["train/scene_001.jpg", "train/scene_002.jpg", "train/scene_003.jpg",
                              "train/scene_004.png"]  # fmt: skip
-        images = next(m for m in at.sidebar.get("metric") if "Images" in m.label)
-        assert images.label == "Images so far" and images.value == "4"
+        assert any(m.value.startswith("**4** images so far") for m in at.sidebar.markdown)
     finally:
         released.set()
     job = session.workspace().indexing
@@ -66,8 +65,7 @@ def test_browse_shows_the_first_page_while_the_folder_is_indexed(
     assert not at.exception
     assert not any(t.startswith("Indexing") for t in progress_texts(at))
     assert len(tiles(at)) == 12
-    images = next(m for m in at.sidebar.get("metric") if "Images" in m.label)
-    assert images.label == "Images" and images.value == "12"
+    assert sidebar_counts(at) == (12, 3)
 
 
 def test_a_failed_index_says_why_and_indexes_again_on_request(

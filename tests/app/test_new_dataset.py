@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP_SCRIPT
+from conftest import APP_SCRIPT, sidebar_counts
 
 
 def png(size=(64, 48)) -> bytes:
@@ -43,7 +43,7 @@ def test_upload_creates_and_opens_a_dataset(app_home: Path, tmp_path: Path):
     assert sorted(p.name for p in folder.iterdir() if p.suffix == ".png") == ["a.png", "b.png"]
     assert json.loads((folder / "categories.json").read_text()) == ["robin", "crow"]
     assert at.sidebar.text[0].value == folder.name
-    assert [m.value for m in at.sidebar.metric] == ["2", "2"]
+    assert sidebar_counts(at) == (2, 2)
 
 
 def test_name_is_checked(app_home: Path):
