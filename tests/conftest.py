@@ -32,6 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -384,3 +385,25 @@ def open_app(page: str | None = None, timeout: float = 30):  # noqa: ANN201 - an
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+#: The password of the accounts the ``team`` fixture makes.
+TEAM_PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def team(app_demo: Path) -> Iterator[Any]:
+    """Team mode on the demo: accounts ada (admin), rex (reviewer) and anna (annotator), password
+    :data:`TEAM_PASSWORD`, hashed cheaply for speed."""
+    from argon2 import PasswordHasher
+
+    from opsml_image.auth import Accounts, passwords
+
+    real = passwords._hasher
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    accounts = Accounts()
+    for name, role in (("ada", "admin"), ("rex", "reviewer"), ("anna", "annotator")):
+        accounts.add_user(name, role, password=TEAM_PASSWORD)
+    yield accounts
+    accounts.close()
+    passwords.use_hasher(real)

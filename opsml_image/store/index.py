@@ -24,9 +24,9 @@ from sqlalchemy.engine import Connection
 from opsml_image import rules
 from opsml_image.annotation import merge
 from opsml_image.dataset import ImageDataset
-from opsml_image.store.rows import ImageRow, dumps, row_category_rows, row_of
-from opsml_image.store.schema import CATEGORY_TOTAL, Scope, bulk_insert, read_meta, upsert, write_meta
-from opsml_image.store.stats import bump_image_totals, load_totals
+from opsml_image.store.rows import ImageRow, dumps, row_of
+from opsml_image.store.schema import Scope, bulk_insert, read_meta, write_meta
+from opsml_image.store.stats import add_totals, load_totals
 
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -254,7 +254,7 @@ def append_chunk(conn: Connection, scope: Scope, rows: list[ImageRow], done: int
     """Add a chunk of (versioned, key-ordered) rows with their category rows and totals; ``done`` rows
     are in after it."""
     _insert_rows(conn, scope, rows)
-    _add_totals(conn, scope, rows)
+    add_totals(conn, scope, rows)
     set_indexing(conn, scope, done, total)
     if done == len(rows):  # the first chunk: statistics, or the PostgreSQL planner misjudges the pages
         _analyze(conn)
@@ -272,29 +272,6 @@ def finish_chunks(conn: Connection, scope: Scope, found: dict[str, Any]) -> None
 
 def _insert_rows(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     bulk_insert(conn, "store_image", ("dataset", *_LOAD_FIELDS), [(scope.dataset, *r[:-1]) for r in rows])
-
-
-def _add_totals(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
-    """Add the category rows and the totals of new ``rows`` to the kept ones."""
-    category_rows: list[tuple[int, int, str, int, int, int]] = []
-    per_category: dict[int, list[int]] = {}
-    images: dict[tuple[int, int], int] = {}
-    for r in rows:
-        slot = (r.split_order, r.annotated)
-        images[slot] = images.get(slot, 0) + 1
-        for category, (n, t) in row_category_rows(r).items():
-            category_rows.append((scope.dataset, r.split_order, r.file_name, category, n, t))
-            total = per_category.setdefault(category, [0, 0])
-            total[0] += n
-            total[1] += 1
-    columns = ("dataset", "split_order", "file_name", "category", "n_boxes", "tagged")
-    bulk_insert(conn, "store_image_category", columns, category_rows)
-    totals = [
-        {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
-        for c, (n, i) in sorted(per_category.items())
-    ]
-    upsert(conn, CATEGORY_TOTAL, totals, ["dataset", "category"], ["n_boxes", "images"])
-    bump_image_totals(conn, scope, images)
 
 
 def _settle_tombstones(conn: Connection, scope: Scope) -> None:

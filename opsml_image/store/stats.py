@@ -80,6 +80,11 @@ def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> Non
     d = {"d": scope.dataset}
     for table in ("store_image_category", "store_category_total", "store_image_total"):
         conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
+    add_totals(conn, scope, rows)
+
+
+def add_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> None:
+    """Add the category rows and the totals of newly indexed ``rows`` to the kept ones."""
     category_rows: list[tuple[int, int, str, int, int, int]] = []
     per_category: dict[int, list[int]] = {}
     images: dict[tuple[int, int], int] = {}
@@ -93,8 +98,11 @@ def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> Non
             total[1] += 1
     columns = ("dataset", "split_order", "file_name", "category", "n_boxes", "tagged")
     bulk_insert(conn, "store_image_category", columns, category_rows)
-    totals = [(scope.dataset, c, n, i) for c, (n, i) in sorted(per_category.items())]
-    bulk_insert(conn, "store_category_total", ("dataset", "category", "n_boxes", "images"), totals)
+    totals = [
+        {"dataset": scope.dataset, "category": c, "n_boxes": n, "images": i}
+        for c, (n, i) in sorted(per_category.items())
+    ]
+    upsert(conn, CATEGORY_TOTAL, totals, ["dataset", "category"], ["n_boxes", "images"])
     bump_image_totals(conn, scope, images)
 
 

@@ -7,28 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
-from opsml_image.auth import Accounts, passwords
+from conftest import TEAM_PASSWORD, open_app
+from opsml_image.auth import Accounts
 from opsml_image.dataset import ImageDataset
 from opsml_image.review import ReviewBoard
 from opsml_image.store import WorkStore
 
-PASSWORD = "correct horse"
-
-
-@pytest.fixture
-def team(app_demo: Path) -> Iterator[Accounts]:
-    real = passwords._hasher
-    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    accounts = Accounts()
-    for name, role in (("ada", "admin"), ("rex", "reviewer"), ("anna", "annotator")):
-        accounts.add_user(name, role, password=PASSWORD)
-    yield accounts
-    accounts.close()
-    passwords.use_hasher(real)
+PASSWORD = TEAM_PASSWORD
 
 
 @pytest.fixture
