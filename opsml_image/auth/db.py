@@ -8,13 +8,12 @@ PostgreSQL share accounts, sessions and the log-in slow-down.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from opsml_image import sqldb
+from opsml_image.auth.errors import AccountError
 from opsml_image.config import home
 
 __all__ = ["metadata", "users", "sessions", "failures", "settings", "database_url", "make_engine"]
@@ -65,15 +64,9 @@ def database_url() -> str:
 
 def make_engine(url: str) -> Engine:
     """An engine with the tables created (idempotent); SQLite gets WAL and a busy timeout."""
-    parsed = sa.engine.make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
-    engine = sa.create_engine(parsed, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+    engine = sqldb.make_engine(
+        url, what="app database URI", error=AccountError, pragmas=("journal_mode=WAL", "busy_timeout=30000")
+    )
     try:
         metadata.create_all(engine, checkfirst=True)
     except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as error:
@@ -83,8 +76,3 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()

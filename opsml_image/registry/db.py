@@ -9,13 +9,11 @@ default, WAL mode) and PostgreSQL (``postgresql+psycopg://...``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from opsml_image import sqldb
 from opsml_image.registry.errors import RegistryConnectionError, RegistryError
 
 __all__ = [
@@ -72,45 +70,14 @@ cards = sa.Table(
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and explicit ``BEGIN``."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as error:
-        raise RegistryConnectionError(f"invalid tracking URI {url!r}: {error}") from None
-    backend = parsed.get_backend_name()
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 60}
-    elif backend == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 10}
-    try:
-        engine = sa.create_engine(parsed, **kwargs)
-    except (ImportError, sa.exc.ArgumentError) as error:
-        raise RegistryConnectionError(
-            f"cannot use tracking URI {parsed.render_as_string()}: {error}"
-        ) from None
-    if backend == "sqlite":
-        _sqlite_events(engine)
-    return engine
-
-
-def _sqlite_events(engine: Engine) -> None:
-    # pysqlite cannot BEGIN IMMEDIATE itself: take transactions over (SQLAlchemy's documented recipe).
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: sa.Connection) -> None:
-        immediate = connection.get_execution_options().get(IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and explicit BEGIN (IMMEDIATE on request)."""
+    return sqldb.make_engine(
+        url,
+        what="tracking URI",
+        error=RegistryConnectionError,
+        pragmas=("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=60000"),
+        immediate=lambda connection: bool(connection.get_execution_options().get(IMMEDIATE)),
+    )
 
 
 def create_schema(engine: Engine) -> None:

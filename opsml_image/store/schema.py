@@ -11,14 +11,13 @@ import contextlib
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import xxhash
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from opsml_image import sqldb
 from opsml_image.store.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Scope", "make_engine", "create_schema", "dataset_id", "upsert", "lock_dataset"]
@@ -200,50 +199,16 @@ class Scope:
 
 def make_engine(url: str) -> Engine:
     """An engine for a SQLite or PostgreSQL URL; SQLite gets WAL, ``synchronous=FULL`` and explicit BEGINs."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as error:
-        raise StoreError(f"invalid working store URI {url!r}: {error}") from None
-    backend = parsed.get_backend_name()
-    kwargs: dict[str, Any] = {}
-    if backend == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            raise StoreError("the working store needs a SQLite file (several connections share it)")
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-    elif backend == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 10}
-        kwargs["pool_pre_ping"] = True
-    else:
-        raise StoreError(f"the working store runs on SQLite or PostgreSQL, not {backend} ({url})")
-    try:
-        engine = sa.create_engine(parsed, **kwargs)
-    except (ImportError, sa.exc.ArgumentError) as error:
-        raise StoreError(f"cannot use working store URI {parsed.render_as_string()}: {error}") from None
-    if backend == "sqlite":
-        _sqlite_events(engine)
-    return engine
-
-
-def _sqlite_events(engine: Engine) -> None:
-    # pysqlite cannot BEGIN IMMEDIATE itself: take transactions over (SQLAlchemy's documented recipe).
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",
-            "busy_timeout=60000",
-            "temp_store=MEMORY",
-            "cache_size=-65536",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(WRITE_FLAG) else "BEGIN")
+    return sqldb.make_engine(
+        url,
+        what="working store URI",
+        error=StoreError,
+        pragmas=("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000", "temp_store=MEMORY",
+                 "cache_size=-65536"),  # fmt: skip
+        immediate=lambda connection: bool(connection.info.get(WRITE_FLAG)),
+        sqlite_file_only=True,
+        backends=("sqlite", "postgresql"),
+    )
 
 
 def create_schema(engine: Engine) -> None:

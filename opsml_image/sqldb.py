@@ -1,0 +1,81 @@
+"""One way to open a SQLAlchemy engine on SQLite or PostgreSQL, for the registry, the working store and the
+app's accounts.
+
+SQLite gets its folder made, WAL and the given pragmas on every connection and, when ``immediate`` is given,
+explicit transactions (pysqlite cannot ``BEGIN IMMEDIATE`` itself: SQLAlchemy's documented recipe), so a
+writer takes the write lock at its start. PostgreSQL gets a connect timeout and pre-ping. A URL that cannot
+be used raises ``error`` with a message that says which setting (``what``) is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["make_engine"]
+
+_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def make_engine(
+    url: str,
+    *,
+    what: str,
+    error: type[Exception],
+    pragmas: Sequence[str] = ("journal_mode=WAL", "busy_timeout=60000"),
+    immediate: Callable[[Connection], bool] | None = None,
+    sqlite_file_only: bool = False,
+    sqlite_timeout: float = 60,
+    backends: Sequence[str] | None = None,
+) -> Engine:
+    """An engine for ``url``; ``immediate(connection)`` says whether a SQLite transaction begins IMMEDIATE;
+    ``backends`` limits the database kinds accepted."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as problem:
+        raise error(f"invalid {what} {url!r}: {problem}") from None
+    backend = parsed.get_backend_name()
+    if backends is not None and backend not in backends:
+        kinds = " or ".join(_NAMES.get(b, b) for b in backends)
+        raise error(f"the {what.removesuffix(' URI')} runs on {kinds}, not {backend} ({url})")
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            if sqlite_file_only:
+                raise error(f"the {what} needs a SQLite file (several connections share it)")
+        else:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": sqlite_timeout, "check_same_thread": False}
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (ImportError, sa.exc.ArgumentError) as problem:
+        raise error(f"cannot use {what} {parsed.render_as_string()}: {problem}") from None
+    if backend == "sqlite":
+        _sqlite_events(engine, pragmas, immediate)
+    return engine
+
+
+def _sqlite_events(
+    engine: Engine, pragmas: Sequence[str], immediate: Callable[[Connection], bool] | None
+) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        if immediate is not None:
+            dbapi_connection.isolation_level = None  # transactions are begun by the "begin" event below
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    if immediate is not None:
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate(connection) else "BEGIN")
