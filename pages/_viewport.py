@@ -21,9 +21,13 @@ export default function(component) {
     const column = root.closest('[data-testid="stColumn"]') || root.parentElement;
     let last = assumed;
     const measure = () => {
-        // report only a real difference: an equal width must not cost a rerun and a second canvas
+        // a narrower column at once (the canvas, 4 px under the width used, must fit); a wider one only when
+        // it matters: a width close to the one used must not cost a rerun and a second canvas
         const width = Math.floor(column.getBoundingClientRect().width);
-        if (width > 0 && Math.abs(width - last) > 8) { last = width; setStateValue('width', width); }
+        if (width > 0 && (width < last - 4 || width > last + 12)) {
+            last = width;
+            setStateValue('width', width);
+        }
     };
     const observer = new ResizeObserver(measure);
     observer.observe(column);

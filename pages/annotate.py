@@ -23,9 +23,10 @@ from pages._viewport import viewport
 
 #: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
 CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
-#: The canvas column's width before the browser has said otherwise (and under AppTest): the width at 1440 px
-#: with the sidebar open, so the common case needs no second run to resize the canvas.
-FALLBACK_WIDTH = 628
+#: The canvas column's width before the browser has said otherwise (and under AppTest): about the width at
+#: 1440 px with the sidebar open (621 px with a scrollbar, 629 px without), so the common case needs no second
+#: run to resize the canvas.
+FALLBACK_WIDTH = 620
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),

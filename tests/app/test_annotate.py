@@ -55,7 +55,7 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     keys = [e.key for e in at.get("bidi_component")]
-    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:624x468@0.0,0.0,640.0"]
+    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:616x462@0.0,0.0,640.0"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
@@ -65,10 +65,10 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
 
 
 def test_drawn_box_is_saved_in_image_pixels(app_demo: Path):
-    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 624x468 canvas (the fallback column width)
-    assert canvas_size((640, 480), 624, 560) == (624, 468)
+    at = open_annotate()  # scene_001.jpg is 640x480, shown on a 616x462 canvas (the fallback column width)
+    assert canvas_size((640, 480), 616, 560) == (616, 462)
     sx, sy = canvas_scale(at)
-    assert (sx, sy) == (624 / 640, 468 / 480)
+    assert (sx, sy) == (616 / 640, 462 / 480)
     objects = current_objects(at)
     objects.append(rect(75 * sx, 75 * sy, 150 * sx, 75 * sy, "car"))
     inject(at, objects)
