@@ -18,7 +18,7 @@ from opsml_image.images import ImageInfo, probe
 from opsml_image.rules import Problem
 from opsml_image.thumbnails import render_boxes, thumbnail, to_rgb
 
-__all__ = ["canvas_background", "preview", "tile"]
+__all__ = ["blank_tile", "canvas_background", "preview", "tile"]
 
 TILE_BACKGROUND = (240, 242, 246)
 
@@ -89,4 +89,11 @@ def tile(
     framed.paste(image, ((frame[0] - image.width) // 2, (frame[1] - image.height) // 2))
     buffer = io.BytesIO()
     framed.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def blank_tile(frame: tuple[int, int]) -> bytes:
+    """JPEG bytes of an empty tile (an image that cannot be shown; its reason is said beside it)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", frame, TILE_BACKGROUND).save(buffer, format="JPEG")
     return buffer.getvalue()

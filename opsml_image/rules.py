@@ -100,7 +100,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def shown(text: str) -> str:
-    """``text`` with NUL characters and lone surrogates written as ``\\uXXXX`` escapes (safe to print)."""
+    """``text`` with NUL characters and lone surrogates as ``\\u0000``-style escapes (safe to print)."""
     text = text.replace("\x00", "\\u0000")
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 

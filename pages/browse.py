@@ -41,15 +41,9 @@ def tile(
 @st.cache_data(show_spinner=False, max_entries=8)
 def blank_tile(frame: tuple[int, int]) -> bytes:
     """The tile of an image that cannot be shown (its reason is in the caption and above the gallery)."""
-    import io
+    from opsml_image.display import blank_tile as render
 
-    from PIL import Image
-
-    from opsml_image.display import TILE_BACKGROUND
-
-    buffer = io.BytesIO()
-    Image.new("RGB", frame, TILE_BACKGROUND).save(buffer, format="JPEG")
-    return buffer.getvalue()
+    return render(frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -73,9 +67,9 @@ def preview(ws: Workspace, split: str, file_name: str, names: tuple[str, ...]) -
     if annotation is None:
         st.warning(f"{ui.plain(split)}/{ui.plain(file_name)} is no longer in the dataset.")
         return
-    path = ws.dataset.image_path(split, file_name)
     boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
     try:
+        path = uc.image_path(ws, split, file_name)
         st.image(preview_image(str(path), _mtime_ns(path), boxes, names))
     except Exception as error:  # noqa: BLE001 - shown as a readable message
         st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
@@ -217,10 +211,10 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
     tiles, problems = [], []
     for annotation in page.items:
         split, file_name = annotation.split, annotation.file_name
-        path = ws.dataset.image_path(split, file_name)
         boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
         caption = tile_caption(annotation, labels)
         try:
+            path = uc.image_path(ws, split, file_name)
             data = tile(str(path), _mtime_ns(path), boxes, names, frame)
         except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
             caption = ui.describe_relative(error, ws.path)

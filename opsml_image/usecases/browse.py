@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from opsml_image.annotation import ImageAnnotation
+from opsml_image.confine import Confinement
 from opsml_image.store import Filter
 from opsml_image.usecases.workspace import Workspace
 
@@ -20,6 +22,7 @@ __all__ = [
     "Statistics",
     "UnreadableLine",
     "gallery",
+    "image_path",
     "page_count",
     "statistics",
     "unreadable_lines",
@@ -60,6 +63,16 @@ class UnreadableLine:
     line: int | None
     code: str
     message: str
+
+
+def image_path(ws: Workspace, split: str, file_name: str) -> Path:
+    """The image file a tile or preview may read; a ValueError (said on the tile) for one linked outside the
+    dataset folder, which is never read nor sent to a browser."""
+    path = ws.dataset.image_path(split, file_name)
+    outside = Confinement(ws.path).outside_problem(path, f"{split}/{file_name}")
+    if outside is not None:
+        raise ValueError(outside.message)
+    return path
 
 
 def page_count(ws: Workspace, f: Filter, per_page: int) -> int:

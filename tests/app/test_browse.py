@@ -219,3 +219,21 @@ def test_the_preview_rendering_fits_its_size_and_draws_the_boxes(tmp_path: Path)
         assert shown.size == (64, 48)  # never enlarged
     with pytest.raises(ValueError, match="not found"):
         preview(tmp_path / "gone.jpg", [], [])
+
+
+def test_an_image_linked_outside_the_folder_is_never_thumbnailed(app_demo: Path, tmp_path: Path):
+    from PIL import Image
+
+    secret = tmp_path / "elsewhere" / "secret.png"
+    secret.parent.mkdir()
+    Image.new("RGB", (64, 48), (255, 0, 0)).save(secret)
+    target = app_demo / "train" / "scene_003.jpg"
+    target.unlink()
+    target.symlink_to(secret)
+    at = open_app()
+    assert not at.exception, at.exception
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    assert any("scene_003.jpg" in w and "outside the dataset folder" in w for w in warnings), warnings
+    from opsml_image.thumbnails import thumbnail_path
+
+    assert not thumbnail_path(target).exists()  # never read, so never thumbnailed
