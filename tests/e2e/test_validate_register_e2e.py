@@ -90,7 +90,7 @@ def test_a_broken_line_is_mended_in_place_and_undone(
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(f"{base}/validate")
     expect(page.get_by_text("1 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_text(broken, exact=True)).to_be_visible()  # the raw line, as text
+    expect(page.get_by_text(broken, exact=True).first).to_be_visible()  # the raw line, as text (and the editor)
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "validate-broken-line.png"), full_page=True)
     page.get_by_label("The line as it should be (one JSON record)").fill(
