@@ -48,7 +48,7 @@ def log_in(page: Page, base: str, name: str, password: str = PASSWORD) -> None:
 
 
 def signed_in(page: Page, label: str) -> None:
-    expect(page.get_by_text(f"Signed in as {label}")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Signed in as {label}").first).to_be_visible(timeout=30_000)
 
 
 def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Accounts], artifacts_dir: Path):
@@ -62,7 +62,7 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
     expect(anna.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
     expect(anna.get_by_test_id("stMetric")).to_have_count(0)
     log_in(anna, base, "anna", "wrong password")
-    expect(anna.get_by_text("Wrong user name or password.")).to_be_visible(timeout=15_000)
+    expect(anna.get_by_text("Wrong user name or password.").first).to_be_visible(timeout=15_000)
     anna.screenshot(path=str(artifacts_dir / "login-wrong-password.png"))
 
     log_in(anna, base, "anna")
@@ -93,12 +93,12 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
 
     # the navigation shows what the role allows; a page by URL that it forbids says so
     sidebar = anna.get_by_test_id("stSidebarNav")
-    expect(sidebar.get_by_text("Annotate")).to_be_visible()
+    expect(sidebar.get_by_text("Annotate").first).to_be_visible()
     expect(sidebar.get_by_text("Register")).to_have_count(0)
     expect(sidebar.get_by_text("Users")).to_have_count(0)
     for path in ("register", "new_dataset", "users", "history"):
         anna.goto(f"{base}/{path}")
-        expect(anna.get_by_text("This page is not available to you")).to_be_visible(timeout=30_000)
+        expect(anna.get_by_text("This page is not available to you").first).to_be_visible(timeout=30_000)
         expect(anna.get_by_test_id("stDataFrame")).to_have_count(0)
     anna.screenshot(path=str(artifacts_dir / "login-forbidden-page.png"))
     ada.goto(f"{base}/users")
@@ -113,7 +113,7 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
     accounts.set_role("rex", "admin")
     rex.get_by_test_id("stSidebarNav").get_by_text("Validate").click()
     signed_in(rex, "rex (admin)")
-    expect(rex.get_by_test_id("stSidebarNav").get_by_text("Register")).to_be_visible()
+    expect(rex.get_by_test_id("stSidebarNav").get_by_text("Register").first).to_be_visible()
     accounts.remove_user("rex")
     rex.get_by_test_id("stSidebarNav").get_by_text("Browse").click()
     expect(rex.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)

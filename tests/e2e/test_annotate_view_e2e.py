@@ -166,7 +166,7 @@ def test_shortcut_sheet_undo_and_redo_by_keys(page: Page, streamlit_app, demo: P
     open_annotate(page, base, 1440, "split=train&file=scene_005.jpg")
     focus_page(page)
     page.keyboard.press("Shift+?")
-    expect(page.get_by_role("dialog").get_by_text("Keyboard shortcuts")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("dialog").get_by_text("Keyboard shortcuts").first).to_be_visible(timeout=15_000)
     page.screenshot(path=str(artifacts_dir / "annotate-shortcuts.png"))
     page.keyboard.press("Escape")
     wait_idle(page)

@@ -57,8 +57,8 @@ def test_browse_with_a_filter_and_open_in_annotate(
     # of the 2 images without boxes: one histogram and two empty panels
     page.get_by_text("Show statistics").click()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1, timeout=15_000)
-    expect(page.get_by_text("No categories used.")).to_be_visible()
-    expect(page.get_by_text("No boxes.")).to_be_visible()
+    expect(page.get_by_text("No categories used.").first).to_be_visible()
+    expect(page.get_by_text("No boxes.").first).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "browse-statistics.png"))
 
@@ -117,7 +117,7 @@ def test_preview_shows_the_image_large_with_its_boxes(
     wait_idle(page)
     tiles.nth(1).get_by_role("button", name="Preview").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("train/scene_002.jpg")).to_be_visible(timeout=15_000)
+    expect(dialog.get_by_text("train/scene_002.jpg").first).to_be_visible(timeout=15_000)
     expect(dialog.get_by_test_id("stImage")).to_have_count(1)
     expect(dialog.get_by_test_id("stDataFrame")).to_have_count(1)  # its 7 boxes as class, x, y, w, h
     page.wait_for_function(
@@ -130,7 +130,7 @@ def test_preview_shows_the_image_large_with_its_boxes(
 
     # a click on the image previews too; a missing file is named relative to the dataset
     tiles.nth(2).locator("a.shot").click()
-    expect(dialog.get_by_text("image not found: train/scene_003.jpg")).to_be_visible(timeout=15_000)
+    expect(dialog.get_by_text("image not found: train/scene_003.jpg").first).to_be_visible(timeout=15_000)
     assert str(data) not in dialog.inner_text()
     dialog.get_by_role("button", name="Annotate this image").click()
     expect(page.get_by_role("heading", name="Annotate")).to_be_visible(timeout=15_000)

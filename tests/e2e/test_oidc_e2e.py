@@ -147,18 +147,18 @@ def test_oidc_sign_in_maps_the_email_to_the_role(browser: Browser, oidc_app, art
     expect(page.get_by_role("button", name="Log in")).to_be_visible()  # passwords still work beside it
     started = time.monotonic()
     sign_in(page, base, "ada")
-    expect(page.get_by_text("Signed in as ada (admin)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Signed in as ada (admin)").first).to_be_visible(timeout=30_000)
     print(f"OIDC sign-in round trip: {time.monotonic() - started:.1f} s")
     assert {c["name"] for c in context.cookies()} >= {"_streamlit_user"}
-    expect(page.get_by_test_id("stSidebarNav").get_by_text("Users")).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Users").first).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "oidc-signed-in.png"))
 
     page.reload()  # Streamlit's identity cookie keeps the sign-in
-    expect(page.get_by_text("Signed in as ada (admin)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Signed in as ada (admin)").first).to_be_visible(timeout=30_000)
     accounts.add_user("bob", "admin", password="correct horse")  # keeps an admin while ada is demoted
     accounts.set_role("ada", "annotator")  # the role comes from the user table at every run
     page.get_by_test_id("stSidebarNav").get_by_text("Validate").click()
-    expect(page.get_by_text("Signed in as ada (annotator)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Signed in as ada (annotator)").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stSidebarNav").get_by_text("Users")).to_have_count(0)
 
     page.get_by_role("button", name="Log out").click()  # st.logout: the provider's end-session and back
@@ -173,7 +173,7 @@ def test_an_email_without_an_account_is_refused(browser: Browser, oidc_app, arti
     page = context.new_page()
     sign_in(page, base, "eve")
     refusal = re.compile("No account has the e-mail eve\u2060?@example\\.com")  # a word joiner: no autolink
-    expect(page.get_by_text(refusal)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(refusal).first).to_be_visible(timeout=30_000)
     expect(page.locator("a[href^='mailto:']")).to_have_count(0)  # the e-mail is text, not a link
     expect(page.get_by_test_id("stMetric")).to_have_count(0)
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)

@@ -47,13 +47,13 @@ def log_in(page: Page, base: str, name: str) -> None:
     page.get_by_role("textbox", name="Username").fill(name)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Signed in as {name}").first).to_be_visible(timeout=30_000)
 
 
 def handed_image(page: Page, base: str) -> tuple[str, str]:
     """Open Annotate without a file: the image leased to this user (from the URL it sets)."""
     page.goto(f"{base}/annotate")
-    expect(page.get_by_text("Review status:")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Review status:").first).to_be_visible(timeout=30_000)
     wait_idle(page)
     return current(page)
 
@@ -80,41 +80,41 @@ def test_two_annotators_and_a_reviewer(browser: Browser, review_app, artifacts_d
     first = handed_image(anna, base)
     other = handed_image(bo, base)
     assert first != other
-    expect(anna.get_by_text("leased to anna")).to_be_visible()
+    expect(anna.get_by_text("leased to anna").first).to_be_visible()
 
     press(anna, "s")  # Submit for review
-    expect(anna.get_by_text(f"Submitted {first[1]} for review.")).to_be_visible(timeout=20_000)
+    expect(anna.get_by_text(f"Submitted {first[1]} for review.").first).to_be_visible(timeout=20_000)
     wait_idle(anna)
     assert current(anna) not in (first, other)
 
     rex.goto(f"{base}/review")
-    expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna")).to_be_visible(timeout=30_000)
+    expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna").first).to_be_visible(timeout=30_000)
     rex.get_by_label("Comment").fill("the road sign has no box")
     rex.get_by_role("button", name="missing box").click()
     wait_idle(rex)
     press(rex, "r")  # Reject
-    expect(rex.get_by_text(f"Rejected {first[1]}.")).to_be_visible(timeout=20_000)
+    expect(rex.get_by_text(f"Rejected {first[1]}.").first).to_be_visible(timeout=20_000)
     rex.screenshot(path=str(artifacts_dir / "review-after-reject.png"))
 
     # anna's rejected image comes back to her first, with the comment on top
     assert handed_image(anna, base) == first
-    expect(anna.get_by_text("Rejected by rex (missing box): the road sign has no box")).to_be_visible()
+    expect(anna.get_by_text("Rejected by rex (missing box): the road sign has no box").first).to_be_visible()
     anna.screenshot(path=str(artifacts_dir / "review-annotator-sees-comment.png"))
     anna.get_by_text("Caption and image categories").click()  # the caption is shown on demand
     caption = anna.get_by_role("textbox", name="Caption")
     caption.fill("fixed: the road sign is boxed")
     caption.press("Tab")
-    expect(anna.get_by_text(f"Saved {first[1]}")).to_be_visible(timeout=20_000)
+    expect(anna.get_by_text(f"Saved {first[1]}").first).to_be_visible(timeout=20_000)
     wait_idle(anna)
     press(anna, "s")
-    expect(anna.get_by_text(f"Submitted {first[1]} for review.")).to_be_visible(timeout=20_000)
+    expect(anna.get_by_text(f"Submitted {first[1]} for review.").first).to_be_visible(timeout=20_000)
 
     rex.goto(f"{base}/review")
-    expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna")).to_be_visible(timeout=30_000)
+    expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna").first).to_be_visible(timeout=30_000)
     wait_idle(rex)
     press(rex, "a")  # Approve
-    expect(rex.get_by_text(f"Approved {first[1]}.")).to_be_visible(timeout=20_000)
-    expect(rex.get_by_text("Nothing waits for review")).to_be_visible(timeout=20_000)
+    expect(rex.get_by_text(f"Approved {first[1]}.").first).to_be_visible(timeout=20_000)
+    expect(rex.get_by_text("Nothing waits for review").first).to_be_visible(timeout=20_000)
 
     # register --approved-only: exactly the approved image, with its fixed caption
     env = {**os.environ, "OPSML_IMAGE_HOME": str(home)}

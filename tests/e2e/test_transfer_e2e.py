@@ -79,7 +79,7 @@ def test_import_a_coco_zip_then_export_a_split_as_yolo(
 
     panel.get_by_text("Skip invalid items", exact=True).click()
     panel.get_by_role("button", name="Import").click()
-    expect(page.get_by_text("Imported 3 images and 2 boxes, 1 skipped.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Imported 3 images and 2 boxes, 1 skipped.").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "transfer-import.png"), full_page=True)
@@ -91,8 +91,8 @@ def test_import_a_coco_zip_then_export_a_split_as_yolo(
     page.get_by_role("button", name="Open the new dataset").click()
     expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=30_000)
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_text("birds", exact=True)).to_be_visible(timeout=15_000)
-    expect(sidebar.get_by_text("2 of 3 annotated")).to_be_visible()
+    expect(sidebar.get_by_text("birds", exact=True).first).to_be_visible(timeout=15_000)
+    expect(sidebar.get_by_text("2 of 3 annotated").first).to_be_visible()
 
     # export the opened dataset's train split as YOLO
     page.goto(f"{base}/transfer")
@@ -105,7 +105,7 @@ def test_import_a_coco_zip_then_export_a_split_as_yolo(
     panel.get_by_role("button", name="Prepare the download").click()
     button = panel.get_by_role("button", name="Download birds-train-yolo.zip", exact=False)
     expect(button).to_be_visible(timeout=30_000)
-    expect(panel.get_by_text("Exported 3 images and 2 boxes.")).to_be_visible()
+    expect(panel.get_by_text("Exported 3 images and 2 boxes.").first).to_be_visible()
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "transfer-export.png"), full_page=True)
     with page.expect_download(timeout=30_000) as download:
