@@ -28,7 +28,7 @@ from opsml_image.rules import Problem
 from opsml_image.schema import ImageMetadata
 from opsml_image.validation import Progress, ValidationReport, iter_image_files, validate_dataset
 
-__all__ = ["ImageDataset", "Split", "RecordLine", "DatasetStats", "SPLIT_ALIASES"]
+__all__ = ["ImageDataset", "Split", "RecordLine", "DatasetStats", "SPLIT_ALIASES", "SPLIT_ORDER"]
 
 #: Folder name → split name, as Hugging Face infers splits from folder names.
 SPLIT_ALIASES: dict[str, str] = {
@@ -43,7 +43,8 @@ SPLIT_ALIASES: dict[str, str] = {
     "eval": "test",
     "evaluation": "test",
 }
-_SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
+#: The order of splits everywhere (lists, keys, pages): train first.
+SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
 
 
 @dataclass(frozen=True)
@@ -262,4 +263,4 @@ def _discover(root: Path, name: str) -> dict[str, Split]:
         split = SPLIT_ALIASES.get(child.name.lower())
         if split and split not in found and (child / name).is_file():
             found[split] = Split(split, child, child / name, f"{child.name}/")
-    return dict(sorted(found.items(), key=lambda item: _SPLIT_ORDER[item[0]]))
+    return dict(sorted(found.items(), key=lambda item: SPLIT_ORDER[item[0]]))

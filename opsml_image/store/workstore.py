@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from opsml_image import config
 from opsml_image.annotation import ImageAnnotation
-from opsml_image.dataset import ImageDataset
+from opsml_image.dataset import SPLIT_ORDER, ImageDataset
 from opsml_image.registry.locks import named_lock
 from opsml_image.store import editing, index, issues, reading, stats
 from opsml_image.store.editing import Change
@@ -41,8 +41,6 @@ from opsml_image.store.schema import (
 )
 from opsml_image.validation import Issue, ValidationReport
 
-#: Split order of keys and pages (train first), as the dataset lists its splits.
-SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
 #: How long a flush or re-index waits for another process's flush of the same folder.
 FLUSH_WAIT_SECONDS = 300.0
 #: Rows per transaction of a first index (readers see the index grow by this much).
