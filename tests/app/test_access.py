@@ -45,6 +45,15 @@ def team(app_demo: Path) -> Iterator[Accounts]:
     passwords.use_hasher(real)
 
 
+def add_in_form(at: AppTest, name: str, role: str | None = None) -> None:
+    """Fill the Users page's add form (name, role when given, the test password) and submit it."""
+    at.text_input(key="users_add_name").input(name)
+    if role is not None:
+        at.selectbox(key="users_add_role").set_value(role)
+    at.text_input(key="users_add_password").input(PASSWORD)
+    at.button(key="FormSubmitter:users_add-Add user").click().run()
+
+
 def log_in(name: str, password: str = PASSWORD, at: AppTest | None = None) -> AppTest:
     at = at or open_app()
     at.text_input(key="login_name").input(name)
@@ -150,14 +159,9 @@ def test_admin_manages_users_in_the_app(team: Accounts):
     at.switch_page("pages/users.py").run()
     assert not at.exception, at.exception
     assert sorted(at.dataframe[0].value["user"]) == ["ada", "anna", "rex"]
-    at.text_input(key="users_add_name").input("<img src=x onerror=alert(1)>")
-    at.text_input(key="users_add_password").input(PASSWORD)
-    at.button(key="FormSubmitter:users_add-Add user").click().run()
+    add_in_form(at, "<img src=x onerror=alert(1)>")
     assert "invalid user name" in errors(at)[0]
-    at.text_input(key="users_add_name").input("eve")
-    at.selectbox(key="users_add_role").set_value("reviewer")
-    at.text_input(key="users_add_password").input(PASSWORD)
-    at.button(key="FormSubmitter:users_add-Add user").click().run()
+    add_in_form(at, "eve", "reviewer")
     assert team.get_user("eve") is not None and team.get_user("eve").role == "reviewer"  # type: ignore[union-attr]
     at.run()
     assert "eve" in list(at.dataframe[0].value["user"])
@@ -238,15 +242,9 @@ def test_the_first_account_added_in_the_app_must_be_an_admin(app_demo: Path):
     try:
         at = open_app()
         at.switch_page("pages/users.py").run()
-        at.text_input(key="users_add_name").input("anna")
-        at.selectbox(key="users_add_role").set_value("annotator")
-        at.text_input(key="users_add_password").input(PASSWORD)
-        at.button(key="FormSubmitter:users_add-Add user").click().run()
+        add_in_form(at, "anna", "annotator")
         assert "the first account must be an admin" in errors(at)[0]
-        at.text_input(key="users_add_name").input("ada")
-        at.selectbox(key="users_add_role").set_value("admin")
-        at.text_input(key="users_add_password").input(PASSWORD)
-        at.button(key="FormSubmitter:users_add-Add user").click().run()
+        add_in_form(at, "ada", "admin")
         assert not at.exception, at.exception
         at.run()  # team mode from now on: log in
         assert [t.label for t in at.text_input] == ["Username", "Password"]
