@@ -19,6 +19,7 @@ from opsml_image.usecases import review
 from opsml_image.usecases.workspace import UserError, Workspace, summary
 from pages import _session as session
 from pages import _widgets as ui
+from pages._boxlink import box_link
 from pages._viewport import viewport
 
 #: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
@@ -27,12 +28,16 @@ CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
 #: 1440 px with the sidebar open (621 px with a scrollbar, 629 px without), so the common case needs no second
 #: run to resize the canvas.
 FALLBACK_WIDTH = 620
+#: The box list's rows are containers keyed with this prefix and the box's index (see pages/_boxlink.py).
+BOX_ROW = "annotate_box_"
+#: What the "Show" pills open below the box list.
+MORE = ("Caption and image categories", "History of this image")
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
     ("S", "submit this image for review; the next one opens"),
     ("B", "copy the previous image's boxes"),
-    ("1-9", "class for new boxes"),
+    ("1-9", "class for new boxes (and for the selected box)"),
     ("Delete", "delete the selected box"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo your last edit"),
     ("+ / − or the wheel", "zoom in / out (I / O also)"),
@@ -118,10 +123,6 @@ def _on_view(ws: Workspace, key: Key, action: Any, *args: Any) -> None:
         report(action(ws, view, *args, user=session.current_user()))
 
 
-def _relabel(ws: Workspace, key: Key, index: int, widget: str) -> None:
-    _on_view(ws, key, uc.relabel_box, index, st.session_state[widget])
-
-
 def _caption(ws: Workspace, key: Key, widget: str) -> None:
     _on_view(ws, key, uc.set_caption, st.session_state[widget])
 
@@ -157,30 +158,6 @@ def _undo(ws: Workspace, key: Key, redo: bool = False) -> None:
         flash("toast", outcome.message)
     elif outcome.status != "unchanged":
         flash("warning", outcome.message)
-    bump()
-
-
-def _add_class(ws: Workspace, widget: str) -> None:
-    name = (st.session_state.get(widget) or "").strip()
-    if not name:
-        return
-    try:
-        category = uc.add_class(ws, name, user=session.current_user())
-    except (ValueError, OSError) as error:
-        flash("error", f"Class not added: {ui.describe(error)}")
-        return
-    st.session_state["annotate_class"] = category
-    st.session_state[widget] = ""
-    flash("toast", f"Class '{name}' is id {category}")
-
-
-def _name_class(ws: Workspace, category: int, widget: str) -> None:
-    try:
-        uc.name_class(ws, category, st.session_state.get(widget) or "", user=session.current_user())
-    except (ValueError, OSError) as error:
-        flash("error", f"Class not named: {ui.describe(error)}")
-        return
-    flash("toast", f"Class {category} is now '{st.session_state.get(widget, '').strip()}'")
     bump()
 
 
@@ -336,52 +313,97 @@ def navigation(ws: Workspace, key: Key) -> None:
     )
 
 
-def _pick_class(category: int) -> None:
+def _pick_class(ws: Workspace, key: Key, category: int) -> None:
+    """The class for new boxes; with a box selected, that box is relabelled too (as in Label Studio)."""
     st.session_state["annotate_class"] = category
+    selected = st.session_state.get("annotate_selected")
+    if selected is not None:
+        _on_view(ws, key, uc.relabel_box, selected, category)
 
 
-def class_picker(ws: Workspace, found: list[uc.ClassInfo]) -> int:
-    """The class stamped on new boxes; a class can be added, and one known only by its id named."""
+def _pick_from_menu(ws: Workspace, key: Key) -> None:
+    _pick_class(ws, key, st.session_state[CLASS_MENU])
 
+
+#: The class menu's widget key (a menu is shown only with more classes than the label bar's nine keys).
+CLASS_MENU = "annotate_class_menu"
+
+
+def class_picker(ws: Workspace, key: Key, found: list[uc.ClassInfo], boxes: int) -> int:
+    """The label bar: the class stamped on new boxes, and the class of the selected box; a class can be
+    added, and one known only by its id named (in a dialog, so its inputs load only when opened)."""
     ids = [c.id for c in found] or [0]
     labels = {c.id: c.name for c in found}
     if st.session_state.get("annotate_class") not in ids:
         st.session_state["annotate_class"] = ids[0]
-    category = st.selectbox(
-        "Class for new boxes",
-        ids,
-        format_func=lambda c: labels.get(c, str(c)),
-        key="annotate_class",
-    )
+    category: int = st.session_state["annotate_class"]
+    selected = st.session_state.get("annotate_selected")
     with st.container(horizontal=True, gap="small"):
-        for i, c in enumerate(ids[:9]):  # a label bar: a click or the key 1-9 picks the class
+        for i, c in enumerate(ids[:9]):  # a click or the key 1-9 picks the class
             st.button(
                 ui.plain(labels.get(c, str(c))),
                 key=f"annotate_pick_{i}",
                 shortcut=str(i + 1),
                 on_click=_pick_class,
-                args=(c,),
+                args=(ws, key, c),
                 type="primary" if c == category else "secondary",
             )
+    if len(ids) > 9:  # beyond the keys 1-9: a menu (its code is loaded only for such datasets)
+        st.session_state[CLASS_MENU] = category
+        st.selectbox("Class", ids, format_func=lambda c: labels.get(c, str(c)), key=CLASS_MENU,
+                     on_change=_pick_from_menu, args=(ws, key))  # fmt: skip
     # plain Markdown, no HTML: raw HTML would load the browser's HTML renderer on every Annotate page
-    st.markdown(f"new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**")
+    text = f"new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**"
+    if selected is not None and selected < boxes:
+        text += f" · box {selected + 1} is selected: a class (or its key) relabels it"
+    st.markdown(text)
     if not found:
         st.info(
             "The dataset has no classes yet: draw a box, then name its class below.", icon=":material/info:"
         )
-    unnamed = [c for c in found if not c.named] or ([] if found else [uc.ClassInfo(0, "0", False)])
     if not can(session.current_user(), Action.EDIT_CLASSES):
         st.caption("Reviewers and admins add and name classes.")
         return category
-    with st.popover("Add or name a class", icon=":material/add:"):
-        st.text_input(
-            "New class name", key="annotate_new_class", on_change=_add_class, args=(ws, "annotate_new_class")
-        )
-        st.caption("Press Enter to add it; it gets the next id in categories.json.")
-        for c in unnamed:
-            widget = f"annotate_name_{c.id}"
-            st.text_input(f"Name class {c.id}", key=widget, on_change=_name_class, args=(ws, c.id, widget))
+    st.button("Add or name a class", icon=":material/add:", key="annotate_classes",
+              on_click=lambda: st.session_state.update(annotate_classes_open=True))  # fmt: skip
     return category
+
+
+def _close_classes() -> None:
+    st.session_state.pop("annotate_classes_open", None)
+
+
+@st.dialog("Add or name a class", on_dismiss=_close_classes)
+def class_dialog(ws: Workspace, found: list[uc.ClassInfo]) -> None:
+    """A new class, and names for the classes known only by their id; saved together, then the page runs
+    again with them."""
+    unnamed = [c for c in found if not c.named] or ([] if found else [uc.ClassInfo(0, "0", False)])
+    with st.form("annotate_class_form", border=False):
+        st.text_input("New class name", key="annotate_new_class",
+                      help="It gets the next id in categories.json")  # fmt: skip
+        for c in unnamed:
+            st.text_input(f"Name class {c.id}", key=f"annotate_name_{c.id}")
+        submitted = st.form_submit_button("Save", type="primary")
+    if not submitted:
+        return
+    user = session.current_user()
+    try:
+        for c in unnamed:
+            name = (st.session_state.get(f"annotate_name_{c.id}") or "").strip()
+            if name:
+                uc.name_class(ws, c.id, name, user=user)
+                flash("toast", f"Class {c.id} is now '{name}'")
+        name = (st.session_state.get("annotate_new_class") or "").strip()
+        if name:
+            category = uc.add_class(ws, name, user=user)
+            st.session_state["annotate_class"] = category
+            flash("toast", f"Class '{name}' is id {category}")
+    except (ValueError, OSError, Forbidden) as error:
+        st.error(f"Not saved: {ui.plain(ui.describe(error))}", icon=":material/error:")
+        return
+    _close_classes()
+    bump()
+    st.rerun()
 
 
 def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str) -> None:
@@ -393,29 +415,20 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
         return
     problems = {p.index: p for p in uc.box_problems(view)}
     selected = st.session_state.get("annotate_selected")
-    options = sorted(set(labels) | {b.category for b in boxes})
     with st.container(height=min(80 + 64 * len(boxes), 360), border=False):
         for i, box in enumerate(boxes):
-            cols = st.columns([1, 3.2, 1], vertical_alignment="center", gap="small")
+            # a keyed row: the box link (pages/_boxlink.py) colours it and highlights its box on hover
+            row = st.container(key=f"{BOX_ROW}{i}", gap=None)
+            cols = row.columns([1, 3.2, 1], vertical_alignment="center", gap="small")
             cols[0].button(
                 str(i + 1),
                 key=f"box_sel:{rev}:{i}",
                 type="primary" if selected == i else "tertiary",
-                help="Select this box (highlighted on the image; Delete removes it)",
+                help="Select this box (highlighted on the image; a class relabels it, Delete removes it)",
                 on_click=_select,
                 args=(i,),
             )
-            widget = f"box_cat:{rev}:{i}"
-            cols[1].selectbox(
-                f"Box {i + 1} class",
-                options,
-                index=options.index(box.category),
-                format_func=lambda c: labels.get(c, str(c)),
-                key=widget,
-                label_visibility="collapsed",
-                on_change=_relabel,
-                args=(ws, view.key, i, widget),
-            )
+            cols[1].markdown(f"**{ui.plain(labels.get(box.category, str(box.category)))}**")
             cols[2].button(
                 "",
                 icon=":material/delete:",
@@ -424,10 +437,10 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 on_click=_on_view,
                 args=(ws, view.key, uc.delete_box, i),
             )
-            st.caption(f"x {box.x:g} · y {box.y:g} · w {box.w:g} · h {box.h:g}")
+            row.caption(f"x {box.x:g} · y {box.y:g} · w {box.w:g} · h {box.h:g}")
             problem = problems.get(i)
             if problem is not None:
-                line = st.columns([3, 1.4], vertical_alignment="center")
+                line = row.columns([3, 1.4], vertical_alignment="center")
                 line[0].warning(f"Box {i + 1}: {problem.message}", icon=":material/warning:")
                 if problem.fixable:
                     line[1].button(
@@ -497,15 +510,18 @@ def shortcut_sheet() -> None:
     st.dataframe(pd.DataFrame(SHORTCUTS, columns=["key", "does"]), hide_index=True, width="stretch")
 
 
-def canvas(ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int) -> None:
-    """Show the canvas (the zoomed region when zoomed) and save what the person drew."""
+def canvas(
+    ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int
+) -> uc.CanvasView | None:
+    """Show the canvas (the zoomed region when zoomed) and save what the person drew; returns what the
+    canvas was given (None for an image that cannot be shown)."""
     from streamlit_drawable_canvas import st_canvas
 
     from opsml_image.colors import category_color
 
     if view.size is None:
         st.error(f"The image cannot be shown: {ui.plain(view.problem)}", icon=":material/broken_image:")
-        return
+        return None
     height = CANVAS_HEIGHTS[st.session_state.get("annotate_canvas_size") or "Medium"]
     zoom = st.session_state.get("annotate_zoom", 1.0)
     center = st.session_state.get("annotate_center")
@@ -547,8 +563,9 @@ def canvas(ws: Workspace, view: uc.ImageView, names: list[str], category: int, c
     json_data = result.json_data if result is not None else None
     if panning:
         _pan_from(json_data, board)
-        return
+        return board
     report(uc.apply_drawing(ws, view, board, json_data, category, user=session.current_user()), reset=False)
+    return board
 
 
 def _pan_from(json_data: Any, board: uc.CanvasView) -> None:
@@ -589,7 +606,7 @@ def body(ws: Workspace) -> None:
     head.title("Annotate")
     left, right = st.columns([2.6, 1.4], gap="medium")
     with right:
-        category = class_picker(ws, found)
+        category = class_picker(ws, key, found, len(view.annotation.boxes))
     with left:
         known = st.session_state.get("annotate_column_width") or FALLBACK_WIDTH
         helper = viewport("annotate_viewport", known)
@@ -607,16 +624,13 @@ def body(ws: Workspace) -> None:
         if getattr(helper, "help", None):
             st.session_state["annotate_help"] = True
         zoom_bar(ws, view, column_width)
-        canvas(ws, view, names, category, column_width)
+        board = canvas(ws, view, names, category, column_width)
     view = uc.open_image(ws, key) or view  # after a save on the canvas: the stored state
     show_flash()
     counts = summary(ws)
-    with progress_col:
+    with progress_col:  # the sidebar's figures, as text (a second progress bar cost ~90 ms per first load)
         position = ws.store.position(key)
-        st.progress(
-            counts.annotated / counts.images if counts.images else 0.0,
-            text=f"{counts.annotated:,} of {counts.images:,} annotated · image {position + 1:,}",
-        )
+        st.markdown(f"**{counts.annotated:,}** of **{counts.images:,}** annotated · image {position + 1:,}")
     with right:
         if view.errors:
             st.warning(f"{view.errors} validation error(s) on this image: see the box list and Validate.",
@@ -631,11 +645,13 @@ def body(ws: Workspace) -> None:
                   on_click=_delete_selected, args=(ws, key),
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
-        # on demand, remembered for the session: its text area and multiselect are not loaded with every page
-        if st.toggle("Caption and image categories", key="annotate_details"):
+        # on demand, remembered for the session: the caption's text area, the categories' multiselect and the
+        # history's table are not loaded with every Annotate page (pills share the canvas size's code)
+        shown = st.pills("Show", list(MORE), selection_mode="multi", key="annotate_more",
+                         label_visibility="collapsed") or []  # fmt: skip
+        if MORE[0] in shown:
             details(ws, view, labels, rev)
-        # shown on demand: the history table's dataframe code is not loaded with every Annotate page
-        if st.toggle("History of this image", key="annotate_history"):
+        if MORE[1] in shown:
             with ui.guard("The image's history"):
                 ui.image_history(ws, session.current_user(), key)
     navigation(ws, key)
@@ -645,8 +661,16 @@ def body(ws: Workspace) -> None:
     st.caption(
         "Shortcuts: ← → U B 1-9 · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · F fit · 0 100% · P pan · ?"
     )
+    if board is not None:
+        from opsml_image.colors import category_color
+
+        boxes = view.annotation.boxes
+        rows = [(board.fit.box_to_canvas(b.as_bbox()), category_color(b.category)) for b in boxes]
+        box_link("annotate_boxlink", BOX_ROW, board.size[0], rows)
     if st.session_state.pop("annotate_help", False):
         shortcut_sheet()
+    if st.session_state.get("annotate_classes_open"):  # open until saved or dismissed
+        class_dialog(ws, found)
 
 
 ui.run_page(body, "The Annotate page")

@@ -119,7 +119,7 @@ def test_a_removed_users_stale_edit_is_refused(team: Accounts):
     at = log_in("anna")
     at.switch_page("pages/annotate.py").run()
     assert not at.exception, at.exception
-    at.toggle(key="annotate_details").set_value(True).run()  # the caption is shown on demand
+    at.pills(key="annotate_more").set_value(["Caption and image categories"]).run()  # shown on demand
     area = next(t for t in at.text_area if t.label == "Caption")
     area.input("typed by anna").run()  # saved as anna
     team.remove_user("anna")
@@ -202,10 +202,11 @@ def test_annotators_get_no_class_form(team: Accounts):
     at = log_in("anna")
     at.switch_page("pages/annotate.py").run()
     assert not at.exception, at.exception
-    assert not [t for t in at.text_input if t.label == "New class name"]
+    assert not [b for b in at.button if b.key == "annotate_classes"]
     assert any("Reviewers and admins add and name classes" in c.value for c in at.caption)
     at = log_in("rex")
     at.switch_page("pages/annotate.py").run()
+    at.button(key="annotate_classes").click().run()  # the class dialog opens
     assert [t for t in at.text_input if t.label == "New class name"]
 
 

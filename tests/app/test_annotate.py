@@ -55,13 +55,26 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     keys = [e.key for e in at.get("bidi_component")]
-    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:616x462@0.0,0.0,640.0"]
+    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:616x462@0.0,0.0,640.0", "annotate_boxlink"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
     assert objects[0]["label"] == "house"
-    assert any("annotated" in (p.text or "") for p in at.get("progress"))
+    assert any("annotated" in (p.text or "") for p in at.sidebar.get("progress"))
+    assert any(" annotated · image 1" in m.value for m in at.main.markdown)
     assert not at.error
+
+
+def test_box_link_has_each_box_in_canvas_pixels_and_colour(app_demo: Path):
+    at = open_annotate()
+    link = at.get("bidi_component")[-1]
+    objects = current_objects(at)
+    data = json.loads(link.proto.json)
+    assert data is not None and data["prefix"] == "annotate_box_" and data["width"] == 616
+    assert [r["rect"] for r in data["rows"]] == [
+        [round(o["left"], 1), round(o["top"], 1), round(o["width"], 1), round(o["height"], 1)] for o in objects
+    ]
+    assert [r["color"] for r in data["rows"]] == [o["stroke"] for o in objects]
 
 
 def test_drawn_box_is_saved_in_image_pixels(app_demo: Path):
@@ -105,8 +118,9 @@ def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
     at = open_annotate()
     bar = [b for b in at.button if b.key and b.key.startswith("annotate_pick_")]
     assert [b.label for b in bar] == ["car", "house", "tree"]
+    assert not at.main.selectbox  # three classes: the label bar alone (a menu only beyond the keys 1-9)
     at.button(key="annotate_pick_2").click().run()
-    assert at.selectbox(key="annotate_class").value == 2
+    assert at.session_state["annotate_class"] == 2
     assert any("new boxes are drawn as **tree**" in m.value for m in at.markdown)
     inject(at, [*current_objects(at), rect(10, 10, 30, 30, "")])  # drawn with no label of its own
     assert stored(app_demo, "train", "scene_001.jpg").boxes[-1].category == 2
@@ -114,13 +128,45 @@ def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
 
 def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     at = open_annotate()
-    first = at.selectbox(key=f"box_cat:train:scene_001.jpg:{at.session_state['annotate_rev']}:0")
-    first.set_value(2).run()
+    before = stored(app_demo, "train", "scene_001.jpg").boxes
+    at.button(key=f"box_sel:train:scene_001.jpg:{at.session_state['annotate_rev']}:0").click().run()
+    assert any("box 1 is selected" in m.value for m in at.markdown)
+    at.button(key="annotate_pick_2").click().run()  # a class picked with a box selected relabels that box
     assert not at.exception
-    assert stored(app_demo, "train", "scene_001.jpg").boxes[0].category == 2
+    after = stored(app_demo, "train", "scene_001.jpg").boxes
+    assert after[0].category == 2 and after[1:] == before[1:]
+    assert at.session_state["annotate_class"] == 2  # and is the class for new boxes
     rev = at.session_state["annotate_rev"]
     at.button(key=f"box_del:train:scene_001.jpg:{rev}:1").click().run()
     assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 4
+
+
+def test_the_class_dialog_adds_a_class(app_demo: Path):
+    at = open_annotate()
+    assert not at.main.text_input  # the dialog's inputs are loaded only when it opens
+    at.button(key="annotate_classes").click().run()
+    at.text_input(key="annotate_new_class").input("bicycle")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception
+    assert json.loads((app_demo / "categories.json").read_text()) == ["car", "house", "tree", "bicycle"]
+    assert at.session_state["annotate_class"] == 3
+    assert [b.label for b in at.button if b.key and b.key.startswith("annotate_pick_")][-1] == "bicycle"
+    assert not at.main.text_input  # closed
+
+
+def test_the_class_dialog_names_a_class_known_by_its_id(app_demo: Path):
+    (app_demo / "categories.json").unlink()  # the seed's own format: ids, no names
+    at = open_annotate()
+    assert [b.label for b in at.button if b.key and b.key.startswith("annotate_pick_")] == ["0", "1", "2"]
+    at.button(key="annotate_classes").click().run()
+    at.text_input(key="annotate_name_1").input("house")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert json.loads((app_demo / "categories.json").read_text()) == ["0", "house"]
+    at.button(key="annotate_classes").click().run()
+    at.text_input(key="annotate_name_2").input("house")  # a name taken: said in the dialog, nothing written
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert any("already a class named 'house'" in e.value for e in at.error)
+    assert json.loads((app_demo / "categories.json").read_text()) == ["0", "house"]
 
 
 def test_label_typed_on_canvas_adds_a_class(app_demo: Path):
@@ -135,7 +181,7 @@ def test_label_typed_on_canvas_adds_a_class(app_demo: Path):
 def test_caption_and_image_categories(app_demo: Path):
     at = open_annotate()
     assert not at.text_area  # shown on demand
-    at.toggle(key="annotate_details").set_value(True).run()
+    at.pills(key="annotate_more").set_value(["Caption and image categories"]).run()
     rev = at.session_state["annotate_rev"]
     at.text_area(key=f"caption:train:scene_001.jpg:{rev}").input("A quiet street").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"

@@ -97,15 +97,27 @@ def test_draw_relabel_navigate_and_find_in_metadata(
     expect(page.get_by_text("Boxes (1)").first).to_be_visible(timeout=15_000)
     wait_idle(page)
 
-    # relabel it in the box list: car -> tree (a rerun briefly shows the old list beside the new one)
-    box_class = page.get_by_role("combobox", name="Box 1 class")
-    expect(box_class).to_have_count(1, timeout=15_000)
-    box_class.click()
-    page.get_by_role("option", name="tree").click()
+    # relabel it, as in Label Studio: select it in the box list, then pick a class (car -> tree)
+    row = page.locator(".st-key-annotate_box_0").first
+    row.get_by_role("button", name="1").first.click()
+    expect(page.get_by_text("box 1 is selected").first).to_be_visible(timeout=15_000)
     wait_idle(page)
-    expect(box_class).to_have_count(1, timeout=15_000)
-    expect(box_class).to_have_value("tree")
+    page.locator(".st-key-annotate_pick_2 button").first.click()
+    expect(page.locator(".st-key-annotate_box_0").first.get_by_text("tree", exact=True)).to_be_visible(timeout=15_000)
+    wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "annotate-drawn.png"), full_page=True)
+
+    # hovering its row frames the box on the image
+    page.locator(".st-key-annotate_box_0").first.hover()
+    frame = page.get_by_test_id("boxHighlight")
+    expect(frame).to_be_visible(timeout=5_000)
+    shown, board = frame.bounding_box(), page.locator(CANVAS).bounding_box()
+    assert shown and board
+    expected = (board["x"] + x0 * sx, board["y"] + y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
+    got = (shown["x"], shown["y"], shown["width"], shown["height"])
+    assert all(abs(a - b) <= 2 for a, b in zip(got, expected, strict=True)), (got, expected)
+    page.mouse.move(5, 5)
+    expect(frame).to_be_hidden()
 
     # next and back
     page.get_by_role("button", name="Next Shortcut").click()
