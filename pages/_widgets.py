@@ -222,24 +222,43 @@ def _export(ws: Workspace) -> None:
             )
 
 
+#: Session state key: the "Open another folder" dialog is open.
+OPEN_FOLDER = "opsml_open_folder"
+
+
 def _open_other(user: User | None) -> None:
-    """Admins: open a folder inside a data root, in this browser session only."""
+    """Admins: open a folder inside a data root, in this browser session only (in a dialog, so its text
+    input is not loaded with every page)."""
     if not can(user, Action.OPEN_FOLDER):
         return
-    with st.expander("Open another folder"), st.form("open_folder", border=False):
-        roots = session.roots()
+    st.button("Open another folder", icon=":material/folder_open:", key="open_folder_button", width="stretch",
+              on_click=lambda: st.session_state.update({OPEN_FOLDER: True}))  # fmt: skip
+    if st.session_state.get(OPEN_FOLDER):  # open until a folder opens or it is dismissed
+        _open_folder_dialog()
+
+
+def _close_open_folder() -> None:
+    st.session_state.pop(OPEN_FOLDER, None)
+
+
+@st.dialog("Open another folder", on_dismiss=_close_open_folder)
+def _open_folder_dialog() -> None:
+    roots = session.roots()
+    with st.form("open_folder", border=False):
         value = st.text_input(
             "Dataset folder", placeholder=str(roots[0] / "dataset") if roots else "/path/to/dataset"
         )
         st.caption("Inside a data root: " + plain(", ".join(str(root) for root in roots)))
-        if st.form_submit_button("Open") and value.strip():
-            try:
-                path = access.open_folder(session.current_user(), value, roots)
-            except (UserError, Forbidden) as problem:
-                st.error(plain(str(problem)))
-            else:
-                session.open_folder(path)
-                st.rerun()
+        submitted = st.form_submit_button("Open", type="primary")
+    if submitted and value.strip():
+        try:
+            path = access.open_folder(session.current_user(), value, roots)
+        except (UserError, Forbidden) as problem:
+            st.error(plain(str(problem)))
+        else:
+            _close_open_folder()
+            session.open_folder(path)
+            st.rerun()
 
 
 # ------------------------------------------------------------------------------------------ who is signed in

@@ -375,6 +375,13 @@ def sidebar_counts(at) -> tuple[int, int] | None:  # noqa: ANN001 - an AppTest
     return None
 
 
+def open_folder(at, path: Path) -> None:  # noqa: ANN001 - an AppTest
+    """Open another folder as an admin does: the sidebar's button, then its dialog's form."""
+    at.button(key="open_folder_button").click().run()
+    next(t for t in at.text_input if t.label == "Dataset folder").input(str(path))
+    next(b for b in at.button if b.label == "Open").click().run()
+
+
 def open_app(page: str | None = None, timeout: float = 30):  # noqa: ANN201 - an AppTest
     """Run ``app.py`` in AppTest (on ``page``, a path such as ``pages/validate.py``); it must not raise."""
     from streamlit.testing.v1 import AppTest

@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app, sidebar_counts
+from conftest import open_app, open_folder, sidebar_counts
 from opsml_image.auth import Accounts, passwords
 
 PASSWORD = "correct horse"
@@ -171,14 +171,19 @@ def test_admin_manages_users_in_the_app(team: Accounts):
     assert team.get_user("eve") is None
 
 
-def test_only_admins_see_open_another_folder(team: Accounts):
+def test_only_admins_see_open_another_folder(team: Accounts, app_demo: Path):
     at = log_in("rex")
-    assert not [e for e in at.sidebar.expander if e.label == "Open another folder"]
+    assert not [b for b in at.sidebar.button if b.label == "Open another folder"]
     at = log_in("ada")
-    assert [e for e in at.sidebar.expander if e.label == "Open another folder"]
-    at.sidebar.text_input[0].input("/etc")
-    next(b for b in at.sidebar.button if b.label == "Open").click().run()
-    assert "is not inside a data root" in " ".join(e.value for e in at.sidebar.error).replace("\\", "")
+    assert not [t for t in at.text_input if t.label == "Dataset folder"]  # in a dialog, loaded when opened
+    at.button(key="open_folder_button").click().run()
+    next(t for t in at.text_input if t.label == "Dataset folder").input("/etc")
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert "is not inside a data root" in " ".join(e.value for e in at.error).replace("\\", "")
+    assert [t for t in at.text_input if t.label == "Dataset folder"]  # still open, with the message
+    next(t for t in at.text_input if t.label == "Dataset folder").input(str(app_demo))  # the start-up root
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert not at.exception and not [t for t in at.text_input if t.label == "Dataset folder"]  # opened, closed
 
 
 def test_single_user_mode_has_no_log_in_and_says_how_to_add_accounts(app_demo: Path):
@@ -215,8 +220,7 @@ def test_a_new_session_opens_the_users_own_last_folder(team: Accounts, tmp_path:
 
     other = copy_demo(tmp_path / "other")
     at = log_in("ada")
-    at.sidebar.text_input[0].input(str(other))
-    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    open_folder(at, other)
     assert at.sidebar.text[1].value == "other"
     assert log_in("ada").sidebar.text[1].value == "other"  # her next browser session
     assert log_in("rex").sidebar.text[1].value == "data"  # others keep theirs

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import open_app, sidebar_counts
+from conftest import open_app, open_folder, sidebar_counts
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 
@@ -119,8 +119,7 @@ def test_opening_another_folder_leaves_other_open_sessions_alone(app_home: Path,
         )
     )
     ana, bob = open_app(), open_app()  # two browser sessions of one server
-    ana.sidebar.text_input[0].input(str(other))
-    next(b for b in ana.sidebar.button if b.label == "Open").click().run()
+    open_folder(ana, other)
     assert not ana.exception
     assert ana.sidebar.text[0].value == other.name and sidebar_counts(ana)[0] == 11
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from conftest import open_app, open_folder
 
 
 def open_register() -> AppTest:
@@ -76,8 +76,7 @@ def test_another_folder_is_validated_anew_not_judged_by_the_last_one(app_demo: P
     (broken / "train" / "scene_002.jpg").unlink()
     at = open_register()
     assert "can be registered" in at.success[0].value
-    at.sidebar.text_input[0].input(str(broken))
-    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    open_folder(at, broken)
     assert not at.exception, at.exception
     assert "Registration is blocked" in at.error[0].value and "image.missing" in at.error[0].value
 
@@ -108,8 +107,7 @@ def test_another_folder_is_not_prefilled_from_this_ones_card(app_demo: Path, tmp
     at.text_input(key="reg_contact").input("ann@example.com")
     at.button(key="FormSubmitter:register-Register").click().run()
     assert "Registered." in at.success[0].value
-    at.sidebar.text_input[0].input(str(other))
-    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    open_folder(at, other)
     assert not at.exception, at.exception
     assert at.text_input(key="reg_name").value == "other"
     assert at.text_input(key="reg_team").value == ""

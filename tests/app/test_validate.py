@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from conftest import open_app, open_folder
 
 
 def seed_errors(data: Path) -> None:
@@ -137,8 +137,7 @@ def test_the_summary_of_one_folder_is_not_shown_for_another(app_demo: Path, tmp_
     clean = copy_demo(tmp_path / "clean")
     at = open_validate()
     assert at.main.metric[0].value == "2"  # the seeded errors
-    at.sidebar.text_input[0].input(str(clean))
-    next(b for b in at.sidebar.button if b.label == "Open").click().run()
+    open_folder(at, clean)
     assert not at.exception, at.exception
     assert at.main.metric[0].value == "0"  # validated anew, not judged by the other folder's verdict
     assert "the dataset is valid" in at.success[0].value
