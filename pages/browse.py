@@ -115,7 +115,8 @@ def filters(ws: Workspace, labels: dict[int, str]) -> tuple[Filter, int, str]:
     annotated = cols[3].selectbox("Annotation", list(ANNOTATED), key="browse_annotated")
     # the second row: what to show and how (at 1024 px one row of seven controls truncated them)
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
-        errors = st.toggle("With errors", key="browse_errors", help="Images with validation errors")
+        # pills, not toggles: they share the Size control's code (a toggle's loads with the page)
+        errors = st.pills("Only", ["With errors"], key="browse_errors", help="Images with validation errors")
         per_page = st.selectbox("Per page", PAGE_SIZES, index=1, key="browse_per_page", width=110)
         size = st.segmented_control("Size", list(TILE_SIZES), default="M", key="browse_tile_size") or "M"
     f = Filter(
@@ -270,7 +271,7 @@ def body(ws: Workspace) -> None:
     elif job.error:
         message = ui.describe_relative(RuntimeError(checking.validation_status(ws)), ws.path)
         st.warning(ui.plain(message), icon=":material/warning:")
-    if st.toggle("Show statistics", key="browse_stats"):
+    if st.pills("Statistics", ["Show statistics"], key="browse_stats", label_visibility="collapsed"):
         with st.container(border=True):
             show_statistics(ws, f, labels)
     with st.container(key="browse_gallery"):

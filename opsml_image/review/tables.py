@@ -16,7 +16,7 @@ import xxhash
 from sqlalchemy.engine import Engine
 
 from opsml_image.store.errors import StoreError
-from opsml_image.store.schema import reason
+from opsml_image.store.schema import reason, write_transaction
 
 __all__ = ["Status", "ISSUE_TAGS", "ITEM", "EVENT", "FRONTIER", "ensure_tables"]
 
@@ -104,8 +104,9 @@ def ensure_tables(engine: Engine) -> None:
     """Create the review tables in the store's database if missing (checked once per engine)."""
     if engine in _done:
         return
-    try:
-        with engine.begin() as conn:
+    try:  # a write transaction from its start: a SQLite reader turned writer would fail at once if another
+        # connection wrote meanwhile ("database is locked", seen when two sessions open a folder together)
+        with engine.connect() as conn, write_transaction(conn):
             if conn.dialect.name == "postgresql":
                 key = xxhash.xxh3_64_intdigest(b"opsml-image-review/schema") - (1 << 63)
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
