@@ -30,7 +30,10 @@ const canvas = () => {
     return found.filter((c) => c.getBoundingClientRect().width > 0).pop();
 };
 
-const hide = () => { if (link.frame) link.frame.style.display = 'none'; };
+const hide = () => {
+    link.current = null;
+    if (link.frame) link.frame.style.display = 'none';
+};
 
 const show = (index) => {
     const { rows, width } = link.data || {};
@@ -44,11 +47,15 @@ const show = (index) => {
     const right = Math.min(at.right, at.left + (l + w) * k);
     const bottom = Math.min(at.bottom, at.top + (t + h) * k);
     if (right <= left || bottom <= top) return hide();
+    link.current = index;
     Object.assign(link.frame.style, {display: 'block', left: `${left}px`, top: `${top}px`,
                                      width: `${right - left}px`, height: `${bottom - top}px`,
                                      border: `3px solid ${row.color}`});
     link.frame.dataset.box = String(index);
 };
+
+// the frame is fixed to the window: a scroll (also the one that brought the row under the pointer) moves it
+const onScroll = () => { if (link.current !== null && link.current !== undefined) show(link.current); };
 
 const onOver = (event) => {
     const prefix = (link.data && link.data.prefix) || '';
@@ -73,7 +80,7 @@ export default function(component) {
                                          background: 'rgba(255, 235, 59, 0.25)'});
         document.body.appendChild(link.frame);
         document.addEventListener('mouseover', onOver);
-        document.addEventListener('scroll', hide, true);
+        document.addEventListener('scroll', onScroll, true);
     }
     // the rows wear their boxes' colours
     const { rows = [], prefix = '' } = link.data;
@@ -83,7 +90,7 @@ export default function(component) {
     return () => {
         if (--link.instances > 0) return;
         document.removeEventListener('mouseover', onOver);
-        document.removeEventListener('scroll', hide, true);
+        document.removeEventListener('scroll', onScroll, true);
         link.frame.remove();
         link.style.remove();
     };

@@ -419,8 +419,8 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
         for i, box in enumerate(boxes):
             # a keyed row: the box link (pages/_boxlink.py) colours it and highlights its box on hover
             row = st.container(key=f"{BOX_ROW}{i}", gap=None)
-            cols = row.columns([1, 3.2, 1], vertical_alignment="center", gap="small")
-            cols[0].button(
+            line = row.container(horizontal=True, vertical_alignment="center", gap="small")
+            line.button(
                 str(i + 1),
                 key=f"box_sel:{rev}:{i}",
                 type="primary" if selected == i else "tertiary",
@@ -428,8 +428,8 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 on_click=_select,
                 args=(i,),
             )
-            cols[1].markdown(f"**{ui.plain(labels.get(box.category, str(box.category)))}**")
-            cols[2].button(
+            line.text(labels.get(box.category, str(box.category)), width="stretch")  # text, never Markdown
+            line.button(
                 "",
                 icon=":material/delete:",
                 key=f"box_del:{rev}:{i}",
@@ -440,10 +440,10 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
             row.caption(f"x {box.x:g} · y {box.y:g} · w {box.w:g} · h {box.h:g}")
             problem = problems.get(i)
             if problem is not None:
-                line = row.columns([3, 1.4], vertical_alignment="center")
-                line[0].warning(f"Box {i + 1}: {problem.message}", icon=":material/warning:")
+                fix = row.columns([3, 1.4], vertical_alignment="center")
+                fix[0].warning(f"Box {i + 1}: {problem.message}", icon=":material/warning:")
                 if problem.fixable:
-                    line[1].button(
+                    fix[1].button(
                         "Clip",
                         key=f"box_fix:{rev}:{i}",
                         icon=":material/crop:",
@@ -628,7 +628,7 @@ def body(ws: Workspace) -> None:
     view = uc.open_image(ws, key) or view  # after a save on the canvas: the stored state
     show_flash()
     counts = summary(ws)
-    with progress_col:  # the sidebar's figures, as text (a second progress bar cost ~90 ms per first load)
+    with progress_col:  # the sidebar's figures, as text: its progress bar is the page's one
         position = ws.store.position(key)
         st.markdown(f"**{counts.annotated:,}** of **{counts.images:,}** annotated · image {position + 1:,}")
     with right:
