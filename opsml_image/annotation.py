@@ -13,7 +13,13 @@ from typing import Any
 
 from opsml_image.rules import BOX_DIGITS, is_box
 
-__all__ = ["Box", "ImageAnnotation", "merge"]
+__all__ = ["Box", "ImageAnnotation", "SHAPE_EXTRAS", "merge"]
+
+#: Per-box values derived from the object's shape (COCO's mask and its area): a box moved or resized drops
+#: them, as they no longer describe it; a clip keeps a mask (the object did not change) and drops an area
+#: without one (the box's own area, recomputed from the box on export).
+SHAPE_EXTRAS = ("area", "segmentation", "segmentation_rle")
+_MASKS = ("segmentation", "segmentation_rle")
 
 _KNOWN = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -45,7 +51,15 @@ class Box:
         x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
         if x1 <= x0 or y1 <= y0:
             return None
-        return Box(x0, y0, x1 - x0, y1 - y0, self.category, self.extra)
+        return self.moved(x0, y0, x1 - x0, y1 - y0, clip=True)
+
+    def moved(self, x: float, y: float, w: float, h: float, *, clip: bool = False) -> Box:
+        """This object at another box: its identity (COCO ``id``, ``iscrowd``, attributes...) is kept, the
+        values derived from its shape (:data:`SHAPE_EXTRAS`) are dropped; ``clip`` (the box cut to the image)
+        keeps a mask and its area."""
+        masked = clip and any(self.extra.get(key) is not None for key in _MASKS)
+        extra = self.extra if masked else {k: v for k, v in self.extra.items() if k not in SHAPE_EXTRAS}
+        return Box(x, y, w, h, self.category, extra)
 
     def rounded(self, digits: int = BOX_DIGITS) -> Box:
         return Box(

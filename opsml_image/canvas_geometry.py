@@ -18,7 +18,7 @@ Fabric.js JSON becomes ``Box`` values again with :func:`boxes_from_drawing` (whi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from opsml_image.annotation import Box
@@ -215,7 +215,10 @@ def boxes_from_drawing(
 
     ``unchanged`` are the boxes the drawing started from (shown with ``label_of``): a box still where one
     of them was drawn (within ``tolerance`` canvas pixels, same label) comes back as that very box (exact
-    coordinates, its ``extra``), neither clipped nor rounded, so merely showing a box never edits it.
+    coordinates, its ``extra``), neither clipped nor rounded, so merely showing a box never edits it. When
+    the drawing holds as many boxes as it started from (one box moved, resized or relabelled: each change
+    reaches the page on its own), the changed box is the same object: it keeps its identity (COCO ``id``,
+    attributes...) through :meth:`Box.moved`, or all of its ``extra`` when only its label changed.
     """
     if not json_data:
         return []
@@ -224,6 +227,7 @@ def boxes_from_drawing(
         for box in unchanged
     ]
     result: list[Box] = []
+    changed: list[tuple[int, tuple[float, float, float, float]]] = []  # (index, canvas box) of new boxes
     for obj in json_data.get("objects") or ():
         if not isinstance(obj, Mapping) or obj.get("type") != "LabeledRect":
             continue
@@ -256,7 +260,14 @@ def boxes_from_drawing(
         x, y, w, h = x0, y0, round(x1 - x0, digits), round(y1 - y0, digits)
         if w < min_size or h < min_size:
             continue
+        changed.append((len(result), (left, top, width, height)))
         result.append(Box(x, y, w, h, category_of(label)))
+    if changed and len(result) == len(unchanged):
+        for index, canvas_box in changed:
+            made, (original_box, _, original) = result[index], originals[index]
+            if not all(abs(a - b) <= tolerance for a, b in zip(original_box, canvas_box, strict=True)):
+                original = original.moved(made.x, made.y, made.w, made.h)  # else relabelled only
+            result[index] = replace(original, category=made.category)
     return result
 
 

@@ -165,7 +165,7 @@ def _fit(box: Box, width: int, height: int) -> Box | None:
     scale = 10**BOX_DIGITS  # rounded down, so the stored box stays inside
     w = math.floor((min(float(width), clipped.x + clipped.w) - x) * scale + 1e-6) / scale
     h = math.floor((min(float(height), clipped.y + clipped.h) - y) * scale + 1e-6) / scale
-    return Box(x, y, w, h, box.category, box.extra) if w > 0 and h > 0 else None
+    return clipped.moved(x, y, w, h, clip=True) if w > 0 and h > 0 else None
 
 
 def _boxes(n: int) -> str:

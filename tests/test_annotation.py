@@ -32,3 +32,12 @@ def test_clipping_to_the_image():
 def test_a_coordinate_too_large_for_a_float_is_dropped_not_a_crash():
     view = merge([(1, {"file_name": "a.png", "objects": {"bbox": [[0, 0, 10**400, 1]], "categories": [0]}})])
     assert view.boxes == [] and view.dropped_boxes == 1
+
+
+def test_a_clip_keeps_a_mask_and_its_area_and_drops_an_area_without_one():
+    masked = Box(-5.0, 0.0, 20.0, 10.0, 0, {"id": 3, "area": 120.0, "segmentation": [[0, 0, 10, 0, 10, 10]]})
+    assert masked.clipped(100, 100) == Box(0.0, 0.0, 15.0, 10.0, 0, masked.extra)
+    plain = Box(-5.0, 0.0, 20.0, 10.0, 0, {"id": 4, "area": 200.0, "iscrowd": 0})
+    assert plain.clipped(100, 100).extra == {"id": 4, "iscrowd": 0}  # the box's own area: recomputed on export
+    assert plain.moved(1, 2, 3, 4).extra == {"id": 4, "iscrowd": 0}
+    assert masked.moved(1, 2, 3, 4).extra == {"id": 3}  # the mask no longer describes the moved box

@@ -176,4 +176,21 @@ def test_unchanged_boxes_keep_their_exact_coordinates():
     assert boxes[1].category == 1 and boxes[1].x == pytest.approx(10 + 50 / fit.scale_x, abs=0.01)
     relabelled = initial_drawing(stored, fit, label_of)
     relabelled["objects"][0]["label"] = "house"
-    assert read(relabelled, fit, unchanged=stored, label_of=label_of)[0].x == 0.0  # edited: clipped
+    again = read(relabelled, fit, unchanged=stored, label_of=label_of)[0]  # relabelled only: the same box
+    assert (again.x, again.category, again.extra) == (-10.123456, category_of("house"), {"iscrowd": 1})
+
+
+def test_a_moved_box_keeps_its_identity_and_drops_its_stale_shape():
+    """COCO id, iscrowd and attributes survive a move or resize; area and mask no longer describe the box."""
+    fit = Fit.contain((640, 480), (640, 480), display_size=(640, 480))
+    coco = {"id": 17, "iscrowd": 0, "area": 999.0, "segmentation": [[1, 1, 5, 1, 5, 5]], "attributes": {"a": 1}}
+    stored = [Box(10.0, 10.0, 40.0, 30.0, 0, coco), Box(100.0, 100.0, 20.0, 20.0, 1, {"id": 18})]
+    drawing = initial_drawing(stored, fit, label_of)
+    drawing["objects"][0]["left"] += 25
+    drawing["objects"][0]["scaleX"] = 2
+    boxes = read(drawing, fit, unchanged=stored, label_of=label_of)
+    assert boxes[0].as_bbox() == [35.0, 10.0, 80.0, 30.0] and boxes[0].category == 0
+    assert boxes[0].extra == {"id": 17, "iscrowd": 0, "attributes": {"a": 1}}
+    assert boxes[1] is stored[1]
+    drawing["objects"].append(dict(drawing["objects"][1], left=300))  # a new box: no identity borrowed
+    assert [b.extra for b in read(drawing, fit, unchanged=stored, label_of=label_of)][2] == {}

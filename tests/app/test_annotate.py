@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -102,6 +103,22 @@ def stored_original_boxes():
         Box(*map(float, b), c)
         for b, c in zip(record["objects"]["bbox"], record["objects"]["categories"], strict=True)
     ]
+
+
+def test_a_box_moved_on_the_canvas_keeps_its_coco_id_and_drops_its_stale_area(app_demo: Path):
+    with WorkStore.open(ImageDataset(image_dir=app_demo)) as store:  # as a COCO import leaves it
+        store.sync()
+        first = store.get("train", "scene_001.jpg")
+        assert first is not None
+        boxes = list(first.boxes)
+        boxes[0] = dataclasses.replace(boxes[0], extra={"id": 41, "area": 5.0, "segmentation": [[1, 1, 2, 2, 3, 1]]})
+        store.save(dataclasses.replace(first, boxes=boxes), store.version("train", "scene_001.jpg"))
+    at = open_annotate()
+    objects = current_objects(at)
+    objects[0]["left"] += 10
+    inject(at, objects)
+    moved = stored(app_demo, "train", "scene_001.jpg").boxes[0]
+    assert moved.extra == {"id": 41} and moved.x != boxes[0].x
 
 
 def test_resized_box_uses_scale(app_demo: Path):
