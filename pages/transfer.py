@@ -156,12 +156,23 @@ def export_tab(ws: Workspace) -> None:
     if st.button("Prepare the download", type="primary", icon=":material/archive:", key="transfer_export_go"):
         prepare(ws, choices)
     ready: tuple[tuple[object, ...], uc.Download] | None = st.session_state.get(EXPORTED)
-    if ready is not None and ready[0] == choices:
+    if ready is not None and ready[0] == choices and ready[1].path.is_file():
         download = ready[1]
         show_report(download.report, "Exported")
+        size, limit = download.size, uc.max_download_bytes()
+        if size > limit:  # read whole into the server's memory at a click: beyond the limit it stays on disk
+            kept = download.path.relative_to(download.path.parents[2])  # exports/<export>/<file>
+            st.info(
+                f"{ui.plain(download.file_name)} is {size:,} bytes, more than a browser download may be "
+                f"({limit:,}, OPSML_IMAGE_MAX_DOWNLOAD_BYTES). It is kept on the server for a day, as "
+                f"{ui.plain(kept.as_posix())} in the app's home; the CLI exports too: python -m opsml_image "
+                "export FORMAT.",
+                icon=":material/info:",
+            )
+            return
         st.download_button(
-            f"Download {download.file_name} ({len(download.data):,} bytes)",
-            data=download.data,
+            f"Download {download.file_name} ({size:,} bytes)",
+            data=download.path.read_bytes,  # read when clicked, not on every run
             file_name=download.file_name,
             mime=download.mime,
             icon=":material/download:",
@@ -172,7 +183,9 @@ def export_tab(ws: Workspace) -> None:
 
 def prepare(ws: Workspace, choices: tuple[str, str, str | None, bool, bool]) -> None:
     _, fmt, split, skip, with_images = choices
-    st.session_state.pop(EXPORTED, None)
+    previous = st.session_state.pop(EXPORTED, None)
+    if previous is not None:  # its file is replaced by this one
+        previous[1].discard()
     bar = ProgressBar("Exporting...")
     try:
         download = uc.export_download(

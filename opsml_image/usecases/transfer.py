@@ -25,6 +25,7 @@ images is the JSON file itself (one split) or a zip of ``<split>.json`` files.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import io
@@ -32,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Sequence
@@ -41,6 +43,7 @@ from types import ModuleType
 
 import orjson
 
+from opsml_image import config
 from opsml_image.archives import ArchiveError, extract_zip, is_zip_name
 from opsml_image.atomic import is_temp_name
 from opsml_image.auth import LOCAL_ADMIN, Action, User
@@ -53,7 +56,19 @@ from opsml_image.usecases.access import check, creation_parent
 from opsml_image.usecases.create import Upload
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 
-__all__ = ["FormatSpec", "FORMATS", "Download", "available_formats", "import_upload", "export_download"]
+__all__ = [
+    "FormatSpec",
+    "FORMATS",
+    "Download",
+    "available_formats",
+    "import_upload",
+    "export_download",
+    "max_download_bytes",
+]
+
+#: An export older than this (seconds) is removed from ``<home>/exports`` when the next one starts.
+EXPORT_TTL = 24 * 3600
+_DEFAULT_MAX_DOWNLOAD = 2 << 30
 
 #: ``progress(fraction, text)``: how far an import or export is, for a progress bar.
 Progress = Callable[[float, str], None]
@@ -133,12 +148,44 @@ FORMATS: dict[str, FormatSpec] = {
 
 @dataclass(frozen=True)
 class Download:
-    """An export ready to download: the file name, its bytes and type, and what the export did."""
+    """An export ready to download: its file name, the file on the server (under ``<home>/exports``, never
+    held in memory), its type, and what the export did."""
 
     file_name: str
-    data: bytes
+    path: Path
     mime: str
     report: Report
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes, read now (the page reads them only when the download is clicked)."""
+        return self.path.read_bytes()
+
+    def discard(self) -> None:
+        """Remove the file (a newer export replaces it)."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def max_download_bytes() -> int:
+    """The largest export offered as a browser download (``OPSML_IMAGE_MAX_DOWNLOAD_BYTES``, default 2 GiB);
+    a larger one stays on the server, where the page says."""
+    return int(os.environ.get("OPSML_IMAGE_MAX_DOWNLOAD_BYTES") or _DEFAULT_MAX_DOWNLOAD)
+
+
+def _exports() -> Path:
+    """``<home>/exports``, without the exports older than :data:`EXPORT_TTL`."""
+    folder = config.home() / "exports"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    for old in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > EXPORT_TTL:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+    return folder
 
 
 def available_formats() -> list[FormatSpec]:
@@ -352,7 +399,8 @@ def export_download(
     with_images: bool = True,
     progress: Progress | None = None,
 ) -> Download:
-    """The open dataset (or one ``split``) in format ``fmt``, zipped; pending edits are written first.
+    """The open dataset (or one ``split``) in format ``fmt``, zipped into a file under ``<home>/exports``
+    (streamed: memory does not grow with the dataset); pending edits are written first.
 
     COCO ``with_images`` is Roboflow's layout (``<split>/_annotations.coco.json`` with the images beside);
     without images it is the JSON file (one split) or a zip of ``<split>.json``. Errors are
@@ -368,24 +416,32 @@ def export_download(
         raise UserError(f"No split {split!r}; the dataset has {', '.join(splits)}.")
     chosen = [split] if split is not None else splits
     stem = f"{ws.path.name}-{split or 'all'}-{fmt}"
-    scratch = Path(tempfile.mkdtemp(prefix="opsml-export-"))
+    place = Path(tempfile.mkdtemp(prefix="export-", dir=_exports()))  # the finished file's own folder
+    scratch = place / "work"
+    scratch.mkdir()
     try:
         notify(0.1, f"Exporting to {FORMATS[fmt].label}...")
         if fmt == "coco" and not with_images and len(chosen) == 1:
-            target = scratch / f"{stem}.json"
-            report = module.export(ws.dataset, target, split=chosen[0], skip_invalid=skip_invalid)
-            return _done(Download(f"{stem}.json", target.read_bytes(), "application/json", report), notify)
+            target, written = place / f"{stem}.json", scratch / f"{stem}.json"
+            report = module.export(ws.dataset, written, split=chosen[0], skip_invalid=skip_invalid)
+            os.replace(written, target)
+            return _done(Download(target.name, target, "application/json", report), notify)
         folder = scratch / stem
         if fmt == "coco" and with_images:
             report = _coco_with_images(ws, chosen, folder, skip_invalid)
         else:
             _refuse_links_out(ws, chosen)
             report = module.export(ws.dataset, folder, split=split, skip_invalid=skip_invalid)
-        data = _zip_folder(folder, lambda done, total: notify(0.5 + 0.5 * done / total, "Zipping..."))
+        target = place / f"{stem}.zip"
+        _zip_folder(folder, target, lambda done, total: notify(0.5 + 0.5 * done / total, "Zipping..."))
         report.path = Path(f"{stem}.zip")
-        return _done(Download(f"{stem}.zip", data, "application/zip", report), notify)
+        return _done(Download(f"{stem}.zip", target, "application/zip", report), notify)
     except FormatError as error:
+        shutil.rmtree(place, ignore_errors=True)
         raise _relabelled(error, scratch, "export") from None
+    except BaseException:
+        shutil.rmtree(place, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -442,13 +498,12 @@ def _refuse_links_out(ws: Workspace, splits: list[str]) -> None:
             raise FormatError(ws.path, relative, f"{problem.message}; remove the link to export")
 
 
-def _zip_folder(folder: Path, progress: Callable[[int, int], None]) -> bytes:
-    """The folder's files as a zip (images stored as they are, text deflated), paths relative to it."""
+def _zip_folder(folder: Path, target: Path, progress: Callable[[int, int], None]) -> None:
+    """The folder's files zipped into ``target`` (images stored as they are, text deflated), paths relative
+    to the folder; written file by file, never whole in memory."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for done, path in enumerate(files, 1):
             method = zipfile.ZIP_STORED if path.suffix.lower() in _STORED else zipfile.ZIP_DEFLATED
             archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
             progress(done, len(files))
-    return buffer.getvalue()

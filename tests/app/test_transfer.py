@@ -8,6 +8,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from conftest import open_app, sidebar_counts
@@ -135,3 +136,20 @@ def test_export_coco_json_only(app_demo: Path) -> None:
     at.button(key="transfer_export_go").click().run()
     assert not at.exception, at.exception
     assert f"{app_demo.name}-{splits[0]}-coco.json" in at.get("download_button")[0].proto.label
+
+
+def test_an_export_over_the_download_limit_stays_on_the_server(
+    app_demo: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_IMAGE_MAX_DOWNLOAD_BYTES", "100")
+    at = open_app(PAGE)
+    at.selectbox(key="transfer_export_format").set_value("yolo").run()
+    at.button(key="transfer_export_go").click().run()
+    assert not at.exception, at.exception
+    assert at.get("download_button") == []
+    message = next(i.value for i in at.info if "more than a browser download may be" in i.value)
+    kept = next((app_home / "exports").glob("export-*/*.zip"))
+    assert kept.relative_to(app_home).as_posix() in message.replace("\\", "")
+    assert str(app_home) not in message  # no absolute server path
+    at.button(key="transfer_export_go").click().run()  # again: the first file is replaced, not kept
+    assert len(list((app_home / "exports").glob("export-*/*.zip"))) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -318,3 +320,27 @@ def test_a_root_that_cannot_be_written(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(UserError, match="cannot be written"):
         uc.import_upload(tmp_path / "file", "x", "coco", [Up("a.json", b"{}")])
+
+
+def test_an_export_is_a_file_under_the_home_and_a_failed_one_leaves_nothing(ws: Workspace, tmp_path: Path):
+    exports = tmp_path / "home" / "exports"
+    stale = exports / "export-old"
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - uc.EXPORT_TTL - 60,) * 2)
+    download = uc.export_download(ws, "yolo", "train")
+    assert download.path.parent.parent == exports and download.path.name == download.file_name
+    assert download.size == download.path.stat().st_size and zipfile.is_zipfile(download.path)
+    assert not stale.exists()  # an export older than a day goes when the next one starts
+    assert [p.name for p in download.path.parent.iterdir()] == [download.file_name]  # no work files left
+    download.discard()
+    assert list(exports.iterdir()) == []
+    (ws.path / "train" / "a.png").unlink()
+    with pytest.raises(FormatError, match=r"a\.png: image not found"):
+        uc.export_download(ws, "coco", "train")
+    assert list(exports.iterdir()) == []  # a failed export leaves nothing behind
+
+
+def test_the_largest_browser_download_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert uc.max_download_bytes() == 2 << 30
+    monkeypatch.setenv("OPSML_IMAGE_MAX_DOWNLOAD_BYTES", "1000")
+    assert uc.max_download_bytes() == 1000
