@@ -356,11 +356,11 @@ def copy_previous_boxes(ws: Workspace, view: ImageView, *, user: User | None = L
     source = ws.store.get(*previous)
     if view.size is None:
         return Outcome("refused", f"No boxes copied: {view.problem}")
-    copied = [
-        c
-        for c in (b.clipped(*view.size) for b in (source.boxes if source else ()))
-        if c is not None and c not in view.annotation.boxes
-    ]
+    clipped = (b.clipped(*view.size) for b in (source.boxes if source else ()))
+    # a copy is a new object: it takes the box, class and attributes, not the source's annotation id
+    fresh = [dataclasses.replace(c, extra={k: v for k, v in c.extra.items() if k != "id"})
+             for c in clipped if c is not None]  # fmt: skip
+    copied = [c for c in fresh if c not in view.annotation.boxes]
     if not copied:
         return Outcome("refused", f"{previous[1]} has no boxes to copy.")
     edited = dataclasses.replace(view.annotation, boxes=[*view.annotation.boxes, *copied])

@@ -105,14 +105,20 @@ def stored_original_boxes():
     ]
 
 
-def test_a_box_moved_on_the_canvas_keeps_its_coco_id_and_drops_its_stale_area(app_demo: Path):
-    with WorkStore.open(ImageDataset(image_dir=app_demo)) as store:  # as a COCO import leaves it
+def give_extras(data: Path, extra: dict) -> list:
+    """Give scene_001.jpg's first box per-box values, as a COCO import leaves them; returns the boxes."""
+    with WorkStore.open(ImageDataset(image_dir=data)) as store:
         store.sync()
         first = store.get("train", "scene_001.jpg")
         assert first is not None
         boxes = list(first.boxes)
-        boxes[0] = dataclasses.replace(boxes[0], extra={"id": 41, "area": 5.0, "segmentation": [[1, 1, 2, 2, 3, 1]]})
+        boxes[0] = dataclasses.replace(boxes[0], extra=extra)
         store.save(dataclasses.replace(first, boxes=boxes), store.version("train", "scene_001.jpg"))
+    return boxes
+
+
+def test_a_box_moved_on_the_canvas_keeps_its_coco_id_and_drops_its_stale_area(app_demo: Path):
+    boxes = give_extras(app_demo, {"id": 41, "area": 5.0, "segmentation": [[1, 1, 2, 2, 3, 1]]})
     at = open_annotate()
     objects = current_objects(at)
     objects[0]["left"] += 10
@@ -217,6 +223,14 @@ def test_navigation_and_copy_previous(app_demo: Path):
     assert len(stored(app_demo, "train", "scene_002.jpg").boxes) == before + 5
     at.button(key="nav_prev").click().run()
     assert "scene_001.jpg" in str(at.query_params["file"])
+
+
+def test_copied_boxes_are_new_objects_without_the_source_annotation_id(app_demo: Path):
+    give_extras(app_demo, {"id": 41, "iscrowd": 0})
+    at = open_annotate("train", "scene_002.jpg")
+    at.button(key="nav_copy").click().run()
+    copied = [b for b in stored(app_demo, "train", "scene_002.jpg").boxes if b.extra]
+    assert [b.extra for b in copied] == [{"iscrowd": 0}]
 
 
 def test_a_message_is_shown_again_by_the_runs_of_the_next_seconds(app_demo: Path):
