@@ -48,6 +48,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "file.special": ("error", "a path is a FIFO, socket, device or folder where a regular file belongs"),
     "image.unlabeled": ("warning", "an image in the folder has no record (Hugging Face drops it)"),
     "split.features": ("warning", "split metadata files have different keys (Hugging Face refuses to load)"),
+    "objects.null_first": ("warning", "a per-box list starts with null (Hugging Face shifts its values)"),
     "categories_file.invalid": ("error", "categories.json is not a JSON list of unique names"),
 }
 
@@ -269,6 +270,23 @@ def objects_problems(objects: Any) -> Iterator[Problem]:
     problem = length_problem(objects.get("bbox"), objects.get("categories"))
     if problem:
         yield problem
+
+
+def null_first_problems(objects: dict[str, Any]) -> Iterator[Problem]:
+    """Per-box lists besides bbox and categories that start with null and hold a value later: as Hugging
+    Face ``datasets`` loads the folder, pyarrow moves their values to other boxes and rows (a trailing null
+    is read right)."""
+    for key, values in objects.items():
+        if key in ("bbox", "categories") or type(values) is not list or not values or values[0] is not None:
+            continue
+        if any(value is not None for value in values):
+            field = f"objects.{key}"
+            yield Problem(
+                "objects.null_first",
+                field,
+                f"{field} starts with null: Hugging Face datasets would move its values to other boxes and "
+                f"rows; give box 1 a {key}, or drop the key",
+            )
 
 
 #: How far (in pixels) a box edge may pass the image border and still count as inside (float rounding).

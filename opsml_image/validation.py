@@ -209,6 +209,9 @@ def validate_lines(lines: Iterable[tuple[int, Any]], ctx: _Context) -> None:
         if n_names:
             for problem in rules.unknown_category_problems(obj, n_names):
                 ctx.add(number, problem, file_name)
+        if type(objects) is dict and len(objects) > 2:  # per-box values besides bbox and categories
+            for problem in rules.null_first_problems(objects):
+                ctx.add(number, problem, file_name)
         if seen is None:
             continue
         key = posixpath.normpath(file_name.replace("\\", "/"))

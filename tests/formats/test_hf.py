@@ -4,6 +4,7 @@ and refusals that name the row and leave nothing behind."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,25 @@ def test_null_object_fields_become_text_so_imagefolder_reads_them_right(tmp_path
     assert report.warnings == ["objects field 'area' is null on some boxes or mixes types: kept as text"]
     loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "ds"))["train"]
     assert [row["objects"]["area"] for row in loaded] == [["", "3.0"], ["2.0"]]
+
+
+def test_a_per_box_list_starting_with_null_is_misread_by_datasets_and_warned(tmp_path: Path) -> None:
+    """The oracle shows the pyarrow behaviour the warning is about; the validator names the line and field."""
+    for name in ("a.png", "b.png"):
+        write_image(tmp_path / name, size=SIZE)
+    lines = [
+        {"file_name": "a.png", "objects": {"bbox": [[1.0, 1.0, 5.0, 5.0], [2.0, 2.0, 5.0, 5.0]],
+                                           "categories": [0, 0], "id": [None, 5]}},
+        {"file_name": "b.png", "objects": {"bbox": [[1.0, 1.0, 5.0, 5.0]], "categories": [0], "id": [7]}},
+    ]  # fmt: skip
+    (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), cache_dir=str(tmp_path / "hf"))["train"]
+    by_name = {Path(row["image"].filename).name: row["objects"]["id"] for row in loaded}
+    right = {"a.png": [None, 5], "b.png": [7]}
+    assert by_name != right, "datasets now reads a leading null right: the objects.null_first warning can go"
+    report = ImageDataset(image_dir=tmp_path).validate()
+    assert [(i.line, i.field, i.code) for i in report.issues] == [(1, "objects.id", "objects.null_first")]
+    assert report.ok  # a warning: the folder is still valid
+    lines[0]["objects"]["id"] = [5, None]  # a trailing null is read right
+    (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert not ImageDataset(image_dir=tmp_path).validate().issues
