@@ -7,19 +7,30 @@ and an objects line). The file keeps its lines as written; :func:`merge` folds t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from opsml_image.rules import BOX_DIGITS, is_box
 
-__all__ = ["Box", "ImageAnnotation", "SHAPE_EXTRAS", "merge"]
+__all__ = ["Box", "ImageAnnotation", "IMPLIED_EXTRAS", "SHAPE_EXTRAS", "merge"]
 
 #: Per-box values derived from the object's shape (COCO's mask and its area): a box moved or resized drops
 #: them, as they no longer describe it; a clip keeps a mask (the object did not change) and drops an area
 #: without one (the box's own area, recomputed from the box on export).
 SHAPE_EXTRAS = ("area", "segmentation", "segmentation_rle")
 _MASKS = ("segmentation", "segmentation_rle")
+
+
+def _box_area(box: Box) -> float | None:
+    """COCO's area of a box without a mask: the box's own (what a COCO export writes for it)."""
+    return None if any(box.extra.get(key) is not None for key in _MASKS) else round(box.w * box.h, BOX_DIGITS)
+
+
+#: Per-box keys whose value a box without one still has (COCO: its area is the box's own, it is no crowd):
+#: written for every box once one box has the key, so these lists hold no null. Hugging Face ``datasets``
+#: misreads a per-box list that starts with null (see ``objects.null_first`` in :mod:`opsml_image.rules`).
+IMPLIED_EXTRAS: dict[str, Callable[[Box], Any]] = {"area": _box_area, "iscrowd": lambda box: 0}
 
 _KNOWN = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -103,7 +114,11 @@ class ImageAnnotation:
                 "categories": [box.category for box in self.boxes],
             }
             for key in _object_keys(self.boxes):
-                objects[key] = [box.extra.get(key) for box in self.boxes]
+                implied = IMPLIED_EXTRAS.get(key)
+                objects[key] = [
+                    implied(box) if implied is not None and box.extra.get(key) is None else box.extra.get(key)
+                    for box in self.boxes
+                ]
             record["objects"] = objects
         record.update((k, v) for k, v in self.extra.items() if k not in record)
         return record
