@@ -24,13 +24,18 @@ _MASKS = ("segmentation", "segmentation_rle")
 
 def _box_area(box: Box) -> float | None:
     """COCO's area of a box without a mask: the box's own (what a COCO export writes for it)."""
-    return None if any(box.extra.get(key) is not None for key in _MASKS) else round(box.w * box.h, BOX_DIGITS)
+    return None if any(box.extra.get(key) for key in _MASKS) else round(box.w * box.h, BOX_DIGITS)
 
 
-#: Per-box keys whose value a box without one still has (COCO: its area is the box's own, it is no crowd):
-#: written for every box once one box has the key, so these lists hold no null. Hugging Face ``datasets``
-#: misreads a per-box list that starts with null (see ``objects.null_first`` in :mod:`opsml_image.rules`).
-IMPLIED_EXTRAS: dict[str, Callable[[Box], Any]] = {"area": _box_area, "iscrowd": lambda box: 0}
+#: Per-box keys whose value a box without one still has (COCO: its area is the box's own, it is no crowd,
+#: its polygon mask is empty, as box-only COCO files write it): written for every box once one box has the
+#: key, so these lists hold no null. Hugging Face ``datasets`` misreads a per-box list that starts with null
+#: (see ``objects.null_first`` in :mod:`opsml_image.rules`).
+IMPLIED_EXTRAS: dict[str, Callable[[Box], Any]] = {
+    "area": _box_area,
+    "iscrowd": lambda box: 0,
+    "segmentation": lambda box: None if box.extra.get("segmentation_rle") else [],  # an RLE mask is its mask
+}
 
 _KNOWN = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))

@@ -45,11 +45,11 @@ def test_a_clip_keeps_a_mask_and_its_area_and_drops_an_area_without_one():
 
 def test_implied_per_box_values_are_written_so_no_list_starts_with_null():
     """A box drawn beside imported COCO boxes gets its box area and iscrowd 0 (what a COCO export writes for
-    it); a value with no implied default (an id, a mask) stays null."""
+    it) and an empty polygon list; a value with no implied default (an id) stays null."""
     drawn = Box(1.0, 2.0, 3.0, 4.0, 0)
     imported = Box(5.0, 5.0, 10.0, 10.0, 1, {"id": 9, "area": 80.5, "iscrowd": 1, "segmentation": [[5, 5, 15, 5, 15, 15]]})
     objects = ImageAnnotation("a.png", boxes=[drawn, imported]).to_record()["objects"]
     assert objects["area"] == [12.0, 80.5] and objects["iscrowd"] == [0, 1]
-    assert objects["id"] == [None, 9] and objects["segmentation"] == [None, [[5, 5, 15, 5, 15, 15]]]
+    assert objects["id"] == [None, 9] and objects["segmentation"] == [[], [[5, 5, 15, 5, 15, 15]]]
     masked = Box(0.0, 0.0, 2.0, 2.0, 0, {"segmentation": [[0, 0, 1, 0, 1, 1]]})
     assert ImageAnnotation("a.png", boxes=[masked, imported]).to_record()["objects"]["area"] == [None, 80.5]
