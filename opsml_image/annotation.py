@@ -22,9 +22,14 @@ SHAPE_EXTRAS = ("area", "segmentation", "segmentation_rle")
 _MASKS = ("segmentation", "segmentation_rle")
 
 
+def _has_mask(box: Box) -> bool:
+    """Whether the object has a mask (an empty polygon list, as box-only COCO files write, is none)."""
+    return any(box.extra.get(key) for key in _MASKS)
+
+
 def _box_area(box: Box) -> float | None:
     """COCO's area of a box without a mask: the box's own (what a COCO export writes for it)."""
-    return None if any(box.extra.get(key) for key in _MASKS) else round(box.w * box.h, BOX_DIGITS)
+    return None if _has_mask(box) else round(box.w * box.h, BOX_DIGITS)
 
 
 #: Per-box keys whose value a box without one still has (COCO: its area is the box's own, it is no crowd,
@@ -73,8 +78,8 @@ class Box:
         """This object at another box: its identity (COCO ``id``, ``iscrowd``, attributes...) is kept, the
         values derived from its shape (:data:`SHAPE_EXTRAS`) are dropped; ``clip`` (the box cut to the image)
         keeps a mask and its area."""
-        masked = clip and any(self.extra.get(key) is not None for key in _MASKS)
-        extra = self.extra if masked else {k: v for k, v in self.extra.items() if k not in SHAPE_EXTRAS}
+        kept = clip and _has_mask(self)
+        extra = self.extra if kept else {k: v for k, v in self.extra.items() if k not in SHAPE_EXTRAS}
         return Box(x, y, w, h, self.category, extra)
 
     def rounded(self, digits: int = BOX_DIGITS) -> Box:

@@ -41,6 +41,8 @@ def test_a_clip_keeps_a_mask_and_its_area_and_drops_an_area_without_one():
     assert plain.clipped(100, 100).extra == {"id": 4, "iscrowd": 0}  # the box's own area: recomputed on export
     assert plain.moved(1, 2, 3, 4).extra == {"id": 4, "iscrowd": 0}
     assert masked.moved(1, 2, 3, 4).extra == {"id": 3}  # the mask no longer describes the moved box
+    empty = Box(-5.0, 0.0, 20.0, 10.0, 0, {"area": 200.0, "segmentation": []})  # box-only COCO: no mask
+    assert empty.clipped(100, 100).extra == {}
 
 
 def test_implied_per_box_values_are_written_so_no_list_starts_with_null():
