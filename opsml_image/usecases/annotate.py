@@ -19,7 +19,7 @@ from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, in
 from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
-from opsml_image.store import Key, StaleEdit
+from opsml_image.store import Key, StaleEdit, StillIndexing
 from opsml_image.usecases import review
 from opsml_image.usecases.access import check
 from opsml_image.usecases.workspace import Workspace, describe
@@ -49,6 +49,9 @@ __all__ = [
 
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 BOX_FILL = "rgba(255, 255, 255, 0.08)"
+#: Seconds an edit made during a folder's first index waits for it to end (about 5 s at 100k images) before
+#: it is refused.
+INDEX_WAIT = 20.0
 
 
 @dataclass(frozen=True)
@@ -207,15 +210,26 @@ def _save(
     if edited == view.annotation:
         return Outcome("unchanged", "Nothing changed.")
     try:
-        version = ws.store.save(edited, expected_version=view.version, user=author)
+        version = _store(ws, edited, view.version, author)
     except StaleEdit as error:
         return Outcome("stale", f"Not saved: {error}")
-    except (ValueError, KeyError, OSError) as error:
+    except (ValueError, KeyError, OSError, StillIndexing) as error:
         return Outcome("refused", f"Not saved: {describe(error)}")
     ws.flusher.notify()
     notice = review.record_save(ws, user, view.key, version, len(edited.boxes))  # status: in progress
     message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
     return Outcome("saved", message, tuple(new_classes), view.annotation, edited)
+
+
+def _store(ws: Workspace, edited: ImageAnnotation, expected: int, author: str) -> int:
+    """Save in the store; an edit made while the folder's first index runs waits for its end (at most
+    :data:`INDEX_WAIT` seconds: its chunks would not see the edit) rather than being refused."""
+    try:
+        return ws.store.save(edited, expected_version=expected, user=author)
+    except StillIndexing:
+        if ws.indexing is None or not ws.indexing.wait(INDEX_WAIT) or ws.indexing.error:
+            raise
+        return ws.store.save(edited, expected_version=expected, user=author)
 
 
 def restore(

@@ -191,3 +191,28 @@ def test_a_page_waits_for_the_first_rows_at_most_its_timeout(
     finally:
         after_first.open()
         ws.close()
+
+
+def test_an_edit_made_during_the_first_index_waits_for_it_then_saves(
+    data: Path, tmp_path: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsml_image.usecases import annotate
+
+    expected = final_keys(data, tmp_path)
+    ws = open_workspace(data, flush_delay=0.05, background=True)
+    try:
+        assert gate.reached.wait(30)
+        view = annotate.open_image(ws, expected[0])
+        assert view is not None
+        monkeypatch.setattr(annotate, "INDEX_WAIT", 0.2)
+        refused = annotate.set_caption(ws, view, "too early, too long")  # the index does not end in time
+        assert refused.status == "refused" and "still being indexed" in refused.message
+        monkeypatch.setattr(annotate, "INDEX_WAIT", 30.0)
+        threading.Timer(0.3, gate.open).start()
+        started = time.monotonic()
+        saved = annotate.set_caption(ws, view, "drawn while indexing")
+        assert saved.status == "saved" and time.monotonic() - started >= 0.25
+        assert ws.store.get(*expected[0]).caption == "drawn while indexing"  # type: ignore[union-attr]
+    finally:
+        gate.open()
+        ws.close()
