@@ -30,8 +30,10 @@ CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
 FALLBACK_WIDTH = 620
 #: The box list's rows are containers keyed with this prefix and the box's index (see pages/_boxlink.py).
 BOX_ROW = "annotate_box_"
-#: What the "Show" pills open below the box list.
+#: What the buttons below the box list open.
 MORE = ("Caption and image categories", "History of this image")
+#: Session state key: the canvas size setting (a key of :data:`CANVAS_HEIGHTS`).
+CANVAS_SIZE = "annotate_size"
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
@@ -476,6 +478,32 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
     )
 
 
+def _choose(state: str, option: str, single: bool) -> None:
+    if single:
+        st.session_state[state] = option
+    else:
+        st.session_state[state] = st.session_state.get(state, frozenset()) ^ {option}
+    bump()
+
+
+def choice_buttons(
+    key: str, options: tuple[str, ...], state: str, *, single: bool = False, label: str = ""
+) -> Any:
+    """A row of buttons, the chosen ones primary; the choice is session state ``state``: a click sets it to
+    its option (``single``) or toggles its option in a frozenset. Plain buttons rather than pills or a
+    segmented control: a button's code is loaded with the page already, a button group's would cost each first
+    load about 50 ms."""
+    chosen = st.session_state.get(state, frozenset())
+    chosen = {chosen} if single else chosen
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=key):
+        if label:
+            st.caption(label, width="content")
+        for i, option in enumerate(options):
+            st.button(option, key=f"{key}_{i}", type="primary" if option in chosen else "secondary",
+                      on_click=_choose, args=(state, option, single))  # fmt: skip
+    return st.session_state.get(state, frozenset())
+
+
 def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
     """Zoom, pan, undo/redo and the shortcut sheet: icon buttons with their keys."""
     zoom = st.session_state.get("annotate_zoom", 1.0)
@@ -522,7 +550,7 @@ def canvas(
     if view.size is None:
         st.error(f"The image cannot be shown: {ui.plain(view.problem)}", icon=":material/broken_image:")
         return None
-    height = CANVAS_HEIGHTS[st.session_state.get("annotate_canvas_size") or "Medium"]
+    height = CANVAS_HEIGHTS[st.session_state.get(CANVAS_SIZE) or "Medium"]
     zoom = st.session_state.get("annotate_zoom", 1.0)
     center = st.session_state.get("annotate_center")
     board = uc.canvas_view(view, names, (max(200, column_width - 4), height), zoom, center)
@@ -646,18 +674,17 @@ def body(ws: Workspace) -> None:
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
         # on demand, remembered for the session: the caption's text area, the categories' multiselect and the
-        # history's table are not loaded with every Annotate page (pills share the canvas size's code)
-        shown = st.pills("Show", list(MORE), selection_mode="multi", key="annotate_more",
-                         label_visibility="collapsed") or []  # fmt: skip
+        # history's table are not loaded with every Annotate page
+        shown = choice_buttons("annotate_more", MORE, "annotate_shown")
         if MORE[0] in shown:
             details(ws, view, labels, rev)
         if MORE[1] in shown:
             with ui.guard("The image's history"):
                 ui.image_history(ws, session.current_user(), key)
     navigation(ws, key)
-    st.segmented_control(
-        "Canvas size", list(CANVAS_HEIGHTS), default="Medium", key="annotate_canvas_size", on_change=bump
-    )
+    st.session_state.setdefault(CANVAS_SIZE, "Medium")
+    sizes = tuple(CANVAS_HEIGHTS)
+    choice_buttons("annotate_canvas_size", sizes, CANVAS_SIZE, single=True, label="Canvas size")
     st.caption(
         "Shortcuts: ← → U B 1-9 · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · F fit · 0 100% · P pan · ?"
     )

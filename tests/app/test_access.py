@@ -119,7 +119,7 @@ def test_a_removed_users_stale_edit_is_refused(team: Accounts):
     at = log_in("anna")
     at.switch_page("pages/annotate.py").run()
     assert not at.exception, at.exception
-    at.pills(key="annotate_more").set_value(["Caption and image categories"]).run()  # shown on demand
+    at.button(key="annotate_more_0").click().run()  # the caption is shown on demand
     area = next(t for t in at.text_area if t.label == "Caption")
     area.input("typed by anna").run()  # saved as anna
     team.remove_user("anna")

@@ -204,7 +204,7 @@ def test_label_typed_on_canvas_adds_a_class(app_demo: Path):
 def test_caption_and_image_categories(app_demo: Path):
     at = open_annotate()
     assert not at.text_area  # shown on demand
-    at.pills(key="annotate_more").set_value(["Caption and image categories"]).run()
+    at.button(key="annotate_more_0").click().run()
     rev = at.session_state["annotate_rev"]
     at.text_area(key=f"caption:train:scene_001.jpg:{rev}").input("A quiet street").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"
@@ -278,3 +278,18 @@ def test_an_image_linked_outside_the_folder_is_never_shown(app_demo: Path, tmp_p
     at = open_annotate("train", "scene_003.jpg")
     assert any("outside the dataset folder" in e.value for e in at.error), at.error
     assert [e.key for e in at.get("bidi_component")] == ["annotate_viewport"]  # no canvas, no pixels sent
+
+
+def test_canvas_size_and_the_sections_below_the_box_list_are_buttons(app_demo: Path):
+    at = open_annotate()
+    assert [b.proto.type for b in at.button if b.key and b.key.startswith("annotate_canvas_size_")] == [
+        "secondary", "primary", "secondary"
+    ]  # fmt: skip
+    at.button(key="annotate_canvas_size_0").click().run()  # Small: the canvas is at most 420 px high
+    _key, board = at.session_state["annotate_canvas"]
+    assert board.size[1] <= 420 and at.button(key="annotate_canvas_size_0").proto.type == "primary"
+    assert not at.text_area
+    at.button(key="annotate_more_0").click().run()
+    assert at.text_area and at.button(key="annotate_more_0").proto.type == "primary"
+    at.button(key="annotate_more_0").click().run()  # a second click closes it
+    assert not at.text_area
