@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import streamlit as st
@@ -41,6 +42,42 @@ PAGE_NEW = "pages/new_dataset.py"
 PAGE_TRANSFER = "pages/transfer.py"
 PAGE_USERS = "pages/users.py"
 PAGE_HISTORY = "pages/history.py"
+
+
+# ------------------------------------------------------------------------------------------ choices
+
+
+def _choose(state: str, option: str, single: bool, on_change: Callable[[], None] | None) -> None:
+    if single:
+        st.session_state[state] = option
+    else:
+        st.session_state[state] = st.session_state.get(state, frozenset()) ^ {option}
+    if on_change is not None:
+        on_change()
+
+
+def choice_buttons(
+    key: str,
+    options: tuple[str, ...],
+    state: str,
+    *,
+    single: bool = False,
+    label: str = "",
+    on_change: Callable[[], None] | None = None,
+) -> Any:
+    """A row of buttons, the chosen ones primary; the choice is session state ``state``: a click sets it to
+    its option (``single``) or toggles its option in a frozenset (returned). Plain buttons rather than pills
+    or a segmented control: a button's code is loaded with every page already, a button group's costs each
+    first load about 50 ms (measured with bench/bench_pageload.py)."""
+    chosen = st.session_state.get(state, frozenset())
+    shown = {chosen} if single else chosen
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=key, width="content"):
+        if label:
+            st.caption(label, width="content")
+        for i, option in enumerate(options):
+            st.button(option, key=f"{key}_{i}", type="primary" if option in shown else "secondary",
+                      on_click=_choose, args=(state, option, single, on_change))  # fmt: skip
+    return st.session_state.get(state, frozenset())
 
 
 # ------------------------------------------------------------------------------------------ errors and text

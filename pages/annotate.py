@@ -478,32 +478,6 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
     )
 
 
-def _choose(state: str, option: str, single: bool) -> None:
-    if single:
-        st.session_state[state] = option
-    else:
-        st.session_state[state] = st.session_state.get(state, frozenset()) ^ {option}
-    bump()
-
-
-def choice_buttons(
-    key: str, options: tuple[str, ...], state: str, *, single: bool = False, label: str = ""
-) -> Any:
-    """A row of buttons, the chosen ones primary; the choice is session state ``state``: a click sets it to
-    its option (``single``) or toggles its option in a frozenset. Plain buttons rather than pills or a
-    segmented control: a button's code is loaded with the page already, a button group's would cost each first
-    load about 50 ms."""
-    chosen = st.session_state.get(state, frozenset())
-    chosen = {chosen} if single else chosen
-    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=key):
-        if label:
-            st.caption(label, width="content")
-        for i, option in enumerate(options):
-            st.button(option, key=f"{key}_{i}", type="primary" if option in chosen else "secondary",
-                      on_click=_choose, args=(state, option, single))  # fmt: skip
-    return st.session_state.get(state, frozenset())
-
-
 def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
     """Zoom, pan, undo/redo and the shortcut sheet: icon buttons with their keys."""
     zoom = st.session_state.get("annotate_zoom", 1.0)
@@ -675,7 +649,7 @@ def body(ws: Workspace) -> None:
         box_list(ws, view, labels, rev)
         # on demand, remembered for the session: the caption's text area, the categories' multiselect and the
         # history's table are not loaded with every Annotate page
-        shown = choice_buttons("annotate_more", MORE, "annotate_shown")
+        shown = ui.choice_buttons("annotate_more", MORE, "annotate_shown", on_change=bump)
         if MORE[0] in shown:
             details(ws, view, labels, rev)
         if MORE[1] in shown:
@@ -683,8 +657,8 @@ def body(ws: Workspace) -> None:
                 ui.image_history(ws, session.current_user(), key)
     navigation(ws, key)
     st.session_state.setdefault(CANVAS_SIZE, "Medium")
-    sizes = tuple(CANVAS_HEIGHTS)
-    choice_buttons("annotate_canvas_size", sizes, CANVAS_SIZE, single=True, label="Canvas size")
+    ui.choice_buttons("annotate_canvas_size", tuple(CANVAS_HEIGHTS), CANVAS_SIZE, single=True,
+                      label="Canvas size", on_change=bump)  # fmt: skip
     st.caption(
         "Shortcuts: ← → U B 1-9 · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · F fit · 0 100% · P pan · ?"
     )

@@ -21,6 +21,8 @@ from pages import _widgets as ui
 PAGE_SIZES = (24, 48, 96)
 TILE_SIZES = {"S": (160, 120), "M": (208, 156), "L": (300, 225)}  # tile frame (as many columns as fit)
 ANNOTATED = {"All images": None, "Annotated": True, "Not annotated": False}
+#: The two on/off buttons: a filter, and the statistics panel.
+ERRORS, STATISTICS = "With errors", "Show statistics"
 FILTER_KEYS = ("browse_category", "browse_text", "browse_split", "browse_annotated", "browse_errors")
 
 
@@ -115,10 +117,12 @@ def filters(ws: Workspace, labels: dict[int, str]) -> tuple[Filter, int, str]:
     annotated = cols[3].selectbox("Annotation", list(ANNOTATED), key="browse_annotated")
     # the second row: what to show and how (at 1024 px one row of seven controls truncated them)
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
-        # pills, not toggles: they share the Size control's code (a toggle's loads with the page)
-        errors = st.pills("Only", ["With errors"], key="browse_errors", help="Images with validation errors")
+        # buttons, not toggles or a segmented control: their code is loaded with the page already
+        errors = ERRORS in ui.choice_buttons("browse_errors_choice", (ERRORS,), "browse_errors")
         per_page = st.selectbox("Per page", PAGE_SIZES, index=1, key="browse_per_page", width=110)
-        size = st.segmented_control("Size", list(TILE_SIZES), default="M", key="browse_tile_size") or "M"
+        st.session_state.setdefault("browse_tile_size", "M")
+        size = ui.choice_buttons("browse_tile_sizes", tuple(TILE_SIZES), "browse_tile_size", single=True,
+                                 label="Size")  # fmt: skip
     f = Filter(
         category=category,
         text=text.strip() or None,
@@ -271,7 +275,7 @@ def body(ws: Workspace) -> None:
     elif job.error:
         message = ui.describe_relative(RuntimeError(checking.validation_status(ws)), ws.path)
         st.warning(ui.plain(message), icon=":material/warning:")
-    if st.pills("Statistics", ["Show statistics"], key="browse_stats", label_visibility="collapsed"):
+    if STATISTICS in ui.choice_buttons("browse_stats_choice", (STATISTICS,), "browse_stats"):
         with st.container(border=True):
             show_statistics(ws, f, labels)
     with st.container(key="browse_gallery"):

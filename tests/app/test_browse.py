@@ -54,7 +54,7 @@ def test_filters(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_statistics_panel(app_home: Path):
     at = open_app()
-    at.pills(key="browse_stats").set_value("Show statistics").run()
+    at.button(key="browse_stats_choice_0").click().run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 3
 
@@ -99,7 +99,7 @@ def test_category_bars_take_their_category_colour(app_home: Path):
     from opsml_image.colors import category_color
 
     at = open_app()
-    at.pills(key="browse_stats").set_value("Show statistics").run()
+    at.button(key="browse_stats_choice_0").click().run()
     chart = at.get("vega_lite_chart")[0].proto
     spec = json.loads(chart.spec)
     assert spec["encoding"]["color"] == {"field": "color", "legend": None, "scale": None, "type": "nominal"}
@@ -168,7 +168,7 @@ def test_with_errors_works_without_visiting_validate(app_demo: Path):
     at = open_app()
     job = session.workspace().validation  # the background validation the page started
     assert job is not None and job.wait(60) and job.error is None
-    at.pills(key="browse_errors").set_value("With errors").run()
+    at.button(key="browse_errors_choice_0").click().run()
     assert not at.exception
     assert [t["name"] for t in tiles(at)] == ["train/scene_001.jpg"]
 
