@@ -375,6 +375,17 @@ def sidebar_counts(at) -> tuple[int, int] | None:  # noqa: ANN001 - an AppTest
     return None
 
 
+def link_outside(data: Path, tmp_path: Path, name: str = "train/scene_003.jpg") -> Path:
+    """Make the dataset's image ``name`` a link to a red 64x48 image outside the folder; returns the link."""
+    secret = tmp_path / "elsewhere" / "secret.png"
+    secret.parent.mkdir(exist_ok=True)
+    Image.new("RGB", (64, 48), (255, 0, 0)).save(secret)
+    target = data / name
+    target.unlink()
+    target.symlink_to(secret)
+    return target
+
+
 def open_folder(at, path: Path) -> None:  # noqa: ANN001 - an AppTest
     """Open another folder as an admin does: the sidebar's button, then its dialog's form."""
     at.button(key="open_folder_button").click().run()

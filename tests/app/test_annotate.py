@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP_SCRIPT
+from conftest import APP_SCRIPT, link_outside
 from opsml_image.canvas_geometry import canvas_size
 from opsml_image.dataset import ImageDataset
 from opsml_image.store import WorkStore
@@ -267,14 +267,7 @@ def test_copy_previous_onto_an_unreadable_image_is_a_readable_error(app_demo: Pa
 
 
 def test_an_image_linked_outside_the_folder_is_never_shown(app_demo: Path, tmp_path: Path):
-    from PIL import Image
-
-    secret = tmp_path / "elsewhere" / "secret.png"
-    secret.parent.mkdir()
-    Image.new("RGB", (64, 48), (255, 0, 0)).save(secret)
-    target = app_demo / "train" / "scene_003.jpg"
-    target.unlink()
-    target.symlink_to(secret)
+    link_outside(app_demo, tmp_path)
     at = open_annotate("train", "scene_003.jpg")
     assert any("outside the dataset folder" in e.value for e in at.error), at.error
     assert [e.key for e in at.get("bidi_component")] == ["annotate_viewport"]  # no canvas, no pixels sent

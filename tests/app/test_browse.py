@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import open_app, open_folder, sidebar_counts
+from conftest import link_outside, open_app, open_folder, sidebar_counts
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 
@@ -221,14 +221,7 @@ def test_the_preview_rendering_fits_its_size_and_draws_the_boxes(tmp_path: Path)
 
 
 def test_an_image_linked_outside_the_folder_is_never_thumbnailed(app_demo: Path, tmp_path: Path):
-    from PIL import Image
-
-    secret = tmp_path / "elsewhere" / "secret.png"
-    secret.parent.mkdir()
-    Image.new("RGB", (64, 48), (255, 0, 0)).save(secret)
-    target = app_demo / "train" / "scene_003.jpg"
-    target.unlink()
-    target.symlink_to(secret)
+    target = link_outside(app_demo, tmp_path)
     at = open_app()
     assert not at.exception, at.exception
     warnings = [w.value.replace("\\", "") for w in at.warning]
