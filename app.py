@@ -3,89 +3,21 @@
 Opens the dataset named by ``--data-dir DIR`` (after ``--``) or ``OPSML_IMAGE_DIR``, else a working copy of
 the shipped demo dataset in ``<OPSML_IMAGE_HOME>/demo``. The pages are thin views over ``opsml_image``.
 
-With accounts (``python -m opsml_image users add``) everyone signs in first (:mod:`pages.login`); each
-user sees the pages their role allows, and a page reached by URL that it forbids says so and shows nothing.
+This one file is both sides of the app. ``streamlit run app.py`` imports it as the web server (``app``, an
+``st.App``): Streamlit behind this app's guards (:mod:`opsml_image.web`: WebSockets and posts from other
+origins refused, the session cookie ``HttpOnly`` and set by the server, the client address true). The
+Streamlit runtime then runs it as the page script (``__main__``) at every rerun: :func:`pages._main.main`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
 import streamlit as st
 
-from opsml_image.auth import Action, can
-from opsml_image.usecases import access
-from opsml_image.usecases.workspace import UserError, describe
-from pages import _session as session
-from pages import _widgets as ui
-from pages import login
+if __name__ == "__main__":  # the page script, at every rerun
+    from pages._main import main
 
-st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
-# an error that escapes the pages' own handling shows a generic message, never a traceback
-with contextlib.suppress(Exception):
-    st.set_option("client.showErrorDetails", "none")
+    main()
+else:  # the web server (`streamlit run app.py`, or any ASGI server: `uvicorn app:app`)
+    from opsml_image.web import asgi
 
-user = login.gate()
-
-workspace, problem = None, None
-try:
-    workspace = session.workspace()
-except UserError as error:
-    problem = str(error)
-except Exception as error:  # noqa: BLE001 - shown as a readable message, logged with its traceback
-    logging.getLogger("opsml_image.app").exception("opening the dataset failed")
-    problem = f"The dataset cannot be opened: {describe(error)}"
-
-
-def entry(path: str, title: str, icon: str, url_path: str, default: bool = False) -> st.Page:
-    """A page, hidden from the navigation when the user's role forbids it (still reachable by URL, where
-    it says so instead of running)."""
-    if access.page_allowed(user, url_path):
-        return st.Page(path, title=title, icon=icon, url_path=url_path, default=default)
-    return st.Page(path, title=title, icon=icon, url_path=url_path, default=default, visibility="hidden")
-
-
-def review_pages() -> list[st.Page]:
-    """Review and Team: in the navigation for reviewers and admins only (the pages refuse the others)."""
-    shown = "visible" if can(user, Action.REVIEW) else "hidden"
-    return [
-        st.Page(
-            "pages/review.py",
-            title="Review",
-            icon=":material/rate_review:",
-            url_path="review",
-            visibility=shown,
-        ),
-        st.Page("pages/team.py", title="Team", icon=":material/groups:", url_path="team", visibility=shown),
-    ]
-
-
-# The default page lives at "/"; its own url_path never matches a URL, so "/browse" redirects to it.
-browse = entry(ui.PAGE_BROWSE, "Browse", ":material/grid_view:", "home", default=True)
-pages = {
-    "Dataset": [
-        browse,
-        entry(ui.PAGE_ANNOTATE, "Annotate", ":material/edit_square:", "annotate"),
-        entry(ui.PAGE_VALIDATE, "Validate", ":material/fact_check:", "validate"),
-        entry(ui.PAGE_REGISTER, "Register", ":material/inventory_2:", "register"),
-        *review_pages(),
-    ],
-    "Create": [
-        entry(ui.PAGE_NEW, "New dataset", ":material/add_photo_alternate:", "new_dataset"),
-        entry(ui.PAGE_TRANSFER, "Import / Export", ":material/swap_horiz:", "transfer"),
-        st.Page(lambda: st.switch_page(browse), title="Browse", url_path="browse", visibility="hidden"),
-    ],
-    "Admin": [
-        entry(ui.PAGE_USERS, "Users", ":material/group:", "users"),
-        entry(ui.PAGE_HISTORY, "History", ":material/history:", "history"),
-    ],
-}
-page = st.navigation(pages)
-if access.page_allowed(user, page.url_path or "home"):
-    page.run()
-else:
-    ui.forbidden(user, page.url_path)
-# after the page: its saves are in the counts, so the sidebar and the page show the same numbers
-with ui.guard("The sidebar"):
-    ui.sidebar(workspace, problem, user)
+    app = st.App(__file__, routes=asgi.routes(), middleware=asgi.middleware())

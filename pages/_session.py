@@ -3,10 +3,11 @@ shared workspaces, accounts and registry. Only state lives here; what to show is
 what to do in :mod:`opsml_image.usecases`.
 
 Signing in: a password log-in keeps its session token in this session's state and in the ``opsml_session``
-cookie (``SameSite=Strict``; set by the browser, see :func:`sync_cookie`), so a reload finds it again in
-``st.context.cookies``. With ``[auth]`` in ``.streamlit/secrets.toml`` an OIDC sign-in (``st.login``)
-maps ``st.user.email`` to an account. :func:`current_user` looks the user up at every call, so a removed
-user or a changed role applies at that user's next action.
+cookie, so a reload finds it again in ``st.context.cookies``. The server sets that cookie (``HttpOnly``,
+``SameSite=Strict``): the page posts a one-time code for it (:func:`cookie_request`), never the token.
+With ``[auth]`` in ``.streamlit/secrets.toml`` an OIDC sign-in (``st.login``) maps ``st.user.email`` to an
+account. :func:`current_user` looks the user up at every call, so a removed user or a changed role applies
+at that user's next action.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ from opsml_image.registry import CardRegistry
 from opsml_image.usecases import access, checking
 from opsml_image.usecases.create import default_parent
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
+from opsml_image.web import asgi, handoff
 
 #: Session state key of the folder this browser session has open.
 SESSION_DIR = "opsml_data_dir"
 #: Session state key of this session's log-in token ("" after logging out: the cookie is not read again).
 SESSION_TOKEN = "opsml_session_token"
-#: The cookie that keeps the token over a reload.
-COOKIE = "opsml_session"
+#: The cookie that keeps the token over a reload (set by the server: :mod:`opsml_image.web.asgi`).
+COOKIE = asgi.COOKIE
+#: Session state keys: the cookie post this session's browser is asked to make, and the token it is for.
+COOKIE_REQUEST = "opsml_cookie_request"
+COOKIE_FOR = "opsml_cookie_for"
 
 
 def _cli_data_dir(argv: list[str]) -> str | None:
@@ -55,9 +60,20 @@ def accounts() -> Accounts:
     return Accounts()
 
 
+@st.cache_resource(show_spinner=False)
+def _team_seen() -> list[bool]:
+    return []
+
+
 def team_mode() -> bool:
-    """True when accounts exist: everyone signs in (else single-user mode, the local admin)."""
-    return accounts().has_accounts()
+    """True once accounts exist: everyone signs in (else single-user mode, the local admin). A server that
+    has been in team mode stays in it: removing every account (which ``users remove`` refuses for the last
+    admin anyway) leaves a server nobody can sign in to, never one that serves anonymous users."""
+    seen = _team_seen()
+    if seen or accounts().has_accounts():
+        seen[:1] = [True]
+        return True
+    return False
 
 
 def oidc_configured() -> bool:
@@ -87,12 +103,31 @@ def token() -> str | None:
 def current_user() -> User | None:
     """Who is acting now, with the role they have now; None when nobody (valid) is signed in."""
     found = accounts()
-    if not found.has_accounts():
+    if not team_mode():
         return LOCAL_ADMIN
     email = oidc_email()
     if email is not None:
         return found.user_by_email(email) if email else None
     return found.session_user(token())
+
+
+def cookie_request(signed_in: bool, max_age: int) -> dict[str, str] | None:
+    """What the browser must post to keep the cookie in step: a code for this session's token after a
+    log-in, the end of a cookie whose token no longer signs anyone in, or None when it is in step."""
+    kept = token() if signed_in else None
+    in_browser = st.context.cookies.get(COOKIE) or None
+    if kept == in_browser:
+        return None
+    if st.session_state.get(COOKIE_FOR) != (kept or ""):
+        if kept:
+            code = handoff.issue(kept, max_age)
+            request = {"url": asgi.SESSION_URL, "code": code, "nonce": code[:16]}
+        else:
+            request = {"url": asgi.END_URL, "code": "", "nonce": os.urandom(8).hex()}
+        st.session_state[COOKIE_REQUEST] = request
+        st.session_state[COOKIE_FOR] = kept or ""
+    request = st.session_state.get(COOKIE_REQUEST)
+    return dict(request) if request else None
 
 
 def log_in(name: str, password: str) -> User:

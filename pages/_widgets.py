@@ -325,11 +325,10 @@ def account(user: User | None) -> None:
 _COOKIE_JS = """
 export default function (component) {
     const { data } = component;
-    if (!data || !data.name) { return; }
-    const secure = window.location.protocol === "https:" ? "; Secure" : "";
-    const value = data.token ? encodeURIComponent(data.token) : "";
-    const age = data.token ? data.max_age : 0;
-    document.cookie = `${data.name}=${value}; Max-Age=${age}; Path=/; SameSite=Strict${secure}`;
+    if (!data || !data.url || window.__opsmlCookieSent === data.nonce) { return; }
+    window.__opsmlCookieSent = data.nonce;
+    fetch(data.url, { method: "POST", credentials: "same-origin", cache: "no-store",
+                      headers: { "Content-Type": "text/plain" }, body: data.code || "" });
 }
 """
 
@@ -337,11 +336,13 @@ export default function (component) {
 _cookie_component: list[Callable[..., object]] = []
 
 
-def sync_cookie(token: str | None, max_age: int) -> None:
-    """Have the browser keep ``token`` in the session cookie (``SameSite=Strict``; None clears it)."""
+def cookie_exchange(data: dict[str, str] | None) -> None:
+    """Have the browser post ``data`` (:func:`pages._session.cookie_request`) to the server's cookie route:
+    the answer sets or clears the ``HttpOnly`` session cookie. The token never reaches page scripts."""
+    if not data:
+        return
     if not _cookie_component:
         _cookie_component.append(st.components.v2.component("opsml_session_cookie", js=_COOKIE_JS))
-    data = {"name": session.COOKIE, "token": token or "", "max_age": max_age}
     _cookie_component[0](data=data, key="opsml_cookie", height=0)
 
 

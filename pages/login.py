@@ -21,8 +21,8 @@ def gate() -> User:
     if not session.team_mode():
         return access.LOCAL_ADMIN
     user = session.current_user()
+    ui.cookie_exchange(session.cookie_request(user is not None, int(session_hours() * 3600)))
     if user is not None:
-        ui.sync_cookie(session.token(), int(session_hours() * 3600))
         return user
     # st.navigation runs even here: Streamlit then never serves a file of pages/ on its own. Every page's
     # URL shows the form (no "page not found"), and after logging in the user is on the page they asked for.
@@ -39,7 +39,6 @@ def _urls() -> list[str]:
 
 def screen() -> None:
     """The sign-in screen: OIDC's refusal of an unknown e-mail, or the log-in form."""
-    ui.sync_cookie(None, 0)  # a revoked or expired token is no use to keep
     email = session.oidc_email()
     if email is not None:
         _unknown_identity(email)

@@ -66,10 +66,13 @@ def _mtime_ns(path: Path) -> int:
         return 0
 
 
-def _decide(ws: Workspace, user: User | None, item: ReviewItem, approve: bool) -> None:
+def _decide(ws: Workspace, item: ReviewItem, approve: bool) -> None:
+    """Approve or reject as the user signed in *now*, with their role now (a callback runs before the
+    sign-in gate: a role changed, a password reset or an account removed since the button was drawn
+    counts)."""
     comment = st.session_state.get("review_comment") or ""
     tags = st.session_state.get("review_tags") or []
-    done = review.decide(ws, user, item.key, approve, item.rev, comment, tags)
+    done = review.decide(ws, session.current_user(), item.key, approve, item.rev, comment, tags)
     st.session_state[FLASH] = ("success" if done.ok else "error", done.message)
     if done.ok or done.status in ("taken", "stale"):
         st.session_state["review_comment"] = ""
@@ -168,9 +171,9 @@ def body(ws: Workspace) -> None:
         st.pills("Issue tags", review.ISSUE_TAGS, selection_mode="multi", key="review_tags")
         cols = st.columns(2)
         cols[0].button("Approve", key="review_approve", shortcut="A", icon=":material/check:", type="primary",
-                       width="stretch", on_click=_decide, args=(ws, user, item, True))  # fmt: skip
+                       width="stretch", on_click=_decide, args=(ws, item, True))  # fmt: skip
         cols[1].button("Reject", key="review_reject", icon=":material/close:", width="stretch",
-                       help="Reject (R)", on_click=_decide, args=(ws, user, item, False))  # fmt: skip
+                       help="Reject (R)", on_click=_decide, args=(ws, item, False))  # fmt: skip
         _reject_key(key="review_keys")
         cols = st.columns(2)
         cols[0].button("Previous", key="review_prev", shortcut="P", icon=":material/arrow_back:",
