@@ -17,7 +17,21 @@ from typing import BinaryIO
 
 from opsml_image.rules import Problem
 
-__all__ = ["SpecialFileError", "Confinement", "Survey", "is_inside", "kind_of", "open_regular", "survey"]
+__all__ = [
+    "SpecialFileError",
+    "Confinement",
+    "Survey",
+    "is_inside",
+    "kind_of",
+    "open_regular",
+    "OUTSIDE_SOURCE",
+    "survey",
+]
+
+#: The one reason an import gives for a path its files name outside them, whatever lies there (or not).
+OUTSIDE_SOURCE = "the path lies outside the imported files: it is not read"
+#: Symbolic links followed while locating one path (the kernel's own limit); more is refused as a loop.
+_MAX_LINKS = 40
 
 
 class SpecialFileError(OSError):
@@ -84,7 +98,9 @@ class Confinement:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.real_root = os.path.realpath(root)
+        self._absolute_root = os.path.abspath(root)
         self._folders: dict[str, str] = {}
+        self._located: dict[str, str | None] = {}
 
     def real_path(self, path: str | Path) -> str:
         """The real path of ``path`` (symlinks resolved; a missing file resolves as far as it exists)."""
@@ -108,6 +124,76 @@ class Confinement:
         if is_inside(self.real_path(path), self.real_root):
             return None
         return Problem("file.outside", field, outside_message(label or os.fspath(path), self.root))
+
+    def locate(self, reference: str | Path, base: str | Path | None = None) -> Path | None:
+        """The real path ``reference`` names, or None when it leads outside the root.
+
+        ``reference`` is absolute or relative to ``base`` (a folder below the root; default the root). It
+        leads outside by ``..``, by being an absolute path elsewhere, or through a symbolic link. It is
+        resolved one component at a time from the root, reading links (``readlink``) without following
+        them, so nothing outside the root is ever looked at, not even with ``lstat``: the answer cannot
+        tell what lies there. A missing part resolves as written (the caller finds it missing).
+        """
+        text = os.fspath(reference)
+        if os.path.isabs(text):
+            parts = self._below_root(text)
+        else:
+            start = self._below_root(os.path.abspath(base)) if base is not None else []
+            parts = None if start is None else start + text.split(os.sep)
+        if parts is None:
+            return None
+        *folder, name = parts or [""]
+        key = os.sep.join(folder)
+        if key not in self._located:
+            self._located[key] = self._walk(folder, self.real_root)
+        real_folder = self._located[key]
+        if real_folder is None:
+            return None
+        found = self._walk([name], real_folder)
+        return Path(found) if found is not None else None
+
+    def _below_root(self, absolute: str) -> list[str] | None:
+        """The components of an absolute path below the root (as given, or its real path); None elsewhere."""
+        path = os.path.normpath(absolute)
+        for root in (self.real_root, self._absolute_root):
+            if is_inside(path, root):
+                rest = path[len(root) :].lstrip(os.sep)
+                return rest.split(os.sep) if rest else []
+        return None
+
+    def _walk(self, parts: list[str], start: str) -> str | None:
+        """Resolve ``parts`` from the real folder ``start`` inside the root; None as soon as a step leaves."""
+        pending = list(reversed(parts))
+        current, links = start, 0
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if current == self.real_root:
+                    return None
+                current = os.path.dirname(current)
+                continue
+            candidate = os.path.join(current, part)
+            try:
+                target = os.readlink(candidate) if stat.S_ISLNK(os.lstat(candidate).st_mode) else None
+            except (OSError, ValueError):  # missing, or not a folder on the way: resolved as written
+                target = None
+            if target is None:
+                current = candidate
+                continue
+            links += 1
+            if links > _MAX_LINKS:
+                return None
+            if os.path.isabs(target):
+                below = self._below_root(target)
+                if below is None:
+                    return None
+                current = self.real_root
+                pending.extend(reversed(below))
+            else:
+                pending.extend(reversed(target.split(os.sep)))
+        return current
 
 
 def outside_message(label: str, root: str | Path) -> str:

@@ -12,6 +12,12 @@ was. The one exception is an import *into the folder that already holds the imag
 IMAGE_DIR``): there everything is read and checked first, then only the metadata files, ``categories.json``
 and sidecars are written, each atomically (``in_place=True``); an existing ``metadata.jsonl`` is never
 overwritten.
+
+An import reads only inside its source (the folder given, the images folder named, the extracted upload):
+every path its files name goes through :func:`find_inside`, which resolves it from the source without ever
+looking outside (:meth:`~opsml_image.confine.Confinement.locate`). A path that leads out (``..``, an
+absolute path elsewhere, a symbolic link) gets the one reason :data:`OUTSIDE`, whether anything is there,
+a folder or not an image: the reasons are no oracle for the server's files.
 """
 
 from __future__ import annotations
@@ -23,19 +29,23 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsml_image.annotation import ImageAnnotation, merge
 from opsml_image.atomic import atomic_write_bytes, fsync_dir, sync_filesystem
 from opsml_image.categories import CATEGORIES_FILE, write_names
+from opsml_image.confine import OUTSIDE_SOURCE, Confinement
 from opsml_image.dataset import Split
 from opsml_image.images import ImageInfo, probe
 from opsml_image.jsonl import write_objects
-from opsml_image.rules import Problem
+from opsml_image.rules import Problem, file_name_problem
 
 __all__ = [
+    "OUTSIDE",
+    "find_inside",
+    "reference_problem",
     "finite_number",
     "readable_annotations",
     "FormatError",
@@ -51,6 +61,8 @@ __all__ = [
 ]
 
 METADATA_FILE = "metadata.jsonl"
+#: The one reason for a path that leads outside the files imported (see the module docstring).
+OUTSIDE = OUTSIDE_SOURCE
 
 
 class FormatError(ValueError):
@@ -140,6 +152,34 @@ def readable_annotations(part: Split, refusals: Refusals) -> list[ImageAnnotatio
         else:
             groups.setdefault(value["file_name"], []).append((line, value))
     return [merge(records, split=part.name) for records in groups.values()]
+
+
+def reference_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a file name in the dataset: :data:`OUTSIDE` when it is absolute or goes up
+    with ``..`` (so such a path reads as any other path out), else the rule's message; None when fine."""
+    problem = file_name_problem(name)
+    if problem is None:
+        return None
+    return OUTSIDE if problem.code in ("file_name.absolute", "file_name.parent") else problem.message
+
+
+def find_inside(
+    source: Confinement, names: Iterable[str | Path], base: str | Path | None = None, *, folder: bool = False
+) -> tuple[Path | None, bool]:
+    """The real path of the first of ``names`` (relative to ``base``, else absolute) that is a file (a
+    folder with ``folder``) inside ``source``, None when none is; and whether one of them led outside.
+
+    Whether a name leads outside is decided before anything is looked up, and only from inside, so the
+    answer is the same whatever lies out there.
+    """
+    outside = False
+    for name in names:
+        path = source.locate(name, base)
+        if path is None:
+            outside = True
+        elif path.is_dir() if folder else path.is_file():
+            return path, outside
+    return None, outside
 
 
 def finite_number(text: str | None, source: str | Path, item: str, what: str) -> float:

@@ -37,9 +37,12 @@ from opsml_image.atomic import atomic_write_bytes
 from opsml_image.categories import CATEGORIES_FILE
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
 from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
     FormatError,
     Refusals,
     Report,
+    find_inside,
     image_size,
     paused_gc,
     readable_annotations,
@@ -204,6 +207,7 @@ def _import(
     loaded = [(path, _load(path)) for path in paths]
     categories = read_categories((str(path), data) for path, data in loaded)
     in_place = _is_images_folder(target, images)
+    source_files = None if in_place or images is None else Confinement(images)
     found: dict[str, list[ImageAnnotation]] = {}
     files: dict[tuple[str, str], Path] = {}
     meta: dict[str, Any] = {"categories": categories.entries, "splits": {}}
@@ -217,7 +221,8 @@ def _import(
             if in_place
             else _image_roots(path, images, split, len(paths) > 1)
         )
-        found[key] = _with_files(annotations, roots, key, files, refusals, in_place)
+        inside = Confinement(target) if in_place else source_files or Confinement(path.parent)
+        found[key] = _with_files(annotations, roots, inside, (key, files), refusals, in_place)
         _warn_outside(found[key], refusals)
         top = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
         meta["splits"][split] = top
@@ -272,8 +277,12 @@ def _refuse_split_folder(target: Path) -> None:
 
 def _folder_for(root: Path, split: str) -> str:
     """The existing folder of a split in an images folder (``val/`` for validation), else the split name."""
-    for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        if SPLIT_ALIASES.get(child.name.lower()) == split:
+    inside = Confinement(root)
+    for child in sorted(root.iterdir()):
+        if (
+            SPLIT_ALIASES.get(child.name.lower()) == split
+            and find_inside(inside, [child.name], folder=True)[0]
+        ):
             return child.name
     return split
 
@@ -290,20 +299,23 @@ def _image_roots(path: Path, images: str | Path | None, split: str, several: boo
 def _with_files(
     annotations: list[ImageAnnotation],
     roots: Sequence[Path],
-    key: str,
-    files: dict[tuple[str, str], Path],
+    inside: Confinement,
+    into: tuple[str, dict[tuple[str, str], Path]],
     refusals: Refusals,
     in_place: bool,
 ) -> list[ImageAnnotation]:
+    """The annotations whose image is a file in one of ``roots`` inside the source (``into``: the split
+    key and the files found, by split and file name)."""
+    key, files = into
     kept: list[ImageAnnotation] = []
     for annotation in annotations:
-        found = next((r / annotation.file_name for r in roots if (r / annotation.file_name).is_file()), None)
+        found, outside = find_inside(inside, (r.absolute() / annotation.file_name for r in roots))
         if found is None:
             where = " or ".join(str(r) for r in roots)
             boxes = f" with {len(annotation.boxes)} boxes" if annotation.boxes else ""
             refusals.refuse(
                 f"image id {annotation.extra['id']!r} ({annotation.file_name}){boxes}",
-                f"not found in {where}",
+                OUTSIDE if outside else f"not found in {where}",
             )
             continue
         if not in_place:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsml_image.annotation import Box, ImageAnnotation
-from opsml_image.formats.base import FormatError, Refusals
-from opsml_image.rules import file_name_problem
+from opsml_image.formats.base import FormatError, Refusals, reference_problem
 
 __all__ = ["CocoCategories", "read_categories", "from_coco", "to_coco"]
 
@@ -146,9 +145,9 @@ def _image(
 def _image_problem(image: dict[str, Any], categories: CocoCategories, names: set[str]) -> str | None:
     if not _is_id(image.get("id")):
         return "needs an integer or string 'id'"
-    problem = file_name_problem(image.get("file_name"))
+    problem = reference_problem(image.get("file_name"))
     if problem:
-        return problem.message
+        return problem
     if image["file_name"] in names:
         return "a second image with this file_name"
     for key in ("width", "height"):

@@ -39,11 +39,15 @@ from defusedxml.ElementTree import fromstring
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
     FormatError,
     Refusals,
     Report,
+    find_inside,
     finite_number,
     place_file,
+    reference_problem,
     staged_folder,
     write_folder,
 )
@@ -248,9 +252,9 @@ def _image(
 ) -> CvatImage:
     name = element.get("name", "")
     item = f"image {element.get('id', '?')} ({name})"
-    problem = file_name_problem(name)
+    problem = reference_problem(name)
     if problem:
-        raise FormatError(source, item, problem.message)
+        raise FormatError(source, item, problem)
     image = CvatImage(
         _int(source, item, element, "id"),
         name,
@@ -402,7 +406,7 @@ def import_dataset(
     """Make a dataset folder at ``dest`` from ``annotations.xml`` (or a folder holding it) and its images.
 
     Images are looked up in ``images`` (default: the ``images/`` folder beside the XML, else its folder),
-    under ``<subset>/<name>`` first, then ``<name>``.
+    under ``<subset>/<name>`` first, then ``<name>``; never outside that folder (the XML's folder by default).
     """
     path = Path(source)
     xml_path = path / ANNOTATIONS_FILE if path.is_dir() else path
@@ -410,7 +414,8 @@ def import_dataset(
         data = xml_path.read_bytes()
     except OSError as error:
         raise FormatError(xml_path, None, f"cannot be read: {error.strerror}") from None
-    image_root = Path(images) if images is not None else _default_images(xml_path.parent)
+    inside = Confinement(images if images is not None else xml_path.parent)
+    image_root = Path(images) if images is not None else _default_images(inside)
     refusals = Refusals(xml_path, skip_invalid)
     document = from_xml(data, xml_path, refusals)
     names = [label.name for label in document.labels]
@@ -438,10 +443,13 @@ def import_dataset(
         if (split, image.name) in sources:
             refusals.refuse(item, f"a second image named {image.name!r} in split {split}")
             continue
-        candidates = [image_root / image.name]
+        candidates = [image.name]
         if image.subset and "/" not in image.subset and not file_name_problem(image.subset):
-            candidates.insert(0, image_root / image.subset / image.name)
-        found = next((c for c in candidates if c.is_file()), None)
+            candidates.insert(0, f"{image.subset}/{image.name}")
+        found, leads_out = find_inside(inside, candidates, image_root)
+        if found is None and leads_out:
+            refusals.refuse(item, OUTSIDE)
+            continue
         info = probe(found) if found is not None else None
         if found is None or not isinstance(info, ImageInfo):
             refusals.refuse(item, f"image not found or unreadable in {image_root}")
@@ -483,8 +491,10 @@ def import_dataset(
     return report
 
 
-def _default_images(folder: Path) -> Path:
-    return folder / "images" if (folder / "images").is_dir() else folder
+def _default_images(inside: Confinement) -> Path:
+    """``images/`` beside the XML (also when it leads out: its images are then refused), else the folder."""
+    found, outside = find_inside(inside, ["images"], folder=True)
+    return inside.root / "images" if found is not None or outside else inside.root
 
 
 def _inside(box: CvatBox, info: ImageInfo, eps: float = OUTSIDE_TOLERANCE) -> bool:

@@ -13,12 +13,18 @@ without names, or names); their other keys go to ``Box.extra``. ``bbox_format`` 
 Images are written as files without re-encoding, named by the ``file_name`` column, else the image's own
 path, else ``<row>.<format>`` (a clash gets a ``<row>_`` prefix). A ``caption`` column is the caption; other
 columns whose values are JSON become record fields, the rest are counted in the warnings.
+
+From a folder, an image stored as a path (no bytes) is read only inside the folder, relative to it: a path
+leading out (absolute elsewhere, ``..``, a link), like a JSON file of the folder naming a file outside it,
+is refused with the one reason of every format, whatever is there. A ``Dataset`` object's paths are the
+caller's own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -28,11 +34,21 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from opsml_image.annotation import Box, ImageAnnotation
+from opsml_image.confine import open_regular
 from opsml_image.dataset import ImageDataset
-from opsml_image.formats.base import FormatError, Refusals, Report, staged_folder, write_folder
+from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
+    FormatError,
+    Refusals,
+    Report,
+    reference_problem,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.formats.exportable import category_names, export_images, split_name, uniform_box_fields
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
-from opsml_image.rules import box_outside_problem, file_name_problem, is_finite
+from opsml_image.rules import box_outside_problem, is_finite
 
 __all__ = ["BBOX_FORMATS", "to_xywh", "import_dataset", "export"]
 
@@ -69,7 +85,10 @@ def import_dataset(
     if bbox_format not in BBOX_FORMATS:
         raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
     label = str(source) if isinstance(source, str | Path) else type(source).__name__
+    inside = None
     if isinstance(source, str | Path):
+        inside = Confinement(source)
+        _check_saved(label, inside)
         try:
             source = datasets.load_from_disk(str(source))
         except (FileNotFoundError, ValueError) as error:
@@ -94,9 +113,8 @@ def import_dataset(
                 rows = part.cast_column("image", datasets.Image(decode=False))
             for index, row in enumerate(rows):
                 try:
-                    annotation, path = _row(
-                        row, index, split, scratch, used, bbox_format, (names, by_name), lost
-                    )
+                    place = (split, scratch, used, inside)
+                    annotation, path = _row(row, index, place, bbox_format, (names, by_name), lost)
                 except ValueError as error:
                     refusals.refuse(f"{split}[{index}]", str(error))
                     continue
@@ -123,6 +141,38 @@ def import_dataset(
             "no class names (no ClassLabel, no string categories): categories.json not written"
         )
     return report
+
+
+def _check_saved(label: str, inside: Confinement) -> None:
+    """Refuse a ``save_to_disk`` folder whose JSON files name files or folders outside it (split folders in
+    ``dataset_dict.json``, ``_data_files`` in ``state.json``): ``load_from_disk`` would read them."""
+    folders = [""]
+    marks = _saved_json(label, inside, "dataset_dict.json")
+    splits = marks.get("splits") if isinstance(marks, dict) else None
+    if isinstance(splits, list):
+        folders += [s for s in splits if isinstance(s, str)]
+    for folder in folders:
+        if inside.locate(folder) is None:
+            raise FormatError(label, f"split {folder!r}", OUTSIDE)
+        _saved_json(label, inside, f"{folder}/dataset_info.json")
+        state = _saved_json(label, inside, f"{folder}/state.json")
+        files = state.get("_data_files") if isinstance(state, dict) else None
+        for entry in files if isinstance(files, list) else []:
+            name = entry.get("filename") if isinstance(entry, dict) else None
+            if isinstance(name, str) and inside.locate(name, inside.root / folder) is None:
+                raise FormatError(label, f"{folder}/state.json".lstrip("/"), OUTSIDE)
+
+
+def _saved_json(label: str, inside: Confinement, relative: str) -> Any:
+    """A JSON file of a saved dataset (None when it is missing or unreadable: ``datasets`` then says so)."""
+    path = inside.locate(relative.lstrip("/"))
+    if path is None:
+        raise FormatError(label, relative.lstrip("/"), OUTSIDE)
+    try:
+        with open_regular(path) as handle:
+            return json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
 
 
 def _datasets() -> Any:
@@ -197,15 +247,15 @@ def _string_names(parts: Mapping[str, Any]) -> list[str]:
 def _row(
     row: dict[str, Any],
     index: int,
-    split: str,
-    scratch: Path,
-    used: set[str],
+    place: tuple[str, Path, set[str], Confinement | None],
     bbox_format: str,
     classes: tuple[list[str] | None, dict[str, int]],
     lost: set[str],
 ) -> tuple[ImageAnnotation, Path]:
-    """One row as an annotation and its image file (written into ``scratch``)."""
-    file_name, path = _write_image(row["image"], row.get("file_name"), index, split, scratch, used)
+    """One row as an annotation and its image file (``place``: the split, the scratch folder the image is
+    written into, the file names used, and the folder imported, when it is one)."""
+    split = place[0]
+    file_name, path = _write_image(row["image"], row.get("file_name"), index, place)
     info = probe(path)
     if not isinstance(info, ImageInfo):
         raise ValueError(info.message)
@@ -278,18 +328,16 @@ def _categories(values: Any, classes: tuple[list[str] | None, dict[str, int]], f
 
 
 def _write_image(
-    image: Any, file_name: Any, index: int, split: str, scratch: Path, used: set[str]
+    image: Any, file_name: Any, index: int, place: tuple[str, Path, set[str], Confinement | None]
 ) -> tuple[str, Path]:
     """Write a row's image into the scratch folder unchanged; its file name in the dataset and its path."""
+    split, scratch, used, inside = place
     if not isinstance(image, dict) or not (image.get("bytes") or image.get("path")):
         raise ValueError("the image is empty")
     data: bytes | None = image.get("bytes")
     own_path: str | None = image.get("path")
     if data is None and own_path is not None:
-        try:
-            data = Path(own_path).read_bytes()
-        except OSError as error:
-            raise ValueError(f"image file {own_path} cannot be read: {error.strerror}") from None
+        data = _read_own(own_path, inside)
     if data is None:
         raise ValueError("the image is empty")
     name = file_name if isinstance(file_name, str) and file_name else None
@@ -299,15 +347,27 @@ def _write_image(
             name = f"{name or f'{index:06d}'}{_extension(data)}"
         if name in used:
             name = f"{index:06d}_{name}"
-    problem = file_name_problem(name)
+    problem = reference_problem(name)
     if problem:
-        raise ValueError(problem.message)
+        raise ValueError(problem)
     if name in used:
         raise ValueError(f"a second image named {name!r}")
     path = scratch / split / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return name, path
+
+
+def _read_own(own_path: str, inside: Confinement | None) -> bytes:
+    """The bytes of an image stored as a path: inside the imported folder only (relative to it)."""
+    path = inside.locate(own_path) if inside is not None else Path(own_path)
+    if path is None:
+        raise ValueError(OUTSIDE)
+    try:
+        with open_regular(path) as handle:
+            return handle.read()
+    except OSError as error:
+        raise ValueError(f"image file {own_path} cannot be read: {error.strerror or error}") from None
 
 
 def _extension(data: bytes) -> str:

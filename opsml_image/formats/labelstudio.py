@@ -11,7 +11,9 @@ older exports' ``completions`` are read as annotations.
 
 Images are found from ``data.image`` inside an images folder (default: the JSON file's folder): the URL's
 path (``/data/upload/3/x.jpg``, ``/data/local-files/?d=dir/x.jpg``, ``https://host/dir/x.jpg``) is tried from
-its longest tail to its file name. Nothing is downloaded. ``data.file_name`` and ``data.split``, which our
+its longest tail to its file name, never outside the images folder: a local path leading out (an absolute
+path elsewhere, ``..``, ``file://``, a link) is refused with the one reason of every format, whatever is
+there. Nothing is downloaded. ``data.file_name`` and ``data.split``, which our
 export writes, name the file and split directly.
 
 An export writes a folder: ``tasks.json``, ``label_config.xml`` (a labelling config with the class names,
@@ -35,10 +37,21 @@ from defusedxml.ElementTree import fromstring
 
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
-from opsml_image.formats.base import FormatError, Refusals, Report, place_file, staged_folder, write_folder
+from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
+    FormatError,
+    Refusals,
+    Report,
+    find_inside,
+    place_file,
+    reference_problem,
+    staged_folder,
+    write_folder,
+)
 from opsml_image.formats.exportable import Losses, category_names, export_images, split_name
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
-from opsml_image.rules import box_outside_problem, file_name_problem, is_finite
+from opsml_image.rules import box_outside_problem, is_finite
 
 __all__ = [
     "LsRegion",
@@ -331,9 +344,13 @@ def import_dataset(
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise FormatError(json_path, None, "a Label Studio export is a JSON list of tasks")
-    config = json_path.parent / CONFIG_FILE
-    names = read_label_config(config.read_bytes(), config) if config.is_file() else None
+    beside = Confinement(json_path.parent)
+    config, outside = find_inside(beside, [CONFIG_FILE])
+    if outside:
+        raise FormatError(json_path.parent / CONFIG_FILE, None, OUTSIDE)
+    names = read_label_config(config.read_bytes(), CONFIG_FILE) if config is not None else None
     image_root = Path(images) if images is not None else json_path.parent
+    inside = Confinement(image_root) if images is not None else beside
     refusals = Refusals(json_path, skip_invalid)
     found: list[tuple[LsTask, str, str, Path, ImageInfo]] = []
     ignored: Counter[str] = Counter()
@@ -341,7 +358,7 @@ def import_dataset(
     for index, raw in enumerate(tasks):
         try:
             task = from_task(raw, json_path, index)
-            split, file_name, image_path, info = _locate(json_path, task, image_root, names)
+            split, file_name, image_path, info = _locate(json_path, task, inside, names)
         except FormatError as error:
             refusals.refuse(error.item or f"item {index}", error.reason)
             continue
@@ -383,9 +400,11 @@ def import_dataset(
 
 
 def _locate(
-    source: Path, task: LsTask, image_root: Path, names: list[str] | None
+    source: Path, task: LsTask, inside: Confinement, names: list[str] | None
 ) -> tuple[str, str, Path, ImageInfo]:
-    """The task's split, file name, image file and size; its boxes checked to lie inside the image."""
+    """The task's split, file name, image file (looked up only inside the images folder) and size; its
+    boxes checked to lie inside the image."""
+    image_root = inside.root
     item = f"task {task.id}"
     split = split_name(task.split or "")
     if split is None:
@@ -394,14 +413,20 @@ def _locate(
         unknown = [n for n in [*(r.label for r in task.regions), *task.choices] if n not in names]
         if unknown:
             raise FormatError(source, item, f"label {unknown[0]!r} is not in {CONFIG_FILE}")
-    relative = next((c for c in _candidates(task.image) if (image_root / c).is_file()), None)
-    if relative is None:
-        raise FormatError(source, item, f"image {task.image!r} not found in {image_root}")
+    local = _local_path(task.image)
+    if local is not None and inside.locate(local) is None:
+        raise FormatError(source, item, OUTSIDE)
+    candidates = _candidates(task.image)
+    found, leads_out = find_inside(inside, candidates)
+    if found is None:
+        reason = OUTSIDE if leads_out else f"image {task.image!r} not found in {image_root}"
+        raise FormatError(source, item, reason)
+    relative = next(c for c in candidates if inside.locate(c) == found)
     file_name = task.file_name or relative
-    problem = file_name_problem(file_name)
+    problem = reference_problem(file_name)
     if problem:
-        raise FormatError(source, item, problem.message)
-    info = probe(image_root / relative)
+        raise FormatError(source, item, problem)
+    info = probe(found)
     if not isinstance(info, ImageInfo):
         raise FormatError(source, item, info.message)
     for number, region in enumerate(task.regions, 1):
@@ -410,7 +435,25 @@ def _locate(
         )
         if outside:
             raise FormatError(source, f"{item} box {number} ({region.label})", outside.message)
-    return split, file_name, image_root / relative, info
+    return split, file_name, found, info
+
+
+def _local_path(url: str) -> str | None:
+    """The path on this machine an image URL names outright, when it may lead out of the images folder:
+    a ``file://`` URL, an absolute path other than Label Studio's ``/data/...`` URLs, a path going up with
+    ``..`` (also as local-files ``?d=``); None for the rest, which are looked up by their tails."""
+    parts = urlsplit(url)
+    local = parse_qs(parts.query).get("d") if parts.path.startswith("/data/local-files") else None
+    if local:
+        path = local[0]
+    elif parts.scheme == "file":
+        path = unquote(parts.path)
+    elif parts.scheme or parts.netloc or parts.path.startswith("/data/"):
+        return None
+    else:
+        path = unquote(parts.path)
+    absolute = path.startswith(("/", "\\"))
+    return path if absolute or ".." in path.replace("\\", "/").split("/") else None
 
 
 def _candidates(url: str) -> list[str]:

@@ -37,11 +37,15 @@ from PIL import Image
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
     FormatError,
     Refusals,
     Report,
+    find_inside,
     finite_number,
     place_file,
+    reference_problem,
     staged_folder,
     write_folder,
 )
@@ -53,7 +57,7 @@ from opsml_image.formats.exportable import (
     uniform_box_fields,
 )
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
-from opsml_image.rules import OUTSIDE_TOLERANCE, file_name_problem
+from opsml_image.rules import OUTSIDE_TOLERANCE
 
 __all__ = ["VocObject", "VocImage", "to_xml", "from_xml", "export", "import_dataset"]
 
@@ -287,21 +291,27 @@ def _depth(path: Path) -> int:
 def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool = False) -> Report:
     """Make a dataset folder at ``dest`` from a VOC folder (``Annotations/``, ``JPEGImages/``, ...)."""
     root = Path(source)
-    if not (root / "Annotations").is_dir():
-        raise FormatError(root, None, "no Annotations/ folder: not a Pascal VOC folder")
+    inside = Confinement(root)
+    found, outside = find_inside(inside, ["Annotations"], folder=True)
+    if found is None:
+        reason = OUTSIDE if outside else "no Annotations/ folder: not a Pascal VOC folder"
+        raise FormatError(root, "Annotations/" if outside else None, reason)
     refusals = Refusals(root, skip_invalid)
-    labelmap = _read_labelmap(root / "labelmap.txt")
-    members, unlisted = _split_members(root, refusals)
+    labelmap = _read_labelmap(root, inside)
+    members, unlisted = _split_members(root, inside, refusals)
     report = Report(path=Path(dest))
     parsed: dict[str, list[tuple[VocImage, str, Path]]] = {}
     ignored: dict[str, int] = {}
     resized = segmented = 0
     for split, item, voc_id in members:
-        xml_path = root / "Annotations" / f"{voc_id}.xml"
         rel = f"Annotations/{voc_id}.xml"
+        xml_path = inside.locate(rel)
+        if xml_path is None:
+            refusals.refuse(rel, OUTSIDE)
+            continue
         try:
             image = from_xml(xml_path.read_bytes(), rel)
-            file_name, image_path = _find_image(root, voc_id, image.filename)
+            file_name, image_path = _find_image(inside, voc_id, image.filename)
             info = _checked(rel, image, image_path, labelmap)
         except FileNotFoundError:
             refusals.refuse(item, f"no {rel}")
@@ -349,10 +359,14 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
     return report
 
 
-def _read_labelmap(path: Path) -> list[str] | None:
+def _read_labelmap(root: Path, inside: Confinement) -> list[str] | None:
     """Class names from a datumaro ``labelmap.txt`` (``background`` left out), or None without one."""
+    path = root / "labelmap.txt"
+    located = inside.locate("labelmap.txt")
+    if located is None:
+        raise FormatError(path, None, OUTSIDE)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = located.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
@@ -371,34 +385,38 @@ def _read_labelmap(path: Path) -> list[str] | None:
     return names
 
 
-def _split_members(root: Path, refusals: Refusals) -> tuple[list[tuple[str, str, str]], int]:
+def _split_members(
+    root: Path, inside: Confinement, refusals: Refusals
+) -> tuple[list[tuple[str, str, str]], int]:
     """``(split, item, id)`` from ImageSets/Main (else all annotation files, as train); the unlisted count."""
-    main = root / "ImageSets" / "Main"
     every = sorted(
         p.relative_to(root / "Annotations").with_suffix("").as_posix()
         for p in (root / "Annotations").rglob("*.xml")
     )
-    files = {ours: main / f"{theirs}.txt" for ours, theirs in _SPLIT_FILES.items()}
-    if not files["train"].is_file() and not files["validation"].is_file():
-        files["train"] = main / "trainval.txt"
-    files = {k: v for k, v in files.items() if v.is_file()}
+    files = {ours: f"ImageSets/Main/{theirs}.txt" for ours, theirs in _SPLIT_FILES.items()}
+    if not _list_file(inside, files["train"]) and not _list_file(inside, files["validation"]):
+        files["train"] = "ImageSets/Main/trainval.txt"
+    files = {k: v for k, v in files.items() if _list_file(inside, v)}
     if not files:
         return [("train", f"Annotations/{i}.xml", i) for i in every], 0
     members: list[tuple[str, str, str]] = []
     seen: dict[str, str] = {}
-    for split, path in files.items():
+    for split, relative in files.items():
+        path = _list_file(inside, relative)
+        if path is None:
+            continue
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise FormatError(path, None, f"cannot be read as UTF-8 text: {error}") from None
+            raise FormatError(root / relative, None, f"cannot be read as UTF-8 text: {error}") from None
         for number, line in enumerate(lines, 1):
             voc_id = line.split()[0] if line.split() else ""
             if not voc_id:
                 continue
-            item = f"ImageSets/Main/{path.name} line {number}"
-            problem = file_name_problem(voc_id)
+            item = f"{relative} line {number}"
+            problem = reference_problem(voc_id)
             if problem:
-                refusals.refuse(item, f"id {voc_id!r}: {problem.message}")
+                refusals.refuse(item, problem if problem == OUTSIDE else f"id {voc_id!r}: {problem}")
                 continue
             if voc_id in seen:
                 refusals.refuse(item, f"id {voc_id!r} is listed already ({seen[voc_id]})")
@@ -408,18 +426,31 @@ def _split_members(root: Path, refusals: Refusals) -> tuple[list[tuple[str, str,
     return members, len(set(every) - set(seen))
 
 
-def _find_image(root: Path, voc_id: str, filename: str) -> tuple[str, Path]:
-    """The image's file name relative to JPEGImages/ and its path (``<filename>`` first, then ``<id>.*``)."""
+def _list_file(inside: Confinement, relative: str) -> Path | None:
+    """A split list of ImageSets/Main when it is a file; one leading out of the folder is refused."""
+    path, outside = find_inside(inside, [relative])
+    if path is None and outside:
+        raise FormatError(inside.root / relative, None, OUTSIDE)
+    return path
+
+
+def _find_image(inside: Confinement, voc_id: str, filename: str) -> tuple[str, Path]:
+    """The image's file name relative to JPEGImages/ and its path (``<filename>`` first, then ``<id>.*``).
+
+    A ``<filename>`` leading out of the VOC folder gets the one outside reason, whatever is there."""
     folder = PurePosixPath(voc_id).parent
     candidates = [str(folder / filename)] if filename else []
     candidates += [f"{voc_id}{ext}" for ext in sorted(IMAGE_EXTENSIONS)]
     for name in candidates:
         name = name.removeprefix("./")
-        problem = file_name_problem(name)
+        problem = reference_problem(name)
         if problem:
-            raise FormatError(f"Annotations/{voc_id}.xml", "<filename>", problem.message)
-        if (root / "JPEGImages" / name).is_file():
-            return name, root / "JPEGImages" / name
+            raise FormatError(f"Annotations/{voc_id}.xml", "<filename>", problem)
+        found, outside = find_inside(inside, [f"JPEGImages/{name}"])
+        if outside:
+            raise FormatError(f"Annotations/{voc_id}.xml", "<filename>", OUTSIDE)
+        if found is not None:
+            return name, found
     raise FormatError(
         f"Annotations/{voc_id}.xml", "<filename>", f"no image {filename or voc_id!r} in JPEGImages/"
     )

@@ -32,9 +32,12 @@ from opsml_image.atomic import atomic_write_bytes
 from opsml_image.categories import read_names
 from opsml_image.dataset import ImageDataset
 from opsml_image.formats.base import (
+    OUTSIDE,
+    Confinement,
     FormatError,
     Refusals,
     Report,
+    find_inside,
     image_size,
     place_file,
     readable_annotations,
@@ -268,6 +271,7 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
     config = _read_config(config_path)
     names = _class_names(config, config_path)
     refusals = Refusals(config_path, skip_invalid)
+    inside = Confinement(root)
     splits: dict[str, list[ImageAnnotation]] = {}
     files: dict[tuple[str, str], Path] = {}
     labels_used: set[Path] = set()
@@ -276,8 +280,8 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
             continue
         if split in splits:
             raise refusals.error(key, f"a second entry for split {split!r}")
-        folders = _split_folders(config, key, root, config_path)
-        splits[split] = _read_split(split, folders, names, files, labels_used, refusals)
+        folders = _split_folders(config, key, inside, config_path)
+        splits[split] = _read_split(split, folders, (names, inside), files, labels_used, refusals)
     if not splits:
         raise refusals.error(None, "names no split folders (train, val or test)")
     _check_some_matched(root, labels_used, refusals)
@@ -293,9 +297,14 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
 def _config_path(source: Path) -> Path:
     if source.is_file():
         return source
+    inside, outside = Confinement(source), False
     for name in ("data.yaml", "data.yml", "dataset.yaml"):
-        if (source / name).is_file():
+        found, leads_out = find_inside(inside, [name])
+        if found is not None:
             return source / name
+        outside = outside or leads_out
+    if outside:
+        raise FormatError(source, None, f"data.yaml: {OUTSIDE}")
     raise FormatError(source, None, "no data.yaml (the YOLO file naming the classes and split folders)")
 
 
@@ -326,24 +335,29 @@ def _class_names(config: dict[str, Any], path: Path) -> list[str]:
     return result
 
 
-def _split_folders(config: dict[str, Any], key: str, root: Path, path: Path) -> list[Path]:
-    """The image folders of a split entry, resolved as Ultralytics does (``path`` key, ``../`` fallback)."""
-    base = root / str(config["path"]) if isinstance(config.get("path"), str) else root
+def _split_folders(config: dict[str, Any], key: str, inside: Confinement, path: Path) -> list[Path]:
+    """The image folders of a split entry, resolved as Ultralytics does (``path`` key, ``../`` fallback).
+
+    Only folders inside the YOLO folder are looked at: an entry that leads out gets the one answer "lies
+    outside" whether or not anything is there; "not found" is for an entry that stays inside.
+    """
+    root = inside.root
+    base = Path(str(config["path"])) if isinstance(config.get("path"), str) else Path()
     entries = config[key] if isinstance(config[key], list) else [config[key]]
     folders = []
     for entry in entries:
         if not isinstance(entry, str):
             raise FormatError(path, key, f"must be a folder path, got {entry!r}")
+        candidates = [str(root.absolute() / base / entry), entry]
+        if entry.startswith("../"):
+            candidates += [str(root.absolute() / base / entry[3:]), entry[3:]]
+        found, outside = find_inside(inside, candidates, folder=not entry.endswith(".txt"))
+        if found is None and outside:
+            raise FormatError(path, key, f"folder {entry!r} lies outside the YOLO folder {root}")
         if entry.endswith(".txt"):
             raise FormatError(path, key, f"{entry!r}: image list files are not read; name the image folder")
-        candidates = [base / entry, root / entry]
-        if entry.startswith("../"):
-            candidates += [base / entry[3:], root / entry[3:]]
-        found = next((c for c in candidates if c.is_dir()), None)
         if found is None:
-            raise FormatError(path, key, f"folder {entry!r} not found (looked in {base})")
-        if not found.resolve().is_relative_to(root.resolve()):
-            raise FormatError(path, key, f"folder {entry!r} lies outside the YOLO folder {root}")
+            raise FormatError(path, key, f"folder {entry!r} not found (looked in {root / base})")
         folders.append(found)
     return folders
 
@@ -351,39 +365,60 @@ def _split_folders(config: dict[str, Any], key: str, root: Path, path: Path) -> 
 def _read_split(
     split: str,
     folders: list[Path],
-    names: list[str],
+    known: tuple[list[str], Confinement],
     files: dict[tuple[str, str], Path],
     labels_used: set[Path],
     refusals: Refusals,
 ) -> list[ImageAnnotation]:
-    """The annotations of one split's images; the label files read are added to ``labels_used``."""
+    """The annotations of one split's images (``known``: the class names and the YOLO folder); the label
+    files read are added to ``labels_used``. An image or label file leading outside the folder is refused."""
+    names, inside = known
     annotations: list[ImageAnnotation] = []
     before = set(labels_used)
     label_dirs: set[Path] = set()
     owners: dict[Path, Path] = {}
     for folder in folders:
-        for image in _images(folder):
-            relative = image.relative_to(folder).as_posix()
+        for found in _images(folder):
+            relative = found.relative_to(folder).as_posix()
             if (split, relative) in files:
                 refusals.refuse(f"{split}/{relative}", "a second image with this name in the split")
                 continue
-            label = _label_for(image)
-            label_dirs.add(label_path(image).parent)
+            image = inside.locate(found)
+            label, outside = _label_for(found, inside)
+            if labels := inside.locate(_label_of(found, inside).parent):
+                label_dirs.add(labels)
             if label is not None:
                 label_dirs.add(label.parent)
+            if image is None or outside:
+                refusals.refuse(f"{split}/{relative}", OUTSIDE)
+                continue
             if label is not None and label in owners:
-                refusals.refuse(f"{image} and {owners[label]}", f"both would use the label file {label.name}")
+                refusals.refuse(f"{found} and {owners[label]}", f"both would use the label file {label.name}")
                 continue
             annotation = _annotation(split, relative, image, label, names, refusals)
             if annotation is None:
                 continue
             if label is not None:
-                owners[label] = image
+                owners[label] = found
                 labels_used.add(label)
             files[(split, relative)] = image
             annotations.append(annotation)
     _check_orphans(split, label_dirs, labels_used, labels_used - before, refusals)
     return annotations
+
+
+def _label_of(image: Path, inside: Confinement) -> Path:
+    """The Ultralytics label file of an image found in the YOLO folder, relative to the folder
+    (:func:`label_path` of the image's path below it: an ``images`` folder above does not count)."""
+    return label_path(Path(os.path.relpath(image, inside.real_root)))
+
+
+def _label_for(image: Path, inside: Confinement) -> tuple[Path | None, bool]:
+    """An image's label file (:func:`_label_of`, else a ``.txt`` beside it), None when it has none; and
+    whether, having none, one of the two is a link leading out of the YOLO folder."""
+    beside = Path(os.path.relpath(image, inside.real_root)).with_suffix(".txt")
+    label, outside = find_inside(inside, [_label_of(image, inside), beside])
+    return label, outside and label is None
 
 
 def _images(folder: Path) -> Iterator[Path]:
@@ -392,13 +427,6 @@ def _images(folder: Path) -> Iterator[Path]:
         dirnames.sort()
         found.extend(Path(dirpath) / n for n in filenames if is_image_file(n))
     return iter(sorted(found))
-
-
-def _label_for(image: Path) -> Path | None:
-    for candidate in (label_path(image), image.with_suffix(".txt")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _annotation(

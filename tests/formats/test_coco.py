@@ -185,7 +185,7 @@ def _bad(kind: str) -> tuple[dict, str]:
         return data, r"id 90: name 'person' is also id 1"
     if kind == "unsafe file name":
         data["images"][2]["file_name"] = "../x.jpg"
-        return data, r"image id 252219 \(../x.jpg\): file_name must not go up"
+        return data, r"image id 252219 \(../x.jpg\): the path lies outside the imported files"
     if kind == "missing image file":
         data["images"][2]["file_name"] = "gone.jpg"
         return data, r"image id 252219 \(gone.jpg\): not found in"

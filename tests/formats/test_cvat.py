@@ -202,7 +202,7 @@ BAD = [
         "attribute 'parked': checkbox value must be true or false",
     ),
     (doc('<tag label="night"/>'), "image 0 (street_1.jpg) tag: label 'night' is not declared"),
-    (doc("").replace(b"street_1.jpg", b"../up.jpg"), "must not go up"),
+    (doc("").replace(b"street_1.jpg", b"../up.jpg"), "the path lies outside the imported files"),
     (doc("").replace(b'width="64"', b'width="wide"'), "attribute 'width' must be an integer"),
 ]
 
