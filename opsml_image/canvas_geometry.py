@@ -24,7 +24,7 @@ from typing import Any
 from opsml_image.annotation import Box
 from opsml_image.rules import BOX_DIGITS
 
-__all__ = ["Fit", "canvas_size", "initial_drawing", "boxes_from_drawing", "clip_box"]
+__all__ = ["Fit", "canvas_size", "initial_drawing", "outlines", "boxes_from_drawing", "clip_box"]
 
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 
@@ -191,6 +191,35 @@ def initial_drawing(
             }
         )
     return {"objects": objects}
+
+
+def outlines(
+    boxes: Iterable[Box], fit: Fit, *, stroke: str = "#ff6d00", stroke_width: int = 2
+) -> list[dict[str, Any]]:
+    """Dashed outlines of boxes for an ``initial_drawing``: plain ``Rect`` objects the person sees but cannot
+    select, which :func:`boxes_from_drawing` never reads back as boxes (it reads ``LabeledRect`` only)."""
+    objects = []
+    for box in boxes:
+        left, top, width, height = fit.box_to_canvas(box.as_bbox())
+        objects.append(
+            {
+                "type": "Rect",
+                "left": left,
+                "top": top,
+                "width": width,
+                "height": height,
+                "originX": "left",
+                "originY": "top",
+                "stroke": stroke,
+                "strokeWidth": stroke_width,
+                "strokeDashArray": [6, 4],
+                "strokeUniform": True,
+                "fill": "rgba(0, 0, 0, 0)",
+                "selectable": False,
+                "evented": False,
+            }
+        )
+    return objects
 
 
 def boxes_from_drawing(

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from opsml_image.review import decisions, leases, reading
+from opsml_image.review import decisions, editing, leases, reading
 from opsml_image.review.decisions import SaveNote
 from opsml_image.review.items import ReviewItem, lease_minutes, read_item
 from opsml_image.review.reading import AnnotatorStats, QueueFilter, ReviewerStats
@@ -128,6 +128,15 @@ class ReviewBoard:
         return self._write(
             lambda conn: decisions.decide(conn, self.scope, key, reviewer, approve, rev, now, comment, chosen)
         )
+
+    def reopen(self, key: Key, user: str) -> ReviewItem:
+        """Reopen the approved image for editing (see :func:`opsml_image.review.decisions.reopen`)."""
+        now = self.clock()
+        return self._write(lambda conn: decisions.reopen(conn, self.scope, key, user, now))
+
+    def edit_refusal(self, key: Key, user: str, *, reviewer: bool) -> str | None:
+        """Why ``user`` may not change the image now (see :mod:`opsml_image.review.editing`), else None."""
+        return editing.refusal(self.item(key), user, reviewer=reviewer, now=self.clock())
 
     # ------------------------------------------------------------------------------------ assignment
 

@@ -28,7 +28,7 @@ from opsml_image.review.tables import ISSUE_TAGS, Status
 from opsml_image.store.errors import Key
 from opsml_image.store.schema import Scope
 
-__all__ = ["SaveNote", "on_save", "submit", "decide", "assign", "store_version"]
+__all__ = ["SaveNote", "on_save", "submit", "decide", "reopen", "assign", "store_version"]
 
 _KEY = "dataset = :d AND split_order = :o AND file_name = :n"
 
@@ -133,7 +133,7 @@ def submit(conn: Connection, scope: Scope, key: Key, user: str, now: float) -> R
         if item.status == Status.SUBMITTED:
             raise ReviewError(f"{key[0]}/{key[1]} is already waiting for review")
         if item.status == Status.APPROVED:
-            raise ReviewError(f"{key[0]}/{key[1]} is approved already; edit it to reopen it")
+            raise ReviewError(f"{key[0]}/{key[1]} is approved already; a reviewer may reopen it")
         holder = item.leased_to(now)
         if holder not in (None, user):
             raise ReviewError(f"{key[0]}/{key[1]} is being annotated by {holder}")
@@ -226,6 +226,25 @@ def decide(
     event(
         conn, scope, key, now, reviewer, action, annotator=item.annotator, comment=text or None, tags=chosen
     )
+    return item
+
+
+def reopen(conn: Connection, scope: Scope, key: Key, user: str, now: float) -> ReviewItem:
+    """Reopen an approved image for editing (reviewers and admins: the caller checks): *in progress*
+    again, with no lease, its annotator kept; :class:`ReviewError` when it is not approved."""
+    done = conn.execute(
+        sa.text(
+            f"UPDATE review_item SET status = '{Status.IN_PROGRESS}', lease_user = NULL, lease_until = 0, "
+            f"taken_from = NULL, started_at = NULL, rev = rev + 1 "
+            f"WHERE {_KEY} AND status = '{Status.APPROVED}'"
+        ),
+        _args(scope, key),
+    )
+    item = read_item(conn, scope, key)
+    if done.rowcount != 1 or item is None:
+        status = item.status.label if item is not None else Status.UNLABELED.label
+        raise ReviewError(f"{key[0]}/{key[1]} is {status}, not approved: there is nothing to reopen")
+    event(conn, scope, key, now, user, "reopen", annotator=item.annotator)
     return item
 
 

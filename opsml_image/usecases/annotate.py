@@ -1,7 +1,9 @@
 """Annotate one image: what the page shows of it and every edit it makes.
 
-Each edit takes the version the editor read and returns an :class:`Outcome`; a conflict with someone else's
-save is an outcome (``stale``), never an exception. Boxes come from the canvas through
+Each edit takes the view the editor read (:class:`ImageView`, with its version) and returns an
+:class:`Outcome`; a conflict with someone else's save is an outcome (``stale``), never an exception, and so is
+an edit the review rule refuses (someone else's lease, a submitted or approved image:
+:func:`opsml_image.usecases.review.edit_refusal`). Boxes come from the canvas through
 :mod:`opsml_image.canvas_geometry` (the canvas adapter of :class:`~opsml_image.annotation.Box`).
 """
 
@@ -15,7 +17,7 @@ from typing import Any, Literal
 from opsml_image import rules
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User
-from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing
+from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing, outlines
 from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
@@ -30,6 +32,7 @@ __all__ = [
     "ClassInfo",
     "ImageView",
     "Outcome",
+    "add_boxes",
     "add_class",
     "apply_drawing",
     "box_problems",
@@ -45,6 +48,7 @@ __all__ = [
     "restore",
     "set_caption",
     "set_image_categories",
+    "with_outlines",
 ]
 
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -63,6 +67,8 @@ class Outcome:
     new_classes: tuple[str, ...] = ()
     before: ImageAnnotation | None = None  # the states around a saved edit, for undo and redo
     after: ImageAnnotation | None = None
+    version: int | None = None  # the image's version after a saved edit
+    added: tuple[Box, ...] = ()  # the new boxes of a drawing that was not saved (kept for a redo)
 
     @property
     def saved(self) -> bool:
@@ -129,8 +135,12 @@ def label_of(category: int, names: Sequence[str]) -> str:
 
 
 def open_image(ws: Workspace, key: Key) -> ImageView | None:
-    """The image's annotation, version, size and stored problems; None when the store has no such image."""
-    annotation = ws.store.get(*key)
+    """The image's annotation, version, size and stored problems; None when the store has no such image
+    (or the dataset no such split)."""
+    try:
+        annotation = ws.store.get(*key)
+    except KeyError:  # no such split
+        return None
     if annotation is None:
         return None
     path = ws.dataset.image_path(*key)
@@ -191,6 +201,13 @@ def canvas_view(
     return CanvasView(fit, region, size, drawing, shown, zoom)
 
 
+def with_outlines(canvas: CanvasView, boxes: Sequence[Box]) -> CanvasView:
+    """The canvas with ``boxes`` drawn as dashed outlines besides its own (a stale drawing's boxes kept for
+    a redo): seen on the image, never read back as boxes."""
+    objects = [dict(o) for o in canvas.drawing["objects"]] + outlines(boxes, canvas.fit)
+    return dataclasses.replace(canvas, drawing={**canvas.drawing, "objects": objects})
+
+
 # ------------------------------------------------------------------------------------------ editing
 
 
@@ -203,22 +220,39 @@ def _save(
     *,
     user: User | None,
 ) -> Outcome:
+    """Save ``edited`` over ``view`` (the version the editor read), if the role and the review rule allow."""
     try:
         author = check(user, Action.ANNOTATE)
     except Forbidden as error:
         return Outcome("refused", f"Not saved: {error}")
     if edited == view.annotation:
         return Outcome("unchanged", "Nothing changed.")
+    refusal = review.edit_refusal(ws, user, view.key)
+    if refusal is not None:
+        return Outcome("refused", f"Not saved: {refusal}.")
     try:
         version = _store(ws, edited, view.version, author)
     except StaleEdit as error:
-        return Outcome("stale", f"Not saved: {error}")
+        return Outcome("stale", _stale_message(ws, error, author))
     except (ValueError, KeyError, OSError, StillIndexing) as error:
         return Outcome("refused", f"Not saved: {describe(error)}")
     ws.flusher.notify()
     notice = review.record_save(ws, user, view.key, version, len(edited.boxes))  # status: in progress
     message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
-    return Outcome("saved", message, tuple(new_classes), view.annotation, edited)
+    return Outcome("saved", message, tuple(new_classes), view.annotation, edited, version)
+
+
+def _stale_message(ws: Workspace, error: StaleEdit, author: str) -> str:
+    """A stale edit said plainly: who changed the image since this editor read it."""
+    last = ws.store.history(1, key=error.key)
+    who = last[0].user if last and last[0].user else "someone else"
+    if who == author:
+        who = "you (in another window)"
+    name = f"{error.key[0]}/{error.key[1]}"
+    return (
+        f"Not saved: {who} changed {name} after you opened it (your edit was of version {error.expected}, "
+        f"it is at version {error.actual} now). It is shown as it is now."
+    )
 
 
 def _store(ws: Workspace, edited: ImageAnnotation, expected: int, author: str) -> int:
@@ -286,7 +320,22 @@ def apply_drawing(
     what = _describe_change(view.annotation.boxes, boxes)
     if created:
         what += f" (new class {', '.join(created)})"
-    return _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, created, user=user)
+    done = _save(ws, view, dataclasses.replace(view.annotation, boxes=boxes), what, created, user=user)
+    if done.saved or len(boxes) <= len(canvas.shown):
+        return done
+    return dataclasses.replace(done, added=tuple(b for b in boxes if b not in canvas.shown))
+
+
+def add_boxes(
+    ws: Workspace, view: ImageView, boxes: Sequence[Box], *, user: User | None = LOCAL_ADMIN
+) -> Outcome:
+    """Add ``boxes`` to the image as ``view`` shows it (the redo of a drawing refused as stale); boxes it
+    has already are not added twice."""
+    new = [b for b in boxes if b not in view.annotation.boxes]
+    if not new:
+        return Outcome("unchanged", f"{view.key[1]} has these boxes already.")
+    edited = dataclasses.replace(view.annotation, boxes=[*view.annotation.boxes, *new])
+    return _save(ws, view, edited, f"{len(new)} box(es) added again", user=user)
 
 
 def _describe_change(before: Sequence[Box], after: Sequence[Box]) -> str:

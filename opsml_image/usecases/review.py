@@ -47,6 +47,7 @@ __all__ = [
     "assign",
     "board",
     "decide",
+    "edit_refusal",
     "export_jsonl",
     "item",
     "next_image",
@@ -54,6 +55,7 @@ __all__ = [
     "record_save",
     "register_approved",
     "release",
+    "reopen",
     "submit",
     "summary",
     "team_tables",
@@ -86,6 +88,17 @@ def next_image(ws: Workspace, user: User | None, current: Key | None = None) -> 
 def release(ws: Workspace, user: User | None, key: Key) -> None:
     """Give back the user's lease on ``key``."""
     board(ws.store).release(key, check(user, Action.ANNOTATE))
+
+
+def edit_refusal(ws: Workspace, user: User | None, key: Key) -> str | None:
+    """Why ``user`` may not change ``key`` now, else None: someone else's live lease, a submitted image
+    (annotators), an approved one (everyone, until a reviewer reopens it). See
+    :mod:`opsml_image.review.editing`; every save of :mod:`opsml_image.usecases.annotate` asks it."""
+    name = user.name if user is not None else LOCAL_ADMIN.name
+    try:
+        return board(ws.store).edit_refusal(key, name, reviewer=can(user, Action.REVIEW))
+    except KeyError as error:  # an unknown split
+        return describe(error)
 
 
 def record_save(ws: Workspace, user: User | None, key: Key, version: int, n_boxes: int) -> str | None:
@@ -185,6 +198,17 @@ def decide(
     except (Forbidden, ReviewError) as error:
         return Decision("refused", f"Not recorded: {error}")
     return Decision("decided", f"{'Approved' if approve else 'Rejected'} {key[1]}.")
+
+
+def reopen(ws: Workspace, user: User | None, key: Key) -> str:
+    """Reopen an approved image for editing (reviewers and admins); a readable result, or
+    :class:`UserError`."""
+    try:
+        name = check(user, Action.REVIEW)
+        board(ws.store).reopen(key, name)
+    except (Forbidden, ReviewError, KeyError) as error:
+        raise UserError(f"Not reopened: {describe(error)}") from None
+    return f"Reopened {key[1]}: it can be edited again and needs a new review."
 
 
 # ------------------------------------------------------------------------------------------ admins
