@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,10 +19,13 @@ from pages import _session as session
 from pages import _widgets as ui
 from pages import login
 
+ICON = Path(__file__).resolve().parent.parent / "opsml_image" / "static" / "icon.png"
+
 
 def main() -> None:
     """One run of the app: who acts, the dataset they have open, the page they asked for, the sidebar."""
-    st.set_page_config(page_title="OpsML Image", page_icon=":material/photo_library:", layout="wide")
+    # a shipped file: a material icon as page_icon makes every browser fetch it from a public font host
+    st.set_page_config(page_title="OpsML Image", page_icon=str(ICON), layout="wide")
     # an error that escapes the pages' own handling shows a generic message, never a traceback
     with contextlib.suppress(Exception):
         st.set_option("client.showErrorDetails", "none")

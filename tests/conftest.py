@@ -150,6 +150,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 # --------------------------------------------------------------------------------------------- fixtures
 
 
+#: Hosts a page may reach: the app's own servers (and the tests' local servers) on the loopback.
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_requests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a browser test whose pages asked for anything outside the loopback (a font, an icon, a script
+    from the internet): the app ships every asset. Every context the test opens is watched."""
+    if "browser" not in request.keywords:
+        yield
+        return
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import Browser
+
+    outside: list[str] = []
+
+    def watch(url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and (parts.hostname or "") not in _LOCAL_HOSTS:
+            outside.append(url)
+
+    original = Browser.new_context
+
+    def new_context(self: Browser, *args: Any, **kwargs: Any) -> Any:
+        context = original(self, *args, **kwargs)
+        context.on("request", lambda req: watch(req.url))
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", new_context)
+    yield
+    if outside:
+        pytest.fail(f"pages asked for {len(outside)} outside URL(s): {sorted(set(outside))[:5]}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """pytest-playwright launch options: Debian's Chromium at ``/usr/bin/chromium``, headless, no sandbox.
