@@ -389,7 +389,9 @@ def _read_split(
                 label_dirs.add(labels)
             if label is not None:
                 label_dirs.add(label.parent)
-            if image is None or outside:
+            if outside is not None:
+                labels_used.add(outside)  # refused with its image, not again as a label without one
+            if image is None or outside is not None:
                 refusals.refuse(f"{split}/{relative}", OUTSIDE)
                 continue
             if label is not None and label in owners:
@@ -413,19 +415,34 @@ def _label_of(image: Path, inside: Confinement) -> Path:
     return label_path(Path(os.path.relpath(image, inside.real_root)))
 
 
-def _label_for(image: Path, inside: Confinement) -> tuple[Path | None, bool]:
-    """An image's label file (:func:`_label_of`, else a ``.txt`` beside it), None when it has none; and
-    whether, having none, one of the two is a link leading out of the YOLO folder."""
-    beside = Path(os.path.relpath(image, inside.real_root)).with_suffix(".txt")
-    label, outside = find_inside(inside, [_label_of(image, inside), beside])
-    return label, outside and label is None
+def _label_for(image: Path, inside: Confinement) -> tuple[Path | None, Path | None]:
+    """An image's label file (:func:`_label_of`, else a ``.txt`` beside it), None when it has none; and,
+    having none, the one of the two that leads out of the YOLO folder (a link), if one does."""
+    candidates = [
+        _label_of(image, inside),
+        Path(os.path.relpath(image, inside.real_root)).with_suffix(".txt"),
+    ]
+    label, outside = find_inside(inside, candidates)
+    if label is not None or not outside:
+        return label, None
+    return None, next(Path(inside.real_root, c) for c in candidates if inside.locate(c) is None)
 
 
 def _images(folder: Path) -> Iterator[Path]:
+    """The files below ``folder`` named as images, sorted. Folders that are links are not entered; a link
+    is listed by its name, whatever it leads to, and is never looked through here."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        found.extend(Path(dirpath) / n for n in filenames if is_image_file(n))
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif is_image_file(entry.name):
+                found.append(Path(entry.path))
     return iter(sorted(found))
 
 
