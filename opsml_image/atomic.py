@@ -4,7 +4,8 @@ The temp file is named ``.<target>.<host>-<pid>.<random>.tmp`` (``host``: 8 hex 
 name). A process killed mid-write leaves it behind; :func:`remove_stale_temps` deletes such debris when it
 is stale: written on this machine by a process that no longer runs, or untouched for :data:`STALE_AFTER`
 seconds (a live writer touches its file at every 1 MiB it writes). :func:`is_temp_name` tells these names
-apart, so a folder listing never counts them as content.
+apart, so a folder listing never counts them as content; :func:`is_tool_file` also tells the working
+store's marker (:data:`STORE_MARKER`) apart. :func:`create_bytes` writes a new file whole or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import BinaryIO
 
 __all__ = [
     "STALE_AFTER",
+    "STORE_MARKER",
+    "create_bytes",
+    "is_tool_file",
     "atomic_writer",
     "atomic_write_bytes",
     "fsync_dir",
@@ -32,6 +36,9 @@ __all__ = [
 
 #: Seconds after which a temp file nobody touched is debris, whichever machine wrote it.
 STALE_AFTER = 3600
+#: The file naming the working store that holds a dataset folder (:mod:`opsml_image.store.claim`): kept in the
+#: folder, never dataset content.
+STORE_MARKER = ".opsml-image.json"
 _HOST = hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
 #: What :func:`tempfile.mkstemp` makes with our prefix: ``.<target>.[<host>-<pid>.]<8 random>.tmp``.
 _DEBRIS = re.compile(r"^\..+?(?:\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+))?\.[a-z0-9_]{8}\.tmp$")
@@ -40,6 +47,12 @@ _DEBRIS = re.compile(r"^\..+?(?:\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+))?\.[a-z0-9_
 def is_temp_name(name: str) -> bool:
     """True for a hidden ``*.tmp`` name: an atomic write in progress or its debris, never dataset content."""
     return name.startswith(".") and name.endswith(".tmp")
+
+
+def is_tool_file(name: str) -> bool:
+    """True for a file opsml-image keeps in a dataset folder that is not dataset content: an atomic write's
+    temp file, or the store marker :data:`STORE_MARKER`."""
+    return name == STORE_MARKER or is_temp_name(name)
 
 
 def remove_stale_temps(directory: str | Path, *, now: float | None = None) -> list[Path]:
@@ -110,6 +123,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_writer(path) as handle:
         handle.write(data)
     return Path(path)
+
+
+def create_bytes(path: str | Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data``, whole or not at all; False (nothing written) when it exists.
+
+    The data goes to a temp file (fsynced) that is then hard-linked to ``path``, which fails when ``path``
+    exists, so of two processes creating it at once exactly one wins. Where the filesystem has no hard
+    links the file is created exclusively and written in place.
+    """
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}.", suffix=".tmp",
+                                    dir=target.parent)  # fmt: skip
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _copy_mode(target, Path(tmp_name))
+        try:
+            os.link(tmp_name, target)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here (some network and FAT filesystems)
+            return _create_in_place(target, data)
+    finally:
+        os.unlink(tmp_name)
+    fsync_dir(target.parent)
+    return True
+
+
+def _create_in_place(target: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_dir(target.parent)
+    return True
 
 
 def _copy_mode(source: Path, dest: Path) -> None:

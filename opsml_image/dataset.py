@@ -11,6 +11,7 @@ Category names live in ``DIR/categories.json`` (see :mod:`opsml_image.categories
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,16 @@ from opsml_image.rules import Problem
 from opsml_image.schema import ImageMetadata
 from opsml_image.validation import Progress, ValidationReport, iter_image_files, validate_dataset
 
-__all__ = ["ImageDataset", "Split", "RecordLine", "DatasetStats", "SPLIT_ALIASES", "SPLIT_ORDER"]
+__all__ = [
+    "ImageDataset",
+    "Split",
+    "RecordLine",
+    "DatasetStats",
+    "FolderMoved",
+    "SPLIT_ALIASES",
+    "SPLIT_ORDER",
+    "holds_dataset",
+]
 
 #: Folder name → split name, as Hugging Face infers splits from folder names.
 SPLIT_ALIASES: dict[str, str] = {
@@ -45,6 +55,20 @@ SPLIT_ALIASES: dict[str, str] = {
 }
 #: The order of splits everywhere (lists, keys, pages): train first.
 SPLIT_ORDER: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
+
+
+class FolderMoved(OSError):
+    """The dataset folder is no longer the directory it was when the dataset was opened (moved away, or
+    replaced by a link or another folder): nothing is read from it or written into it until it is reopened."""
+
+
+def _moved(image_dir: Path, real: str) -> str:
+    shown = str(image_dir) if str(image_dir) == real else f"{image_dir} ({real})"
+    return (
+        f"The dataset folder {shown} was moved, removed or replaced since it was opened: nothing is read "
+        "from it or written into it (edits not yet written stay in the working store). Put the folder "
+        "back, or reopen the dataset."
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,9 @@ class ImageDataset(BaseModel):
     image_dir: Path
     metadata: str | ImageMetadata = "metadata.jsonl"
     _splits: dict[str, Split] = PrivateAttr(default_factory=dict)
+    #: The folder's ``(st_dev, st_ino)`` and real path when the dataset was opened (:meth:`check_in_place`).
+    _pin: tuple[int, int] | None = PrivateAttr(default=None)
+    _real: str = PrivateAttr(default="")
 
     @field_validator("image_dir")
     @classmethod
@@ -120,6 +147,8 @@ class ImageDataset(BaseModel):
 
     @model_validator(mode="after")
     def _find_splits(self) -> ImageDataset:
+        found = os.stat(self.image_dir)
+        self._pin, self._real = (found.st_dev, found.st_ino), os.path.realpath(self.image_dir)
         if isinstance(self.metadata, ImageMetadata):
             path = self.image_dir / "metadata.jsonl"
             self._splits = {"train": Split("train", self.image_dir, path, "", self.metadata)}
@@ -176,8 +205,21 @@ class ImageDataset(BaseModel):
         return names
 
     def set_category_names(self, names: list[str]) -> None:
-        """Replace ``categories.json`` atomically."""
+        """Replace ``categories.json`` atomically (:class:`FolderMoved` when the folder was replaced)."""
+        self.check_in_place()
         write_names(self.image_dir, names)
+
+    def check_in_place(self) -> None:
+        """:class:`FolderMoved` unless ``image_dir`` still names the directory it named when the dataset
+        was opened (the same device and inode: a folder moved away, or swapped for a link to another one,
+        is not followed). One ``stat``."""
+        try:
+            found = os.stat(self.image_dir)
+            now: tuple[int, int] | None = (found.st_dev, found.st_ino)
+        except OSError:
+            now = None
+        if now != self._pin:
+            raise FolderMoved(_moved(self.image_dir, self._real))
 
     def iter_records(self, split: str | None = None) -> Iterator[RecordLine]:
         """Every well-formed record (a JSON object with a string ``file_name``), streamed in file order."""
@@ -200,7 +242,8 @@ class ImageDataset(BaseModel):
                 yield part.name, relative
 
     def image_path(self, split: str, file_name: str) -> Path:
-        """The path of an image named by a record."""
+        """The path of an image named by a record (:class:`FolderMoved` when the folder was replaced)."""
+        self.check_in_place()
         return self.split(split).directory / file_name
 
     def validate(  # type: ignore[override]  # pydantic's deprecated classmethod of the same name
@@ -245,6 +288,7 @@ class ImageDataset(BaseModel):
         """Write in-memory metadata to ``image_dir/metadata.jsonl`` atomically (a no-op for file metadata)."""
         part = self.split()
         if part.records is not None:
+            self.check_in_place()
             part.records.write_to_file(part.metadata_path)
         return part.metadata_path
 
@@ -253,6 +297,14 @@ class ImageDataset(BaseModel):
 
     def _selected(self, split: str | None) -> list[Split]:
         return list(self._splits.values()) if split is None else [self.split(split)]
+
+
+def holds_dataset(root: Path, metadata: str = "metadata.jsonl") -> bool:
+    """True when ``root`` has a metadata file, itself or in its split folders (it opens as a dataset)."""
+    try:
+        return bool(_discover(Path(root), metadata))
+    except OSError:
+        return False
 
 
 def _discover(root: Path, name: str) -> dict[str, Split]:

@@ -21,7 +21,7 @@ from typing import cast
 
 import xxhash
 
-from opsml_image.atomic import is_temp_name
+from opsml_image.atomic import is_tool_file
 from opsml_image.confine import is_inside, kind_of, open_regular, outside_message
 from opsml_image.registry.errors import RegistryError
 
@@ -77,8 +77,8 @@ def scan(root: str | Path) -> list[FileEntry]:
     Symbolic links are followed, to files and to folders alike (as validation and Hugging Face read the
     folder), as long as their real path stays inside ``root``. :class:`RegistryError` refuses a link
     leading outside (a dataset never carries a host's files), a FIFO, socket or device, and a link back to
-    a folder above it. Temp files of atomic writes (:func:`opsml_image.atomic.is_temp_name`) are not
-    dataset files and are left out.
+    a folder above it. Temp files of atomic writes and the working store's marker
+    (:func:`opsml_image.atomic.is_tool_file`) are not dataset files and are left out.
     """
     base = os.fspath(root)
     real_root = os.path.realpath(base)
@@ -97,7 +97,7 @@ def scan(root: str | Path) -> list[FileEntry]:
                             f"{rel} in {base} links back to a folder above it: a dataset cannot hold a loop"
                         )
                     walk(entry.path, rel + "/", above | {(st.st_dev, st.st_ino)})
-                elif entry.is_file() and is_temp_name(entry.name):
+                elif entry.is_file() and is_tool_file(entry.name):
                     continue
                 elif entry.is_file():
                     st = entry.stat()

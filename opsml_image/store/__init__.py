@@ -23,6 +23,7 @@ Modules, one concern each:
 * :mod:`~opsml_image.store.issues`: the last validation's issues and re-checking an edited image;
 * :mod:`~opsml_image.store.stats`: the kept totals and category statistics;
 * :mod:`~opsml_image.store.flush` and :mod:`~opsml_image.store.flusher`: writing edits back;
+* :mod:`~opsml_image.store.claim`: the folder's store marker (one store per folder, whoever opens it);
 * :mod:`~opsml_image.store.workstore`: the :class:`WorkStore` facade the app and the CLI call.
 
 Tables (``store_`` prefix): ``image`` (one row per image keyed by ``(dataset, split_order, file_name)``:
@@ -39,10 +40,15 @@ process flushes a folder at a time (a PostgreSQL advisory lock, or ``flock`` bes
 from :func:`opsml_image.registry.locks.named_lock`); a save that commits during a flush stays dirty
 (the flush clears ``dirty`` only where the version is the one it wrote). Within a process one
 connection per store is shared by threads under a lock.
+
+One store per folder: the folder's marker ``.opsml-image.json`` names the store that holds it, and
+another store (another ``OPSML_IMAGE_HOME`` or ``OPSML_IMAGE_STORE_URI``) is refused with
+:class:`FolderClaimed`. A folder moved or swapped for a link since it was opened is neither read nor
+written (:class:`FolderReplaced`); its edits stay in the store.
 """
 
 from opsml_image.store.editing import Change
-from opsml_image.store.errors import Key, StaleEdit, StillIndexing, StoreError
+from opsml_image.store.errors import FolderClaimed, FolderReplaced, Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flusher import AutoFlusher
 from opsml_image.store.rows import ImageRow
@@ -57,6 +63,8 @@ __all__ = [
     "StaleEdit",
     "StillIndexing",
     "StoreError",
+    "FolderClaimed",
+    "FolderReplaced",
     "AutoFlusher",
     "store_path",
     "store_url",

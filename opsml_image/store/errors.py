@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from opsml_image.dataset import FolderMoved
+
 Key = tuple[str, str]
 """An image's key: ``(split, file_name)``."""
 
@@ -17,6 +19,16 @@ class StillIndexing(StoreError):
         self.done, self.total = done, total
         so_far = f" ({done:,} of {total:,} images so far)" if total else ""
         super().__init__(f"the dataset is still being indexed{so_far}; save again when it is done")
+
+
+class FolderReplaced(StoreError, FolderMoved):
+    """The dataset folder was moved or replaced since the store opened it: nothing is written into it (the
+    store keeps its edits) until the folder is back or reopened."""
+
+
+class FolderClaimed(StoreError):
+    """Another working store holds the dataset folder (its marker names that store): this one may not
+    write into it."""
 
 
 class StaleEdit(RuntimeError):

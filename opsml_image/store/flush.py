@@ -86,6 +86,7 @@ def flush_split(
             else:
                 append.append(record)
                 appended.append(r.file_name)
+    dataset.check_in_place()  # never into a folder swapped for another since it was opened
     rewrite_lines(part.metadata_path, replace, append)
     with write() as conn:
         lock_dataset(conn, scope, exclusive=True)

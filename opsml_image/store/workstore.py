@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection
 
 from opsml_image import config
 from opsml_image.annotation import ImageAnnotation
-from opsml_image.dataset import SPLIT_ORDER, ImageDataset
+from opsml_image.dataset import SPLIT_ORDER, FolderMoved, ImageDataset
 from opsml_image.registry.locks import named_lock
-from opsml_image.store import editing, index, issues, reading, stats
+from opsml_image.store import claim, editing, index, issues, reading, stats
 from opsml_image.store.editing import Change
-from opsml_image.store.errors import Key, StaleEdit, StillIndexing, StoreError
+from opsml_image.store.errors import FolderClaimed, FolderReplaced, Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
 from opsml_image.store.flush import flush_split, pending_splits
 from opsml_image.store.rows import ImageRow
@@ -76,9 +76,16 @@ class WorkStore:
     :meth:`page`, :meth:`get`; edit with :meth:`save` / :meth:`delete` / :meth:`edit` / :meth:`undo`, each
     stating the version it edited; write the edits back with :meth:`flush` (or let an
     :class:`AutoFlusher` do it). All methods are thread-safe.
+
+    A folder has one store: opening writes the store marker into it (:mod:`~opsml_image.store.claim`), and
+    a folder whose marker names another store is refused with :class:`FolderClaimed`. Writes are refused
+    with :class:`FolderReplaced` once the folder is no longer the directory the dataset opened (moved, or
+    swapped for a link): the edits stay in the store.
     """
 
-    def __init__(self, dataset: ImageDataset, location: Path | str | None = None) -> None:
+    def __init__(
+        self, dataset: ImageDataset, location: Path | str | None = None, *, take_over: bool = False
+    ) -> None:
         if not isinstance(dataset.metadata, str):
             raise ValueError("WorkStore needs a dataset whose metadata is a file, not in-memory records")
         self.dataset = dataset
@@ -97,19 +104,36 @@ class WorkStore:
                 self.scope = Scope(
                     dataset_id(conn, self._path), {n: SPLIT_ORDER.get(n, 9) for n in dataset.splits}
                 )
+                self.store_id = claim.store_id(conn)
         except sa.exc.OperationalError as error:
             self.engine.dispose()
             raise StoreError(
                 f"cannot open the working store {self.engine.url.render_as_string()}: {error.orig}"
             ) from None
+        default = location is None and not config.store_uri()
+        try:
+            self._marker = claim.marker_of(
+                dataset, self.store_id, *claim.where(self.engine.url, config.home() if default else None)
+            )
+            #: False when the folder's marker could not be written (a read-only folder: nothing is written).
+            self.claimed = self._claim(take_over)
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, dataset: ImageDataset, location: Path | str | None = None) -> WorkStore:
+    def open(
+        cls, dataset: ImageDataset, location: Path | str | None = None, *, take_over: bool = False
+    ) -> WorkStore:
         """Open (creating if needed) the store of ``dataset``: ``location`` is a SQLite file or a SQLAlchemy
-        URL; by default ``OPSML_IMAGE_STORE_URI`` or the SQLite file :func:`store_path`."""
-        return cls(dataset, location)
+        URL; by default ``OPSML_IMAGE_STORE_URI`` or the SQLite file :func:`store_path`.
+
+        :class:`FolderClaimed` when another store holds the folder; ``take_over`` takes it from a store
+        that is provably gone (see :func:`opsml_image.store.claim.claim`).
+        """
+        return cls(dataset, location, take_over=take_over)
 
     def close(self) -> None:
         with self._lock:
@@ -440,9 +464,19 @@ class WorkStore:
             return self._flush_locked()
 
     def _flush_locked(self) -> int:
+        self._check_folder()
         with self._read() as conn:
             splits = pending_splits(conn, self.scope)
-        return sum(flush_split(self._read, self._write, self.scope, self.dataset, split) for split in splits)
+        if splits:
+            self._hold_folder()
+        try:
+            return sum(
+                flush_split(self._read, self._write, self.scope, self.dataset, split) for split in splits
+            )
+        except FolderReplaced:
+            raise
+        except FolderMoved as error:  # between the splits: the rest stays pending
+            raise FolderReplaced(str(error)) from None
 
     # ------------------------------------------------------------------------------------ issues
 
@@ -494,6 +528,7 @@ class WorkStore:
             names = self.dataset.category_names()
             if name in names:
                 return names.index(name)
+            self._hold_folder()
             before = index.stamps(self.dataset)
             self.dataset.set_category_names([*names, name])
             with self._write() as conn:  # in a flat dataset categories.json sits in the split folder
@@ -524,8 +559,32 @@ class WorkStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
+        self._check_folder()  # nothing read from a replaced folder is stored
         with self._lock, write_transaction(self._conn) as conn:
             yield conn
+
+    def _check_folder(self) -> None:
+        """:class:`FolderReplaced` once the folder is not the directory the dataset opened (one ``stat``)."""
+        try:
+            self.dataset.check_in_place()
+        except FolderMoved as error:
+            raise FolderReplaced(str(error)) from None
+
+    def _claim(self, take_over: bool = False) -> bool:
+        """Claim the folder for this store (:func:`opsml_image.store.claim.claim`)."""
+        try:
+            return claim.claim(self.dataset, self._marker, take_over)
+        except FolderReplaced:
+            raise
+        except FolderMoved as error:
+            raise FolderReplaced(str(error)) from None
+
+    def _hold_folder(self) -> None:
+        """Before writing into the folder: it is still this store's, and it can be written."""
+        if not self._claim():
+            raise StoreError(
+                f"{self._path} cannot be written by this process (read-only): edits stay in the working store"
+            )
 
     def _flush_lock(self) -> contextlib.AbstractContextManager[None]:
         """The folder's flush lock (advisory lock on PostgreSQL, ``flock`` beside a SQLite file)."""
@@ -561,4 +620,14 @@ class WorkStore:
         return StaleEdit(key, expected, expected + 1)
 
 
-__all__ = ["SPLIT_ORDER", "Change", "StaleEdit", "StillIndexing", "WorkStore", "store_path", "store_url"]
+__all__ = [
+    "SPLIT_ORDER",
+    "Change",
+    "FolderClaimed",
+    "FolderReplaced",
+    "StaleEdit",
+    "StillIndexing",
+    "WorkStore",
+    "store_path",
+    "store_url",
+]

@@ -6,12 +6,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsml_image.dataset import ImageDataset
-from opsml_image.store import AutoFlusher, Filter, WorkStore
+from opsml_image.dataset import ImageDataset, holds_dataset
+from opsml_image.store import AutoFlusher, Filter, FolderClaimed, StoreError, WorkStore
 
 __all__ = [
     "BackgroundJob",
@@ -19,6 +19,7 @@ __all__ = [
     "UserError",
     "Workspace",
     "Summary",
+    "dataset_problem",
     "describe",
     "folder_problem",
     "indexing_status",
@@ -191,6 +192,22 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
+def dataset_problem(path: Path, roots: Sequence[Path] = ()) -> str | None:
+    """Why ``path`` cannot be opened as a dataset folder: :func:`folder_problem`, or no metadata file in
+    it nor in its split folders (worded for a data root in ``roots``: the datasets are inside it)."""
+    problem = folder_problem(path)
+    if problem or holds_dataset(path):
+        return problem
+    if Path(path) in roots:
+        return (
+            f"{path} is a data root, not a dataset: open one of the dataset folders inside it (a folder with "
+            "a metadata.jsonl), or create one on the New dataset page."
+        )
+    return (
+        f"{path} is not a dataset folder: it has no metadata.jsonl, nor do its train/validation/test folders."
+    )
+
+
 def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None = None) -> Workspace:
     """Open the dataset in ``path`` with its store (indexed) and an autoflusher; UserError if it can't.
 
@@ -206,7 +223,9 @@ def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None
     try:
         dataset = ImageDataset(image_dir=path)
         store = WorkStore.open(dataset)
-    except (ValueError, OSError) as error:
+    except FolderClaimed as error:
+        raise UserError(str(error)) from None
+    except (ValueError, OSError, StoreError) as error:
         raise UserError(f"The dataset in {path} cannot be opened: {describe(error)}") from error
     try:
         due = store.first_index_due()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from pathlib import Path
 
 import orjson
@@ -15,8 +17,10 @@ from tests.store.conftest import TRAIN_LINES, VALIDATION_LINES, lines, save
 
 
 def fresh_lines(dataset: ImageDataset, uri: str) -> dict[tuple[str, str], tuple[int, ...]]:
-    """Line numbers as a brand-new store reads them from the files."""
-    with WorkStore.open(ImageDataset(image_dir=dataset.image_dir), uri) as other:
+    """Line numbers as a brand-new store reads them from the files (of a copy: the folder has one store)."""
+    copy = dataset.image_dir.with_name(f"copy-{uuid.uuid4().hex[:8]}")
+    shutil.copytree(dataset.image_dir, copy)
+    with WorkStore.open(ImageDataset(image_dir=copy), uri) as other:
         other.sync()
         return {(a.split, a.file_name): a.lines for a in other.page(Filter(), 0, 1000)}
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import write_image
 from opsml_image import config
 from opsml_image.annotation import ImageAnnotation
+from opsml_image.atomic import STORE_MARKER
 from opsml_image.dataset import ImageDataset
 from opsml_image.store import Filter, StillIndexing, WorkStore, index, store_path, workstore
 
@@ -198,6 +199,7 @@ def test_a_first_index_commits_a_growing_prefix_in_key_order(
             reference.category_counts(),
             reference.count(Filter(split="test")),
         )
+    (dataset.image_dir / STORE_MARKER).unlink()  # the reference store is done: another may take the folder
     monkeypatch.setattr(workstore, "INDEX_CHUNK", 3)
     seen: list[tuple[int, int]] = []
     with WorkStore.open(dataset, new_store_uri()) as store:

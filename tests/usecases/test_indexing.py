@@ -4,8 +4,10 @@ stopped by closing the workspace runs again on the next open."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -66,8 +68,10 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
 
 
 def final_keys(data: Path, tmp_path: Path) -> list[tuple[str, str]]:
-    """The keys of the folder fully indexed (in a store of its own)."""
-    with WorkStore.open(workspace_uc.ImageDataset(image_dir=data), tmp_path / "reference.db") as reference:
+    """The keys of the folder fully indexed (in a store of its own, of a copy: a folder has one store)."""
+    copy = tmp_path / f"reference-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(data, copy)
+    with WorkStore.open(workspace_uc.ImageDataset(image_dir=copy), tmp_path / "reference.db") as reference:
         reference.sync()
         return reference.keys(Filter(), 0, 100)
 
