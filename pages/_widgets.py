@@ -100,9 +100,10 @@ def guard(what: str = "This page") -> Iterator[None]:
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#|~!$^=+:-])")
-#: Where GitHub-flavoured Markdown would make a link of plain text (``x@y.z``, ``www.``, ``http://``):
-#: an invisible word joiner there keeps the text as it reads but no autolink.
-_AUTOLINK = re.compile(r"(?i)(@|\bwww(?=\.)|\bhttps?(?=\\:))")
+#: Where GitHub-flavoured Markdown would make a link of plain text (``x@y.z``, ``www.``, ``http://``, also
+#: after ``_`` or a digit, where ``\b`` sees no word start): an invisible word joiner there keeps the text as
+#: it reads but no autolink.
+_AUTOLINK = re.compile(r"(?i)(@|(?<![a-z])www(?=\.)|(?<![a-z])https?(?=\\:))")
 WORD_JOINER = "\u2060"
 
 

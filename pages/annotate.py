@@ -2,10 +2,18 @@
 
 A thin view over :mod:`opsml_image.usecases.annotate`: this page keeps what the person is doing (zoom,
 selection, undo stack, messages) in session state, calls one use-case function per action and renders.
+
+Every edit carries the view (and so the version) its widget was drawn from: a button's callback gets the
+view of the run that drew it, and the canvas's drawing is read against the view remembered with the canvas
+key (:data:`BASIS`). An edit of an image someone else changed since is refused as stale; the page then shows
+the image as it is now and keeps what was refused (new boxes, dashed on the image; a caption; image
+categories) with a button to apply it again (:data:`PENDING`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,17 @@ BOX_ROW = "annotate_box_"
 MORE = ("Caption and image categories", "History of this image")
 #: Session state key: the canvas size setting (a key of :data:`CANVAS_HEIGHTS`).
 CANVAS_SIZE = "annotate_size"
+#: Session state key: ``(canvas key, ImageView)``, the view the canvas of that key was drawn from.
+BASIS = "annotate_basis"
+#: Session state key: ``{(split, file name, kind): value}``, what a stale edit would have done, kept for a
+#: redo: ``boxes`` (a tuple of Box), ``caption`` (text), ``categories`` (a list of ids).
+PENDING = "annotate_pending"
+#: How a kept edit is applied again, and its button's label.
+REDO = {
+    "boxes": (uc.add_boxes, "Add my {n} box(es) again"),
+    "caption": (uc.set_caption, "Save my caption again"),
+    "categories": (uc.set_image_categories, "Set my image categories again"),
+}
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
@@ -111,48 +130,72 @@ def report(outcome: uc.Outcome, reset: bool = True) -> None:
         bump()
 
 
+def image_id(key: Key) -> str:
+    """A short id of an image for widget keys, which never carry a file name (a name with ``__`` is no
+    component key, and names may hold anything)."""
+    return hashlib.blake2s(f"{key[0]}\0{key[1]}".encode()).hexdigest()[:12]
+
+
 # ------------------------------------------------------------------------------------------ callbacks
 
 
-def _view(ws: Workspace, key: Key) -> uc.ImageView | None:
-    return uc.open_image(ws, key)
+def _on_view(ws: Workspace, view: uc.ImageView, action: Any, *args: Any) -> None:
+    """Run an edit on ``view``, the image as the widget that asks for it showed it (its version)."""
+    report(action(ws, view, *args, user=session.current_user()))
 
 
-def _on_view(ws: Workspace, key: Key, action: Any, *args: Any) -> None:
-    """Run an edit on the image as the store holds it now (a stale widget's version is never used)."""
-    view = _view(ws, key)
-    if view is not None:
-        report(action(ws, view, *args, user=session.current_user()))
+def _keep(view: uc.ImageView, kind: str, outcome: uc.Outcome, value: Any) -> None:
+    """Keep what a stale edit would have done, for a redo on the image as it is now."""
+    if outcome.status == "stale":
+        st.session_state.setdefault(PENDING, {})[(*view.key, kind)] = value
 
 
-def _caption(ws: Workspace, key: Key, widget: str) -> None:
-    _on_view(ws, key, uc.set_caption, st.session_state[widget])
+def _caption(ws: Workspace, view: uc.ImageView, widget: str) -> None:
+    text = st.session_state[widget]
+    outcome = uc.set_caption(ws, view, text, user=session.current_user())
+    _keep(view, "caption", outcome, text)
+    report(outcome)
 
 
-def _image_categories(ws: Workspace, key: Key, widget: str) -> None:
-    _on_view(ws, key, uc.set_image_categories, list(st.session_state[widget]))
+def _image_categories(ws: Workspace, view: uc.ImageView, widget: str) -> None:
+    chosen = list(st.session_state[widget])
+    outcome = uc.set_image_categories(ws, view, chosen, user=session.current_user())
+    _keep(view, "categories", outcome, chosen)
+    report(outcome)
 
 
-def _delete_selected(ws: Workspace, key: Key) -> None:
+def _redo_pending(ws: Workspace, view: uc.ImageView, kind: str) -> None:
+    """Apply a kept edit to ``view`` (the image as the page shows it now): a versioned edit like any other."""
+    value = st.session_state.get(PENDING, {}).pop((*view.key, kind), None)
+    if value is None:
+        return
+    outcome = REDO[kind][0](ws, view, value, user=session.current_user())
+    _keep(view, kind, outcome, value)
+    report(outcome)
+
+
+def _drop_pending(view: uc.ImageView, kind: str) -> None:
+    st.session_state.get(PENDING, {}).pop((*view.key, kind), None)
+    bump()
+
+
+def _delete_selected(ws: Workspace, view: uc.ImageView) -> None:
     index = st.session_state.get("annotate_selected")
     if index is None:
         flash("warning", "Select a box first (click its number in the box list).")
         return
     st.session_state["annotate_selected"] = None
-    _on_view(ws, key, uc.delete_box, index)
+    _on_view(ws, view, uc.delete_box, index)
 
 
-def _undo(ws: Workspace, key: Key, redo: bool = False) -> None:
+def _undo(ws: Workspace, view: uc.ImageView, redo: bool = False) -> None:
     source, target = ("annotate_redo", "annotate_undo") if redo else ("annotate_undo", "annotate_redo")
     stack = st.session_state.get(source) or []
-    mine = [i for i, (before, _) in enumerate(stack) if (before.split, before.file_name) == key]
+    mine = [i for i, (before, _) in enumerate(stack) if (before.split, before.file_name) == view.key]
     if not mine:
         flash("warning", "Nothing to redo on this image." if redo else "Nothing to undo on this image.")
         return
     before, after = stack.pop(mine[-1])
-    view = _view(ws, key)
-    if view is None:
-        return
     outcome = uc.restore(ws, view, after if redo else before, "redo" if redo else "undo",
                          user=session.current_user())  # fmt: skip
     if outcome.saved:
@@ -223,9 +266,14 @@ def background(
 
 
 def _team_user() -> User | None:
-    """The acting user when the app has accounts (work is then handed out by leases), else None."""
+    """The acting annotator when the app has accounts (their work is handed out by leases), else None.
+
+    Reviewers and admins take no lease by opening or browsing images: they move through the folder as in
+    single-user mode (a save of theirs still follows the review rule)."""
     user = session.current_user()
-    return user if user is not None and user != LOCAL_ADMIN else None
+    if user is None or user == LOCAL_ADMIN or can(user, Action.REVIEW):
+        return None
+    return user
 
 
 def _leased(ws: Workspace, current: Key | None) -> Key | None:
@@ -244,16 +292,29 @@ def _submit(ws: Workspace, key: Key) -> None:
         go(done.next_key)
 
 
+def _reopen(ws: Workspace, key: Key) -> None:
+    try:
+        flash("toast", review.reopen(ws, session.current_user(), key))
+    except UserError as error:
+        flash("error", str(error))
+    bump()
+
+
 def review_bar(ws: Workspace, key: Key) -> None:
-    """The image's review status, the reviewer's comment on a rejected image, and Submit for review (S)."""
+    """The image's review status, the reviewer's comment on a rejected image, Submit for review (S), and
+    for reviewers and admins Reopen for editing on an approved image."""
     item = review.item(ws, key)
     if item.feedback:
         tags = f" ({', '.join(item.tags)})" if item.tags else ""
         comment = ui.plain(f"Rejected by {item.reviewer}{tags}: {item.feedback}")
         st.warning(comment, icon=":material/rate_review:")
     holder = item.leased_to(time.time())
-    leased = f" · leased to {holder}" if holder else ""
+    leased = f" · leased to {ui.plain(holder)}" if holder else ""  # a user name is text, never a link
     st.caption(f"Review status: {item.status.label}{leased}")
+    if item.status == review.Status.APPROVED and can(session.current_user(), Action.REVIEW):
+        st.button("Reopen for editing", key="annotate_reopen", icon=":material/lock_open:",
+                  on_click=_reopen, args=(ws, key),
+                  help="Approved images are closed; reopened, it needs a new review")  # fmt: skip
     st.button("Submit for review", key="annotate_submit", shortcut="S", icon=":material/send:",
               help="Hand this image to review (S); your next image opens", on_click=_submit, args=(ws, key),
               disabled=item.status in (review.Status.SUBMITTED, review.Status.APPROVED))  # fmt: skip
@@ -273,8 +334,8 @@ def current_key(ws: Workspace) -> Key | None:
     return key
 
 
-def navigation(ws: Workspace, key: Key) -> None:
-    store = ws.store
+def navigation(ws: Workspace, view: uc.ImageView) -> None:
+    store, key = ws.store, view.key
     cols = st.columns(4)
     targets = (
         (
@@ -311,34 +372,42 @@ def navigation(ws: Workspace, key: Key) -> None:
         width="stretch",
         help="Add the previous image's boxes to this image (clipped to it)",
         on_click=_on_view,
-        args=(ws, key, uc.copy_previous_boxes),
+        args=(ws, view, uc.copy_previous_boxes),
     )
 
 
-def _pick_class(ws: Workspace, key: Key, category: int) -> None:
+def _pick_class(ws: Workspace, view: uc.ImageView, category: int) -> None:
     """The class for new boxes; with a box selected, that box is relabelled too (as in Label Studio)."""
     st.session_state["annotate_class"] = category
     selected = st.session_state.get("annotate_selected")
     if selected is not None:
-        _on_view(ws, key, uc.relabel_box, selected, category)
+        _on_view(ws, view, uc.relabel_box, selected, category)
 
 
-def _pick_from_menu(ws: Workspace, key: Key) -> None:
-    _pick_class(ws, key, st.session_state[CLASS_MENU])
+def _pick_from_menu(ws: Workspace, view: uc.ImageView) -> None:
+    _pick_class(ws, view, st.session_state[CLASS_MENU])
 
 
 #: The class menu's widget key (a menu is shown only with more classes than the label bar's nine keys).
 CLASS_MENU = "annotate_class_menu"
 
 
-def class_picker(ws: Workspace, key: Key, found: list[uc.ClassInfo], boxes: int) -> int:
+def current_class(found: list[uc.ClassInfo]) -> int:
+    """The class stamped on new boxes (the first class when the chosen one is gone)."""
+    ids = [c.id for c in found] or [0]
+    if st.session_state.get("annotate_class") not in ids:
+        st.session_state["annotate_class"] = ids[0]
+    category: int = st.session_state["annotate_class"]
+    return category
+
+
+def class_picker(ws: Workspace, view: uc.ImageView, found: list[uc.ClassInfo]) -> None:
     """The label bar: the class stamped on new boxes, and the class of the selected box; a class can be
     added, and one known only by its id named (in a dialog, so its inputs load only when opened)."""
     ids = [c.id for c in found] or [0]
     labels = {c.id: c.name for c in found}
-    if st.session_state.get("annotate_class") not in ids:
-        st.session_state["annotate_class"] = ids[0]
-    category: int = st.session_state["annotate_class"]
+    category = current_class(found)
+    boxes = len(view.annotation.boxes)
     selected = st.session_state.get("annotate_selected")
     with st.container(horizontal=True, gap="small"):
         for i, c in enumerate(ids[:9]):  # a click or the key 1-9 picks the class
@@ -347,13 +416,13 @@ def class_picker(ws: Workspace, key: Key, found: list[uc.ClassInfo], boxes: int)
                 key=f"annotate_pick_{i}",
                 shortcut=str(i + 1),
                 on_click=_pick_class,
-                args=(ws, key, c),
+                args=(ws, view, c),
                 type="primary" if c == category else "secondary",
             )
     if len(ids) > 9:  # beyond the keys 1-9: a menu (its code is loaded only for such datasets)
         st.session_state[CLASS_MENU] = category
         st.selectbox("Class", ids, format_func=lambda c: labels.get(c, str(c)), key=CLASS_MENU,
-                     on_change=_pick_from_menu, args=(ws, key))  # fmt: skip
+                     on_change=_pick_from_menu, args=(ws, view))  # fmt: skip
     # plain Markdown, no HTML: raw HTML would load the browser's HTML renderer on every Annotate page
     text = f"new boxes are drawn as **{ui.plain(labels.get(category, str(category)))}**"
     if selected is not None and selected < boxes:
@@ -365,10 +434,9 @@ def class_picker(ws: Workspace, key: Key, found: list[uc.ClassInfo], boxes: int)
         )
     if not can(session.current_user(), Action.EDIT_CLASSES):
         st.caption("Reviewers and admins add and name classes.")
-        return category
+        return
     st.button("Add or name a class", icon=":material/add:", key="annotate_classes",
               on_click=lambda: st.session_state.update(annotate_classes_open=True))  # fmt: skip
-    return category
 
 
 def _close_classes() -> None:
@@ -437,7 +505,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                 key=f"box_del:{rev}:{i}",
                 help=f"Delete box {i + 1}",
                 on_click=_on_view,
-                args=(ws, view.key, uc.delete_box, i),
+                args=(ws, view, uc.delete_box, i),
             )
             row.caption(f"x {box.x:g} · y {box.y:g} · w {box.w:g} · h {box.h:g}")
             problem = problems.get(i)
@@ -451,7 +519,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
                         icon=":material/crop:",
                         help="Cut the box to the image",
                         on_click=_on_view,
-                        args=(ws, view.key, uc.clip_box, i),
+                        args=(ws, view, uc.clip_box, i),
                     )
 
 
@@ -463,7 +531,7 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
         key=widget,
         height=90,
         on_change=_caption,
-        args=(ws, view.key, widget),
+        args=(ws, view, widget),
     )
     options = sorted(set(labels) | set(view.annotation.categories))
     widget = f"imgcats:{rev}"
@@ -474,7 +542,7 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
         format_func=lambda c: labels.get(c, str(c)),
         key=widget,
         on_change=_image_categories,
-        args=(ws, view.key, widget),
+        args=(ws, view, widget),
     )
 
 
@@ -497,9 +565,9 @@ def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
                   type="primary" if panning else "secondary",
                   help="Pan mode (P): drag on the image to move the view")  # fmt: skip
         st.button("", icon=":material/undo:", key="undo", shortcut="Ctrl+Z", help="Undo (Ctrl+Z)",
-                  on_click=_undo, args=(ws, view.key))  # fmt: skip
+                  on_click=_undo, args=(ws, view))  # fmt: skip
         st.button("", icon=":material/redo:", key="redo", shortcut="Ctrl+Shift+Z", help="Redo (Ctrl+Shift+Z)",
-                  on_click=_undo, args=(ws, view.key, True))  # fmt: skip
+                  on_click=_undo, args=(ws, view, True))  # fmt: skip
         st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="All shortcuts (? or H)",
                   on_click=lambda: st.session_state.update(annotate_help=True))  # fmt: skip
         st.caption(f"{zoom:.1f}×" + (" · pan mode" if panning else ""))
@@ -513,10 +581,12 @@ def shortcut_sheet() -> None:
 
 
 def canvas(
-    ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int
+    ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int, locked: bool
 ) -> uc.CanvasView | None:
-    """Show the canvas (the zoomed region when zoomed) and save what the person drew; returns what the
-    canvas was given (None for an image that cannot be shown)."""
+    """Show the canvas (the zoomed region when zoomed) and save what the person drew, read against the view
+    that canvas was drawn from (:data:`BASIS`); returns what the canvas was given (None for an image that
+    cannot be shown). A drawing on a version someone else changed since is refused: its new boxes are kept
+    (:data:`PENDING`) and the page runs again with the image as it is now."""
     from streamlit_drawable_canvas import st_canvas
 
     from opsml_image.colors import category_color
@@ -527,25 +597,33 @@ def canvas(
     height = CANVAS_HEIGHTS[st.session_state.get(CANVAS_SIZE) or "Medium"]
     zoom = st.session_state.get("annotate_zoom", 1.0)
     center = st.session_state.get("annotate_center")
-    board = uc.canvas_view(view, names, (max(200, column_width - 4), height), zoom, center)
+    bounds = (max(200, column_width - 4), height)
+    rev = st.session_state.get("annotate_rev", 0)
+    board = uc.canvas_view(view, names, bounds, zoom, center)
+    # the key names everything the drawing's coordinates depend on: a canvas of another size or region is a
+    # new canvas, never an old drawing read with a new mapping; and no file name (see image_id)
+    view_id = "{}x{}@{:.1f},{:.1f},{:.1f}".format(*board.size, *board.region[:3])
+    canvas_key = f"canvas:{image_id(view.key)}:{rev}:{view_id}"
+    remembered = st.session_state.get(BASIS)
+    basis = remembered[1] if remembered is not None and remembered[0] == canvas_key else view
+    if basis.version == view.version:
+        basis = view
+    else:  # the canvas still shows the version it was drawn from: read its drawing against that one
+        board = uc.canvas_view(basis, names, bounds, zoom, center)
+    kept = st.session_state.get(PENDING, {}).get((*view.key, "boxes"), ())
+    board = uc.with_outlines(board, kept)  # refused boxes, dashed: seen, never read back as boxes
     selected = st.session_state.get("annotate_selected")
-    if selected is not None and selected < len(board.drawing["objects"]):
+    if selected is not None and selected < len(board.shown):
         board.drawing["objects"][selected].update(strokeWidth=5, fill="rgba(255, 235, 59, 0.25)")
+    st.session_state["annotate_canvas"] = (canvas_key, board)  # what the canvas was given (tests read it)
     path = ws.dataset.image_path(*view.key)
     image = background(str(path), Path(path).stat().st_mtime_ns, board.region, board.size)
-    rev = st.session_state.get("annotate_rev", 0)
     panning = bool(st.session_state.get("annotate_pan"))
-    label = uc.label_of(category, names)
-    # the key names everything the drawing's coordinates depend on: a canvas of another size or region is a
-    # new canvas, never an old drawing read with a new mapping
-    view_id = "{}x{}@{:.1f},{:.1f},{:.1f}".format(*board.size, *board.region[:3])
-    canvas_key = f"canvas:{view.key[0]}:{view.key[1]}:{rev}:{view_id}"
-    st.session_state["annotate_canvas"] = (canvas_key, board)  # what the canvas was given (tests read it)
     result = st_canvas(
         background_image=image,
         background_image_fit="stretch",
         drawing_mode="line" if panning else "labeled_rect",
-        label=label,
+        label=uc.label_of(category, names),
         stroke_color=category_color(category),
         stroke_width=2,
         fill_color=uc.BOX_FILL,
@@ -554,6 +632,7 @@ def canvas(
         height=board.size[1],
         initial_drawing=board.drawing,
         key=canvas_key,
+        disabled=locked and not panning,
     )
     st.caption(
         ui.plain(
@@ -566,7 +645,20 @@ def canvas(
     if panning:
         _pan_from(json_data, board)
         return board
-    report(uc.apply_drawing(ws, view, board, json_data, category, user=session.current_user()), reset=False)
+    outcome = uc.apply_drawing(ws, basis, board, json_data, category, user=session.current_user())
+    if outcome.saved and outcome.after is not None and outcome.version is not None:
+        basis = dataclasses.replace(basis, annotation=outcome.after, version=outcome.version)
+    st.session_state[BASIS] = (canvas_key, basis)
+    if outcome.status == "stale":
+        if outcome.added:
+            pending = st.session_state.setdefault(PENDING, {})
+            pending[(*view.key, "boxes")] = (*kept, *(b for b in outcome.added if b not in kept))
+        report(outcome)
+        st.rerun()  # the image as it is now, at once
+    if outcome.status == "unchanged" and basis.version != view.version:
+        bump()  # someone else changed the image and nothing new is drawn: show it as it is now
+        st.rerun()
+    report(outcome, reset=False)
     return board
 
 
@@ -581,6 +673,28 @@ def _pan_from(json_data: Any, board: uc.CanvasView) -> None:
                                                    y + h / 2 - dy / board.fit.scale_y)  # fmt: skip
             bump()
             st.rerun()
+
+
+def redo_bar(ws: Workspace, view: uc.ImageView, labels: dict[int, str]) -> None:
+    """What this person's stale edits would have done to the image, kept: shown as text, each with a button
+    that applies it to the image as the page shows it now, and one that drops it."""
+    pending = st.session_state.get(PENDING) or {}
+    for split, file_name, kind in [k for k in pending if k[:2] == view.key]:
+        value = pending[(split, file_name, kind)]
+        if kind == "boxes":
+            n = len(value)
+            text = f"Your {n} new box(es) were not saved: they are dashed on the image."
+            label = f"Add my {n} box again" if n == 1 else f"Add my {n} boxes again"
+        elif kind == "caption":
+            text, label = f"Your caption was not saved: {value}", REDO[kind][1]
+        else:
+            shown = ", ".join(labels.get(c, str(c)) for c in value) or "none"
+            text, label = f"Your image categories were not saved: {shown}", REDO[kind][1]
+        st.warning(ui.plain(text), icon=":material/history:")
+        with st.container(horizontal=True, gap="small"):
+            st.button(ui.plain(label), key=f"annotate_redo_{kind}", type="primary", icon=":material/redo:",
+                      on_click=_redo_pending, args=(ws, view, kind))  # fmt: skip
+            st.button("Discard", key=f"annotate_drop_{kind}", on_click=_drop_pending, args=(view, kind))
 
 
 def body(ws: Workspace) -> None:
@@ -602,13 +716,14 @@ def body(ws: Workspace) -> None:
     found = uc.classes(ws)
     names = list(ws.store.category_names())
     labels = {c.id: c.name for c in found}
-    rev = f"{key[0]}:{key[1]}:{st.session_state.get('annotate_rev', 0)}"
+    locked = review.edit_refusal(ws, session.current_user(), key)
 
     head, progress_col = st.columns([2.6, 1.4], vertical_alignment="bottom")
     head.title("Annotate")
+    notices = st.container()
     left, right = st.columns([2.6, 1.4], gap="medium")
     with right:
-        category = class_picker(ws, key, found, len(view.annotation.boxes))
+        picker = st.container()  # filled after the canvas: its buttons act on the image as saved by it
     with left:
         known = st.session_state.get("annotate_column_width") or FALLBACK_WIDTH
         helper = viewport("annotate_viewport", known)
@@ -625,10 +740,19 @@ def body(ws: Workspace) -> None:
             _zoom(int(zoom_request["step"]), around)
         if getattr(helper, "help", None):
             st.session_state["annotate_help"] = True
-        zoom_bar(ws, view, column_width)
-        board = canvas(ws, view, names, category, column_width)
+        toolbar = st.container()
+        board = canvas(ws, view, names, current_class(found), column_width, locked is not None)
     view = uc.open_image(ws, key) or view  # after a save on the canvas: the stored state
-    show_flash()
+    rev = f"{image_id(key)}:{st.session_state.get('annotate_rev', 0)}"
+    with toolbar:
+        zoom_bar(ws, view, column_width)
+    with picker:
+        class_picker(ws, view, found)
+    with notices:
+        show_flash()
+        if locked is not None:
+            st.info(ui.plain(f"You cannot change this image: {locked}."), icon=":material/lock:")
+        redo_bar(ws, view, labels)
     counts = summary(ws)
     with progress_col:  # the sidebar's figures, as text: its progress bar is the page's one
         position = ws.store.position(key)
@@ -644,7 +768,7 @@ def body(ws: Workspace) -> None:
         with ui.guard("Review"):
             review_bar(ws, key)
         st.button("Delete selected box", key="delete_selected", shortcut="Delete", icon=":material/delete:",
-                  on_click=_delete_selected, args=(ws, key),
+                  on_click=_delete_selected, args=(ws, view),
                   disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
         box_list(ws, view, labels, rev)
         # on demand, remembered for the session: the caption's text area, the categories' multiselect and the
@@ -655,7 +779,7 @@ def body(ws: Workspace) -> None:
         if MORE[1] in shown:
             with ui.guard("The image's history"):
                 ui.image_history(ws, session.current_user(), key)
-    navigation(ws, key)
+    navigation(ws, view)
     st.session_state.setdefault(CANVAS_SIZE, "Medium")
     ui.choice_buttons("annotate_canvas_size", tuple(CANVAS_HEIGHTS), CANVAS_SIZE, single=True,
                       label="Canvas size", on_change=bump)  # fmt: skip

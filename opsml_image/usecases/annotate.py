@@ -245,13 +245,12 @@ def _save(
 def _stale_message(ws: Workspace, error: StaleEdit, author: str) -> str:
     """A stale edit said plainly: who changed the image since this editor read it."""
     last = ws.store.history(1, key=error.key)
-    who = last[0].user if last and last[0].user else "someone else"
-    if who == author:
-        who = "you (in another window)"
+    who = last[0].user if last and last[0].user else None
     name = f"{error.key[0]}/{error.key[1]}"
+    changed = f"{who} changed {name}" if who and who != author else f"{name} was changed elsewhere"
     return (
-        f"Not saved: {who} changed {name} after you opened it (your edit was of version {error.expected}, "
-        f"it is at version {error.actual} now). It is shown as it is now."
+        f"Not saved: {changed} after you opened it (your edit was of version {error.expected}, it is at "
+        f"version {error.actual} now). It is shown as it is now."
     )
 
 

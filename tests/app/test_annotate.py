@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,6 +24,11 @@ def open_annotate(split: str = "train", file_name: str = "scene_001.jpg") -> App
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def image_id(split: str = "train", file_name: str = "scene_001.jpg") -> str:
+    """The short id Annotate keys an image's widgets with (never its file name)."""
+    return hashlib.blake2s(f"{split}\0{file_name}".encode()).hexdigest()[:12]
 
 
 def stored(data: Path, split: str, file_name: str):
@@ -56,7 +62,7 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     keys = [e.key for e in at.get("bidi_component")]
-    assert keys == ["annotate_viewport", "canvas:train:scene_001.jpg:0:616x462@0.0,0.0,640.0", "annotate_boxlink"]
+    assert keys == ["annotate_viewport", f"canvas:{image_id()}:0:616x462@0.0,0.0,640.0", "annotate_boxlink"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
@@ -73,7 +79,8 @@ def test_box_link_has_each_box_in_canvas_pixels_and_colour(app_demo: Path):
     data = json.loads(link.proto.json)
     assert data is not None and data["prefix"] == "annotate_box_" and data["width"] == 616
     assert [r["rect"] for r in data["rows"]] == [
-        [round(o["left"], 1), round(o["top"], 1), round(o["width"], 1), round(o["height"], 1)] for o in objects
+        [round(o["left"], 1), round(o["top"], 1), round(o["width"], 1), round(o["height"], 1)]
+        for o in objects
     ]
     assert [r["color"] for r in data["rows"]] == [o["stroke"] for o in objects]
 
@@ -134,7 +141,9 @@ def test_resized_box_uses_scale(app_demo: Path):
     inject(at, objects)
     box = stored(app_demo, "train", "scene_001.jpg").boxes[0]
     original = stored_original_boxes()[0]
-    assert (box.x, box.y, box.w, box.h) == pytest.approx((original.x, original.y, 2 * original.w, original.h), abs=0.011)
+    assert (box.x, box.y, box.w, box.h) == pytest.approx(
+        (original.x, original.y, 2 * original.w, original.h), abs=0.011
+    )
 
 
 def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
@@ -152,7 +161,7 @@ def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
 def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     at = open_annotate()
     before = stored(app_demo, "train", "scene_001.jpg").boxes
-    at.button(key=f"box_sel:train:scene_001.jpg:{at.session_state['annotate_rev']}:0").click().run()
+    at.button(key=f"box_sel:{image_id()}:{at.session_state['annotate_rev']}:0").click().run()
     assert any("box 1 is selected" in m.value for m in at.markdown)
     at.button(key="annotate_pick_2").click().run()  # a class picked with a box selected relabels that box
     assert not at.exception
@@ -160,7 +169,7 @@ def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     assert after[0].category == 2 and after[1:] == before[1:]
     assert at.session_state["annotate_class"] == 2  # and is the class for new boxes
     rev = at.session_state["annotate_rev"]
-    at.button(key=f"box_del:train:scene_001.jpg:{rev}:1").click().run()
+    at.button(key=f"box_del:{image_id()}:{rev}:1").click().run()
     assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 4
 
 
@@ -206,10 +215,10 @@ def test_caption_and_image_categories(app_demo: Path):
     assert not at.text_area  # shown on demand
     at.button(key="annotate_more_0").click().run()
     rev = at.session_state["annotate_rev"]
-    at.text_area(key=f"caption:train:scene_001.jpg:{rev}").input("A quiet street").run()
+    at.text_area(key=f"caption:{image_id()}:{rev}").input("A quiet street").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"
     rev = at.session_state["annotate_rev"]
-    at.multiselect(key=f"imgcats:train:scene_001.jpg:{rev}").set_value([0]).run()
+    at.multiselect(key=f"imgcats:{image_id()}:{rev}").set_value([0]).run()
     assert stored(app_demo, "train", "scene_001.jpg").categories == [0]
 
 
@@ -286,3 +295,98 @@ def test_canvas_size_and_the_sections_below_the_box_list_are_buttons(app_demo: P
     assert at.text_area and at.button(key="annotate_more_0").proto.type == "primary"
     at.button(key="annotate_more_0").click().run()  # a second click closes it
     assert not at.text_area
+
+
+@pytest.mark.parametrize("name", ["img__001.jpg", "a photo, 2 (copy).jpg", "фото_日本__é.jpg"])
+def test_any_file_name_can_be_annotated_and_keys_never_carry_it(app_demo: Path, name: str):
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(app_demo / "train" / name)
+    at = open_annotate("train", name)
+    assert not at.error, [e.value for e in at.error]
+    keys = [e.key for e in at.get("bidi_component")]
+    assert keys[1].startswith(f"canvas:{image_id('train', name)}:")
+    every = [w.key for w in at.button] + keys + [c.key for c in at.get("flex_container") if c.key]
+    assert not [k for k in every if k and (name in k or "__" in k)], every
+    inject(at, [*current_objects(at), rect(10, 10, 60, 40, "car")])
+    assert len(stored(app_demo, "train", name).boxes) == 1
+    at.button(key="nav_next").click().run()  # Next works from it
+    assert not at.exception and at.query_params["file"] not in (name, [name])
+
+
+def test_an_unknown_split_is_a_readable_error_without_a_traceback(
+    app_demo: Path, caplog: pytest.LogCaptureFixture
+):
+    at = open_annotate("nosuch", "x.jpg")
+    assert [e.value for e in at.error] == ["There is no image nosuch/x.jpg in this dataset."]
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
+def test_plain_shows_user_names_and_addresses_as_text():
+    from pages._widgets import WORD_JOINER, plain
+
+    assert plain("www.evil-link.test") == f"www{WORD_JOINER}.evil\\-link.test"
+    assert plain("a@evil.test") == f"a{WORD_JOINER}@evil.test"
+    # where \b sees no word start, GFM still links: after _ or a digit
+    assert plain("_www.evil.test") == f"\\_www{WORD_JOINER}.evil.test"
+    assert plain("x_http://evil.test/x") == f"x\\_http{WORD_JOINER}\\://evil.test/x"
+    assert plain("9https://evil.test") == f"9https{WORD_JOINER}\\://evil.test"
+    assert plain("awww.x and nohttp words") == "awww.x and nohttp words"  # no link there: left alone
+
+
+def save_elsewhere(data: Path, box) -> None:  # noqa: ANN001 - a Box
+    """Someone else adds ``box`` to scene_001.jpg (another session, straight through the store)."""
+    with WorkStore.open(ImageDataset(image_dir=data)) as store:
+        found = store.get("train", "scene_001.jpg")
+        assert found is not None
+        changed = dataclasses.replace(found, boxes=[*found.boxes, box])
+        store.save(changed, store.version("train", "scene_001.jpg"), user="ana")
+
+
+def history(data: Path) -> int:
+    with WorkStore.open(ImageDataset(image_dir=data)) as store:
+        return len(store.history(100, key=("train", "scene_001.jpg")))
+
+
+def test_a_drawing_on_a_stale_canvas_is_refused_kept_and_added_again(app_demo: Path):
+    from opsml_image.annotation import Box
+
+    at = open_annotate()
+    old = current_objects(at)  # what this canvas shows
+    save_elsewhere(app_demo, Box(10, 10, 50, 40, 0))
+    saves = history(app_demo)
+    inject(at, [*old, rect(300, 200, 80, 60, "tree")])  # drawn on the old state
+    assert any("ana changed train/scene\\_001.jpg after you opened it" in w.value for w in at.warning), (
+        at.warning
+    )
+    after = stored(app_demo, "train", "scene_001.jpg").boxes
+    assert len(after) == 6 and (after[-1].x, after[-1].y) == (10, 10)  # ana's box is kept, nothing of ours
+    assert history(app_demo) == saves
+    assert len(current_objects(at)) == 6 + 1  # the canvas now: the six boxes, and ours dashed
+    assert current_objects(at)[-1]["type"] == "Rect"
+    assert any("Your 1 new box(es) were not saved" in w.value.replace("\\", "") for w in at.warning)
+    at.button(key="annotate_redo_boxes").click().run()
+    boxes = stored(app_demo, "train", "scene_001.jpg").boxes
+    assert len(boxes) == 7 and (boxes[5].x, boxes[5].y) == (10, 10) and boxes[6].category == 2
+    assert history(app_demo) == saves + 1  # one action, one save
+    assert not [b for b in at.button if b.key == "annotate_redo_boxes"]
+    assert [o["type"] for o in current_objects(at)] == ["LabeledRect"] * 7
+
+
+def test_a_stale_caption_is_kept_and_saved_again(app_demo: Path):
+    at = open_annotate()
+    at.button(key="annotate_more_0").click().run()
+    with WorkStore.open(ImageDataset(image_dir=app_demo)) as store:
+        found = store.get("train", "scene_001.jpg")
+        store.save(
+            dataclasses.replace(found, caption="ana's"), store.version("train", "scene_001.jpg"), user="ana"
+        )
+    saves = history(app_demo)
+    rev = at.session_state["annotate_rev"]
+    at.text_area(key=f"caption:{image_id()}:{rev}").input("mine").run()
+    assert stored(app_demo, "train", "scene_001.jpg").caption == "ana's" and history(app_demo) == saves
+    assert any("Your caption was not saved: mine" in w.value.replace("\\", "") for w in at.warning)
+    rev = at.session_state["annotate_rev"]
+    assert at.text_area(key=f"caption:{image_id()}:{rev}").value == "ana's"  # the field: as it is now
+    at.button(key="annotate_redo_caption").click().run()
+    assert stored(app_demo, "train", "scene_001.jpg").caption == "mine" and history(app_demo) == saves + 1
