@@ -13,10 +13,14 @@ Users and roles (:class:`Accounts`; the CLI is ``python -m opsml_image users ...
     accounts.list_users()                          # [Account(name, role, email, has_password, ...)]
     accounts.user_by_email("ana@example.com")      # OIDC: the signed-in e-mail gives the User and role
 
-Passwords are hashed with Argon2id (argon2-cffi). Names are lower case ``a-z 0-9 . _ @ -``.
+Passwords are hashed with Argon2id (argon2-cffi). Names are lower case ``a-z 0-9 . _ @ -``. Removing or
+demoting the last admin, and removing the last account, are refused (:class:`AccountError`): without
+accounts the app is open to anyone as an admin. The check and the change are one transaction that locks
+every user row (``FOR UPDATE``; ``BEGIN IMMEDIATE`` on SQLite), so two admins removed at once cannot both go.
 
 Log-in and sessions::
 
+    ip = client_address(peer, x_forwarded_for, config.trusted_proxies())  # X-Forwarded-For only from a proxy
     user = accounts.authenticate(name, password, client=ip)   # User, or AuthError (.retry_after seconds)
     token = accounts.issue_session(user)           # put it in a cookie
     accounts.session_user(token)                   # User with the *current* role, or None
@@ -24,11 +28,14 @@ Log-in and sessions::
     accounts.revoke(token)                         # log out
 
 :class:`AuthError` says "Wrong user name or password." whether the user exists or not (an unknown name
-costs the same Argon2 time). After 3 failures for a name or a client, each further failure locks it for
-1, 2, 4, 8 ... s (at most 15 min; :mod:`opsml_image.auth.ratelimit`); the counts are in the database, so
-every server applies them. A token is ``<random id>.<HMAC-SHA256>`` signed with ``OPSML_IMAGE_SECRET`` or a
-secret made once and kept in the database; it expires after ``OPSML_IMAGE_SESSION_HOURS`` (default 12)
-and is revocable: the sessions table holds a hash of each live id.
+costs the same Argon2 time). Each attempt is counted in the database before its password is checked
+(:mod:`opsml_image.auth.ratelimit`), per name and client (3 at once, then 1, 2, 4 ... s apart, at most
+15 min), per client over all names (10 at once, then the same) and per name (applied only to clients that
+have failed on it): parallel attempts get no more checks than the budget, and a name under attack still
+opens at once for its owner from a client that has not failed. A token is ``<random id>.<HMAC-SHA256>``
+signed with ``OPSML_IMAGE_SECRET`` or a secret made once and kept in the database; it expires after
+``OPSML_IMAGE_SESSION_HOURS`` (default 12) and is revocable: the sessions table holds a hash of each live id.
+The app database, when it is the default SQLite file, is made 0600 in a 0700 home.
 
 Permissions (:mod:`opsml_image.auth.permissions`)::
 
@@ -50,6 +57,7 @@ Data roots (:mod:`opsml_image.auth.roots`)::
 from __future__ import annotations
 
 from opsml_image.auth.accounts import Account, Accounts, session_hours
+from opsml_image.auth.clients import client_address
 from opsml_image.auth.errors import AccountError, AuthError, Forbidden, OutsideRootsError
 from opsml_image.auth.permissions import LOCAL_ADMIN, ROLE_ACTIONS, Action, Role, User, can, require
 from opsml_image.auth.roots import data_roots, resolve_in_roots
@@ -67,6 +75,7 @@ __all__ = [
     "Role",
     "User",
     "can",
+    "client_address",
     "data_roots",
     "require",
     "resolve_in_roots",

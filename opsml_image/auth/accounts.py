@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsml_image.auth import ratelimit
-from opsml_image.auth.db import database_url, make_engine, sessions, settings, users
+from opsml_image.auth.db import database_url, make_engine, sessions, settings, users, write
 from opsml_image.auth.errors import AccountError, AuthError
 from opsml_image.auth.passwords import hash_password, needs_rehash, rehash, verify_password
 from opsml_image.auth.permissions import LOCAL_ADMIN, Role, User
@@ -129,10 +129,8 @@ class Accounts:
     def set_role(self, name: str, role: Role | str) -> User:
         """Change a user's role; it applies to the user's live sessions at their next action."""
         role = parse_role(role)
-        with self.engine.begin() as conn:
-            user = self._locked_user(conn, name)
-            if user.role == Role.ADMIN and role != Role.ADMIN:
-                _keep_an_admin(conn, user.name)
+        with write(self.engine) as conn:
+            user = _keep_an_admin(conn, name, role)
             conn.execute(
                 sa.update(users)
                 .where(users.c.name == user.name)
@@ -143,7 +141,7 @@ class Accounts:
     def set_password(self, name: str, password: str) -> None:
         """Replace a user's password and end every session of that user."""
         digest = hash_password(password)
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             user = self._locked_user(conn, name)
             conn.execute(
                 sa.update(users)
@@ -156,18 +154,19 @@ class Accounts:
         """Set (or clear) the e-mail an OIDC sign-in maps to this user."""
         email = normalise_email(email)
         try:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 user = self._locked_user(conn, name)
                 conn.execute(sa.update(users).where(users.c.name == user.name).values(email=email))
         except sa.exc.IntegrityError:
             raise AccountError(f"there is already a user with the e-mail {email}") from None
 
     def remove_user(self, name: str) -> None:
-        """Delete a user and every session of theirs (they are logged out at their next action)."""
-        with self.engine.begin() as conn:
-            user = self._locked_user(conn, name)
-            if user.role == Role.ADMIN:
-                _keep_an_admin(conn, user.name)
+        """Delete a user and every session of theirs (they are logged out at their next action).
+
+        The last admin, and the last account of all, are refused: without accounts the app lets anyone in
+        as an admin (single-user mode)."""
+        with write(self.engine) as conn:
+            user = _keep_an_admin(conn, name, None)
             conn.execute(sa.delete(sessions).where(sessions.c.user_name == user.name))
             conn.execute(sa.delete(users).where(users.c.name == user.name))
 
@@ -176,28 +175,26 @@ class Accounts:
     def authenticate(self, name: str, password: str, client: str = "unknown") -> User:
         """The user whose name and password these are, or :class:`AuthError` (same text for unknown names).
 
-        Failures slow down further attempts for that name and for that client (see
+        ``client`` is the address :func:`~opsml_image.auth.clients.client_address` gives. The attempt is
+        counted before the password is checked, and refused while too many have failed (see
         :mod:`opsml_image.auth.ratelimit`).
         """
         name = _clean(name)
-        keys = [f"user:{name[:128]}", f"client:{_clean(client)[:128]}"]
-        now = time.time()
-        with self.engine.begin() as conn:
-            waiting = ratelimit.wait(conn, keys, now)
-        if waiting > 0:
-            raise AuthError(_too_many(waiting), retry_after=waiting)
+        keys = ratelimit.Keys.of(name, _clean(client))
+        turn = ratelimit.reserve(self.engine, keys, time.time())
+        if turn.wait > 0:
+            raise AuthError(_too_many(turn.wait), retry_after=turn.wait)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.name == name)).first()
         stored = row.password_hash if row is not None else None
         if not verify_password(stored, password if isinstance(password, str) else ""):
-            with self.engine.begin() as conn:
-                lock = ratelimit.record_failure(conn, keys, time.time())
+            lock = max(0.0, turn.until - time.time())
             message = _WRONG + (f" {_too_many(lock)}" if lock else "")
             raise AuthError(message, retry_after=lock)
         assert row is not None and stored is not None
-        with self.engine.begin() as conn:
-            ratelimit.clear(conn, keys)
-            if needs_rehash(stored):
+        ratelimit.succeeded(self.engine, keys, time.time())
+        if needs_rehash(stored):
+            with write(self.engine) as conn:
                 conn.execute(
                     sa.update(users).where(users.c.name == name).values(password_hash=rehash(password))
                 )
@@ -322,18 +319,27 @@ def _user(row: sa.Row) -> User:
     return User(row.name, Role(row.role), row.email)
 
 
-def _keep_an_admin(conn: sa.Connection, leaving: str) -> None:
-    """Refuse to remove or demote the last admin while other accounts remain."""
-    others = conn.execute(
-        sa.select(sa.func.count()).select_from(users).where(users.c.name != leaving)
-    ).scalar_one()
-    admins = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(users)
-        .where(users.c.role == Role.ADMIN.value, users.c.name != leaving)
-    ).scalar_one()
-    if others and not admins:
-        raise AccountError(f"{leaving} is the last admin: make another user admin first")
+def _keep_an_admin(conn: sa.Connection, name: str, role: Role | None) -> User:
+    """The user ``name``, about to get ``role`` (None: to be removed); :class:`AccountError` if that would
+    leave no admin, or no account at all (single-user mode: anyone is admin).
+
+    Every user row is locked (``FOR UPDATE`` in name order; on SQLite the transaction began IMMEDIATE), so
+    two admins demoted or removed at the same moment cannot both pass the count."""
+    rows = conn.execute(sa.select(users).order_by(users.c.name).with_for_update()).all()
+    clean = _clean(name)
+    user = next((_user(row) for row in rows if row.name == clean), None)
+    if user is None:
+        raise AccountError(f"no user named {clean}")
+    if role == Role.ADMIN:
+        return user
+    admins = [row.name for row in rows if row.role == Role.ADMIN.value and row.name != user.name]
+    if user.role == Role.ADMIN and not admins:
+        raise AccountError(f"{user.name} is the last admin: make another user admin first")
+    if role is None and len(rows) == 1:
+        raise AccountError(
+            f"{user.name} is the last account: add an admin first (without accounts anyone is admin)"
+        )
+    return user
 
 
 def _too_many(seconds: float) -> str:

@@ -1,13 +1,17 @@
 """The accounts' tables in the app's database (SQLAlchemy 2 Core), and the engine for its URL.
 
-The URL is ``OPSML_IMAGE_STORE_URI`` (as the working store's), else a SQLite file ``<home>/app.db``. The
-tables are prefixed ``auth_`` so they can share a database with the store; several app servers on one
-PostgreSQL share accounts, sessions and the log-in slow-down.
+The URL is ``OPSML_IMAGE_STORE_URI`` (as the working store's), else a SQLite file ``<home>/app.db`` (made
+0600 in a 0700 home: it holds password hashes and the session secret). The tables are prefixed ``auth_`` so
+they can share a database with the store; several app servers on one PostgreSQL share accounts, sessions
+and the log-in slow-down. :func:`write` is a transaction that takes SQLite's write lock at its start
+(``BEGIN IMMEDIATE``), so a read-then-write in it is serialised with every other writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -16,7 +20,10 @@ from opsml_image import sqldb
 from opsml_image.auth.errors import AccountError
 from opsml_image.config import home
 
-__all__ = ["metadata", "users", "sessions", "failures", "settings", "database_url", "make_engine"]
+__all__ = ["metadata", "users", "sessions", "failures", "settings", "database_url", "make_engine", "write"]
+
+#: Execution option: on SQLite, begin the transaction with ``BEGIN IMMEDIATE`` (take the write lock first).
+IMMEDIATE = "opsml_auth_begin_immediate"
 
 metadata = sa.MetaData()
 
@@ -43,7 +50,7 @@ sessions = sa.Table(
 failures = sa.Table(
     "auth_failures",
     metadata,
-    sa.Column("key", sa.String(400), primary_key=True),  # "user:<name>" or "client:<address>"
+    sa.Column("key", sa.String(400), primary_key=True),  # see ratelimit.Keys
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("last_at", sa.Float, nullable=False),
     sa.Column("locked_until", sa.Float, nullable=False),
@@ -63,9 +70,13 @@ def database_url() -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the tables created (idempotent); SQLite gets WAL and a busy timeout."""
+    """An engine with the tables created (idempotent); SQLite gets WAL, a busy timeout and explicit BEGINs."""
     engine = sqldb.make_engine(
-        url, what="app database URI", error=AccountError, pragmas=("journal_mode=WAL", "busy_timeout=30000")
+        url,
+        what="app database URI",
+        error=AccountError,
+        pragmas=("journal_mode=WAL", "busy_timeout=30000"),
+        immediate=lambda connection: bool(connection.get_execution_options().get(IMMEDIATE)),
     )
     try:
         metadata.create_all(engine, checkfirst=True)
@@ -76,3 +87,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def write(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that writes: ``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL lock rows ``FOR UPDATE``."""
+    with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+        yield conn

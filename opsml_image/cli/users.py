@@ -2,7 +2,8 @@
 
 Passwords are read from standard input (``--password-stdin``: the first line, without its newline), never
 from the command line where ``ps`` and the shell history would show them. Every account error is one red
-line with exit status 1.
+line with exit status 1; so is removing or demoting the last admin, or removing the last account (without
+accounts the server would let anyone in as an admin).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def set_role(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Argument(help=f"New role: {_ROLES}.")],
 ) -> None:
-    """Change a user's role (applies to their open sessions at their next action)."""
+    """Change a user's role (applies to their open sessions at their next action; not the last admin's)."""
     with _accounts() as accounts:
         user = accounts.set_role(name, role)
     typer.secho(f"{user.label}", fg="green")
@@ -100,7 +101,7 @@ def passwd(
 
 @users_app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
-    """Remove an account (its sessions end at once)."""
+    """Remove an account (its sessions end at once); the last admin and the last account stay."""
     with _accounts() as accounts:
         accounts.remove_user(name)
     typer.secho(f"removed {name.strip().lower()}", fg="green")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
 
 from opsml_image.auth import LOCAL_ADMIN, AccountError, Accounts, AuthError, Role, User
+from opsml_image.auth import accounts as accounts_module
 from opsml_image.auth.db import users
 
 
@@ -170,5 +175,61 @@ def test_the_last_admin_stays(accounts: Accounts) -> None:
     accounts.remove_user("ana")
     with pytest.raises(AccountError, match="no user named ana"):
         accounts.set_role("ana", "admin")
-    accounts.remove_user("bo")  # the last user of all: back to single-user mode
-    assert not accounts.has_accounts()
+    with pytest.raises(AccountError, match="bo is the last admin: make another user admin first"):
+        accounts.remove_user("bo")  # the last account of all: it would open the app to anyone
+    assert accounts.set_role("bo", "admin") == User("bo", Role.ADMIN)  # admin to admin is no demotion
+    assert [a.name for a in accounts.list_users()] == ["bo"]
+
+
+def test_the_last_account_stays_even_without_an_admin(accounts: Accounts) -> None:
+    accounts.add_user("cy", "annotator", password="correct horse")
+    accounts.add_user("di", "reviewer", password="correct horse")
+    accounts.remove_user("di")
+    with pytest.raises(AccountError, match="cy is the last account"):
+        accounts.remove_user("cy")
+    assert accounts.has_accounts()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        (lambda a: a.remove_user("ana"), lambda a: a.remove_user("eve")),
+        (lambda a: a.set_role("ana", "annotator"), lambda a: a.remove_user("eve")),
+        (lambda a: a.set_role("ana", "reviewer"), lambda a: a.set_role("eve", "annotator")),
+    ],
+    ids=["remove+remove", "demote+remove", "demote+demote"],
+)
+def test_two_admins_leaving_at_once_leave_one(
+    accounts: Accounts, monkeypatch: pytest.MonkeyPatch, changes: tuple[Callable[[Accounts], object], ...]
+) -> None:
+    """Each change holds its transaction open after the count: without the row locks (or BEGIN IMMEDIATE)
+    both would pass it and leave no admin."""
+    accounts.add_user("ana", "admin", password="correct horse")
+    accounts.add_user("eve", "admin", password="correct horse")
+    accounts.add_user("bo", "annotator", password="correct horse")
+    counted = accounts_module._keep_an_admin
+
+    def slow(*args: object) -> User:
+        user = counted(*args)  # type: ignore[arg-type]
+        time.sleep(0.5)
+        return user
+
+    monkeypatch.setattr(accounts_module, "_keep_an_admin", slow)
+    start = threading.Barrier(2)
+    outcome: list[str] = []
+
+    def run(change: Callable[[Accounts], object]) -> None:
+        start.wait()
+        try:
+            change(accounts)
+            outcome.append("done")
+        except AccountError as error:
+            outcome.append(str(error))
+
+    threads = [threading.Thread(target=run, args=(change,)) for change in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcome.count("done") == 1 and any("is the last admin" in text for text in outcome), outcome
+    assert [a.name for a in accounts.list_users() if a.role == Role.ADMIN] in (["ana"], ["eve"])

@@ -80,6 +80,16 @@ def test_errors_are_one_line_without_traceback(db_env, args, stdin, message, cod
     assert message in result.output and "Traceback" not in result.output
 
 
+def test_the_last_admin_cannot_be_removed_or_demoted(db_env: str) -> None:
+    assert users("add", "ana", "--role", "admin", "--password-stdin", stdin="correct horse\n").exit_code == 0
+    for args in (["remove", "ana"], ["set-role", "ana", "annotator"]):
+        result = users(*args)
+        assert result.exit_code == 1, result.output
+        assert "error: ana is the last admin: make another user admin first" in result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert "ana" in users("list").output and "single-user mode" not in users("list").output
+
+
 def test_as_a_subprocess_the_password_comes_from_stdin_only(tmp_path: Path) -> None:
     env = {**os.environ, "OPSML_IMAGE_HOME": str(tmp_path / "home")}
     env.pop("OPSML_IMAGE_STORE_URI", None)
@@ -97,6 +107,8 @@ def test_as_a_subprocess_the_password_comes_from_stdin_only(tmp_path: Path) -> N
     refused = run("set-role", "ana", "root")
     assert refused.returncode == 1 and refused.stderr.startswith("error: unknown role 'root'")
     assert "Traceback" not in refused.stderr
+    refused = run("remove", "ana")  # the only account: removing it would open the app to anyone
+    assert refused.returncode == 1 and refused.stderr.startswith("error: ana is the last account")
     accounts = Accounts(f"sqlite:///{tmp_path / 'home' / 'app.db'}")
     try:
         assert accounts.authenticate("ana", "correct horse", "t") == User("ana", Role.REVIEWER)
