@@ -20,12 +20,15 @@ and renames it into place, so a refused import leaves nothing. Paths of the scra
 error message: they read as the upload's name.
 
 An export writes the format's folder into a temp folder (edits flushed first) and zips it; COCO without
-images is the JSON file itself (one split) or a zip of ``<split>.json`` files.
+images is the JSON file itself (one split) or a zip of ``<split>.json`` files. A file system error on the way
+(a full disk, a permission) is a :class:`UserError` naming files relative to the app's home or the dataset
+folder, never by their server path, and leaves no part of the export behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import importlib.util
 import io
@@ -404,7 +407,8 @@ def export_download(
 
     COCO ``with_images`` is Roboflow's layout (``<split>/_annotations.coco.json`` with the images beside);
     without images it is the JSON file (one split) or a zip of ``<split>.json``. Errors are
-    :class:`FormatError` naming the item (or, with ``skip_invalid``, skipped items in the report).
+    :class:`FormatError` naming the item (or, with ``skip_invalid``, skipped items in the report), and
+    :class:`UserError` for a file system error (:func:`_write_failure`); either way nothing is left.
     """
     module = _module(fmt)
     notify = progress or (lambda fraction, text: None)
@@ -416,10 +420,13 @@ def export_download(
         raise UserError(f"No split {split!r}; the dataset has {', '.join(splits)}.")
     chosen = [split] if split is not None else splits
     stem = f"{ws.path.name}-{split or 'all'}-{fmt}"
-    place = Path(tempfile.mkdtemp(prefix="export-", dir=_exports()))  # the finished file's own folder
-    scratch = place / "work"
-    scratch.mkdir()
     try:
+        place = Path(tempfile.mkdtemp(prefix="export-", dir=_exports()))  # the finished file's own folder
+    except OSError as error:
+        raise _write_failure(error, ws) from None
+    scratch = place / "work"
+    try:
+        scratch.mkdir()
         notify(0.1, f"Exporting to {FORMATS[fmt].label}...")
         if fmt == "coco" and not with_images and len(chosen) == 1:
             target, written = place / f"{stem}.json", scratch / f"{stem}.json"
@@ -439,11 +446,43 @@ def export_download(
     except FormatError as error:
         shutil.rmtree(place, ignore_errors=True)
         raise _relabelled(error, scratch, "export") from None
+    except OSError as error:
+        shutil.rmtree(place, ignore_errors=True)
+        raise _write_failure(error, ws) from None
     except BaseException:
         shutil.rmtree(place, ignore_errors=True)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_failure(error: OSError, ws: Workspace) -> UserError:
+    """An export's file system error for the person: what failed, the file relative to the app's home (or
+    to the dataset folder, else by name alone), and what to do about a full disk; no server path."""
+    shown = f" ({_shown_path(error.filename, ws)})" if error.filename else ""
+    hint = (
+        " Free some space on the server and try again."
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        else ""
+    )
+    reason = error.strerror or "the file system refused it"
+    return UserError(f"The export stopped: {reason}{shown}; nothing was kept.{hint}")
+
+
+def _shown_path(filename: object, ws: Workspace) -> str:
+    """``filename`` relative to the app's home or to the dataset folder, else by its name alone."""
+    if not isinstance(filename, str | bytes | os.PathLike):
+        return "a file"
+    path = Path(os.fsdecode(filename))
+    try:
+        home: Path | None = config.home()
+    except OSError:  # the home itself cannot be made: the name alone
+        home = None
+    if home is not None and path.is_relative_to(home):
+        return f"{path.relative_to(home).as_posix()} in the app's home"
+    if path.is_relative_to(ws.path):
+        return f"{ws.path.name}/{path.relative_to(ws.path).as_posix()}"
+    return path.name
 
 
 def _done(download: Download, notify: Progress) -> Download:

@@ -1,8 +1,10 @@
 """AppTest of the Import / Export page: a COCO zip imported and opened, refusals shown as text, skipped items
-in a table, an export prepared with its report and a download button."""
+in a table, an export prepared with its report and a download button, a full disk during an export shown
+as the page's own message."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import zipfile
@@ -153,3 +155,23 @@ def test_an_export_over_the_download_limit_stays_on_the_server(
     assert str(app_home) not in message  # no absolute server path
     at.button(key="transfer_export_go").click().run()  # again: the first file is replaced, not kept
     assert len(list((app_home / "exports").glob("export-*/*.zip"))) == 1
+
+
+def test_a_full_disk_during_an_export_is_a_message_without_server_paths(
+    app_demo: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_app(PAGE)
+    at.selectbox(key="transfer_export_format").set_value("yolo").run()
+
+    def full(self: zipfile.ZipFile, filename: str, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(filename))
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", full)
+    at.button(key="transfer_export_go").click().run()
+    assert not at.exception, at.exception
+    message = at.error[0].value.replace("\\", "")
+    assert message.startswith("The export stopped: No space left on device (exports/export-")
+    assert "in the app's home); nothing was kept. Free some space on the server and try again." in message
+    assert str(app_home) not in message and str(app_demo) not in message
+    assert at.get("download_button") == []
+    assert list((app_home / "exports").rglob("*")) == []  # no half-written zip, no export folder
