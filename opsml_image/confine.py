@@ -5,6 +5,11 @@ every symlink is resolved) lies outside is reported as ``file.outside`` and neve
 regular file (a FIFO, socket or device) is ``file.special`` and never opened: opening a FIFO blocks until a
 writer comes, reading a device may never end. :func:`open_regular` opens without blocking and checks the
 opened file itself, so a path swapped for a FIFO between a check and the open is refused too.
+
+An import reads only inside its source: :meth:`Confinement.locate` resolves a path a file names (relative,
+absolute, through links) one component at a time from the source, reading links without following them,
+and answers None as soon as it would leave, so nothing outside is looked at; every such path gets the one
+reason :data:`OUTSIDE_SOURCE`, whatever lies there.
 """
 
 from __future__ import annotations
