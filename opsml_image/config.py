@@ -9,23 +9,28 @@
 * ``OPSML_TRACKING_URI``: the registry database (default ``sqlite:///<home>/registry.db``).
 * ``OPSML_STORAGE_URI``: where registered data is stored, any fsspec URI (default ``<home>/storage``).
 * ``OPSML_IMAGE_DIR``: the dataset the app opens (default: a working copy of the shipped demo).
+* ``OPSML_IMAGE_TRUSTED_PROXIES``: the reverse proxies (addresses or CIDR networks, comma separated; default
+  none) whose ``X-Forwarded-For`` names the client (:func:`opsml_image.auth.clients.client_address`).
+
+The home is created private (0700): it holds the app database (password hashes, the session secret).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 import platformdirs
 
-__all__ = ["home", "store_uri", "tracking_uri", "storage_uri", "dataset_dir"]
+__all__ = ["home", "store_uri", "tracking_uri", "storage_uri", "dataset_dir", "trusted_proxies"]
 
 
 def home() -> Path:
-    """The working folder, created on first use."""
+    """The working folder, created on first use with mode 0700 (an existing folder keeps its mode)."""
     value = os.environ.get("OPSML_IMAGE_HOME") or platformdirs.user_data_dir("opsml-image")
     path = Path(value).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -48,3 +53,18 @@ def dataset_dir() -> Path | None:
     """The dataset folder named by ``OPSML_IMAGE_DIR``, if any."""
     value = os.environ.get("OPSML_IMAGE_DIR")
     return Path(value).expanduser().resolve() if value else None
+
+
+def trusted_proxies() -> list[str]:
+    """The networks of ``OPSML_IMAGE_TRUSTED_PROXIES`` (comma separated addresses or CIDR networks; default
+    none), in normal form; ValueError names an entry that is neither."""
+    found = []
+    for item in (os.environ.get("OPSML_IMAGE_TRUSTED_PROXIES") or "").split(","):
+        if item.strip():
+            try:
+                found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"OPSML_IMAGE_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network"
+                ) from None
+    return found

@@ -1,14 +1,19 @@
 """One way to open a SQLAlchemy engine on SQLite or PostgreSQL, for the registry, the working store and the
 app's accounts.
 
-SQLite gets its folder made, WAL and the given pragmas on every connection and, when ``immediate`` is given,
-explicit transactions (pysqlite cannot ``BEGIN IMMEDIATE`` itself: SQLAlchemy's documented recipe), so a
-writer takes the write lock at its start. PostgreSQL gets a connect timeout and pre-ping. A URL that cannot
-be used raises ``error`` with a message that says which setting (``what``) is wrong.
+SQLite gets its folder made (0700 when new) and its file made 0600 before SQLite opens it (SQLite gives its
+``-wal``, ``-shm`` and journal files the database file's mode), so a database the app creates is private to
+the user; an existing file keeps its mode. It gets WAL and the given pragmas on every connection and, when
+``immediate`` is given, explicit transactions (pysqlite cannot ``BEGIN IMMEDIATE`` itself: SQLAlchemy's
+documented recipe), so a writer takes the write lock at its start. PostgreSQL gets a connect timeout and
+pre-ping. A URL that cannot be used raises ``error`` with a message that says which setting (``what``) is
+wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,8 +53,8 @@ def make_engine(
         if not parsed.database or parsed.database == ":memory:":
             if sqlite_file_only:
                 raise error(f"the {what} needs a SQLite file (several connections share it)")
-        else:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif not parsed.database.startswith("file:"):  # a uri=true "file:..." URL is SQLite's to open
+            _private_file(Path(parsed.database).expanduser())
         kwargs["connect_args"] = {"timeout": sqlite_timeout, "check_same_thread": False}
     elif backend == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 10}
@@ -79,3 +84,10 @@ def _sqlite_events(
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate(connection) else "BEGIN")
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` (and its folder, 0700) as an empty file with mode 0600, unless it exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # an existing database (or a link to one) keeps its mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
