@@ -19,7 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from opsml_image import config
-from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots, resolve_in_roots
+from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots
 from opsml_image.confine import is_inside
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
@@ -191,24 +191,30 @@ def data_dir() -> Path:
 
 
 def _usable(folder: Path | None) -> Path | None:
-    """A user's last folder while it is still a folder inside a data root."""
-    if folder is None:
-        return None
-    try:
-        real = resolve_in_roots(folder, roots())
-    except PermissionError:
-        return None
-    return real if real.is_dir() else None
+    """A user's last folder while it lies inside a data root and opens as a dataset (else the session
+    starts on the start-up folder, not on an error)."""
+    return access.LastFolders.usable(
+        folder, roots(), lambda real: _workspace(str(real)).dataset.check_in_place()
+    )
 
 
 def open_folder(path: Path) -> None:
     """Open a folder (checked by the caller: :func:`opsml_image.usecases.access.open_folder`) in this
-    browser session only; it becomes the acting user's folder for their next new session."""
+    browser session only; once it opens as a dataset it becomes the acting user's folder for their next new
+    session (one that does not open shows its error here and is not remembered)."""
     path = Path(path).expanduser().resolve()
     st.session_state[SESSION_DIR] = str(path)
+
+    def opens(real: Path) -> None:  # a workspace whose folder was replaced since is opened anew
+        try:
+            _workspace(str(real)).dataset.check_in_place()
+        except OSError:
+            reopen_workspace(real)
+            _workspace(str(real))
+
     acting = current_user()
-    if acting is not None:
-        _last_folders().set(acting, path)
+    if acting is not None and access.LastFolders.usable(path, roots(), opens) is not None:
+        _last_folders().set(acting, path)  # only a folder that opens is remembered
 
 
 # One entry per folder opened since the server started, kept open: a session may be using any of them, and

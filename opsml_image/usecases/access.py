@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +35,8 @@ from opsml_image.auth import (
     require,
     resolve_in_roots,
 )
-from opsml_image.store import Change, Key, WorkStore
-from opsml_image.usecases.workspace import UserError, Workspace, folder_problem
+from opsml_image.store import Change, Key, StoreError, WorkStore
+from opsml_image.usecases.workspace import UserError, Workspace, dataset_problem
 
 __all__ = [
     "LOCAL_ADMIN",
@@ -132,10 +132,12 @@ def oidc_user(accounts: Accounts, email: str | None) -> User:
 
 def open_folder(user: User | None, path: str | Path, roots: Sequence[Path] | None = None) -> Path:
     """The real dataset folder ``path`` names, for admins only and only inside a data root; the refusal
-    for a path outside reads the same whether it exists or not."""
+    for a path outside reads the same whether it exists or not. A folder that holds no dataset (a data
+    root that is not one itself, say) is refused: it would open on an error."""
     check(user, Action.OPEN_FOLDER)
-    real = resolve_in_roots(_given(path), list(roots) if roots is not None else data_roots())
-    problem = folder_problem(real)
+    allowed = list(roots) if roots is not None else data_roots()
+    real = resolve_in_roots(_given(path), allowed)
+    problem = dataset_problem(real, allowed)
     if problem:
         raise UserError(problem)
     return real
@@ -189,6 +191,28 @@ class LastFolders:
         with self._engine.connect() as conn:
             found = conn.execute(query).scalar()
         return Path(found) if found else None
+
+    @staticmethod
+    def usable(
+        folder: Path | None, roots: Sequence[Path], opens: Callable[[Path], object] | None = None
+    ) -> Path | None:
+        """The real path of a remembered ``folder`` while it lies inside a data root and opens as a dataset
+        (``opens(path)``, when given, opens it: an error from it says it does not); else None, and the
+        session starts on the start-up folder instead of on an error."""
+        if folder is None:
+            return None
+        try:
+            real = resolve_in_roots(folder, list(roots))
+        except PermissionError:
+            return None
+        if dataset_problem(real, roots):
+            return None
+        try:
+            if opens is not None:
+                opens(real)
+        except (UserError, StoreError, OSError, ValueError):
+            return None
+        return real
 
     def set(self, user: User, path: Path) -> None:
         if self._engine is None:

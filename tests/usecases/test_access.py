@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,6 +194,42 @@ def test_open_folder_admin_only_inside_roots_same_message_either_way(tmp_path: P
     os.mkfifo(fifo)
     with pytest.raises(Forbidden, match="only folders and files"):
         access.open_folder(ADA, fifo, [root])
+
+
+def test_a_data_root_opens_only_when_it_is_a_dataset_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    root = tmp_path / "root"
+    inside = copy_demo(root / "set")
+    (root / "empty").mkdir()
+    with pytest.raises(UserError, match="is a data root, not a dataset: open one of the dataset folders"):
+        access.open_folder(ADA, root, [root])
+    with pytest.raises(UserError, match="is not a dataset folder: it has no metadata.jsonl"):
+        access.open_folder(ADA, root / "empty", [root])
+    assert access.open_folder(ADA, inside, [inside, root]) == inside  # a root that is a dataset opens
+
+
+def test_a_remembered_folder_that_no_longer_opens_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The session starts on the start-up folder (``usable(...) or startup``) instead of on an error."""
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "home"))
+    root = tmp_path / "root"
+    good, held, gone = copy_demo(root / "good"), copy_demo(root / "held"), copy_demo(root / "gone")
+
+    def opens(path: Path) -> None:
+        open_workspace(path).close()
+
+    folders = access.LastFolders()
+    folders.set(ADA, root)  # the data root itself, remembered by an older version
+    assert access.LastFolders.usable(folders.get(ADA), [root], opens) is None
+    assert access.LastFolders.usable(good, [root], opens) == good
+    assert access.LastFolders.usable(good, [tmp_path / "elsewhere"], opens) is None  # no longer in a root
+    shutil.rmtree(gone)
+    assert access.LastFolders.usable(gone, [root], opens) is None
+    ws = open_workspace(held)
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "another-home"))  # held by another store now
+    assert access.LastFolders.usable(held, [root], opens) is None
+    assert access.LastFolders.usable(good, [root]) == good  # without ``opens``: the folder check alone
+    ws.close()
+    assert access.LastFolders.usable(None, [root], opens) is None
 
 
 @pytest.mark.parametrize("in_database", [False, True])
