@@ -1,8 +1,9 @@
 """Accounts in the app's database: users and roles, log-in with slow-down, server-side sessions.
 
-:class:`Accounts` holds one engine. Every method is one short transaction, so several app servers sharing
-one database (PostgreSQL) see the same users, sessions and failure counts. A session is looked up with its
-user at each call: removing the user or changing the role takes effect on the user's next action.
+:class:`Accounts` holds one engine. Every method is short transactions, so several app servers sharing one
+database (PostgreSQL) see the same users, sessions and failure counts; a change that reads before it writes
+locks its rows (``FOR UPDATE``; ``BEGIN IMMEDIATE`` on SQLite). A session is looked up with its user at each
+call: removing the user or changing the role takes effect on the user's next action.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class Accounts:
             return conn.execute(sa.select(users.c.name).limit(1)).first() is not None
 
     def set_role(self, name: str, role: Role | str) -> User:
-        """Change a user's role; it applies to the user's live sessions at their next action."""
+        """Change a user's role; it applies to their live sessions at their next action. Demoting the last
+        admin is refused (:class:`AccountError`)."""
         role = parse_role(role)
         with write(self.engine) as conn:
             user = _keep_an_admin(conn, name, role)
