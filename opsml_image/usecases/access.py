@@ -371,4 +371,3 @@ def remove_user(accounts: Accounts, user: User | None, name: str) -> None:
         accounts.remove_user(name)
     except AccountError as error:
         raise UserError(f"Not removed: {error}") from None
-

@@ -243,7 +243,9 @@ def test_each_user_keeps_their_own_last_folder(tmp_path: Path, in_database: bool
     assert folders.get(ANNA) == tmp_path / "c" and folders.get(ADA) == tmp_path / "b"
     assert folders.get(REX) is None
     if in_database:  # another server (or a restart) reads the same
-        assert access.LastFolders(Accounts(f"sqlite:///{tmp_path / 'app.db'}").engine).get(ADA) == tmp_path / "b"
+        assert (
+            access.LastFolders(Accounts(f"sqlite:///{tmp_path / 'app.db'}").engine).get(ADA) == tmp_path / "b"
+        )
     accounts.close()
 
 
