@@ -142,3 +142,24 @@ def test_hugging_face_loads_the_same_splits_and_rows(tmp_path, make_image, monke
             for row in hf[split]
         )
         assert got == rows
+
+
+def test_a_folder_swapped_for_a_link_is_not_followed(tmp_path, make_image):
+    from opsml_image.dataset import FolderMoved, holds_dataset
+
+    root = tmp_path / "data"
+    dataset = split_folder(root, make_image)
+    outside = tmp_path / "outside"
+    split_folder(outside, make_image)
+    assert dataset.image_path("train", "a.png") == root / "train" / "a.png"
+    root.rename(tmp_path / "data.old")
+    root.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(FolderMoved, match="moved, removed or replaced since it was opened"):
+        dataset.image_path("train", "a.png")
+    with pytest.raises(FolderMoved):
+        dataset.set_category_names(["cat"])
+    assert not (outside / "categories.json").exists()
+    root.unlink()
+    (tmp_path / "data.old").rename(root)
+    dataset.check_in_place()  # back where it was
+    assert holds_dataset(root) and not holds_dataset(tmp_path) and not holds_dataset(tmp_path / "missing")
