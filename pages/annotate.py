@@ -311,13 +311,16 @@ def review_bar(ws: Workspace, key: Key) -> None:
     holder = item.leased_to(time.time())
     leased = f" · leased to {ui.plain(holder)}" if holder else ""  # a user name is text, never a link
     st.caption(f"Review status: {item.status.label}{leased}")
-    if item.status == review.Status.APPROVED and can(session.current_user(), Action.REVIEW):
+    user = session.current_user()
+    if item.status == review.Status.APPROVED and can(user, Action.REVIEW):
         st.button("Reopen for editing", key="annotate_reopen", icon=":material/lock_open:",
                   on_click=_reopen, args=(ws, key),
                   help="Approved images are closed; reopened, it needs a new review")  # fmt: skip
+    theirs = holder is not None and (user is None or holder != user.name)  # leased to someone else
+    closed = theirs or item.status in (review.Status.SUBMITTED, review.Status.APPROVED)
     st.button("Submit for review", key="annotate_submit", shortcut="S", icon=":material/send:",
               help="Hand this image to review (S); your next image opens", on_click=_submit, args=(ws, key),
-              disabled=item.status in (review.Status.SUBMITTED, review.Status.APPROVED))  # fmt: skip
+              disabled=closed)  # fmt: skip
 
 
 def current_key(ws: Workspace) -> Key | None:
