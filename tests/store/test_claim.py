@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import orjson
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 from conftest import REPO_ROOT
 from opsml_image.annotation import ImageAnnotation
-from opsml_image.atomic import STORE_MARKER
+from opsml_image.atomic import STORE_MARKER, create_bytes
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
 from opsml_image.registry.hashing import scan
@@ -257,3 +258,33 @@ def test_hugging_face_loads_the_folder_with_the_marker(tmp_path: Path) -> None:
         marked = datasets.load_dataset("imagefolder", data_dir=str(data), cache_dir=str(tmp_path / "hf2"))
     assert {k: v.num_rows for k, v in marked.items()} == {k: v.num_rows for k, v in plain.items()}
     assert marked["train"].column_names == plain["train"].column_names
+
+
+def test_of_stores_opening_a_new_folder_at_once_exactly_one_holds_it(tmp_path: Path) -> None:
+    dataset = build(tmp_path / "data")
+    barrier = threading.Barrier(4)
+    opened: list[WorkStore] = []
+    refused: list[FolderClaimed] = []
+
+    def open_store(i: int) -> None:
+        barrier.wait()
+        try:
+            opened.append(WorkStore.open(ImageDataset(image_dir=dataset.image_dir), tmp_path / f"{i}.db"))
+        except FolderClaimed as error:
+            refused.append(error)
+
+    threads = [threading.Thread(target=open_store, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(opened) == 1 and len(refused) == 3
+    assert marker(dataset.image_dir)["store_id"] == opened[0].store_id
+    opened[0].close()
+
+
+def test_create_bytes_writes_a_new_file_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "new.json"
+    assert create_bytes(path, b"first") is True
+    assert create_bytes(path, b"second") is False
+    assert path.read_bytes() == b"first" and sorted(p.name for p in tmp_path.iterdir()) == ["new.json"]
