@@ -175,15 +175,9 @@ def refusal(path: str, found: Marker | str) -> str:
 
 def _copied(found: Marker | str, mine: Marker) -> bool:
     """True for a marker that came with a copy of the folder: another path and another directory."""
-    return (
-        isinstance(found, Marker)
-        and found.path != mine.path
-        and (found.device, found.inode)
-        != (
-            mine.device,
-            mine.inode,
-        )
-    )
+    if not isinstance(found, Marker):
+        return False
+    return found.path != mine.path and (found.device, found.inode) != (mine.device, mine.inode)
 
 
 def _refuse_unless_gone(path: str, found: Marker | str) -> None:
