@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "make_private"]
 
 _NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -91,3 +91,20 @@ def _private_file(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):  # an existing database (or a link to one) keeps its mode
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def make_private(url: str) -> None:
+    """Take others' access (not the group's: a deployment may share it on purpose) off an existing SQLite
+    database of ``url`` and its ``-wal``/``-shm`` files: one that holds secrets, made world-readable by an
+    older version under umask 022. Other URLs: nothing."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database.startswith("file:"):
+        return
+    if parsed.database == ":memory:":
+        return
+    base = Path(parsed.database).expanduser()
+    for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+        with contextlib.suppress(OSError):
+            mode = path.lstat().st_mode
+            if path.is_file() and not path.is_symlink() and mode & 0o007:
+                path.chmod(mode & 0o770)

@@ -84,6 +84,7 @@ def make_engine(url: str) -> Engine:
         if "already exists" not in str(error) and not isinstance(error, sa.exc.IntegrityError):
             raise
         # another server created the tables at the same moment: the same outcome
+    sqldb.make_private(url)  # password hashes and the session secret: never readable by others
     return engine
 
 

@@ -84,3 +84,15 @@ def test_existing_files_and_folders_keep_their_mode(umask_022: None, fresh_home:
     finally:
         accounts.close()
     assert mode(shared) == 0o640
+
+
+def test_an_older_app_database_is_made_private(tmp_path: Path) -> None:
+    """An app.db left 0644 by an older version holds password hashes: opening it takes others' access off
+    (a group the deployment chose keeps its access)."""
+    db = tmp_path / "app.db"
+    Accounts(f"sqlite:///{db}").close()
+    for path in tmp_path.glob("app.db*"):
+        path.chmod(0o644)
+    Accounts(f"sqlite:///{db}").close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o640
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in tmp_path.glob("app.db*"))
