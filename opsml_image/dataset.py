@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "Split",
     "RecordLine",
     "DatasetStats",
+    "StatsCounter",
     "FolderMoved",
     "SPLIT_ALIASES",
     "SPLIT_ORDER",
@@ -120,6 +121,41 @@ class DatasetStats:
     boxes: int = 0
     category_counts: dict[int, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
+
+
+class StatsCounter:
+    """Counts :class:`DatasetStats` line by line as they are read (so one read can serve validation too)."""
+
+    def __init__(self, splits: Iterable[str]) -> None:
+        self.records = self.boxes = 0
+        self.files: dict[str, set[str]] = {name: set() for name in splits}
+        self.annotated: set[tuple[str, str]] = set()
+        self.categories: Counter[int] = Counter()
+
+    def add(self, split: str, value: Any) -> None:
+        """Count one parsed line (a Problem or a value that is no record counts for nothing)."""
+        if type(value) is not dict or type(value.get("file_name")) is not str:
+            return
+        self.records += 1
+        self.files.setdefault(split, set()).add(value["file_name"])
+        objects = value.get("objects")
+        boxes = objects.get("categories") if isinstance(objects, dict) else None
+        if isinstance(boxes, list) and boxes:
+            ids = [c for c in boxes if type(c) is int]
+            self.boxes += len(ids)
+            self.categories.update(ids)
+            self.annotated.add((split, value["file_name"]))
+
+    def result(self) -> DatasetStats:
+        splits = {name: len(files) for name, files in self.files.items()}
+        return DatasetStats(
+            records=self.records,
+            images=sum(splits.values()),
+            annotated_images=len(self.annotated),
+            boxes=self.boxes,
+            category_counts=dict(sorted(self.categories.items())),
+            splits=splits,
+        )
 
 
 class ImageDataset(BaseModel):
@@ -261,28 +297,11 @@ class ImageDataset(BaseModel):
 
     def stats(self) -> DatasetStats:
         """Record, image, box and category counts (streamed; images counted once however many records)."""
-        stats = DatasetStats()
-        categories: Counter[int] = Counter()
-        per_split: dict[str, set[str]] = {name: set() for name in self._splits}
-        annotated: set[tuple[str, str]] = set()
-        for item in self.iter_records():
-            stats.records += 1
-            per_split[item.split].add(item.record["file_name"])
-            objects = item.record.get("objects")
-            if (
-                isinstance(objects, dict)
-                and isinstance(objects.get("categories"), list)
-                and objects["categories"]
-            ):
-                ids = [c for c in objects["categories"] if type(c) is int]
-                stats.boxes += len(ids)
-                categories.update(ids)
-                annotated.add((item.split, item.record["file_name"]))
-        stats.splits = {name: len(files) for name, files in per_split.items()}
-        stats.images = sum(stats.splits.values())
-        stats.annotated_images = len(annotated)
-        stats.category_counts = dict(sorted(categories.items()))
-        return stats
+        counter = StatsCounter(self._splits)
+        for part in self._splits.values():
+            for _, value in part.read_lines():
+                counter.add(part.name, value)
+        return counter.result()
 
     def write_metadata(self) -> Path:
         """Write in-memory metadata to ``image_dir/metadata.jsonl`` atomically (a no-op for file metadata)."""

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator
 
 from opsml_image.dataset import ImageDataset
 from opsml_image.registry.errors import InvalidNameError
@@ -97,7 +97,8 @@ class DataCard(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True)
 
-    data: ImageDataset | None = Field(default=None, exclude=True, repr=False)
+    #: Checked as an instance only: validating it as a model would open (list) its folder once more.
+    data: InstanceOf[ImageDataset] | None = Field(default=None, exclude=True, repr=False)
     name: str
     team: str
     user_email: str

@@ -25,7 +25,17 @@ from opsml_image.atomic import is_tool_file
 from opsml_image.confine import is_inside, kind_of, open_regular, outside_message
 from opsml_image.registry.errors import RegistryError
 
-__all__ = ["HASH_NAME", "CHUNK", "new_hasher", "hash_file", "hash_bytes", "FileEntry", "scan", "HashCache"]
+__all__ = [
+    "HASH_NAME",
+    "CHUNK",
+    "new_hasher",
+    "hash_file",
+    "hash_bytes",
+    "FileEntry",
+    "scan",
+    "listing",
+    "HashCache",
+]
 
 HASH_NAME = "xxh3_128"
 CHUNK = 1 << 20
@@ -114,6 +124,11 @@ def scan(root: str | Path) -> list[FileEntry]:
     walk(base, "", frozenset({(top.st_dev, top.st_ino)}))
     found.sort(key=lambda e: e.path)
     return found
+
+
+def listing(root: str | Path) -> dict[str, tuple[int, int, int, int, int]]:
+    """:func:`scan` as relative path -> :attr:`FileEntry.stat` (the files a validation verdict judged)."""
+    return {e.path: e.stat for e in scan(root)}
 
 
 class HashCache:

@@ -1,10 +1,12 @@
 """The card registry: register a dataset as an immutable, versioned card; list, load and compare versions.
 
-Registration order (what makes it atomic): validate → copy every file into content-addressed blobs (hashed
-as copied, so a file that changes is caught) → check the folder did not change → in one database
-transaction, take the next version, insert the card row, write and read back the version folder, commit.
-A failure before the commit leaves no row (at most unreferenced blobs, which a retry reuses); two
-registrations racing for a version meet at the unique constraint and the loser retries with the next one.
+Registration order (what makes it atomic): one scan of the folder → validate (or reuse the verdict passed
+in, when its files are exactly those scanned) while every file is copied into content-addressed blobs
+(hashed as copied, so a file that changes is caught) → stat the scanned files again (no second walk) → in
+one database transaction, take the next version, insert the card row, write and read back the version
+folder, commit. A failure before the commit leaves no row (at most unreferenced blobs, which a retry
+reuses); two registrations racing for a version meet at the unique constraint and the loser retries with
+the next one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 
 from opsml_image import categories, config, features, images, jsonl, rules, validation
 from opsml_image.categories import read_names
-from opsml_image.dataset import ImageDataset
+from opsml_image.dataset import DatasetStats, ImageDataset
 from opsml_image.images import is_image_file
 from opsml_image.registry import versions
 from opsml_image.registry.card import CategoryFact, DataCard, DataFacts, normalise_name
@@ -51,6 +53,7 @@ from opsml_image.registry.loaders import (
 from opsml_image.registry.locks import card_lock
 from opsml_image.registry.manifest import Manifest, ManifestEntry
 from opsml_image.registry.storage import ArtifactStore
+from opsml_image.verdict import Verdict, judge, unchanged
 
 __all__ = ["CardRegistry", "CardDiff", "rules_fingerprint"]
 
@@ -147,12 +150,15 @@ class CardRegistry:
         version: str | None = None,
         force: bool = False,
         progress: Progress | None = None,
+        verdict: Verdict | None = None,
     ) -> DataCard:
         """Register ``card``'s dataset as a new version; fills ``uid``, ``version``, ``uri``, ``facts``.
 
         ``version`` (explicit, must be new) overrides ``version_type`` (``major``/``minor``/``patch`` bump of
-        the latest). A dataset that fails validation is refused unless ``force``. ``progress(stage, done,
-        total)`` is called with stages ``validate`` (files), ``upload`` (bytes) and ``commit``.
+        the latest). A dataset that fails validation is refused unless ``force``. ``verdict`` (from
+        :func:`opsml_image.verdict.judge`) stands in for validating and counting while the registry's scan
+        finds exactly the files it judged; otherwise the folder is validated again. ``progress(stage, done,
+        total)`` is called with stages ``validate`` (metadata bytes), ``upload`` (bytes) and ``commit``.
         """
         report = progress or no_progress
         if card.registered:
@@ -177,7 +183,7 @@ class CardRegistry:
         # Shared with other registrations of this card, exclusive of a garbage collection of it (which could
         # otherwise delete blobs this registration is about to reuse), until the row is committed.
         with card_lock(self.engine, card.team, card.name, exclusive=False):
-            self._register_locked(card, wanted, version_type, force, report)
+            self._register_locked(card, wanted, version_type, force, report, verdict)
         return card
 
     def _register_locked(
@@ -187,21 +193,22 @@ class CardRegistry:
         version_type: versions.VersionType,
         force: bool,
         report: Progress,
+        verdict: Verdict | None,
     ) -> None:
         assert card.data is not None
         root = Path(card.data.image_dir)
-        entries = _scan_or_vanished(root)
+        entries = _scan_or_vanished(root)  # the one walk of the folder
         known = self.hash_cache.lookup(entries)
         # Validation (CPU) and storing (I/O, hashing) overlap; a failed validation stops the copying early
         # (blobs already stored are content-addressed and reused by the next attempt). A folder that changed
         # meanwhile is reported as such, even when the change is what made validation fail.
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="opsml-validate") as pool:
-                checking = pool.submit(self._validate, card, entries, known, force, report)
+                checking = pool.submit(self._validate, card, entries, known, force, report, verdict)
                 try:
                     stored = self._store_files(card, entries, known, report, stop=lambda: _failed(checking))
                 finally:
-                    validated, reused = checking.result()
+                    validated, reused, stats = checking.result()
         except Exception:  # a folder that changed meanwhile is the cause to report, whatever failed
             _check_unchanged(root, entries)
             raise
@@ -210,14 +217,27 @@ class CardRegistry:
 
         manifest = Manifest.of(stored.values())
         same = reused is not None and reused.content_digest == manifest.content_digest
-        card.facts = reused if same else _facts(card, manifest)
+        card.facts = reused if same else _facts(card, manifest, stats)
         card.validated = validated
         self._commit(card, manifest, wanted, version_type, report)
 
     def _validate(
-        self, card: DataCard, entries: list[FileEntry], known: dict[str, str], force: bool, report: Progress
-    ) -> tuple[bool, DataFacts | None]:
-        """Validate, or reuse the verdict and facts of a version of the same bytes, metadata file, rules."""
+        self,
+        card: DataCard,
+        entries: list[FileEntry],
+        known: dict[str, str],
+        force: bool,
+        report: Progress,
+        verdict: Verdict | None,
+    ) -> tuple[bool, DataFacts | None, DatasetStats | None]:
+        """``(passed, facts reused, statistics)``: the verdict passed in when it judged exactly the scanned
+        files; else the verdict and facts of a version of the same bytes, metadata file and rules; else a
+        validation now (one read of the metadata gives the report and the statistics)."""
+        assert card.data is not None
+        if verdict is not None and verdict.stands_for(card.data, {e.path: e.stat for e in entries}):
+            report("validate", 1, 1)
+            _refuse_unless(verdict.report, force)
+            return verdict.ok, None, verdict.stats
         if len(known) == len(entries):
             digest = Manifest.of(ManifestEntry(e.path, known[e.path], e.size) for e in entries).content_digest
             query = (
@@ -231,19 +251,10 @@ class CardRegistry:
             rows = self._fetch(query)
             if rows:
                 report("validate", 1, 1)
-                return True, DataFacts.model_validate(rows[0].facts)
-        assert card.data is not None
-        result = card.data.validate(
-            check_images=True, progress=lambda done, total: report("validate", done, total)
-        )
-        if not result.ok and not force:
-            lines = [str(issue) for issue in result.issues if issue.severity == "error"][:5]
-            raise DatasetInvalidError(
-                f"the dataset fails validation ({result.summary()}); fix it or register with force=True:\n  "
-                + "\n  ".join(lines),
-                result,
-            )
-        return result.ok, None
+                return True, DataFacts.model_validate(rows[0].facts), None
+        judged = judge(card.data, progress=lambda done, total: report("validate", done, total))
+        _refuse_unless(judged.report, force)
+        return judged.ok, None, judged.stats
 
     def _store_files(
         self,
@@ -573,9 +584,20 @@ def _scan_or_vanished(root: Path) -> list[FileEntry]:
         ) from None
 
 
-def _facts(card: DataCard, manifest: Manifest) -> DataFacts:
+def _refuse_unless(result: validation.ValidationReport, force: bool) -> None:
+    """:class:`DatasetInvalidError` naming the first errors, unless the report is clean or ``force``."""
+    if not result.ok and not force:
+        lines = [str(issue) for issue in result.issues if issue.severity == "error"][:5]
+        raise DatasetInvalidError(
+            f"the dataset fails validation ({result.summary()}); fix it or register with force=True:\n  "
+            + "\n  ".join(lines),
+            result,
+        )
+
+
+def _facts(card: DataCard, manifest: Manifest, stats: DatasetStats | None) -> DataFacts:
     assert card.data is not None
-    stats = card.data.stats()
+    stats = stats if stats is not None else card.data.stats()
     names = read_names(card.data.image_dir)
     names = names if isinstance(names, list) else []
     ids = sorted(set(stats.category_counts) | set(range(len(names))))
@@ -680,6 +702,10 @@ def _failed(future: Future[Any]) -> bool:
 
 
 def _check_unchanged(root: Path, entries: list[FileEntry]) -> None:
-    """Raise :class:`DatasetChangedError` when the folder's files differ from the scan ``entries``."""
-    if _scan_or_vanished(root) != entries:
-        raise DatasetChangedError(f"{root} changed during registration: nothing was registered, try again")
+    """Raise :class:`DatasetChangedError` unless every scanned file still has its stat (one ``stat`` each,
+    no second walk: a file added meanwhile is simply not part of this version, as it was not scanned)."""
+    if unchanged(root, {e.path: e.stat for e in entries}):
+        return
+    if not root.is_dir():
+        raise DatasetChangedError(f"the dataset folder {root} vanished during registration")
+    raise DatasetChangedError(f"{root} changed during registration: nothing was registered, try again")

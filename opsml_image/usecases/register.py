@@ -1,31 +1,27 @@
 """Register the open dataset from the working store: the form and its defaults, the card, its history.
 
-A registration reuses the verdict of a validation of the same files (:class:`Verdict` with a stamp): the
-registry asks the card's dataset to validate and count, and :class:`_JudgedDataset` answers from that verdict
-while the folder's files are exactly those it judged, so the metadata is not read again. Cards registered
-here carry the folder they came from (tag :data:`SOURCE_TAG`), so the next form is prefilled from this
-folder's own last card, never another dataset's.
+A registration hands the registry the verdict of this session's last validation
+(``CardRegistry.register_card(card, verdict=...)``): the registry compares the files it judged with its own
+scan and reuses its report and counts while they are the same, so the folder is walked once and the
+metadata not read again; else the registry validates anew. Cards registered here carry the folder they came
+from (tag :data:`SOURCE_TAG`), so the next form is prefilled from this folder's own last card, never
+another dataset's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import PrivateAttr
-
 from opsml_image.auth import LOCAL_ADMIN, Action, User
-from opsml_image.dataset import DatasetStats, ImageDataset
 from opsml_image.registry.card import DataCard
-from opsml_image.registry.errors import RegistryError
+from opsml_image.registry.errors import DatasetInvalidError, RegistryError
 from opsml_image.registry.registry import CardDiff, CardRegistry
 from opsml_image.registry.versions import newest_first, parse
 from opsml_image.usecases.access import check
-from opsml_image.usecases.validate import Verdict, folder_stamp, validate_and_record
+from opsml_image.usecases.validate import Verdict
 from opsml_image.usecases.workspace import UserError, Workspace, describe
-from opsml_image.validation import Progress as ValidationProgress
 from opsml_image.validation import ValidationReport
 
 __all__ = [
@@ -121,37 +117,33 @@ def register(
 ) -> DataCard:
     """Register the folder with pending edits written first; the registered card.
 
-    ``verdict`` (this session's last validation) is reused when the folder's files are those it judged;
-    else the folder is validated here once. ``progress(stage, done, total)`` may be called from the
-    registry's worker threads. UserError when the form is incomplete, validation fails or the registry
-    refuses; :class:`~opsml_image.auth.Forbidden` unless ``user`` is an admin.
+    ``verdict`` (this session's last validation) goes to the registry, which reuses it while its scan of
+    the folder finds the files it judged, else validates the folder once. ``progress(stage, done, total)``
+    may be called from the registry's worker threads. UserError when the form is incomplete, validation
+    fails or the registry refuses; :class:`~opsml_image.auth.Forbidden` unless ``user`` is an admin.
     """
     check(user, Action.REGISTER)
     missing = form.missing()
     if missing:
         raise UserError(f"Fill in the required field(s): {', '.join(missing)}.")
     ws.store.flush()
-    if verdict is None or not _reusable(ws, verdict):
-        adapter: ValidationProgress | None = (
-            (lambda done, total: progress("validate", done, total)) if progress else None
-        )
-        verdict = validate_and_record(ws, adapter)
-    if not verdict.ok:
-        raise UserError(
-            f"Not registered: validation finds {verdict.errors:,} error(s); fix them on the Validate page."
-        )
+    judged = verdict.judged if verdict is not None and verdict.path == ws.path else None
     try:
-        data = _JudgedDataset(image_dir=ws.dataset.image_dir, metadata=ws.dataset.metadata)
-        data._verdict = verdict
         card = DataCard(
-            data=data,
+            data=ws.dataset,
             name=form.name,
             team=form.team,
             user_email=form.contact,
             tags={**parse_tags(form.tags), SOURCE_TAG: str(ws.path)},
             description=form.description,
         )
-        return registry.register_card(card, version_type=form.bump, progress=progress)
+        return registry.register_card(card, version_type=form.bump, progress=progress, verdict=judged)
+    except DatasetInvalidError as error:
+        found = error.report
+        errors = f"{found.errors:,}" if isinstance(found, ValidationReport) else "some"
+        raise UserError(
+            f"Not registered: validation finds {errors} error(s); fix them on the Validate page."
+        ) from None
     except (RegistryError, ValueError) as error:
         raise UserError(f"Not registered: {describe(error)}") from None
 
@@ -176,48 +168,3 @@ def diff_to_previous(registry: CardRegistry, card: DataCard) -> CardDiff | None:
     if previous is None or card.version is None:
         return None
     return registry.diff(card.name, previous, card.version, team=card.team)
-
-
-def _reusable(ws: Workspace, verdict: Verdict) -> bool:
-    return (
-        verdict.path == ws.path
-        and verdict.report is not None
-        and verdict.stats is not None
-        and verdict.stamp is not None
-        and verdict.stamp == folder_stamp(ws.path)
-    )
-
-
-class _JudgedDataset(ImageDataset):
-    """The folder with the verdict of a validation of its files: while the files are exactly those judged,
-    the registry's validation and counts come from the verdict, not from another read of the metadata."""
-
-    _verdict: Verdict | None = PrivateAttr(default=None)
-
-    def validate(  # type: ignore[override]  # pydantic's deprecated classmethod of the same name
-        self,
-        *,
-        check_images: bool = True,
-        strict: bool = False,
-        max_issues: int = 10_000,
-        progress: ValidationProgress | None = None,
-    ) -> ValidationReport:
-        verdict = self._verdict
-        report = verdict.report if verdict is not None and check_images and not strict else None
-        reusable = report is not None and report.max_issues == max_issues
-        if verdict is not None and report is not None and reusable and self._unchanged(verdict):
-            if progress:
-                progress(1, 1)
-            return report
-        return super().validate(
-            check_images=check_images, strict=strict, max_issues=max_issues, progress=progress
-        )
-
-    def stats(self) -> DatasetStats:
-        verdict = self._verdict
-        if verdict is not None and verdict.stats is not None and self._unchanged(verdict):
-            return verdict.stats
-        return super().stats()
-
-    def _unchanged(self, verdict: Verdict) -> bool:
-        return verdict.stamp is not None and verdict.stamp == folder_stamp(Path(self.image_dir))

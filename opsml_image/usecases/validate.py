@@ -1,29 +1,29 @@
 """Validate the open dataset and record the verdict; whether a verdict is still current; fixes and line mends.
 
-:func:`validate_and_record` reads the metadata once: the same pass gives the report and the counts a
-registration needs (:class:`~opsml_image.dataset.DatasetStats`), and the :class:`Verdict` carries the
-stamp of the folder's files it judged, so registering the same content reuses it instead of reading again
-(see :mod:`opsml_image.usecases.register`).
+:func:`validate_and_record` reads the metadata once (:func:`opsml_image.verdict.judge`): the same pass
+gives the report and the counts a registration needs, and the :class:`Verdict` carries the library's
+verdict with the folder's files it judged, which the registry compares with its own scan, so registering
+the same content reuses it instead of reading again (see :mod:`opsml_image.usecases.register`).
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from opsml_image import fixes, lines
 from opsml_image.auth import LOCAL_ADMIN, Action, User
-from opsml_image.dataset import DatasetStats, ImageDataset, Split
-from opsml_image.registry.hashing import hash_bytes, scan
-from opsml_image.rules import CODES, Problem, Severity
+from opsml_image.dataset import DatasetStats
+from opsml_image.registry.hashing import hash_bytes, listing
+from opsml_image.rules import CODES, Severity
 from opsml_image.store import StaleEdit
 from opsml_image.usecases.access import check
 from opsml_image.usecases.workspace import UserError, Workspace, describe
-from opsml_image.validation import Issue, ValidationReport, validate_dataset
+from opsml_image.validation import Issue, ValidationReport
+from opsml_image.verdict import FileStat, judge
+from opsml_image.verdict import Verdict as Judged
 
 __all__ = [
     "Progress",
@@ -69,9 +69,8 @@ class Verdict:
     """What a validation found in one folder, and what it judged.
 
     ``counts`` are exact per code. ``records`` and ``images_checked`` are None for a verdict read back from
-    the store after a restart. ``stamp`` identifies the folder's files as validated (None when they changed
-    during the run, or for a verdict read back); only a verdict with a stamp, a report and stats can stand in
-    for a new validation at registration.
+    the store after a restart. ``judged`` is the library's verdict (report, statistics, the files judged)
+    that the registry reuses while its scan finds the same files; None for a verdict read back.
     """
 
     path: Path
@@ -82,10 +81,22 @@ class Verdict:
     at: float
     records: int | None = None
     images_checked: int | None = None
-    stamp: str | None = None
-    report: ValidationReport | None = field(default=None, repr=False, compare=False)
-    stats: DatasetStats | None = field(default=None, repr=False, compare=False)
+    judged: Judged | None = field(default=None, repr=False, compare=False)
     mark: _Mark | None = None
+
+    @property
+    def report(self) -> ValidationReport | None:
+        return self.judged.report if self.judged is not None else None
+
+    @property
+    def stats(self) -> DatasetStats | None:
+        return self.judged.stats if self.judged is not None else None
+
+    @property
+    def stamp(self) -> str | None:
+        """A digest of the files judged (as :func:`folder_stamp`); None when they changed during the run."""
+        files = self.judged.files if self.judged is not None else None
+        return _digest(files) if files is not None else None
 
     @property
     def ok(self) -> bool:
@@ -100,8 +111,11 @@ class Verdict:
 def folder_stamp(path: Path) -> str:
     """A digest of every file of the folder as it stands: relative path, size, mtime, ctime, inode (the
     registry's own scan). Equal stamps mean the registry would see the same files."""
-    entries = scan(path)
-    return hash_bytes("\n".join(f"{e.path}\0{e.stat}" for e in entries).encode())
+    return _digest(listing(path))
+
+
+def _digest(files: Mapping[str, FileStat]) -> str:
+    return hash_bytes("\n".join(f"{path}\0{stat}" for path, stat in files.items()).encode())
 
 
 #: The newest full verdict of each folder in this process (the background validation's included), so a page
@@ -110,15 +124,15 @@ _RECENT: dict[Path, Verdict] = {}
 
 
 def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verdict:
-    """Write pending edits, validate the folder (one read of its metadata), store the issues; the verdict."""
+    """Write pending edits, validate the folder (one read of its metadata), store the issues; the verdict
+    (with the folder's files listed before the read, for the registry to compare with its scan)."""
     ws.store.flush()
     mark = _mark(ws)
-    before = folder_stamp(ws.path)
+    files = listing(ws.path)
     at = time.time()
-    tally = _Tally(ws.dataset)
-    report = validate_dataset(tally, progress=progress)
+    judged = judge(ws.dataset, files, progress=progress)
+    report = judged.report
     ws.store.set_issues(report)
-    stamp = before if folder_stamp(ws.path) == before else None
     verdict = _RECENT[ws.path] = Verdict(
         path=ws.path,
         errors=report.errors,
@@ -128,9 +142,7 @@ def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verd
         at=at,
         records=report.records,
         images_checked=report.images_checked,
-        stamp=stamp,
-        report=report,
-        stats=tally.stats(),
+        judged=judged,
         mark=mark,
     )
     return verdict
@@ -182,85 +194,6 @@ def _mark(ws: Workspace) -> _Mark:
             continue
         stamps.append((str(path), info.st_size, info.st_mtime_ns))
     return (newest[0].id if newest else 0, tuple(stamps))
-
-
-class _Tally:
-    """The dataset as validation reads it, counting records as they pass (what ``ImageDataset.stats`` counts),
-    so one read gives both the report and the statistics."""
-
-    def __init__(self, dataset: ImageDataset) -> None:
-        self.dataset = dataset
-        self.splits = {name: _TalliedSplit(split, self) for name, split in dataset.splits.items()}
-        self.records = 0
-        self.files: dict[str, set[str]] = {name: set() for name in dataset.splits}
-        self.annotated: set[tuple[str, str]] = set()
-        self.boxes = 0
-        self.categories: Counter[int] = Counter()
-
-    @property
-    def image_dir(self) -> Path:
-        return self.dataset.image_dir
-
-    def category_names_or_problem(self) -> list[str] | Problem:
-        return self.dataset.category_names_or_problem()
-
-    def take(self, split: str, value: Any) -> None:
-        if type(value) is not dict or type(value.get("file_name")) is not str:
-            return
-        self.records += 1
-        self.files[split].add(value["file_name"])
-        objects = value.get("objects")
-        if (
-            isinstance(objects, dict)
-            and isinstance(objects.get("categories"), list)
-            and objects["categories"]
-        ):
-            ids = [c for c in objects["categories"] if type(c) is int]
-            self.boxes += len(ids)
-            self.categories.update(ids)
-            self.annotated.add((split, value["file_name"]))
-
-    def stats(self) -> DatasetStats:
-        splits = {name: len(files) for name, files in self.files.items()}
-        return DatasetStats(
-            records=self.records,
-            images=sum(splits.values()),
-            annotated_images=len(self.annotated),
-            boxes=self.boxes,
-            category_counts=dict(sorted(self.categories.items())),
-            splits=splits,
-        )
-
-
-@dataclass(frozen=True)
-class _TalliedSplit:
-    split: Split
-    tally: _Tally
-
-    @property
-    def name(self) -> str:
-        return self.split.name
-
-    @property
-    def directory(self) -> Path:
-        return self.split.directory
-
-    @property
-    def prefix(self) -> str:
-        return self.split.prefix
-
-    @property
-    def metadata_label(self) -> str:
-        return self.split.metadata_label
-
-    def size(self) -> int:
-        return self.split.size()
-
-    def read_lines(self, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
-        take, name = self.tally.take, self.split.name
-        for number, value in self.split.read_lines(on_progress):
-            take(name, value)
-            yield number, value
 
 
 # ------------------------------------------------------------------------------------------ fixes

@@ -228,7 +228,7 @@ def test_unchanged_reregistration_copies_nothing(
 
     monkeypatch.setattr(storage_module.ArtifactStore, "put_blob", counting_put)
     validated: list[int] = []
-    monkeypatch.setattr(ImageDataset, "validate", lambda self, **kw: validated.append(1))
+    monkeypatch.setattr(registry_module, "judge", lambda data, *a, **kw: validated.append(1))
     again = registry.register_card(make_card(dataset_dir))
     assert again.version == "1.1.0" and again.validated is True
     assert calls == [] and validated == []  # no copy, and the verdict of identical bytes is reused
@@ -404,11 +404,11 @@ def test_failure_while_committing_leaves_no_card(
 def test_any_failure_while_the_folder_changes_is_reported_as_the_change(
     registry: CardRegistry, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def validate_then_crash(self, **kwargs):  # type: ignore[no-untyped-def]
+    def validate_then_crash(data, *args, **kwargs):  # type: ignore[no-untyped-def]
         (dataset_dir / "train" / "train_000.jpg").unlink()
         raise RuntimeError("a reader tripped over the missing file")
 
-    monkeypatch.setattr(ImageDataset, "validate", validate_then_crash)
+    monkeypatch.setattr(registry_module, "judge", validate_then_crash)
     with pytest.raises(DatasetChangedError, match="changed during registration"):
         registry.register_card(make_card(dataset_dir))
     assert registry.list_cards() == []
@@ -552,13 +552,13 @@ def test_verdict_is_reused_only_under_the_same_rules(
     first = registry.register_card(make_card(dataset_dir))
     assert first.facts is not None and first.facts.rules_fingerprint == registry_module.rules_fingerprint()
     validated: list[int] = []
-    real_validate = ImageDataset.validate
+    real_judge = registry_module.judge
 
-    def counting_validate(self, **kwargs):  # type: ignore[no-untyped-def]
+    def counting_judge(data, *args, **kwargs):  # type: ignore[no-untyped-def]
         validated.append(1)
-        return real_validate(self, **kwargs)
+        return real_judge(data, *args, **kwargs)
 
-    monkeypatch.setattr(ImageDataset, "validate", counting_validate)
+    monkeypatch.setattr(registry_module, "judge", counting_judge)
     registry.register_card(make_card(dataset_dir))
     assert validated == []  # same bytes, same rules: the verdict is reused
     monkeypatch.setattr(registry_module, "_validator_source", lambda: "the validator's code changed")
