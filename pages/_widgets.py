@@ -18,7 +18,7 @@ from urllib.parse import quote
 import streamlit as st
 
 from opsml_image.auth import Action, Forbidden, User, can
-from opsml_image.store import Key
+from opsml_image.store import Key, StoreError
 from opsml_image.usecases import access
 from opsml_image.usecases.export import export_split
 from opsml_image.usecases.workspace import (
@@ -92,7 +92,7 @@ def guard(what: str = "This page") -> Iterator[None]:
     """
     try:
         yield
-    except (UserError, Forbidden) as error:
+    except (UserError, Forbidden, StoreError) as error:  # a folder replaced or held by another store, too
         st.error(plain(str(error)), icon=":material/error:")
     except Exception as error:  # noqa: BLE001 - the last line of defence of a page
         log.error("%s failed:\n%s", what, traceback.format_exc())

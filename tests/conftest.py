@@ -385,8 +385,10 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.delenv(name, raising=False)
     st.cache_resource.clear()
     st.cache_data.clear()
+    st.session_state.clear()  # bare-mode state (a test calling pages' helpers directly) outlives a test
     yield tmp_path / "home"
     st.cache_resource.clear()
+    st.session_state.clear()
 
 
 @pytest.fixture
