@@ -13,6 +13,7 @@ from opsml_image.cli.history import history
 from opsml_image.cli.registry import cards_app, register
 from opsml_image.cli.review import review_app
 from opsml_image.cli.serve import serve
+from opsml_image.cli.store import store_app
 from opsml_image.cli.users import users_app
 
 __all__ = ["app", "main"]
@@ -31,6 +32,7 @@ app.command("serve")(serve)
 app.add_typer(users_app, name="users", help="Add, list, change and remove the app's accounts.")
 app.command("history")(history)
 app.add_typer(review_app, name="review", help="Review status counts and export of a dataset folder.")
+app.add_typer(store_app, name="store", help="The working store that holds a dataset folder.")
 
 
 def main() -> None:
