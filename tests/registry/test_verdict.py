@@ -92,7 +92,11 @@ def test_a_file_added_since_the_verdict_is_not_judged_by_it(
     verdict = verdict_of(dataset_dir)
     write_image(dataset_dir / "validation" / "extra.png")
     card = registry.register_card(make_card(dataset_dir), verdict=verdict)
-    assert judged == [dataset_dir] and card.facts is not None and card.facts.files == len(verdict.files or {}) + 1
+    assert (
+        judged == [dataset_dir]
+        and card.facts is not None
+        and card.facts.files == len(verdict.files or {}) + 1
+    )
 
 
 def test_a_failing_verdict_refuses_unless_forced(
