@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xxhash
 
 from opsml_image.registry import hashing
-from opsml_image.registry.hashing import HashCache, hash_file, scan
+from opsml_image.registry.hashing import FileEntry, HashCache, hash_file, scan
 
 
 def test_hash_file_streams_large_files(tmp_path: Path) -> None:
@@ -49,10 +50,46 @@ def test_cache_skips_racily_clean_files(tmp_path: Path) -> None:
     cache.close()
 
 
-def test_disabled_cache(tmp_path: Path) -> None:
-    cache = HashCache(None)
-    cache.store([])
-    assert cache.lookup([]) == {}
+def test_disabled_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``HashCache(None)`` remembers nothing a working cache would, and a registry built with
+    ``hash_cache=None`` keeps no cache file and hashes (copies) every file again."""
+    from opsml_image.registry import CardRegistry
+
+    from .conftest import make_card, make_dataset
+
+    monkeypatch.setattr(hashing, "RACY_NS", 0)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.jpg").write_bytes(b"one")
+    entries = scan(tmp_path / "d")
+    working = HashCache(tmp_path / "working.sqlite")
+    working.store([(entries[0], "h1")])
+    assert working.lookup(entries) == {"x.jpg": "h1"}  # the same calls on a cache that is on
+    working.close()
+    disabled = HashCache(None)
+    disabled.store([(entries[0], "h1")])
+    assert disabled.lookup(entries) == {}
+    disabled.close()
+
+    data = make_dataset(tmp_path / "data")
+    home_cache = tmp_path / "home" / "cache"  # where the default cache lives (OPSML_IMAGE_HOME is tmp/home)
+    copied: list[str] = []
+    registry = CardRegistry(
+        tracking_uri=f"sqlite:///{tmp_path / 'r.db'}", storage_uri=tmp_path / "s", hash_cache=None
+    )
+    real_put = registry.store.put_blob
+
+    def put_blob(team: str, name: str, entry: FileEntry, *rest: Any) -> Any:
+        copied.append(entry.path)
+        return real_put(team, name, entry, *rest)
+
+    monkeypatch.setattr(registry.store, "put_blob", put_blob)
+    registry.register_card(make_card(data))
+    first = len(copied)
+    assert first == len(scan(data)) and not home_cache.exists()
+    registry.register_card(make_card(data))  # unchanged files: without a cache every one is read again
+    assert len(copied) == 2 * first and not home_cache.exists()
+    assert registry.hash_cache.lookup(scan(data)) == {}
+    registry.close()
 
 
 def test_scan_follows_links_to_folders_and_refuses_loops(tmp_path: Path) -> None:

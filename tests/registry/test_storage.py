@@ -45,8 +45,41 @@ def test_s3_round_trip(s3_storage: tuple[str, dict], tmp_path: Path) -> None:
     assert store.full_uri(store.version_dir("vision", "signs", "1.0.0")).startswith("s3://")
 
 
-def test_durable_local_writes(tmp_path: Path) -> None:
-    _round_trip(ArtifactStore(tmp_path / "storage", durable=True), tmp_path)
+@pytest.mark.parametrize("durable", [True, False])
+def test_durable_local_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool) -> None:
+    """``durable=True`` flushes each blob's bytes (all of them written) and then its folder's entry (the
+    blob renamed into place) as it stores the blob; without it neither happens and ``settle`` syncs instead."""
+    from opsml_image.registry import storage
+
+    events: list[tuple[str, str, int]] = []  # (what, path, bytes on disk when it happened)
+    real_fdatasync, real_fsync_dir = os.fdatasync, storage.fsync_dir
+
+    def fdatasync(fd: int) -> None:
+        events.append(("data", os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+        real_fdatasync(fd)
+
+    def fsync_dir(folder: str) -> None:
+        names = os.listdir(folder)
+        events.append(("folder", str(folder), sum(os.path.getsize(os.path.join(folder, n)) for n in names)))
+        real_fsync_dir(folder)
+
+    synced: list[str] = []
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(storage, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(storage, "sync_filesystem", lambda path: synced.append(str(path)))
+    store = ArtifactStore(tmp_path / "storage", durable=durable)
+    _round_trip(store, tmp_path)
+    store.settle()
+    digest = hash_bytes((tmp_path / "src" / "a.jpg").read_bytes())
+    blob = Path(store.blob_path("vision", "signs", digest))
+    if not durable:
+        assert events == [] and synced == [store.root]
+        return
+    assert synced == []  # each blob was put on disk already
+    assert [what for what, _, _ in events] == ["data", "folder"]
+    (_, path, size), (_, folder, folder_bytes) = events
+    assert Path(path).parent == blob.parent.parent and size == 5000  # the whole temp file, before its rename
+    assert Path(folder) == blob.parent and folder_bytes == 5000  # the blob's folder, once it is in there
 
 
 def test_changed_file_is_caught(tmp_path: Path) -> None:
