@@ -1,7 +1,7 @@
 # opsml-image developer tasks.
 #   make run    start the app (ARGS="--data-dir DIR --port 8502" passes options to 'python -m opsml_image serve')
 #   make test   run the test suite (installs Debian chromium + postgresql first if missing)
-#   make lint   ruff check, then mypy (its settings: [tool.mypy] in pyproject.toml)
+#   make lint   ruff check, mypy ([tool.mypy]), then lint-imports (the import contracts: [tool.importlinter])
 #   make bench  run every bench/*.py
 # The virtualenv is created on first use and re-synced only when a requirements file changes.
 
@@ -28,6 +28,7 @@ test: $(DEV_STAMP) system-deps
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(DEV_STAMP)
 	@for f in bench/*.py; do \
