@@ -1,17 +1,23 @@
-"""Import / Export: a dataset in COCO, YOLO, Pascal VOC, CVAT, Label Studio or Hugging Face form into a new
-folder (a zip accepted, checked entry by entry); the open dataset, or one split, in any of them as a download.
-Reports (counts, skipped items with their reasons, what the format lost) are shown as text and tables."""
+"""Import / Export: a dataset in any registered format (COCO, YOLO, Pascal VOC, CVAT, Label Studio, Hugging
+Face...) into a new folder (a zip accepted, checked entry by entry); the open dataset, or one split, in any of
+them as a download. The format choices and each format's options (its flags and choices) come from the
+registry of formats. Reports (counts, skipped items with their reasons, what the format lost) are shown as
+text and tables."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from opsml_image.auth import Action, can
+from opsml_image.formats import Format
 from opsml_image.formats.base import FormatError, Report
+from opsml_image.formats.format import Side
 from opsml_image.usecases import transfer as uc
 from opsml_image.usecases.workspace import UserError, Workspace
 from pages import _session as session
@@ -55,14 +61,52 @@ def stopped(what: str, error: Exception) -> None:
     st.error(f"{what} stopped: {ui.plain(str(error))}", icon=":material/error:")
 
 
+def format_choice(side: Side) -> Format[Any]:
+    """The format picked among the registered ones this installation converts."""
+    specs = {s.key: s for s in uc.available_formats()}
+    key = st.selectbox(
+        "Format", list(specs), format_func=lambda k: specs[k].label, key=f"transfer_{side}_format"
+    )
+    return specs[key]
+
+
+def labelled(labels: dict[str, str]) -> Callable[[Any], str]:
+    """How a choice's value is shown: its label, else the value."""
+    return lambda value: labels.get(value, str(value))
+
+
+def option_widgets(fmt: Format[Any], side: Side) -> Any:
+    """The format's options of ``side``: a checkbox a flag, a select box a choice; the rest (paths, for the
+    command line) keep their defaults."""
+    start = fmt.defaults(side)
+    chosen: dict[str, Any] = {}
+    for field in fmt.fields(side):
+        if not field.on_page:
+            continue
+        key, value = f"transfer_{side}_option:{fmt.key}:{field.name}", getattr(start, field.name)
+        if field.type is bool:
+            chosen[field.name] = st.checkbox(field.label, value=value, key=key, help=ui.plain(field.help))
+            continue
+        values = list(field.values)
+        chosen[field.name] = st.selectbox(
+            field.label,
+            values,
+            index=values.index(value),
+            format_func=labelled(field.choices),
+            key=key,
+            help=ui.plain(field.help),
+        )
+    return dataclasses.replace(start, **chosen)
+
+
 # --------------------------------------------------------------------------------------------- import
 
 
-def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: bool) -> None:
+def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: bool, options: Any) -> None:
     bar = ProgressBar("Reading the upload...")
     root = Path(parent.strip()).expanduser() if parent.strip() else session.creation_folder()
     try:
-        report = uc.import_upload(root, name, fmt, files, skip_invalid=skip, progress=bar,
+        report = uc.import_upload(root, name, fmt, files, options=options, skip_invalid=skip, progress=bar,
                                   user=session.current_user(), roots=session.roots())  # fmt: skip
     except (UserError, PermissionError) as error:
         bar.done()
@@ -100,17 +144,14 @@ def import_tab() -> None:
     if done is not None:
         show_imported(*done)
         return
-    specs = {s.key: s for s in uc.available_formats()}
-    fmt = st.selectbox(
-        "Format", list(specs), format_func=lambda k: specs[k].label, key="transfer_import_format"
-    )
-    st.caption(ui.plain(specs[fmt].takes))
+    fmt = format_choice("import")
+    st.caption(ui.plain(fmt.takes))
     with st.form("transfer_import"):
         name = st.text_input("New dataset name", placeholder="street-scenes", key="transfer_import_name")
         parent = st.text_input("Create it in", value=str(session.creation_folder()),
                                key="transfer_import_parent", help="A folder inside a data root")  # fmt: skip
         files = st.file_uploader(
-            "Files (a zip, or the annotation file and its images)" if specs[fmt].loose else "A zip",
+            "Files (a zip, or the annotation file and its images)" if fmt.loose else "A zip",
             accept_multiple_files=True,
             key="transfer_import_files",
             help="Up to the server's upload limit (server.maxUploadSize, 200 MB by default) per file.",
@@ -120,9 +161,10 @@ def import_tab() -> None:
             key="transfer_import_skip",
             help="Leave out what cannot be imported and list it, instead of stopping at the first problem.",
         )
+        options = option_widgets(fmt, "import")
         submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
     if submitted:
-        run_import(parent, name, fmt, list(files or []), skip)
+        run_import(parent, name, fmt.key, list(files or []), skip, options)
         if IMPORTED in st.session_state:
             st.rerun()
 
@@ -136,10 +178,7 @@ def export_tab(ws: Workspace) -> None:
         st.info("The open dataset has no records yet: nothing to export.")
         return
     st.text(f"Dataset: {ws.path.name}")
-    specs = {s.key: s for s in uc.available_formats()}
-    fmt = st.selectbox(
-        "Format", list(specs), format_func=lambda k: specs[k].label, key="transfer_export_format"
-    )
+    fmt = format_choice("export")
     choice = st.selectbox("Split", [ALL_SPLITS, *splits], key=f"transfer_export_split:{ws.path}")
     split = None if choice == ALL_SPLITS else choice
     skip = st.checkbox(
@@ -147,12 +186,8 @@ def export_tab(ws: Workspace) -> None:
         key="transfer_export_skip",
         help="Leave out what the format cannot hold and list it.",
     )
-    with_images = fmt != "coco" or st.checkbox(
-        "Include the images (a zip in Roboflow's layout; else the JSON file only)",
-        value=True,
-        key="transfer_export_images",
-    )
-    choices = (str(ws.path), fmt, split, skip, with_images)
+    options = option_widgets(fmt, "export")
+    choices = (str(ws.path), fmt.key, split, skip, options)
     if st.button("Prepare the download", type="primary", icon=":material/archive:", key="transfer_export_go"):
         prepare(ws, choices)
     ready: tuple[tuple[object, ...], uc.Download] | None = st.session_state.get(EXPORTED)
@@ -181,16 +216,14 @@ def export_tab(ws: Workspace) -> None:
         )
 
 
-def prepare(ws: Workspace, choices: tuple[str, str, str | None, bool, bool]) -> None:
-    _, fmt, split, skip, with_images = choices
+def prepare(ws: Workspace, choices: tuple[str, str, str | None, bool, Any]) -> None:
+    _, fmt, split, skip, options = choices
     previous = st.session_state.pop(EXPORTED, None)
     if previous is not None:  # its file is replaced by this one
         previous[1].discard()
     bar = ProgressBar("Exporting...")
     try:
-        download = uc.export_download(
-            ws, fmt, split, skip_invalid=skip, with_images=with_images, progress=bar
-        )
+        download = uc.export_download(ws, fmt, split, options=options, skip_invalid=skip, progress=bar)
     except UserError as error:
         bar.done()
         st.error(ui.plain(str(error)), icon=":material/error:")

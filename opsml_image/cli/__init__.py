@@ -24,8 +24,10 @@ app = typer.Typer(
 
 app.command("register")(register)
 app.add_typer(cards_app, name="cards", help="List, download and compare registered data cards.")
-app.add_typer(export_app, name="export", help="Write a dataset as COCO JSON or a YOLO folder.")
-app.add_typer(import_app, name="import", help="Make a dataset folder from COCO JSON or a YOLO folder.")
+app.add_typer(export_app, name="export", help="Write a dataset in another format (one command a format).")
+app.add_typer(
+    import_app, name="import", help="Make a dataset folder from another format (one command a format)."
+)
 app.command("validate")(validate)
 app.command("info")(info)
 app.command("serve")(serve)

@@ -1,27 +1,35 @@
-"""CLI format commands: ``export FORMAT`` and ``import FORMAT`` for coco, yolo, voc, cvat, labelstudio and hf
-(mounted by ``opsml_image.cli``)."""
+"""CLI format commands: ``export FORMAT DATA_DIR DEST`` and ``import FORMAT SOURCE DEST``, one of each a
+registered format (mounted by ``opsml_image.cli``).
+
+The commands are made from the registry of :mod:`opsml_image.formats` whenever the CLI runs, not written out
+per format: a format's key names them, its texts are their help, and each field of its options becomes an
+option (``--images``, ``--bbox-format``, ``--layout``). A format registered later (a plug-in) has its
+commands too.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from opsml_image import formats
 from opsml_image.cli.support import fail, open_dataset
-from opsml_image.formats import coco, cvat, hf, labelstudio, voc, yolo
+from opsml_image.formats import Format
 from opsml_image.formats.base import Report
+from opsml_image.formats.format import Side
 
-__all__ = ["export_app", "import_app"]
+__all__ = ["export_app", "import_app", "export_command", "import_command"]
 
-export_app = typer.Typer(no_args_is_help=True, add_completion=False)
-import_app = typer.Typer(no_args_is_help=True, add_completion=False)
+#: A click command of typer's own click (typer vendors it; its types are not public).
+Command = Any
 
 DataDir = Annotated[Path, typer.Argument(help="The dataset folder.")]
-
-
 SkipInvalid = Annotated[
     bool, typer.Option("--skip-invalid", help="Leave out bad items (listed with counts) instead of stopping.")
 ]
@@ -30,10 +38,11 @@ Split = Annotated[str | None, typer.Option(help="Only this split (train, validat
 
 @contextlib.contextmanager
 def format_errors() -> Iterator[None]:
-    """A refused conversion (FormatError, bad dataset folder, IO error) as one red line, exit status 2."""
+    """A refused conversion (FormatError, bad dataset folder, IO error, a missing package) as one red line,
+    exit status 2."""
     try:
         yield
-    except (ValueError, OSError, KeyError) as error:
+    except (ValueError, OSError, KeyError, ImportError) as error:
         raise fail(error, 2) from None
 
 
@@ -48,157 +57,93 @@ def show(report: Report) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-@export_app.command("coco")
-def export_coco(
-    data_dir: DataDir,
-    dest: Annotated[
-        Path, typer.Argument(help="The COCO JSON file (one split) or a new folder (<split>.json).")
-    ],
-    split: Split = None,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Write COCO detection JSON: one split to a .json file, or every split into a new folder."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(coco.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+def export_command(fmt: Format[Any]) -> Command:
+    """``export <key> DATA_DIR DEST [--split] [--skip-invalid] [export options]``."""
+
+    def run(data_dir: Path, dest: Path, split: str | None, skip_invalid: bool, **values: Any) -> None:
+        dataset = open_dataset(data_dir)
+        with format_errors():
+            options = fmt.options(**values)
+            show(fmt.export(dataset, dest, options, split=split, skip_invalid=skip_invalid))
+
+    parameters = [
+        _parameter("data_dir", DataDir),
+        _parameter("dest", Annotated[Path, typer.Argument(help=fmt.export_dest)]),
+        _parameter("split", Split, None),
+        _parameter("skip_invalid", SkipInvalid, False),
+        *_options(fmt, "export"),
+    ]
+    return _command(fmt.key, run, parameters, fmt.writes)
 
 
-@export_app.command("yolo")
-def export_yolo(
-    data_dir: DataDir,
-    dest: Annotated[Path, typer.Argument(help="The folder to write (new or empty).")],
-    split: Split = None,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Write the Ultralytics YOLO layout: images/<split>, labels/<split>, data.yaml."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(yolo.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+def import_command(fmt: Format[Any]) -> Command:
+    """``import <key> SOURCE[...] DEST [--skip-invalid] [import options]``."""
+
+    def run(dest: Path, skip_invalid: bool, source: Any = None, sources: Any = None, **values: Any) -> None:
+        with format_errors():
+            options = fmt.options(**values)
+            given = sources if fmt.many else source
+            show(fmt.import_dataset(given, dest, options, skip_invalid=skip_invalid))
+
+    source = (
+        _parameter("sources", Annotated[list[Path], typer.Argument(help=fmt.reads)])
+        if fmt.many
+        else _parameter("source", Annotated[Path, typer.Argument(help=fmt.reads)])
+    )
+    parameters = [
+        source,
+        _parameter("dest", Annotated[Path, typer.Argument(help=fmt.import_dest)]),
+        _parameter("skip_invalid", SkipInvalid, False),
+        *_options(fmt, "import"),
+    ]
+    return _command(fmt.key, run, parameters, f"Make a dataset folder from {fmt.label}.")
 
 
-@import_app.command("coco")
-def import_coco(
-    coco_files: Annotated[
-        list[Path], typer.Argument(help="A COCO JSON file, or one file a split (train.json val.json ...).")
-    ],
-    dest: Annotated[
-        Path,
-        typer.Argument(help="The folder holding the images (metadata goes there), or a new dataset folder."),
-    ],
-    images: Annotated[
-        Path | None,
-        typer.Option(help="Where the images are, when DEST is a new folder (default: beside the JSON)."),
-    ] = None,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Write metadata.jsonl, one root categories.json and coco_meta.json from COCO files."""
-    with format_errors():
-        show(coco.import_dataset(coco_files, dest, images=images, skip_invalid=skip_invalid))
+def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation
+    )
 
 
-@import_app.command("yolo")
-def import_yolo(
-    source: Annotated[Path, typer.Argument(help="A YOLO folder with data.yaml (Ultralytics or Roboflow).")],
-    dest: Annotated[Path, typer.Argument(help="The dataset folder to make (new or empty).")],
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Make a dataset folder (split folders, metadata.jsonl, categories.json) from a YOLO folder."""
-    with format_errors():
-        show(yolo.import_dataset(source, dest, skip_invalid=skip_invalid))
+def _options(fmt: Format[Any], side: Side) -> list[inspect.Parameter]:
+    """One CLI option a field of the format's options of ``side``."""
+    return [
+        _parameter(field.name, Annotated[field.type, typer.Option(help=field.help)], field.default)
+        for field in fmt.fields(side)
+    ]
 
 
-NewFolder = Annotated[Path, typer.Argument(help="The folder to write (new or empty).")]
-NewDataset = Annotated[Path, typer.Argument(help="The dataset folder to make (new or empty).")]
-ImagesOption = Annotated[
-    Path | None,
-    typer.Option(help="Where the images are (default: images/ beside the file, else its folder)."),
-]
+def _command(name: str, run: Callable[..., None], parameters: list[inspect.Parameter], help: str) -> Command:  # noqa: A002
+    """The click command typer makes of ``run`` called with ``parameters``."""
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    single = typer.Typer(add_completion=False)
+    single.command(name, help=help)(run)
+    return typer.main.get_command(single)
 
 
-@export_app.command("voc")
-def export_voc(
-    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
-) -> None:
-    """Write Pascal VOC: Annotations/*.xml, JPEGImages/, ImageSets/Main/<split>.txt, labelmap.txt."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(voc.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+class _FormatCommands(TyperGroup):
+    """A group with one command a registered format, made when it is listed or called."""
+
+    make: Callable[[Format[Any]], Command]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [fmt.key for fmt in formats.registered()]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Command | None:
+        try:
+            fmt = formats.get(cmd_name)
+        except KeyError:
+            return None
+        return type(self).make(fmt)
 
 
-@export_app.command("cvat")
-def export_cvat(
-    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
-) -> None:
-    """Write CVAT for images 1.1: annotations.xml and images/ (subsets as splits)."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(cvat.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+class _ExportCommands(_FormatCommands):
+    make = staticmethod(export_command)
 
 
-@export_app.command("labelstudio")
-def export_labelstudio(
-    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
-) -> None:
-    """Write Label Studio tasks.json, label_config.xml and images/ (local-files URLs)."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(labelstudio.export(dataset, dest, split=split, skip_invalid=skip_invalid))
+class _ImportCommands(_FormatCommands):
+    make = staticmethod(import_command)
 
 
-@export_app.command("hf")
-def export_hf(
-    data_dir: DataDir, dest: NewFolder, split: Split = None, skip_invalid: SkipInvalid = False
-) -> None:
-    """Write a Hugging Face dataset with save_to_disk (datasets.load_from_disk reads it)."""
-    dataset = open_dataset(data_dir)
-    with format_errors():
-        show(hf.export(dataset, dest, split=split, skip_invalid=skip_invalid))
-
-
-@import_app.command("voc")
-def import_voc(
-    source: Annotated[Path, typer.Argument(help="A Pascal VOC folder (Annotations/, JPEGImages/).")],
-    dest: NewDataset,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Make a dataset folder from Pascal VOC XML (ImageSets/Main lists give the splits)."""
-    with format_errors():
-        show(voc.import_dataset(source, dest, skip_invalid=skip_invalid))
-
-
-@import_app.command("cvat")
-def import_cvat(
-    source: Annotated[Path, typer.Argument(help="annotations.xml, or the folder holding it.")],
-    dest: NewDataset,
-    images: ImagesOption = None,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Make a dataset folder from CVAT for images 1.1 XML (boxes, attributes, tags)."""
-    with format_errors():
-        show(cvat.import_dataset(source, dest, images=images, skip_invalid=skip_invalid))
-
-
-@import_app.command("labelstudio")
-def import_labelstudio(
-    source: Annotated[Path, typer.Argument(help="A Label Studio JSON export, or a folder with tasks.json.")],
-    dest: NewDataset,
-    images: Annotated[
-        Path | None, typer.Option(help="Where the images are (default: the JSON file's folder).")
-    ] = None,
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Make a dataset folder from a Label Studio JSON export (rectanglelabels, choices, textarea)."""
-    with format_errors():
-        show(labelstudio.import_dataset(source, dest, images=images, skip_invalid=skip_invalid))
-
-
-@import_app.command("hf")
-def import_hf(
-    source: Annotated[Path, typer.Argument(help="A Hugging Face dataset saved with save_to_disk.")],
-    dest: NewDataset,
-    bbox_format: Annotated[str, typer.Option(help="How objects.bbox reads: xywh, xyxy or cxcywh.")] = "xywh",
-    skip_invalid: SkipInvalid = False,
-) -> None:
-    """Make a dataset folder from a saved Hugging Face dataset with image and objects columns."""
-    with format_errors():
-        show(hf.import_dataset(source, dest, bbox_format=bbox_format, skip_invalid=skip_invalid))
+export_app = typer.Typer(cls=_ExportCommands, no_args_is_help=True, add_completion=False)
+import_app = typer.Typer(cls=_ImportCommands, no_args_is_help=True, add_completion=False)

@@ -15,20 +15,25 @@ Where each COCO value is kept in the dataset folder:
   polygon ``segmentation`` as ``objects.segmentation`` and RLE masks as ``objects.segmentation_rle`` (one type
   per column, so Hugging Face ``imagefolder`` still loads the folder).
 
+An export writes the JSON only (:class:`CocoOptions` ``layout="json"``: one file for one split, else
+``<split>.json`` in a folder) or Roboflow's layout (``layout="roboflow"``: ``<split>/_annotations.coco.json``
+with the split's images beside it, the Import / Export page's download).
+
 Import takes one file (a flat dataset) or several split files (``train.json``, ``val.json``... or Roboflow's
 ``train/_annotations.coco.json``: the split comes from the file or folder name), unifies their categories by
 COCO id into one root ``categories.json`` (one id with two names is an error) and refuses anything it cannot
 keep (see :mod:`opsml_image.formats.base`). A results file (a list of predictions with ``score``) is refused.
 
-The pure dict conversions live in :mod:`opsml_image.formats.coco_convert` (re-exported here).
+The pure dict conversions :func:`encode` and :func:`decode` live in :mod:`opsml_image.formats.coco_convert`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -45,26 +50,55 @@ from opsml_image.formats.base import (
     find_inside,
     image_size,
     paused_gc,
+    place_file,
     readable_annotations,
     staged_folder,
     write_folder,
 )
-from opsml_image.formats.coco_convert import CocoCategories, from_coco, read_categories, to_coco
+from opsml_image.formats.coco_convert import CocoCategories, decode, encode, read_categories
+from opsml_image.formats.format import Format, NotFound, files_found, head, option
 
 __all__ = [
     "SIDECAR",
+    "ROBOFLOW_FILE",
+    "CocoOptions",
     "CocoCategories",
     "read_categories",
-    "from_coco",
-    "to_coco",
+    "decode",
+    "encode",
     "to_json_bytes",
     "export",
     "import_dataset",
     "split_of",
+    "find",
+    "detect",
+    "FORMAT",
 ]
 
 #: The sidecar at the dataset root keeping COCO categories, ``info`` and ``licenses``.
 SIDECAR = "coco_meta.json"
+#: The annotation file of a split in Roboflow's layout.
+ROBOFLOW_FILE = "_annotations.coco.json"
+
+
+@dataclass(frozen=True)
+class CocoOptions:
+    """Where an import finds the images; whether an export writes the JSON alone or with the images."""
+
+    images: Path | None = option(
+        None, "Where the images are, when DEST is a new folder (default: beside the JSON).", side="import"
+    )
+    layout: Literal["json", "roboflow"] = option(
+        "json",
+        "json: the COCO JSON (one split: the file; else <split>.json in a folder); roboflow: "
+        "<split>/_annotations.coco.json with the images beside it.",
+        side="export",
+        label="Layout",
+        choices={
+            "roboflow": "With the images (Roboflow: <split>/_annotations.coco.json)",
+            "json": "COCO JSON only",
+        },
+    )
 
 
 def read_meta(root: Path) -> dict[str, Any]:
@@ -108,18 +142,26 @@ def _split_coco(dataset: ImageDataset, split: str | None, refusals: Refusals) ->
         return image_size(annotation, part.directory / annotation.file_name)
 
     annotations = readable_annotations(part, refusals)
-    data = to_coco(annotations, names, meta, size=size, refusals=refusals)
+    data = encode(annotations, names, meta, size=size, refusals=refusals)
     return data, len(data["annotations"])
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: CocoOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
-    """Write one split as a COCO JSON file, or every split as ``<split>.json`` in the folder ``dest``.
+    """Write one split as a COCO JSON file, or every split as ``<split>.json`` in the folder ``dest``; with
+    ``layout="roboflow"``, ``dest/<split>/_annotations.coco.json`` and the images beside it.
 
     ``dest`` ending in ``.json`` needs one split (``split``, or the dataset's only one).
     """
     with paused_gc():
+        if options is not None and options.layout == "roboflow":
+            return _export_roboflow(dataset, Path(dest), split, skip_invalid)
         return _export(dataset, dest, split, skip_invalid)
 
 
@@ -146,6 +188,38 @@ def _export(dataset: ImageDataset, dest: str | Path, split: str | None, skip_inv
                 report.images += len(data["images"])
                 report.boxes += boxes
     report.skipped, report.warnings = refusals.skipped, refusals.warnings
+    return report
+
+
+def _export_roboflow(dataset: ImageDataset, target: Path, split: str | None, skip_invalid: bool) -> Report:
+    """Roboflow's layout: a folder a split holding ``_annotations.coco.json`` and the split's images; an
+    image missing, or a link leading outside the dataset folder, is refused (or skipped and left out)."""
+    if split is not None and split not in dataset.splits:
+        raise FormatError(dataset.image_dir, None, f"no split {split!r}; it has {', '.join(dataset.splits)}")
+    confined = Confinement(dataset.image_dir)
+    report = Report(path=target)
+    with staged_folder(target) as staging:
+        for name in [split] if split is not None else list(dataset.splits):
+            converted = Refusals(dataset.image_dir, skip_invalid)
+            files = Refusals(dataset.split(name).directory, skip_invalid)
+            data, _ = _split_coco(dataset, name, converted)
+            missing: set[object] = set()
+            for image in data["images"]:
+                path = dataset.image_path(name, image["file_name"])
+                problem = confined.outside_problem(path, image["file_name"])
+                if problem is not None or not path.is_file():
+                    files.refuse(image["file_name"], problem.message if problem else "image file not found")
+                    missing.add(image["id"])
+                    continue
+                place_file(path, staging / name / image["file_name"])
+            if missing:
+                data["images"] = [i for i in data["images"] if i["id"] not in missing]
+                data["annotations"] = [a for a in data["annotations"] if a["image_id"] not in missing]
+            atomic_write_bytes(staging / name / ROBOFLOW_FILE, orjson.dumps(data))
+            report.images += len(data["images"])
+            report.boxes += len(data["annotations"])
+            report.skipped += converted.skipped + files.skipped
+            report.warnings += [w for w in converted.warnings if w not in report.warnings]
     return report
 
 
@@ -182,20 +256,20 @@ def _load(path: Path) -> dict[str, Any]:
 def import_dataset(
     source: str | Path | Sequence[str | Path],
     dest: str | Path,
+    options: CocoOptions | None = None,
     *,
-    images: str | Path | None = None,
     skip_invalid: bool = False,
 ) -> Report:
     """Make a dataset folder at ``dest`` from one COCO file (flat) or several split files (split folders).
 
-    When ``dest`` is a folder that already holds the images (and ``images`` is not another folder), the
-    metadata is written into it (into ``dest/<split>/`` for several files), as ``import coco FILE IMAGE_DIR``
-    always did. Otherwise images are looked up in ``images`` (else beside each JSON file, or in an
-    ``images/`` folder there) and hard-linked (or copied) into a new folder ``dest``. Everything is read and
-    checked before anything is written.
+    When ``dest`` is a folder that already holds the images (and ``options.images`` is not another folder),
+    the metadata is written into it (into ``dest/<split>/`` for several files), as ``import coco FILE
+    IMAGE_DIR`` always did. Otherwise images are looked up in ``options.images`` (else beside each JSON file,
+    or in an ``images/`` folder there) and hard-linked (or copied) into a new folder ``dest``. Everything is
+    read and checked before anything is written.
     """
     with paused_gc():
-        return _import(source, dest, images, skip_invalid)
+        return _import(source, dest, (options or CocoOptions()).images, skip_invalid)
 
 
 def _import(
@@ -215,7 +289,7 @@ def _import(
     for (path, data), split in zip(loaded, splits, strict=True):
         refusals = Refusals(path, skip_invalid)
         key = _folder_for(target, split) if in_place and len(paths) > 1 else split
-        annotations = from_coco(data, categories, split=split, source=str(path), refusals=refusals)
+        annotations = decode(data, categories, split=split, source=str(path), refusals=refusals)
         roots = (
             [target / key if len(paths) > 1 else target]
             if in_place
@@ -334,3 +408,51 @@ def _warn_outside(annotations: Iterable[ImageAnnotation], refusals: Refusals) ->
             )
     if outside:
         refusals.warn(f"{outside:,} boxes lie partly outside their image (kept; validate lists them)")
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path | list[Path]:
+    """The COCO JSON file(s) of an unpacked upload: one file, or every JSON file (one a split)."""
+    files = files_found(root, "*.json")
+    if not files:
+        raise NotFound("No COCO JSON file in the upload.")
+    return files[0] if len(files) == 1 else files
+
+
+def detect(path: Path) -> bool:
+    """Whether ``path`` is (or holds) a JSON object with an ``images`` list near its start."""
+    files = [path] if path.is_file() else files_found(path, "*.json") if path.is_dir() else []
+    return any(_looks_like_coco(head(file)) for file in files)
+
+
+def _looks_like_coco(data: bytes) -> bool:
+    return data.lstrip().startswith(b"{") and re.search(rb'"images"\s*:\s*\[', data) is not None
+
+
+def _one_file(options: CocoOptions, splits: int) -> str | None:
+    return ".json" if options.layout == "json" and splits == 1 else None
+
+
+FORMAT = Format(
+    key="coco",
+    label="COCO JSON",
+    takes="COCO JSON file(s) with their images (loose files or a zip). Several split files need split names "
+    "(train.json, val.json) or Roboflow folders (train/_annotations.coco.json); images sit beside each "
+    "file or in an images/ folder next to it.",
+    reads="A COCO JSON file, or one file a split (train.json val.json ...).",
+    writes="Write COCO detection JSON: one split to a .json file, or every split into a new folder "
+    "(--layout roboflow: <split>/_annotations.coco.json with the images).",
+    find=find,
+    detect=detect,
+    export=export,
+    import_dataset=import_dataset,
+    options=CocoOptions,
+    download=CocoOptions(layout="roboflow"),
+    loose=(".json",),
+    many=True,
+    export_dest="The COCO JSON file (one split) or a new folder (<split>.json).",
+    import_dest="The folder holding the images (metadata goes there), or a new dataset folder.",
+    one_file=_one_file,
+)

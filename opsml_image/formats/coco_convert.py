@@ -1,9 +1,9 @@
 """COCO detection dict ⇄ annotations, without IO: the conversions :mod:`opsml_image.formats.coco` runs.
 
 :func:`read_categories` unifies the categories of one or more COCO files (dense ids in the order of the COCO
-ids); :func:`from_coco` makes one :class:`~opsml_image.annotation.ImageAnnotation` a COCO image and
-:func:`to_coco` the inverse. Every COCO value is kept (image keys as record keys, annotation keys as per-box
-values, RLE masks as ``segmentation_rle``), so ``to_coco(from_coco(c))`` equals ``c``.
+ids); :func:`decode` makes one :class:`~opsml_image.annotation.ImageAnnotation` a COCO image and
+:func:`encode` the inverse. Every COCO value is kept (image keys as record keys, annotation keys as per-box
+values, RLE masks as ``segmentation_rle``), so ``encode(decode(c))`` equals ``c``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.formats.base import FormatError, Refusals, reference_problem
 
-__all__ = ["CocoCategories", "read_categories", "from_coco", "to_coco"]
+__all__ = ["CocoCategories", "read_categories", "decode", "encode"]
 
 _ANNOTATION_CORE = frozenset(("bbox", "category_id", "image_id"))
 _RLE = "segmentation_rle"
@@ -70,7 +70,7 @@ def read_categories(files: Iterable[tuple[str, Mapping[str, Any]]]) -> CocoCateg
     return result
 
 
-def from_coco(
+def decode(
     coco: Mapping[str, Any],
     categories: CocoCategories | None = None,
     *,
@@ -220,7 +220,7 @@ def _annotation_problem(ann: dict[str, Any], target: Any, banned: bool, category
     return f"bbox width and height must be > 0, got {bbox!r}"
 
 
-def to_coco(
+def encode(
     annotations: Sequence[ImageAnnotation],
     names: Sequence[str],
     meta: Mapping[str, Any] | None = None,
@@ -228,7 +228,7 @@ def to_coco(
     size: Callable[[ImageAnnotation], tuple[int, int] | str] | None = None,
     refusals: Refusals | None = None,
 ) -> dict[str, Any]:
-    """The COCO dict of some annotations (one split), the inverse of :func:`from_coco`.
+    """The COCO dict of some annotations (one split), the inverse of :func:`decode`.
 
     ``names`` are the dense category names; ``meta`` is the split's part of ``coco_meta.json`` plus its
     ``categories`` (see :func:`opsml_image.formats.coco.read_meta`). Image sizes come from the records'

@@ -14,7 +14,9 @@ One ``annotations.xml`` holds every image::
     </annotations>
 
 Boxes are corner pixels from the top-left: ``[x, y, w, h] = [xtl, ytl, xbr - xtl, ybr - ytl]``.
-The label order in ``<meta>`` gives the category ids; ``<tag>`` labels are image categories. Per box
+:func:`decode` reads the document into one :class:`~opsml_image.annotation.ImageAnnotation` an image and
+:func:`encode` writes it back. The label order in ``<meta>`` gives the category ids (without ``<meta>``
+labels: box labels, then tags, in order of first appearance); ``<tag>`` labels are image categories. Per box
 ``occluded`` (bool), ``z_order`` (int), ``group_id`` (int, when present) and every ``<attribute>`` go to
 ``Box.extra``; attributes are typed by their declared ``input_type`` (``checkbox`` → bool, ``number`` → int or
 float, others text). Every imported box carries the same keys (absent attributes are null), so each
@@ -29,7 +31,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from opsml_image.formats.base import (
     staged_folder,
     write_folder,
 )
+from opsml_image.formats.classes import ClassIds
 from opsml_image.formats.exportable import (
     Losses,
     category_names,
@@ -59,18 +62,22 @@ from opsml_image.formats.exportable import (
     split_name,
     uniform_box_fields,
 )
+from opsml_image.formats.format import Format, NotFound, files_found, head, option
 from opsml_image.images import ImageInfo, probe
 from opsml_image.rules import OUTSIDE_TOLERANCE, file_name_problem
 
 __all__ = [
+    "CvatOptions",
     "CvatLabel",
-    "CvatBox",
     "CvatImage",
     "CvatDocument",
-    "to_xml",
-    "from_xml",
+    "encode",
+    "decode",
     "export",
     "import_dataset",
+    "find",
+    "detect",
+    "FORMAT",
 ]
 
 ANNOTATIONS_FILE = "annotations.xml"
@@ -82,6 +89,15 @@ _BOX_ATTRIBUTES = frozenset(
 _INT = re.compile(r"^[+-]?\d+$")
 
 
+@dataclass(frozen=True)
+class CvatOptions:
+    """Where an import finds the images."""
+
+    images: Path | None = option(
+        None, "Where the images are (default: images/ beside the file, else its folder).", side="import"
+    )
+
+
 @dataclass
 class CvatLabel:
     """A declared label and its attributes' ``input_type`` by attribute name."""
@@ -91,43 +107,32 @@ class CvatLabel:
 
 
 @dataclass
-class CvatBox:
-    """A ``<box>``: label, ``[x, y, w, h]`` in pixels, and its other values (occluded, attributes...)."""
-
-    label: str
-    x: float
-    y: float
-    w: float
-    h: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class CvatImage:
-    """An ``<image>``: id, name, declared size, subset, boxes and tag labels."""
+    """An ``<image>``: id, declared size, subset, and its annotation (``file_name`` is its name, boxes with
+    the index of their label as category, ``<tag>`` labels as image categories)."""
 
     id: int
-    name: str
     width: int
     height: int
-    subset: str | None = None
-    boxes: list[CvatBox] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
+    subset: str | None
+    annotation: ImageAnnotation
 
 
 @dataclass
 class CvatDocument:
-    """A parsed ``annotations.xml``: labels in declared order, images, and counts of elements left out."""
+    """A parsed ``annotations.xml``: labels (declared in ``<meta>``, else as found: ``declared`` False),
+    images, and counts of elements left out."""
 
     labels: list[CvatLabel] = field(default_factory=list)
     images: list[CvatImage] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    declared: bool = True
 
 
 # ------------------------------------------------------------------------------------------------ XML
 
 
-def to_xml(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
+def encode(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
     """The ``annotations.xml`` text of a document (coordinates exact, attributes typed by their label)."""
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
@@ -142,17 +147,23 @@ def to_xml(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
         ET.SubElement(element, "type").text = "any"
         attributes = ET.SubElement(element, "attributes")
         for name, input_type in label.attributes.items():
-            _declare(attributes, name, input_type, document, label.name)
+            _declare(attributes, name, input_type, document, document.labels.index(label))
     for image in document.images:
+        annotation = image.annotation
         node = ET.SubElement(
-            root, "image", id=str(image.id), name=image.name, width=str(image.width), height=str(image.height)
+            root,
+            "image",
+            id=str(image.id),
+            name=annotation.file_name,
+            width=str(image.width),
+            height=str(image.height),
         )
         if image.subset:
             node.set("subset", image.subset)
-        for box in image.boxes:
+        for box in annotation.boxes:
             extra = dict(box.extra)
             values = {
-                "label": box.label,
+                "label": document.labels[box.category].name,
                 "source": "manual",
                 "occluded": "1" if extra.pop("occluded", False) else "0",
                 "xtl": number_text(box.x),
@@ -168,13 +179,13 @@ def to_xml(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
             for name, value in extra.items():
                 if value is not None and value != "":
                     ET.SubElement(element, "attribute", name=name).text = _value_text(value)
-        for tag in image.tags:
-            ET.SubElement(node, "tag", label=tag, source="manual")
+        for tag in annotation.categories:
+            ET.SubElement(node, "tag", label=document.labels[tag].name, source="manual")
     ET.indent(root)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def _declare(parent: ET.Element, name: str, input_type: str, document: CvatDocument, label: str) -> None:
+def _declare(parent: ET.Element, name: str, input_type: str, document: CvatDocument, label: int) -> None:
     attribute = ET.SubElement(parent, "attribute")
     ET.SubElement(attribute, "name").text = name
     ET.SubElement(attribute, "mutable").text = "False"
@@ -185,8 +196,8 @@ def _declare(parent: ET.Element, name: str, input_type: str, document: CvatDocum
         numbers = [
             int(b.extra[name])
             for image in document.images
-            for b in image.boxes
-            if b.label == label and b.extra.get(name) is not None
+            for b in image.annotation.boxes
+            if b.category == label and b.extra.get(name) is not None
         ] or [0]
         default, values = str(min(numbers)), f"{min(numbers)}\n{max(numbers)}\n1"
     else:
@@ -201,7 +212,7 @@ def _value_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def from_xml(
+def decode(
     data: bytes, source: str | Path = ANNOTATIONS_FILE, refusals: Refusals | None = None
 ) -> CvatDocument:
     """Parse ``annotations.xml``; a bad image raises a FormatError naming it (or is skipped via refusals)."""
@@ -215,7 +226,9 @@ def from_xml(
     if version and version != "1.1":
         raise FormatError(source, "<version>", f"CVAT for images 1.1 expected, got {version!r}")
     document = CvatDocument(labels=_labels(source, root))
+    document.declared = bool(document.labels)
     declared = {label.name: label for label in document.labels}
+    classes = ClassIds(list(declared) if declared else None)
     for element in root:
         if element.tag in ("version", "meta"):
             continue
@@ -223,11 +236,13 @@ def from_xml(
             document.ignored[f"<{element.tag}>"] += 1
             continue
         try:
-            document.images.append(_image(source, element, declared, document.ignored))
+            document.images.append(_image(source, element, (declared, classes), document.ignored))
         except FormatError as error:
             if refusals is None:
                 raise
             refusals.refuse(error.item or "?", error.reason)
+    if not declared:
+        document.labels = [CvatLabel(name) for name in classes.names]
     return document
 
 
@@ -248,7 +263,10 @@ def _labels(source: str | Path, root: ET.Element) -> list[CvatLabel]:
 
 
 def _image(
-    source: str | Path, element: ET.Element, declared: dict[str, CvatLabel], ignored: Counter[str]
+    source: str | Path,
+    element: ET.Element,
+    labels: tuple[dict[str, CvatLabel], ClassIds],
+    ignored: Counter[str],
 ) -> CvatImage:
     name = element.get("name", "")
     item = f"image {element.get('id', '?')} ({name})"
@@ -257,32 +275,40 @@ def _image(
         raise FormatError(source, item, problem)
     image = CvatImage(
         _int(source, item, element, "id"),
-        name,
         _int(source, item, element, "width"),
         _int(source, item, element, "height"),
         element.get("subset"),
+        ImageAnnotation(name),
     )
+    boxes, tags = image.annotation.boxes, image.annotation.categories
     for child in element:
         if child.tag == "box":
-            image.boxes.append(_box(source, f"{item} box {len(image.boxes) + 1}", child, declared, ignored))
+            boxes.append(_box(source, f"{item} box {len(boxes) + 1}", child, labels, ignored))
         elif child.tag == "tag":
-            label = child.get("label", "")
-            if declared and label not in declared:
+            tag = labels[1].id(child.get("label", ""))
+            if tag is None:
+                label = child.get("label", "")
                 raise FormatError(source, f"{item} tag", f"label {label!r} is not declared in <meta>")
             if child.findall("attribute"):
                 ignored["tag <attribute>"] += len(child.findall("attribute"))
-            if label not in image.tags:
-                image.tags.append(label)
+            if tag not in tags:
+                tags.append(tag)
         else:
             ignored[f"<{child.tag}>"] += 1
     return image
 
 
 def _box(
-    source: str | Path, item: str, element: ET.Element, declared: dict[str, CvatLabel], ignored: Counter[str]
-) -> CvatBox:
+    source: str | Path,
+    item: str,
+    element: ET.Element,
+    labels: tuple[dict[str, CvatLabel], ClassIds],
+    ignored: Counter[str],
+) -> Box:
+    declared, classes = labels
     label = element.get("label", "")
-    if not label or (declared and label not in declared):
+    category = classes.id(label) if label else None
+    if category is None:
         raise FormatError(source, item, f"label {label!r} is not declared in <meta>")
     item = f"{item} ({label})"
     xtl, ytl, xbr, ybr = (_float(source, item, element, key) for key in ("xtl", "ytl", "xbr", "ybr"))
@@ -309,7 +335,7 @@ def _box(
                 source, f"{item} attribute", f"attribute name {key!r} is empty, reserved or repeated"
             )
         extra[key] = _typed(source, f"{item} attribute {key!r}", attribute.text or "", types.get(key, "text"))
-    return CvatBox(label, xtl, ytl, xbr - xtl, ybr - ytl, extra)
+    return Box(xtl, ytl, xbr - xtl, ybr - ytl, category, extra)
 
 
 def _typed(source: str | Path, item: str, text: str, input_type: str) -> Any:
@@ -339,7 +365,12 @@ def _float(source: str | Path, item: str, element: ET.Element, key: str, default
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: CvatOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
     """Write ``dest/annotations.xml`` and ``dest/images/`` for the dataset (or one split)."""
     target = Path(dest)
@@ -354,7 +385,7 @@ def export(
         annotation = image.annotation
         losses.note_image(annotation, caption=False, categories=True)
         subset = _SUBSETS[image.split] if nested or image.split != "train" else None
-        cvat_image = CvatImage(len(document.images), annotation.file_name, image.width, image.height, subset)
+        written = ImageAnnotation(annotation.file_name, image.split)
         for box in annotation.boxes:
             extra: dict[str, Any] = {}
             for key, value in box.extra.items():
@@ -362,30 +393,30 @@ def export(
                     extra[key] = value
                 else:
                     losses.note(f"box field {key!r} (non-scalar values)")
-            cvat_image.boxes.append(CvatBox(names[box.category], box.x, box.y, box.w, box.h, extra))
-        cvat_image.tags = [names[c] for c in annotation.categories if c < len(names)]
-        document.images.append(cvat_image)
+            written.boxes.append(replace(box, extra=extra))
+        written.categories = [c for c in annotation.categories if c < len(names)]
+        document.images.append(CvatImage(len(document.images), image.width, image.height, subset, written))
         folder = f"images/{subset}/" if nested and subset else "images/"
         files.append((image.path, folder + annotation.file_name))
-    for label in document.labels:
-        label.attributes = _input_types(document, label.name)
+    for index, label in enumerate(document.labels):
+        label.attributes = _input_types(document, index)
     report = Report(path=target, skipped=refusals.skipped, warnings=losses.warnings())
-    xml = to_xml(document, dataset.image_dir.name)
+    xml = encode(document, dataset.image_dir.name)
     with staged_folder(target) as staging:
         for path, relative in files:
             place_file(path, staging / relative)
         (staging / ANNOTATIONS_FILE).write_bytes(xml)
     report.images = len(document.images)
-    report.boxes = sum(len(i.boxes) for i in document.images)
+    report.boxes = sum(len(i.annotation.boxes) for i in document.images)
     return report
 
 
-def _input_types(document: CvatDocument, label: str) -> dict[str, str]:
+def _input_types(document: CvatDocument, label: int) -> dict[str, str]:
     """Each attribute of a label's boxes: checkbox (all bool), number (all int), else text."""
     kinds: dict[str, set[str]] = {}
     for image in document.images:
-        for box in image.boxes:
-            if box.label != label:
+        for box in image.annotation.boxes:
+            if box.category != label:
                 continue
             for key, value in box.extra.items():
                 if key in _RESERVED or value is None or value == "":
@@ -401,13 +432,15 @@ def _input_types(document: CvatDocument, label: str) -> dict[str, str]:
 
 
 def import_dataset(
-    source: str | Path, dest: str | Path, *, images: str | Path | None = None, skip_invalid: bool = False
+    source: str | Path, dest: str | Path, options: CvatOptions | None = None, *, skip_invalid: bool = False
 ) -> Report:
     """Make a dataset folder at ``dest`` from ``annotations.xml`` (or a folder holding it) and its images.
 
-    Images are looked up in ``images`` (default: the ``images/`` folder beside the XML, else its folder),
-    under ``<subset>/<name>`` first, then ``<name>``; never outside that folder (the XML's folder by default).
+    Images are looked up in ``options.images`` (default: the ``images/`` folder beside the XML, else its
+    folder), under ``<subset>/<name>`` first, then ``<name>``; never outside that folder (the XML's folder
+    by default).
     """
+    images = (options or CvatOptions()).images
     path = Path(source)
     xml_path = path / ANNOTATIONS_FILE if path.is_dir() else path
     try:
@@ -417,35 +450,30 @@ def import_dataset(
     inside = Confinement(images if images is not None else xml_path.parent)
     image_root = Path(images) if images is not None else _default_images(inside)
     refusals = Refusals(xml_path, skip_invalid)
-    document = from_xml(data, xml_path, refusals)
+    document = decode(data, xml_path, refusals)
     names = [label.name for label in document.labels]
-    if not names:
-        names = list(
-            dict.fromkeys(
-                [b.label for i in document.images for b in i.boxes]
-                + [t for i in document.images for t in i.tags]
-            )
-        )
-    ids = {name: i for i, name in enumerate(names)}
+    if not document.declared:
+        names = _found_order(document)
     keys: dict[str, None] = {"occluded": None, "z_order": None}
     for image in document.images:
-        for box in image.boxes:
+        for box in image.annotation.boxes:
             keys.update(dict.fromkeys(box.extra))
     splits: dict[str, list[ImageAnnotation]] = {}
     sources: dict[tuple[str, str], Path] = {}
     resized = 0
     for image in document.images:
-        item = f"image {image.id} ({image.name})"
+        name = image.annotation.file_name
+        item = f"image {image.id} ({name})"
         split = split_name(image.subset or "")
         if split is None:
             refusals.refuse(item, f"subset {image.subset!r} is not train, validation or test")
             continue
-        if (split, image.name) in sources:
-            refusals.refuse(item, f"a second image named {image.name!r} in split {split}")
+        if (split, name) in sources:
+            refusals.refuse(item, f"a second image named {name!r} in split {split}")
             continue
-        candidates = [image.name]
+        candidates = [name]
         if image.subset and "/" not in image.subset and not file_name_problem(image.subset):
-            candidates.insert(0, f"{image.subset}/{image.name}")
+            candidates.insert(0, f"{image.subset}/{name}")
         found, leads_out = find_inside(inside, candidates, image_root)
         if found is None and leads_out:
             refusals.refuse(item, OUTSIDE)
@@ -454,22 +482,18 @@ def import_dataset(
         if found is None or not isinstance(info, ImageInfo):
             refusals.refuse(item, f"image not found or unreadable in {image_root}")
             continue
-        outside = [b for b in image.boxes if not _inside(b, info)]
+        outside = [b for b in image.annotation.boxes if not _inside(b, info)]
         if outside:
-            refusals.refuse(
-                item, f"a {outside[0].label} box lies outside the {info.width}x{info.height} image"
-            )
+            label = names[outside[0].category]
+            refusals.refuse(item, f"a {label} box lies outside the {info.width}x{info.height} image")
             continue
         resized += (image.width, image.height) != (info.width, info.height)
         boxes = [
-            Box(b.x, b.y, b.w, b.h, ids[b.label], {k: b.extra.get(k, _default(k)) for k in keys})
-            for b in image.boxes
+            replace(b, extra={k: b.extra.get(k, _default(k)) for k in keys}) for b in image.annotation.boxes
         ]
-        categories = [ids[t] for t in image.tags]
-        splits.setdefault(split, []).append(
-            ImageAnnotation(image.name, split, categories=categories, boxes=boxes)
-        )
-        sources[(split, image.name)] = found
+        categories = list(image.annotation.categories)
+        splits.setdefault(split, []).append(ImageAnnotation(name, split, categories=categories, boxes=boxes))
+        sources[(split, name)] = found
     if not splits:
         raise FormatError(
             xml_path, None, "no image could be imported" + (" (all skipped)" if refusals.skipped else "")
@@ -491,13 +515,24 @@ def import_dataset(
     return report
 
 
+def _found_order(document: CvatDocument) -> list[str]:
+    """Without ``<meta>`` labels: box labels, then tags, in order of first appearance (ids renumbered)."""
+    names = [label.name for label in document.labels]
+    annotations = [image.annotation for image in document.images]
+    order = dict.fromkeys(
+        [names[b.category] for a in annotations for b in a.boxes]
+        + [names[c] for a in annotations for c in a.categories]
+    )
+    return ClassIds(names).renumber(annotations, list(order))
+
+
 def _default_images(inside: Confinement) -> Path:
     """``images/`` beside the XML (also when it leads out: its images are then refused), else the folder."""
     found, outside = find_inside(inside, ["images"], folder=True)
     return inside.root / "images" if found is not None or outside else inside.root
 
 
-def _inside(box: CvatBox, info: ImageInfo, eps: float = OUTSIDE_TOLERANCE) -> bool:
+def _inside(box: Box, info: ImageInfo, eps: float = OUTSIDE_TOLERANCE) -> bool:
     return (
         box.x >= -eps
         and box.y >= -eps
@@ -508,3 +543,36 @@ def _inside(box: CvatBox, info: ImageInfo, eps: float = OUTSIDE_TOLERANCE) -> bo
 
 def _default(key: str) -> Any:
     return {"occluded": False, "z_order": 0}.get(key)
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path:
+    """The ``annotations.xml`` of an unpacked upload (else its only other XML file)."""
+    found = files_found(root, ANNOTATIONS_FILE) or files_found(root, "*.xml")
+    if not found:
+        raise NotFound("No annotations.xml (CVAT for images 1.1) in the upload.")
+    return found[0]
+
+
+def detect(path: Path) -> bool:
+    """Whether ``path`` is (or holds) an XML file whose root is ``<annotations>``."""
+    files = [path] if path.is_file() else files_found(path, "*.xml") if path.is_dir() else []
+    return any(re.search(rb"<annotations[\s>]", head(file, 4096)) for file in files)
+
+
+FORMAT = Format(
+    key="cvat",
+    label="CVAT for images 1.1 XML",
+    takes="annotations.xml (CVAT for images 1.1) with its images, loose or in a zip (images beside the "
+    "XML or in images/, or images/<Subset>/).",
+    reads="annotations.xml, or the folder holding it.",
+    writes="Write CVAT for images 1.1: annotations.xml and images/ (subsets as splits).",
+    find=find,
+    detect=detect,
+    export=export,
+    import_dataset=import_dataset,
+    options=CvatOptions,
+    loose=(".xml",),
+)

@@ -4,8 +4,10 @@ format cannot hold, one type per box field, and split names read from other tool
 :func:`export_images` walks a dataset (or one split) and yields each image with its merged annotation, its
 file and its size; an image that cannot be written whole (missing or unreadable file, malformed boxes in the
 metadata, a category id without a name, a box reaching outside the image) is refused through
-:class:`~opsml_image.formats.base.Refusals`. :class:`Losses` counts what the target format has no place
-for, for :attr:`Report.warnings`. :func:`uniform_box_fields` makes imported box fields safe for Hugging Face.
+:class:`~opsml_image.formats.base.Refusals`. An image that is a link leading outside the dataset folder
+stops the export whatever ``skip_invalid`` says (:func:`refuse_links_out`): remove the link.
+:class:`Losses` counts what the target format has no place for, for :attr:`Report.warnings`.
+:func:`uniform_box_fields` makes imported box fields safe for Hugging Face.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from opsml_image.annotation import ImageAnnotation
+from opsml_image.confine import survey
 from opsml_image.dataset import SPLIT_ALIASES, ImageDataset
 from opsml_image.formats.base import FormatError, Refusals, readable_annotations
-from opsml_image.images import ImageInfo, probe
+from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.rules import box_outside_problem
 
 __all__ = [
     "ExportImage",
     "export_images",
+    "refuse_links_out",
     "category_names",
     "Losses",
     "split_name",
@@ -65,6 +69,7 @@ def export_images(
         parts = [dataset.split(split)] if split is not None else list(dataset.splits.values())
     except KeyError as error:
         raise refusals.error(None, str(error.args[0])) from None
+    refuse_links_out(dataset, split)
     for part in parts:
         for view in readable_annotations(part, refusals):
             file_name = view.file_name
@@ -97,6 +102,22 @@ def export_images(
                 refusals.refuse(item, outside.message)
                 continue
             yield ExportImage(part.name, view, path, info.width, info.height)
+
+
+def refuse_links_out(dataset: ImageDataset, split: str | None) -> None:
+    """Stop with a FormatError at an image of ``split`` (all when None) that is a link leading outside the
+    dataset folder: no export copies a file from out there, whatever ``skip_invalid`` says."""
+    root = dataset.image_dir
+    chosen = [split] if split is not None else list(dataset.splits)
+    folders = [dataset.split(name).directory.resolve() for name in chosen if name in dataset.splits]
+    for relative, problem in survey(root).problems.items():
+        path = (root / relative).parent.resolve() / Path(relative).name
+        if (
+            problem.code == "file.outside"
+            and is_image_file(relative)
+            and any(f in path.parents for f in folders)
+        ):
+            raise FormatError(root, relative, f"{problem.message}; remove the link to export")
 
 
 class Losses:

@@ -6,9 +6,10 @@ same rows with ``save_to_disk`` (images embedded, ``objects.categories`` and ``c
 ``ClassLabel``, a ``file_name`` column), for ``datasets.load_from_disk``.
 
 :func:`import_dataset` takes a ``Dataset``, a ``DatasetDict`` (split names as in Hugging Face) or a
-``save_to_disk`` folder with an ``image`` column and an optional ``objects`` column. Objects may be a dict of
-lists or a list of dicts holding ``bbox`` and ``category`` or ``categories`` (ids under a ``ClassLabel``, ids
-without names, or names); their other keys go to ``Box.extra``. ``bbox_format`` says how boxes read:
+``save_to_disk`` folder with an ``image`` column and an optional ``objects`` column; :func:`decode` reads one
+row and :func:`encode` writes one. Objects may be a dict of lists or a list of dicts holding ``bbox`` and
+``category`` or ``categories`` (ids under a ``ClassLabel``, ids without names, or names); their other keys go
+to ``Box.extra``. :class:`HfOptions` ``bbox_format`` says how boxes read:
 ``xywh`` (COCO, the default), ``xyxy`` (Pascal corners) or ``cxcywh`` (centre and size), all in pixels.
 Images are written as files without re-encoding, named by the ``file_name`` column, else the image's own
 path, else ``<row>.<format>`` (a clash gets a ``<row>_`` prefix). A ``caption`` column is the caption; other
@@ -23,13 +24,15 @@ caller's own.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 
@@ -47,13 +50,47 @@ from opsml_image.formats.base import (
     write_folder,
 )
 from opsml_image.formats.exportable import category_names, export_images, split_name, uniform_box_fields
+from opsml_image.formats.format import Format, NotFound, files_found, option
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
 from opsml_image.rules import box_outside_problem, is_finite
 
-__all__ = ["BBOX_FORMATS", "to_xywh", "import_dataset", "export"]
+__all__ = [
+    "BBOX_FORMATS",
+    "HfOptions",
+    "to_xywh",
+    "encode",
+    "decode",
+    "import_dataset",
+    "export",
+    "find",
+    "FORMAT",
+]
 
 BBOX_FORMATS = ("xywh", "xyxy", "cxcywh")
+SAVED_MARKS = ("dataset_dict.json", "state.json")
 _TAKEN = frozenset(("image", "objects", "caption", "categories", "file_name"))
+
+
+@dataclass(frozen=True)
+class HfOptions:
+    """How ``objects.bbox`` reads on import."""
+
+    bbox_format: Literal["xywh", "xyxy", "cxcywh"] = option(
+        "xywh",
+        "How objects.bbox reads: xywh, xyxy or cxcywh.",
+        side="import",
+        label="Boxes in objects.bbox",
+        choices={
+            "xywh": "x, y, width, height (COCO)",
+            "xyxy": "x0, y0, x1, y1 (corners)",
+            "cxcywh": "centre x, centre y, width, height",
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.bbox_format not in BBOX_FORMATS:
+            choices = ", ".join(BBOX_FORMATS)
+            raise ValueError(f"bbox_format must be one of {choices}, got {self.bbox_format!r}")
 
 
 def to_xywh(bbox: Any, bbox_format: str = "xywh") -> tuple[float, float, float, float]:
@@ -78,12 +115,11 @@ def to_xywh(bbox: Any, bbox_format: str = "xywh") -> tuple[float, float, float, 
 
 
 def import_dataset(
-    source: Any, dest: str | Path, *, bbox_format: str = "xywh", skip_invalid: bool = False
+    source: Any, dest: str | Path, options: HfOptions | None = None, *, skip_invalid: bool = False
 ) -> Report:
     """Make a dataset folder at ``dest`` from a ``Dataset``, ``DatasetDict`` or ``save_to_disk`` folder."""
     datasets = _datasets()
-    if bbox_format not in BBOX_FORMATS:
-        raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
+    bbox_format = (options or HfOptions()).bbox_format
     label = str(source) if isinstance(source, str | Path) else type(source).__name__
     inside = None
     if isinstance(source, str | Path):
@@ -254,12 +290,36 @@ def _row(
 ) -> tuple[ImageAnnotation, Path]:
     """One row as an annotation and its image file (``place``: the split, the scratch folder the image is
     written into, the file names used, and the folder imported, when it is one)."""
-    split = place[0]
     file_name, path = _write_image(row["image"], row.get("file_name"), index, place)
     info = probe(path)
     if not isinstance(info, ImageInfo):
         raise ValueError(info.message)
-    annotation = ImageAnnotation(file_name, split)
+    annotation = decode(row, info.width, info.height, bbox_format, classes, lost)
+    annotation.file_name, annotation.split = file_name, place[0]
+    return annotation, path
+
+
+def encode(annotation: ImageAnnotation, image: Path) -> dict[str, Any]:
+    """One row for ``Dataset.from_list``: the image's record with its image file as ``image``."""
+    row = annotation.to_record()
+    row["image"] = str(image)
+    return row
+
+
+def decode(
+    row: Mapping[str, Any],
+    width: int,
+    height: int,
+    bbox_format: str = "xywh",
+    classes: tuple[list[str] | None, dict[str, int]] = (None, {}),
+    lost: set[str] | None = None,
+) -> ImageAnnotation:
+    """The annotation a row holds for its ``width`` × ``height`` image (``file_name`` from its column):
+    caption, image categories, objects (``classes``: the class names, and ids by name when categories are
+    names) and the other JSON columns as record fields; columns that are not JSON are added to ``lost``.
+    A ValueError says what is wrong with the row."""
+    file_name = row.get("file_name")
+    annotation = ImageAnnotation(file_name if isinstance(file_name, str) else "")
     caption = row.get("caption")
     if caption is not None:
         if not isinstance(caption, str):
@@ -271,7 +331,7 @@ def _row(
             x, y, w, h = to_xywh(bbox, bbox_format)
         except ValueError as error:
             raise ValueError(f"object {number}: {error}") from None
-        outside = box_outside_problem([x, y, w, h], info.width, info.height, f"object {number} bbox")
+        outside = box_outside_problem([x, y, w, h], width, height, f"object {number} bbox")
         if outside:
             raise ValueError(outside.message)
         (category_id,) = _categories([category], classes, f"object {number} category")
@@ -281,9 +341,9 @@ def _row(
             continue
         if _is_json(value):
             annotation.extra[key] = value
-        else:
+        elif lost is not None:
             lost.add(key)
-    return annotation, path
+    return annotation
 
 
 def _objects(objects: Any) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
@@ -395,7 +455,12 @@ def _is_json(value: Any) -> bool:
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: HfOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
     """Write the dataset (or one split) with ``save_to_disk`` at ``dest`` (``load_from_disk`` reads it)."""
     datasets = _datasets()
@@ -404,9 +469,7 @@ def export(
     names = category_names(dataset)
     rows: dict[str, list[dict[str, Any]]] = {}
     for image in export_images(dataset, split, names, refusals):
-        record = image.annotation.to_record()
-        record["image"] = str(image.path)
-        rows.setdefault(image.split, []).append(record)
+        rows.setdefault(image.split, []).append(encode(image.annotation, image.path))
     if not rows:
         raise FormatError(
             dataset.image_dir, None, "no image to export" + (" (all skipped)" if refusals.skipped else "")
@@ -443,3 +506,30 @@ def _quiet_progress(datasets: Any) -> Iterator[None]:
     finally:
         if enabled:
             datasets.utils.logging.enable_progress_bar()
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path:
+    """The ``save_to_disk`` folder of an unpacked upload (the one holding ``dataset_dict.json`` or
+    ``state.json``)."""
+    marks = files_found(root, SAVED_MARKS[0]) or files_found(root, SAVED_MARKS[1])
+    if not marks:
+        raise NotFound("No Hugging Face save_to_disk folder (dataset_dict.json or state.json) in the zip.")
+    return marks[0].parent
+
+
+FORMAT = Format(
+    key="hf",
+    label="Hugging Face datasets",
+    takes="A zip of a folder written by datasets' save_to_disk (an image column, optionally objects with "
+    "bbox in COCO x, y, w, h pixels and categories).",
+    reads="A Hugging Face dataset saved with save_to_disk.",
+    writes="Write a Hugging Face dataset with save_to_disk (datasets.load_from_disk reads it).",
+    find=find,
+    export=export,
+    import_dataset=import_dataset,
+    options=HfOptions,
+    available=lambda: importlib.util.find_spec("datasets") is not None,
+)

@@ -1,6 +1,8 @@
 """Label Studio JSON (its export: a list of tasks) ⇄ ``ImageDataset`` folder.
 
-A task reads ``{"id": 1, "data": {"image": URL}, "annotations": [{"result": [...]}]}``. A result of type
+A task reads ``{"id": 1, "data": {"image": URL}, "annotations": [{"result": [...]}]}``. :func:`encode` makes
+one task of an image's annotation and :func:`decode` reads one back at the image's size (:func:`task_image`
+reads which image a task names, to find it first). A result of type
 ``rectanglelabels`` holds one box in percent of the image: ``value.x/y/width/height`` in ``0..100`` with
 ``value.rectanglelabels: [name]`` and ``original_width/original_height`` in pixels; ``x_px = x / 100 · width``
 (and back ``x = x_px · 100 / width``), within a few ulp both ways. ``choices`` results are image categories
@@ -49,56 +51,62 @@ from opsml_image.formats.base import (
     staged_folder,
     write_folder,
 )
+from opsml_image.formats.classes import ClassIds
 from opsml_image.formats.exportable import Losses, category_names, export_images, split_name
+from opsml_image.formats.format import Format, NotFound, files_found, head, option
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
 from opsml_image.rules import box_outside_problem, is_finite
 
 __all__ = [
-    "LsRegion",
-    "LsTask",
-    "to_task",
-    "from_task",
-    "to_pixels",
+    "LabelStudioOptions",
+    "TaskImage",
+    "Notes",
+    "encode",
+    "decode",
+    "task_image",
     "label_config",
     "read_label_config",
     "export",
     "import_dataset",
+    "find",
+    "FORMAT",
 ]
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "label_config.xml"
 
 
-@dataclass
-class LsRegion:
-    """One ``rectanglelabels`` result: label and box in percent of the image, and the declared image size."""
+@dataclass(frozen=True)
+class LabelStudioOptions:
+    """Where an import finds the images."""
 
-    label: str
-    x: float
-    y: float
-    width: float
-    height: float
-    original: tuple[int, int] | None = None
+    images: Path | None = option(
+        None, "Where the images are (default: the JSON file's folder).", side="import"
+    )
 
 
 @dataclass
-class LsTask:
-    """What one task says about its image."""
+class TaskImage:
+    """Which image a task names: its id, ``data.image`` URL, and the file name and split our export writes."""
 
     id: Any
     image: str
     file_name: str | None = None
     split: str | None = None
-    regions: list[LsRegion] = field(default_factory=list)
-    choices: list[str] = field(default_factory=list)
-    caption: str | None = None
-    ignored: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Notes:
+    """What :func:`decode` left out (counted by kind) and how many tasks declare another image size."""
+
+    left_out: Counter[str] = field(default_factory=Counter)
+    resized: int = 0
 
 
 # ------------------------------------------------------------------------------------------- converters
 
 
-def to_task(
+def encode(
     annotation: ImageAnnotation,
     width: int,
     height: int,
@@ -146,33 +154,89 @@ def _result(task_id: int, name: str, kind: str, value: dict[str, Any]) -> dict[s
     return {"id": f"t{task_id}{name}", "type": kind, "from_name": name, "to_name": "image", "value": value}
 
 
-def from_task(task: Any, source: str | Path = TASKS_FILE, index: int = 0) -> LsTask:
-    """Parse one task; a FormatError names the task (``task <id>``) and the result at fault."""
+def task_image(task: Any, source: str | Path = TASKS_FILE, index: int = 0) -> TaskImage:
+    """Which image a task names; a FormatError names the task (``task <id>``, else ``item <index>``)."""
     if not isinstance(task, dict):
         raise FormatError(source, f"item {index}", "a task must be a JSON object")
-    item = f"task {task.get('id', f'#{index}')}"
+    item = _item(task, index)
     data: dict[str, Any] = task["data"] if isinstance(task.get("data"), dict) else {}
     image = _image_url(data)
     if image is None:
         raise FormatError(source, item, "data.image (or one data value naming an image file) must be its URL")
-    parsed = LsTask(task.get("id"), image)
+    named = TaskImage(task.get("id"), image)
     for key in ("file_name", "split"):
         if key in data:
             if not isinstance(data[key], str):
                 raise FormatError(source, item, f"data.{key} must be a string")
-            setattr(parsed, key, data[key])
+            setattr(named, key, data[key])
+    return named
+
+
+def decode(
+    task: Any,
+    width: int,
+    height: int,
+    classes: ClassIds | None = None,
+    *,
+    source: str | Path = TASKS_FILE,
+    index: int = 0,
+    notes: Notes | None = None,
+) -> ImageAnnotation:
+    """The annotation of a task's ``width`` × ``height`` image (boxes in pixels), class names to ids
+    through ``classes`` (default: in order of first sight); ``file_name``/``split`` from its data.
+
+    A FormatError names the task and the result at fault, a label ``classes`` lacks, or a box outside the
+    image; ``notes`` counts what is left out (predictions, other result types, later annotations).
+    """
+    named = task_image(task, source, index)
+    classes = classes if classes is not None else ClassIds()
+    notes = notes if notes is not None else Notes()
+    item = _item(task, index)
     annotations = [
         a
         for a in task.get("annotations") or task.get("completions") or ()
         if isinstance(a, dict) and not a.get("was_cancelled")
     ]
     if task.get("predictions"):
-        parsed.ignored["predictions (tasks)"] += 1
+        notes.left_out["predictions (tasks)"] += 1
     if len(annotations) > 1:
-        parsed.ignored["annotations after the first (tasks with several)"] += 1
+        notes.left_out["annotations after the first (tasks with several)"] += 1
+    read = _Read()
     for number, result in enumerate(annotations[0].get("result") or () if annotations else (), 1):
-        _read_result(source, f"{item} result {number}", result, parsed)
-    return parsed
+        _read_result(source, f"{item} result {number}", result, read, notes.left_out)
+    unknown = [n for n in [*(r[0] for r in read.regions), *read.choices] if n not in classes.names]
+    if classes.fixed and unknown:
+        raise FormatError(source, item, f"label {unknown[0]!r} is not in {CONFIG_FILE}")
+    annotation = ImageAnnotation(named.file_name or "", named.split or "train", caption=read.caption)
+    for number, (label, x, y, w, h) in enumerate(read.regions, 1):
+        pixels = [x * width / 100, y * height / 100, w * width / 100, h * height / 100]
+        outside = box_outside_problem(pixels, width, height, "box")
+        if outside:
+            raise FormatError(source, f"{item} box {number} ({label})", outside.message)
+        annotation.boxes.append(Box(pixels[0], pixels[1], pixels[2], pixels[3], _id(classes, label)))
+    annotation.categories = [_id(classes, name) for name in read.choices]
+    notes.resized += any(size not in (None, (width, height)) for size in read.sizes)
+    return annotation
+
+
+def _item(task: dict[str, Any], index: int) -> str:
+    return f"task {task.get('id', f'#{index}')}"
+
+
+def _id(classes: ClassIds, name: str) -> int:
+    found = classes.id(name)
+    assert found is not None  # checked before
+    return found
+
+
+@dataclass
+class _Read:
+    """What the results of a task hold: ``(label, x, y, w, h)`` in percent, choices, caption, sizes."""
+
+    regions: list[tuple[str, float, float, float, float]] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
+    caption: str | None = None
+    sizes: list[tuple[int, int] | None] = field(default_factory=list)
 
 
 def _image_url(data: dict[str, Any]) -> str | None:
@@ -189,12 +253,14 @@ def _image_url(data: dict[str, Any]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _read_result(source: str | Path, item: str, result: Any, task: LsTask) -> None:
+def _read_result(source: str | Path, item: str, result: Any, task: _Read, left_out: Counter[str]) -> None:
     if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
         raise FormatError(source, item, "a result must be an object with a value object")
     kind, value = result.get("type"), result["value"]
     if kind == "rectanglelabels" or kind == "rectangle":
-        task.regions.append(_region(source, item, result, value))
+        region, size = _region(source, item, result, value)
+        task.regions.append(region)
+        task.sizes.append(size)
     elif kind == "choices":
         choices = value.get("choices")
         if not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices):
@@ -206,10 +272,13 @@ def _read_result(source: str | Path, item: str, result: Any, task: LsTask) -> No
             raise FormatError(source, item, "value.text must be a list of strings")
         task.caption = "\n".join(text) or None
     else:
-        task.ignored[f"{kind} results"] += 1
+        left_out[f"{kind} results"] += 1
 
 
-def _region(source: str | Path, item: str, result: dict[str, Any], value: dict[str, Any]) -> LsRegion:
+def _region(
+    source: str | Path, item: str, result: dict[str, Any], value: dict[str, Any]
+) -> tuple[tuple[str, float, float, float, float], tuple[int, int] | None]:
+    """A rectangle's ``(label, x, y, w, h)`` in percent, and the image size it declares."""
     labels = value.get("rectanglelabels")
     if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str) or not labels[0]:
         raise FormatError(source, item, f"value.rectanglelabels must hold exactly one name, got {labels!r}")
@@ -230,17 +299,7 @@ def _region(source: str | Path, item: str, result: dict[str, Any], value: dict[s
             raise FormatError(source, item, f"{key} is {rotation!r}; only upright boxes can be held")
     size: tuple[Any, Any] = (result.get("original_width"), result.get("original_height"))
     original = (size[0], size[1]) if all(type(s) is int and s > 0 for s in size) else None
-    return LsRegion(labels[0], x, y, width, height, original=original)
-
-
-def to_pixels(region: LsRegion, width: int, height: int) -> tuple[float, float, float, float]:
-    """``[x, y, w, h]`` in pixels of a region given in percent of a ``width`` × ``height`` image."""
-    return (
-        region.x * width / 100,
-        region.y * height / 100,
-        region.width * width / 100,
-        region.height * height / 100,
-    )
+    return (labels[0], x, y, width, height), original
 
 
 def label_config(names: Sequence[str]) -> bytes:
@@ -275,7 +334,12 @@ def read_label_config(data: bytes, source: str | Path = CONFIG_FILE) -> list[str
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: LabelStudioOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
     """Write ``dest/tasks.json``, ``dest/label_config.xml`` and ``dest/images/`` (all splits or one)."""
     target = Path(dest)
@@ -294,7 +358,7 @@ def export(
             f"images/{image.split}/{annotation.file_name}" if nested else f"images/{annotation.file_name}"
         )
         url = "/data/local-files/?d=" + quote(relative)
-        task = to_task(
+        task = encode(
             annotation,
             image.width,
             image.height,
@@ -323,15 +387,17 @@ def export(
 def import_dataset(
     source: str | Path,
     dest: str | Path,
+    options: LabelStudioOptions | None = None,
     *,
-    images: str | Path | None = None,
     skip_invalid: bool = False,
 ) -> Report:
-    """Make a dataset folder at ``dest`` from a Label Studio JSON export (a file, or a folder with it).
+    """Make a dataset folder at ``dest`` from a Label Studio JSON export (a file, or a folder with it), its
+    images looked up in ``options.images`` (default: the JSON file's folder).
 
     ``label_config.xml`` beside the JSON, when present, gives the class order; without it classes are
     numbered in order of first appearance.
     """
+    images = (options or LabelStudioOptions()).images
     path = Path(source)
     json_path = path / TASKS_FILE if path.is_dir() else path
     try:
@@ -352,45 +418,40 @@ def import_dataset(
     image_root = Path(images) if images is not None else json_path.parent
     inside = Confinement(image_root) if images is not None else beside
     refusals = Refusals(json_path, skip_invalid)
-    found: list[tuple[LsTask, str, str, Path, ImageInfo]] = []
-    ignored: Counter[str] = Counter()
-    seen: set[tuple[str, str]] = set()
+    classes = ClassIds(names)
+    notes = Notes()
+    splits: dict[str, list[ImageAnnotation]] = {}
+    sources: dict[tuple[str, str], Path] = {}
     for index, raw in enumerate(tasks):
+        task_notes = Notes()
         try:
-            task = from_task(raw, json_path, index)
-            split, file_name, image_path, info = _locate(json_path, task, inside, names)
+            named = task_image(raw, json_path, index)
+            split, file_name, image_path, info = _locate(json_path, named, inside)
+            annotation = decode(
+                raw, info.width, info.height, classes, source=json_path, index=index, notes=task_notes
+            )
         except FormatError as error:
             refusals.refuse(error.item or f"item {index}", error.reason)
             continue
-        if (split, file_name) in seen:
-            refusals.refuse(f"task {task.id}", f"a second task for {file_name!r} in split {split}")
+        if (split, file_name) in sources:
+            refusals.refuse(f"task {named.id}", f"a second task for {file_name!r} in split {split}")
             continue
-        seen.add((split, file_name))
-        ignored.update(task.ignored)
-        found.append((task, split, file_name, image_path, info))
-    if names is None:
-        names = list(dict.fromkeys(n for t, *_ in found for n in [*(r.label for r in t.regions), *t.choices]))
-    ids = {name: i for i, name in enumerate(names)}
-    splits: dict[str, list[ImageAnnotation]] = {}
-    sources: dict[tuple[str, str], Path] = {}
-    resized = 0
-    for task, split, file_name, image_path, info in found:
-        boxes = [Box(*to_pixels(r, info.width, info.height), category=ids[r.label]) for r in task.regions]
-        resized += any(r.original not in (None, (info.width, info.height)) for r in task.regions)
-        annotation = ImageAnnotation(
-            file_name, split, caption=task.caption, categories=[ids[c] for c in task.choices], boxes=boxes
-        )
+        notes.left_out.update(task_notes.left_out)
+        notes.resized += task_notes.resized
+        annotation.file_name, annotation.split = file_name, split
         splits.setdefault(split, []).append(annotation)
         sources[(split, file_name)] = image_path
+    if names is None:
+        names = _found_order(classes, [a for found in splits.values() for a in found])
     if not splits:
         raise FormatError(
             json_path, None, "no task could be imported" + (" (all skipped)" if refusals.skipped else "")
         )
     report = Report(path=Path(dest), skipped=refusals.skipped)
-    report.warnings = [f"left out {what}: {n:,}" for what, n in ignored.items()]
-    if resized:
+    report.warnings = [f"left out {what}: {n:,}" for what, n in notes.left_out.items()]
+    if notes.resized:
         report.warnings.append(
-            f"{resized:,} tasks declare an original size other than their image's (percent kept)"
+            f"{notes.resized:,} tasks declare an original size other than their image's (percent kept)"
         )
     order = ["train", "validation", "test"]
     write_folder(dest, {s: splits[s] for s in sorted(splits, key=order.index)}, names, sources)
@@ -399,20 +460,22 @@ def import_dataset(
     return report
 
 
-def _locate(
-    source: Path, task: LsTask, inside: Confinement, names: list[str] | None
-) -> tuple[str, str, Path, ImageInfo]:
-    """The task's split, file name, image file (looked up only inside the images folder) and size; its
-    boxes checked to lie inside the image."""
+def _found_order(classes: ClassIds, annotations: list[ImageAnnotation]) -> list[str]:
+    """Without a labelling config: each kept task's box labels then choices, in order of first appearance
+    (ids renumbered)."""
+    order = dict.fromkeys(
+        classes.names[i] for a in annotations for i in [*(b.category for b in a.boxes), *a.categories]
+    )
+    return classes.renumber(annotations, list(order))
+
+
+def _locate(source: Path, task: TaskImage, inside: Confinement) -> tuple[str, str, Path, ImageInfo]:
+    """The task's split, file name, image file (looked up only inside the images folder) and size."""
     image_root = inside.root
     item = f"task {task.id}"
     split = split_name(task.split or "")
     if split is None:
         raise FormatError(source, item, f"data.split {task.split!r} is not train, validation or test")
-    if names is not None:
-        unknown = [n for n in [*(r.label for r in task.regions), *task.choices] if n not in names]
-        if unknown:
-            raise FormatError(source, item, f"label {unknown[0]!r} is not in {CONFIG_FILE}")
     local = _local_path(task.image)
     if local is not None and inside.locate(local) is None:
         raise FormatError(source, item, OUTSIDE)
@@ -429,12 +492,6 @@ def _locate(
     info = probe(found)
     if not isinstance(info, ImageInfo):
         raise FormatError(source, item, info.message)
-    for number, region in enumerate(task.regions, 1):
-        outside = box_outside_problem(
-            list(to_pixels(region, info.width, info.height)), info.width, info.height, "box"
-        )
-        if outside:
-            raise FormatError(source, f"{item} box {number} ({region.label})", outside.message)
     return split, file_name, found, info
 
 
@@ -463,3 +520,47 @@ def _candidates(url: str) -> list[str]:
     path = local[0] if local else unquote(parts.path)
     pieces = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("/", "", ".", "..")]
     return ["/".join(pieces[i:]) for i in range(len(pieces))]
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path:
+    """The Label Studio export of an unpacked upload: ``tasks.json``, else its one JSON file."""
+    found = files_found(root, TASKS_FILE)
+    if not found:
+        found = files_found(root, "*.json")
+        if len(found) > 1:
+            names = ", ".join(p.relative_to(root).as_posix() for p in found[:5])
+            raise NotFound(f"Several JSON files ({names}): name the Label Studio export tasks.json.")
+    if not found:
+        raise NotFound("No Label Studio JSON export in the upload.")
+    return found[0]
+
+
+def detect(path: Path) -> bool:
+    """Whether ``path`` is (or holds) ``tasks.json`` or a JSON list of tasks with ``data``."""
+    if path.is_dir() and files_found(path, TASKS_FILE):
+        return True
+    files = [path] if path.is_file() else files_found(path, "*.json") if path.is_dir() else []
+    return any(_looks_like_tasks(head(file)) for file in files)
+
+
+def _looks_like_tasks(data: bytes) -> bool:
+    return data.lstrip().startswith(b"[") and b'"data"' in data
+
+
+FORMAT = Format(
+    key="labelstudio",
+    label="Label Studio JSON",
+    takes="The Label Studio JSON export (tasks.json, or the one JSON file) with its images, loose or in a "
+    "zip; label_config.xml beside it gives the class order. Nothing is downloaded from image URLs.",
+    reads="A Label Studio JSON export, or a folder with tasks.json.",
+    writes="Write Label Studio tasks.json, label_config.xml and images/ (local-files URLs).",
+    find=find,
+    detect=detect,
+    export=export,
+    import_dataset=import_dataset,
+    options=LabelStudioOptions,
+    loose=(".json", ".xml"),
+)

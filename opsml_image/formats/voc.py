@@ -14,9 +14,11 @@ written ``xmin = x + 1, ymin = y + 1, xmax = x + w, ymax = y + h``; the 10-pixel
 ``[0, 0, 10, 10]`` is ``1 1 10 10``. Integral values are written as integers, others as exact decimals
 (supervision and datumaro read decimals).
 
-Per object ``pose`` (text), ``truncated``, ``difficult`` and ``occluded`` (flags 0/1, kept as booleans) go to
-``Box.extra``; other scalar box fields travel as datumaro ``<attributes>``. Every imported box carries
-``pose``/``truncated``/``difficult`` (devkit defaults when absent), so each ``objects`` column keeps one type.
+:func:`encode` writes one image's XML and :func:`decode` reads one back (class names to ids through a
+:class:`~opsml_image.formats.classes.ClassIds`). Per object ``pose`` (text), ``truncated``, ``difficult`` and
+``occluded`` (flags 0/1, kept as booleans) go to ``Box.extra``; other scalar box fields travel as datumaro
+``<attributes>``. Every imported box carries ``pose``/``truncated``/``difficult`` (devkit defaults when
+absent), so each ``objects`` column keeps one type.
 VOC has no captions, image categories or record fields: an export counts them in the report's warnings.
 Without ``labelmap.txt`` the classes are numbered in alphabetical order. XML is parsed with ``defusedxml``.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -49,6 +51,7 @@ from opsml_image.formats.base import (
     staged_folder,
     write_folder,
 )
+from opsml_image.formats.classes import ClassIds
 from opsml_image.formats.exportable import (
     Losses,
     category_names,
@@ -56,10 +59,11 @@ from opsml_image.formats.exportable import (
     number_text,
     uniform_box_fields,
 )
+from opsml_image.formats.format import Format, NoOptions, NotFound, files_found
 from opsml_image.images import IMAGE_EXTENSIONS, ImageInfo, probe
 from opsml_image.rules import OUTSIDE_TOLERANCE
 
-__all__ = ["VocObject", "VocImage", "to_xml", "from_xml", "export", "import_dataset"]
+__all__ = ["VocImage", "encode", "decode", "export", "import_dataset", "find", "FORMAT"]
 
 _FLAGS = ("truncated", "difficult", "occluded")
 _DEFAULTS: dict[str, Any] = {"pose": "Unspecified", "truncated": False, "difficult": False}
@@ -70,25 +74,13 @@ _INT = re.compile(r"^[+-]?\d+$")
 
 
 @dataclass
-class VocObject:
-    """One ``<object>``: class name, box in pixels (top-left origin) and its other fields."""
-
-    name: str
-    x: float
-    y: float
-    w: float
-    h: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class VocImage:
-    """One parsed ``<annotation>``: file name, declared size (0 when absent), objects, ignored elements."""
+    """One parsed ``<annotation>``: the image's annotation (``file_name`` is ``<filename>``, boxes in pixels),
+    its declared size (0 when absent), the elements left out and whether it has segmentation masks."""
 
-    filename: str
+    annotation: ImageAnnotation
     width: int
     height: int
-    objects: list[VocObject] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     segmented: bool = False
 
@@ -96,7 +88,7 @@ class VocImage:
 # ------------------------------------------------------------------------------------------------ XML
 
 
-def to_xml(
+def encode(
     annotation: ImageAnnotation, width: int, height: int, names: Sequence[str], depth: int = 3
 ) -> bytes:
     """The VOC ``<annotation>`` of one image (devkit 1-based coordinates, see the module docstring)."""
@@ -130,8 +122,10 @@ def to_xml(
     return ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n"
 
 
-def from_xml(data: bytes, source: str | Path = "<xml>") -> VocImage:
-    """Parse one VOC ``<annotation>``; a FormatError names ``source`` and the element at fault."""
+def decode(data: bytes, classes: ClassIds | None = None, source: str | Path = "<xml>") -> VocImage:
+    """Parse one VOC ``<annotation>``, class names to ids through ``classes`` (default: in order of first
+    sight); a FormatError names ``source`` and the element at fault (a class ``classes`` lacks too)."""
+    classes = classes if classes is not None else ClassIds()
     try:
         root = fromstring(data)
     except (ET.ParseError, DefusedXmlException, ValueError) as error:
@@ -142,14 +136,15 @@ def from_xml(data: bytes, source: str | Path = "<xml>") -> VocImage:
     size = root.find("size")
     width = _int_text(source, size, "width") if size is not None else 0
     height = _int_text(source, size, "height") if size is not None else 0
-    image = VocImage(filename, width, height, segmented=(root.findtext("segmented") or "0").strip() == "1")
+    segmented = (root.findtext("segmented") or "0").strip() == "1"
+    image = VocImage(ImageAnnotation(filename), width, height, segmented=segmented)
     image.ignored = [child.tag for child in root if child.tag not in _KNOWN_TOP]
     for index, element in enumerate(root.findall("object"), 1):
-        image.objects.append(_object(source, f"object {index}", element, image.ignored))
+        image.annotation.boxes.append(_object(source, f"object {index}", element, image.ignored, classes))
     return image
 
 
-def _object(source: str | Path, item: str, element: ET.Element, ignored: list[str]) -> VocObject:
+def _object(source: str | Path, item: str, element: ET.Element, ignored: list[str], classes: ClassIds) -> Box:
     name = (element.findtext("name") or "").strip()
     if not name:
         raise FormatError(source, item, "<name> is missing or empty")
@@ -174,7 +169,10 @@ def _object(source: str | Path, item: str, element: ET.Element, ignored: list[st
             raise FormatError(source, f"{item} <attribute>", f"attribute name {key!r} is empty or taken")
         extra[key] = _parse_value(attribute.findtext("value") or "")
     ignored.extend(f"object/{child.tag}" for child in element if child.tag not in _KNOWN_OBJECT)
-    return VocObject(name, x, y, w, h, extra)
+    category = classes.id(name)
+    if category is None:
+        raise FormatError(source, item, "class is not in labelmap.txt")
+    return Box(x, y, w, h, category, extra)
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
@@ -227,7 +225,12 @@ def _float_text(source: str | Path, item: str, parent: ET.Element, tag: str) -> 
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: NoOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
     """Write the dataset (or one split) as a VOC folder at ``dest`` (which must not exist or be empty)."""
     target = Path(dest)
@@ -249,7 +252,7 @@ def export(
                 if value is not None and not isinstance(value, str | int | float | bool):
                     losses.note(f"box field {key!r} (non-scalar values)")
         narrow += sum(1 for b in image.annotation.boxes if b.w < 1 or b.h < 1)
-        xml = to_xml(image.annotation, image.width, image.height, names, _depth(image.path))
+        xml = encode(image.annotation, image.width, image.height, names, _depth(image.path))
         planned.append((image.split, voc_id, image.annotation.file_name, image.path, xml))
     report = Report(path=target, skipped=refusals.skipped, warnings=losses.warnings())
     if narrow:
@@ -288,7 +291,9 @@ def _depth(path: Path) -> int:
 # --------------------------------------------------------------------------------------------- import
 
 
-def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool = False) -> Report:
+def import_dataset(
+    source: str | Path, dest: str | Path, options: NoOptions | None = None, *, skip_invalid: bool = False
+) -> Report:
     """Make a dataset folder at ``dest`` from a VOC folder (``Annotations/``, ``JPEGImages/``, ...)."""
     root = Path(source)
     inside = Confinement(root)
@@ -298,6 +303,7 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
         raise FormatError(root, "Annotations/" if outside else None, reason)
     refusals = Refusals(root, skip_invalid)
     labelmap = _read_labelmap(root, inside)
+    classes = ClassIds(labelmap)
     members, unlisted = _split_members(root, inside, refusals)
     report = Report(path=Path(dest))
     parsed: dict[str, list[tuple[VocImage, str, Path]]] = {}
@@ -310,9 +316,9 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
             refusals.refuse(rel, OUTSIDE)
             continue
         try:
-            image = from_xml(xml_path.read_bytes(), rel)
-            file_name, image_path = _find_image(inside, voc_id, image.filename)
-            info = _checked(rel, image, image_path, labelmap)
+            image = decode(xml_path.read_bytes(), classes, rel)
+            file_name, image_path = _find_image(inside, voc_id, image.annotation.file_name)
+            info = _checked(rel, image, image_path, classes.names)
         except FileNotFoundError:
             refusals.refuse(item, f"no {rel}")
             continue
@@ -327,12 +333,8 @@ def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool =
         for tag in image.ignored:
             ignored[tag] = ignored.get(tag, 0) + 1
         parsed.setdefault(split, []).append((image, file_name, image_path))
-    names = (
-        labelmap
-        if labelmap is not None
-        else sorted({obj.name for images in parsed.values() for image, *_ in images for obj in image.objects})
-    )
-    splits, sources = _annotations(parsed, names)
+    names = labelmap if labelmap is not None else _alphabetical(parsed, classes)
+    splits, sources = _annotations(parsed)
     texts = uniform_box_fields(a for v in splits.values() for a in v)
     if not splits:
         raise FormatError(
@@ -456,43 +458,46 @@ def _find_image(inside: Confinement, voc_id: str, filename: str) -> tuple[str, P
     )
 
 
-def _checked(rel: str, image: VocImage, path: Path, labelmap: list[str] | None) -> ImageInfo:
-    """The image's size after checking it is readable and holds every box; names must be in the labelmap."""
+def _alphabetical(parsed: Mapping[str, list[tuple[VocImage, str, Path]]], classes: ClassIds) -> list[str]:
+    """Without a labelmap: the classes of the images kept, in alphabetical order (their ids renumbered)."""
+    kept = [image.annotation for images in parsed.values() for image, *_ in images]
+    return classes.renumber(kept, sorted({classes.names[b.category] for a in kept for b in a.boxes}))
+
+
+def _checked(rel: str, image: VocImage, path: Path, names: Sequence[str]) -> ImageInfo:
+    """The image's size after checking it is readable and holds every box."""
     info = probe(path)
     if not isinstance(info, ImageInfo):
         raise FormatError(rel, "<filename>", info.message)
-    for index, obj in enumerate(image.objects, 1):
-        item = f"object {index} ({obj.name})"
-        if labelmap is not None and obj.name not in labelmap:
-            raise FormatError(rel, item, "class is not in labelmap.txt")
+    for index, box in enumerate(image.annotation.boxes, 1):
         eps = OUTSIDE_TOLERANCE
         if (
-            obj.x < -eps
-            or obj.y < -eps
-            or obj.x + obj.w > info.width + eps
-            or obj.y + obj.h > info.height + eps
+            box.x < -eps
+            or box.y < -eps
+            or box.x + box.w > info.width + eps
+            or box.y + box.h > info.height + eps
         ):
+            item = f"object {index} ({names[box.category]})"
             raise FormatError(rel, item, f"box lies outside the {info.width}x{info.height} image")
     return info
 
 
 def _annotations(
-    parsed: Mapping[str, list[tuple[VocImage, str, Path]]], names: list[str]
+    parsed: Mapping[str, list[tuple[VocImage, str, Path]]],
 ) -> tuple[dict[str, list[ImageAnnotation]], dict[tuple[str, str], Path]]:
     """ImageAnnotations per split with every box carrying the same extra keys, and the image files."""
-    ids = {name: i for i, name in enumerate(names)}
     keys: dict[str, None] = dict.fromkeys(_DEFAULTS)
     for images in parsed.values():
         for image, *_ in images:
-            for obj in image.objects:
-                keys.update(dict.fromkeys(obj.extra))
+            for box in image.annotation.boxes:
+                keys.update(dict.fromkeys(box.extra))
     splits: dict[str, list[ImageAnnotation]] = {}
     sources: dict[tuple[str, str], Path] = {}
     for split in sorted(parsed, key=list(_SPLIT_FILES).index):
         for image, file_name, path in parsed[split]:
             boxes = [
-                Box(o.x, o.y, o.w, o.h, ids[o.name], {k: o.extra.get(k, _default(k)) for k in keys})
-                for o in image.objects
+                replace(b, extra={k: b.extra.get(k, _default(k)) for k in keys})
+                for b in image.annotation.boxes
             ]
             splits.setdefault(split, []).append(ImageAnnotation(file_name, split, boxes=boxes))
             sources[(split, file_name)] = path
@@ -501,3 +506,28 @@ def _annotations(
 
 def _default(key: str) -> Any:
     return False if key in _FLAGS else _DEFAULTS.get(key)
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path:
+    """The VOC folder of an unpacked upload: the one holding ``Annotations/``."""
+    folders = files_found(root, "Annotations", folder=True)
+    if not folders:
+        raise NotFound("No Annotations/ folder in the zip: not a Pascal VOC folder.")
+    return folders[0].parent
+
+
+FORMAT = Format(
+    key="voc",
+    label="Pascal VOC XML",
+    takes="A zip of the Pascal VOC folder: Annotations/*.xml, JPEGImages/ and optionally "
+    "ImageSets/Main/train.txt, val.txt, test.txt and labelmap.txt.",
+    reads="A Pascal VOC folder (Annotations/, JPEGImages/).",
+    writes="Write Pascal VOC: Annotations/*.xml, JPEGImages/, ImageSets/Main/<split>.txt, labelmap.txt.",
+    find=find,
+    export=export,
+    import_dataset=import_dataset,
+    options=NoOptions,
+)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,17 +44,21 @@ from opsml_image.formats.base import (
     staged_folder,
     write_folder,
 )
+from opsml_image.formats.exportable import refuse_links_out
+from opsml_image.formats.format import Format, NoOptions, NotFound, files_found
 from opsml_image.images import ImageInfo, is_image_file, probe
 from opsml_image.rules import Problem
 
-__all__ = ["to_line", "from_line", "export", "import_dataset", "label_path", "DIGITS"]
+__all__ = ["encode", "decode", "export", "import_dataset", "label_path", "DIGITS", "find", "FORMAT"]
 
 #: Decimals written for normalised coordinates (1e-12 of 4000 px is 4e-9 px).
 DIGITS = 12
+CONFIG_FILES = ("data.yaml", "data.yml", "dataset.yaml")
 _TO_YOLO = {"train": "train", "validation": "val", "test": "test"}
 _FROM_YOLO = {"train": "train", "val": "validation", "valid": "validation", "test": "test"}
 #: How far past an image edge a normalised coordinate may reach and still be clamped (float slop).
 _SLOP = 1e-9
+_OUTSIDE = "box reaches outside the image (YOLO coordinates lie in 0..1)"
 
 
 def _number(value: float) -> str:
@@ -64,21 +68,79 @@ def _number(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def to_line(box: Box, width: int, height: int) -> str:
-    """One label line ``class cx cy w h``, normalised, with up to 12 decimals (trailing zeros dropped).
+def encode(
+    annotation: ImageAnnotation,
+    width: int,
+    height: int,
+    classes: int | None = None,
+    refuse: Callable[[Box, str, str], None] | None = None,
+) -> str:
+    """The label file of a ``width`` × ``height`` image: a line ``class cx cy w h`` a box, normalised, with
+    up to 12 decimals (trailing zeros dropped).
 
-    A ValueError says when the box reaches outside the image (YOLO coordinates must lie in 0..1).
+    A box that cannot be written (reaching outside the image, or a class not below ``classes``) raises a
+    ValueError, or with ``refuse`` is left out and passed to it (the box, where it is, why).
     """
+    lines = []
+    for box in annotation.boxes:
+        if classes is not None and box.category >= classes:
+            where, reason = f"box {box.as_bbox()}", f"category {box.category} has no name"
+        else:
+            line = _line(box, width, height)
+            if line is not None:
+                lines.append(f"{line}\n")
+                continue
+            where, reason = f"box {box.as_bbox()} in {width}x{height}", _OUTSIDE
+        if refuse is None:
+            raise ValueError(f"{where}: {reason}")
+        refuse(box, where, reason)
+    return "".join(lines)
+
+
+def _line(box: Box, width: int, height: int) -> str | None:
+    """One label line, None when the box reaches outside the image."""
     x0, y0 = box.x / width, box.y / height
     x1, y1 = (box.x + box.w) / width, (box.y + box.h) / height
     if x0 < -_SLOP or y0 < -_SLOP or x1 > 1 + _SLOP or y1 > 1 + _SLOP:
-        raise ValueError(f"box {box.as_bbox()} reaches outside the {width}x{height} image")
+        return None
     x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
     values = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
     return " ".join([str(box.category), *map(_number, values)])
 
 
-def from_line(line: str, width: int, height: int) -> Box:
+def decode(
+    text: str,
+    width: int,
+    height: int,
+    file_name: str = "",
+    split: str = "train",
+    *,
+    classes: int | None = None,
+    refuse: Callable[[int, str], None] | None = None,
+) -> ImageAnnotation:
+    """The annotation of a ``width`` × ``height`` image from its label file, boxes in pixels.
+
+    A bad line (or a class not below ``classes``) raises a ValueError naming its line number, or with
+    ``refuse`` is left out and passed to it (the line number, what is wrong).
+    """
+    annotation = ImageAnnotation(file_name=file_name, split=split)
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            box = _box(line, width, height)
+            if classes is not None and box.category >= classes:
+                raise ValueError(f"class {box.category} is not in names (0..{classes - 1})")
+        except ValueError as error:
+            if refuse is None:
+                raise ValueError(f"line {number}: {error}") from None
+            refuse(number, str(error))
+            continue
+        annotation.boxes.append(box)
+    return annotation
+
+
+def _box(line: str, width: int, height: int) -> Box:
     """A box in pixels from one label line; a ValueError names what is wrong."""
     parts = line.split()
     if len(parts) != 5:
@@ -113,7 +175,12 @@ def _rounded(x: float, y: float, w: float, h: float) -> tuple[float, float, floa
 
 
 def export(
-    dataset: ImageDataset, dest: str | Path, *, split: str | None = None, skip_invalid: bool = False
+    dataset: ImageDataset,
+    dest: str | Path,
+    options: NoOptions | None = None,
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
 ) -> Report:
     """Write the dataset (or one split) in the Ultralytics layout under the new folder ``dest``."""
     refusals = Refusals(dataset.image_dir, skip_invalid)
@@ -122,6 +189,7 @@ def export(
         parts = [dataset.split(split)] if split is not None else list(dataset.splits.values())
     except KeyError as error:
         raise refusals.error(None, str(error.args[0])) from None
+    refuse_links_out(dataset, split)
     target = Path(dest)
     report = Report(path=target)
     losses = _Losses()
@@ -133,18 +201,18 @@ def export(
             annotations = readable_annotations(part, refusals)
             renamed = _unique_labels(yolo_split, [a.file_name for a in annotations])
             for annotation in annotations:
-                lines = _label_lines(annotation, part.directory / annotation.file_name, names, refusals)
-                if lines is None:
+                text = _label_text(annotation, part.directory / annotation.file_name, names, refusals)
+                if text is None:
                     continue
                 file_name = renamed.get(annotation.file_name, annotation.file_name)
                 image = staging / "images" / yolo_split / file_name
                 place_file(part.directory / annotation.file_name, image)
                 label = label_path(image)
                 label.parent.mkdir(parents=True, exist_ok=True)
-                label.write_text("".join(f"{line}\n" for line in lines))
+                label.write_text(text)
                 losses.add(annotation)
                 report.images += 1
-                report.boxes += len(lines)
+                report.boxes += text.count("\n")
             for old, new in renamed.items():
                 refusals.warn(
                     f"{part.name}/{old} written as {new}: its label file would collide with another"
@@ -202,9 +270,8 @@ def _unique_labels(yolo_split: str, file_names: list[str]) -> dict[str, str]:
     return renamed
 
 
-def _label_lines(
-    annotation: ImageAnnotation, path: Path, names: list[str], refusals: Refusals
-) -> list[str] | None:
+def _label_text(annotation: ImageAnnotation, path: Path, names: list[str], refusals: Refusals) -> str | None:
+    """The image's label file, its unwritable boxes refused; None when the image itself is refused."""
     item = f"{annotation.split}/{annotation.file_name}"
     if annotation.dropped_boxes:
         refusals.refuse(f"{item} ({annotation.dropped_boxes} boxes)", "malformed box in metadata.jsonl")
@@ -212,17 +279,9 @@ def _label_lines(
     if isinstance(size, str):
         refusals.refuse(item, size)
         return None
-    lines = []
-    for box in annotation.boxes:
-        if box.category >= len(names):
-            refusals.refuse(f"{item} box {box.as_bbox()}", f"category {box.category} has no name")
-            continue
-        try:
-            lines.append(to_line(box, *size))
-        except ValueError:
-            where = f"{item} box {box.as_bbox()} in {size[0]}x{size[1]}"
-            refusals.refuse(where, "box reaches outside the image (YOLO coordinates lie in 0..1)")
-    return lines
+    return encode(
+        annotation, *size, len(names), lambda box, where, reason: refusals.refuse(f"{item} {where}", reason)
+    )
 
 
 @dataclass
@@ -264,7 +323,9 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def import_dataset(source: str | Path, dest: str | Path, *, skip_invalid: bool = False) -> Report:
+def import_dataset(
+    source: str | Path, dest: str | Path, options: NoOptions | None = None, *, skip_invalid: bool = False
+) -> Report:
     """Make a dataset folder at the new ``dest`` from a YOLO folder (or its ``data.yaml``)."""
     config_path = _config_path(Path(source))
     root = config_path.parent
@@ -298,7 +359,7 @@ def _config_path(source: Path) -> Path:
     if source.is_file():
         return source
     inside, outside = Confinement(source), False
-    for name in ("data.yaml", "data.yml", "dataset.yaml"):
+    for name in CONFIG_FILES:
         found, leads_out = find_inside(inside, [name])
         if found is not None:
             return source / name
@@ -449,33 +510,26 @@ def _images(folder: Path) -> Iterator[Path]:
 def _annotation(
     split: str, relative: str, image: Path, label: Path | None, names: list[str], refusals: Refusals
 ) -> ImageAnnotation | None:
-    annotation = ImageAnnotation(file_name=relative, split=split)
     info = probe(image)
     if not isinstance(info, ImageInfo):
         refusals.refuse(f"{split}/{relative}", info.message)
         return None
     if label is None:
-        return annotation
+        return ImageAnnotation(file_name=relative, split=split)
     try:
         text = label.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         refusals.refuse(str(label), f"cannot read it: {error}")
         return None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            box = from_line(line, info.width, info.height)
-        except ValueError as error:
-            refusals.refuse(f"{label}:{number}", str(error))
-            continue
-        if names and box.category >= len(names):
-            refusals.refuse(
-                f"{label}:{number}", f"class {box.category} is not in names (0..{len(names) - 1})"
-            )
-            continue
-        annotation.boxes.append(box)
-    return annotation
+    return decode(
+        text,
+        info.width,
+        info.height,
+        relative,
+        split,
+        classes=len(names) or None,
+        refuse=lambda number, reason: refusals.refuse(f"{label}:{number}", reason),
+    )
 
 
 def _check_orphans(
@@ -500,3 +554,28 @@ def _check_some_matched(root: Path, labels_used: set[Path], refusals: Refusals) 
             f"{len(labels)} label files (e.g. {labels[0].relative_to(root)}) but none matched an image; "
             "labels belong in a 'labels' folder beside 'images', with the image's stem",
         )
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def find(root: Path) -> Path:
+    """The ``data.yaml`` of an unpacked upload (the shallowest one)."""
+    configs = [p for name in CONFIG_FILES for p in files_found(root, name)]
+    if not configs:
+        raise NotFound("No data.yaml in the zip (the YOLO file naming the classes and split folders).")
+    return min(configs, key=lambda p: len(p.parts))
+
+
+FORMAT = Format(
+    key="yolo",
+    label="YOLO (Ultralytics / Roboflow)",
+    takes="A zip of the YOLO folder: data.yaml with the class names and split folders, images/ and "
+    "labels/ (Ultralytics) or train/images and train/labels (Roboflow).",
+    reads="A YOLO folder with data.yaml (Ultralytics or Roboflow).",
+    writes="Write the Ultralytics YOLO layout: images/<split>, labels/<split>, data.yaml.",
+    find=find,
+    export=export,
+    import_dataset=import_dataset,
+    options=NoOptions,
+)

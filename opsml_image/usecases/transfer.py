@@ -1,37 +1,27 @@
 """Import an uploaded dataset in another format into a new folder; export the open one as a download.
 
-What each format takes as an upload (:data:`FORMATS`, shown on the Import / Export page):
-
-* ``coco``: COCO JSON file(s) and their images, loose or in a zip. Several split files need split names
-  (``train.json``, ``val.json``, or Roboflow's ``train/_annotations.coco.json``); images sit beside each file
-  or in an ``images/`` folder next to it.
-* ``yolo``: a zip of the YOLO folder (``data.yaml``; Ultralytics ``images/`` + ``labels/`` or Roboflow
-  ``train/images`` + ``train/labels``).
-* ``voc``: a zip of the Pascal VOC folder (``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/``).
-* ``cvat``: ``annotations.xml`` (CVAT for images 1.1) and its images, loose or in a zip (images beside it or
-  in ``images/``).
-* ``labelstudio``: the Label Studio JSON export (``tasks.json`` or the one JSON file) and its images, loose
-  or in a zip.
-* ``hf``: a zip of a Hugging Face ``save_to_disk`` folder (when ``datasets`` is installed).
+The formats are the registered ones (:mod:`opsml_image.formats`): what each takes as an upload
+(:attr:`~opsml_image.formats.format.Format.takes`, shown on the Import / Export page), where its files are in
+the upload (``find``), whether loose files do (``loose``), its options. Nothing here is written per format.
 
 A zip is extracted with :func:`opsml_image.archives.extract_zip` (zip slip, links, bombs refused) into a
 hidden scratch folder in the data root; the format's import then stages the dataset beside the new folder
 and renames it into place, so a refused import leaves nothing. Paths of the scratch folder never reach an
-error message: they read as the upload's name.
+error message: they read as the upload's name. An upload without the files of the format chosen is refused
+saying what is missing, and which registered format it looks like, if any.
 
-An export writes the format's folder into a temp folder (edits flushed first) and zips it; COCO without
-images is the JSON file itself (one split) or a zip of ``<split>.json`` files. A file system error on the way
-(a full disk, a permission) is a :class:`UserError` naming files relative to the app's home or the dataset
-folder, never by their server path, and leaves no part of the export behind.
+An export writes the format's folder into a temp folder (edits flushed first) and zips it; an export that is
+one file (COCO JSON of one split) is that file. A file system error on the way (a full disk, a permission)
+is a :class:`UserError` naming files relative to the app's home or the dataset folder, never by their server
+path, and leaves no part of the export behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import importlib
-import importlib.util
 import io
+import mimetypes
 import os
 import re
 import shutil
@@ -40,18 +30,16 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
+from dataclasses import dataclass, fields
+from pathlib import Path, PurePath
+from typing import Any
 
-import orjson
-
-from opsml_image import config
+from opsml_image import config, formats
 from opsml_image.archives import ArchiveError, extract_zip, is_zip_name
-from opsml_image.atomic import is_temp_name
 from opsml_image.auth import LOCAL_ADMIN, Action, User
-from opsml_image.confine import Confinement, survey
-from opsml_image.formats.base import FormatError, Refusals, Report, Skipped, place_file
+from opsml_image.formats import Format
+from opsml_image.formats.base import FormatError, Report, Skipped
+from opsml_image.formats.format import NotFound, Source
 from opsml_image.images import is_image_file
 from opsml_image.rules import file_name_problem
 from opsml_image.uploads import max_upload_bytes
@@ -60,8 +48,6 @@ from opsml_image.usecases.create import Upload
 from opsml_image.usecases.workspace import UserError, Workspace, describe
 
 __all__ = [
-    "FormatSpec",
-    "FORMATS",
     "Download",
     "available_formats",
     "import_upload",
@@ -78,75 +64,7 @@ Progress = Callable[[float, str], None]
 
 # the New dataset page's rule for a folder name (usecases.create)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-_LOOSE_SUFFIXES = frozenset((".json", ".xml"))
 _STORED = frozenset((".jpg", ".jpeg", ".png", ".webp", ".gif", ".arrow", ".zip"))
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """One format the page offers: its key, label, module, what an import takes and whether loose files do."""
-
-    key: str
-    label: str
-    module: str
-    takes: str
-    loose: bool
-
-
-FORMATS: dict[str, FormatSpec] = {
-    spec.key: spec
-    for spec in (
-        FormatSpec(
-            "coco",
-            "COCO JSON",
-            "coco",
-            "COCO JSON file(s) with their images (loose files or a zip). Several split files need split "
-            "names (train.json, val.json) or Roboflow folders (train/_annotations.coco.json); images sit "
-            "beside each file or in an images/ folder next to it.",
-            True,
-        ),
-        FormatSpec(
-            "yolo",
-            "YOLO (Ultralytics / Roboflow)",
-            "yolo",
-            "A zip of the YOLO folder: data.yaml with the class names and split folders, images/ and "
-            "labels/ (Ultralytics) or train/images and train/labels (Roboflow).",
-            False,
-        ),
-        FormatSpec(
-            "voc",
-            "Pascal VOC XML",
-            "voc",
-            "A zip of the Pascal VOC folder: Annotations/*.xml, JPEGImages/ and optionally "
-            "ImageSets/Main/train.txt, val.txt, test.txt and labelmap.txt.",
-            False,
-        ),
-        FormatSpec(
-            "cvat",
-            "CVAT for images 1.1 XML",
-            "cvat",
-            "annotations.xml (CVAT for images 1.1) with its images, loose or in a zip (images beside the "
-            "XML or in images/, or images/<Subset>/).",
-            True,
-        ),
-        FormatSpec(
-            "labelstudio",
-            "Label Studio JSON",
-            "labelstudio",
-            "The Label Studio JSON export (tasks.json, or the one JSON file) with its images, loose or in a "
-            "zip; label_config.xml beside it gives the class order. Nothing is downloaded from image URLs.",
-            True,
-        ),
-        FormatSpec(
-            "hf",
-            "Hugging Face datasets",
-            "hf",
-            "A zip of a folder written by datasets' save_to_disk (an image column, optionally objects with "
-            "bbox in COCO x, y, w, h pixels and categories).",
-            False,
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -191,17 +109,25 @@ def _exports() -> Path:
     return folder
 
 
-def available_formats() -> list[FormatSpec]:
-    """The formats this installation can convert (Hugging Face only with ``datasets`` installed)."""
-    return [s for s in FORMATS.values() if s.key != "hf" or importlib.util.find_spec("datasets") is not None]
+def available_formats() -> list[Format[Any]]:
+    """The registered formats this installation can convert (Hugging Face only with ``datasets``)."""
+    return formats.available()
 
 
-def _module(fmt: str) -> ModuleType:
-    if fmt not in {s.key for s in available_formats()}:
-        raise UserError(
-            f"Unknown format {fmt!r}; choose one of {', '.join(s.key for s in available_formats())}."
-        )
-    return importlib.import_module(f"opsml_image.formats.{FORMATS[fmt].module}")
+def _format(key: str) -> Format[Any]:
+    found = {fmt.key: fmt for fmt in formats.available()}
+    if key not in found:
+        raise UserError(f"Unknown format {key!r}; choose one of {', '.join(found)}.")
+    return found[key]
+
+
+def _no_server_paths(options: object) -> None:
+    """Options from the page name no path on the server: an upload holds its own files."""
+    for item in fields(options):  # type: ignore[arg-type]
+        if isinstance(getattr(options, item.name), PurePath):
+            raise UserError(
+                f"The option {item.name!r} names a path on the server; an upload holds its files."
+            )
 
 
 # --------------------------------------------------------------------------------------------- import
@@ -213,12 +139,14 @@ def import_upload(
     fmt: str,
     uploads: Sequence[Upload],
     *,
+    options: object | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
     user: User | None = LOCAL_ADMIN,
     roots: Sequence[Path] | None = None,
 ) -> Report:
-    """Make the new dataset folder ``root/name`` from uploads in format ``fmt`` (see :data:`FORMATS`).
+    """Make the new dataset folder ``root/name`` from uploads in the registered format ``fmt``, with its
+    ``options`` (the format's defaults when None; no path on the server).
 
     ``uploads`` is one zip, or (for formats that take them) loose annotation files and images. Refused with
     :class:`UserError` (a name, an existing folder, a missing file, a bad zip entry) or the format's
@@ -228,7 +156,9 @@ def import_upload(
     """
     root = creation_parent(user, root, Action.IMPORT, roots) if roots is not None else root
     check(user, Action.IMPORT)
-    module = _module(fmt)
+    spec = _format(fmt)
+    chosen = options if options is not None else spec.defaults("import")
+    _no_server_paths(chosen)
     name = name.strip()
     if not _NAME.match(name):
         raise UserError(
@@ -242,8 +172,8 @@ def import_upload(
     zips = [u for u in uploads if is_zip_name(u.name)]
     if zips and len(uploads) > 1:
         raise UserError("Upload one zip by itself, or loose files without a zip.")
-    if not zips and not FORMATS[fmt].loose:
-        raise UserError(f"{FORMATS[fmt].label} is imported from a zip of its folder: {FORMATS[fmt].takes}")
+    if not zips and not spec.loose:
+        raise UserError(f"{spec.label} is imported from a zip of its folder: {spec.takes}")
     label = _display_name(zips[0].name) if zips else "upload"
     notify = progress or (lambda fraction, text: None)
     try:
@@ -255,10 +185,12 @@ def import_upload(
     try:
         try:
             ignored = (
-                _unpack(zips[0], content, label, notify) if zips else _save_loose(uploads, content, notify)
+                _unpack(zips[0], content, label, notify)
+                if zips
+                else _save_loose(uploads, content, notify, spec.loose)
             )
-            notify(0.6, f"Converting from {FORMATS[fmt].label}...")
-            report = _convert(module, fmt, _content_root(content), dest, skip_invalid)
+            notify(0.6, f"Converting from {spec.label}...")
+            report = spec.import_dataset(_source(spec, content), dest, chosen, skip_invalid=skip_invalid)
         except FormatError as error:
             raise _relabelled(error, content, label) from None
         except (ArchiveError, OSError) as error:
@@ -285,8 +217,11 @@ def _unpack(upload: Upload, content: Path, label: str, notify: Progress) -> list
     return extract_zip(io.BytesIO(upload.getvalue()), content, label=label, progress=step).ignored
 
 
-def _save_loose(uploads: Sequence[Upload], content: Path, notify: Progress) -> list[str]:
-    """Write loose uploads flat into ``content``: plain names, images and annotation files only, no twins."""
+def _save_loose(
+    uploads: Sequence[Upload], content: Path, notify: Progress, suffixes: tuple[str, ...]
+) -> list[str]:
+    """Write loose uploads flat into ``content``: plain names, images and the format's annotation files
+    (``suffixes``) only, no twins."""
     names: dict[str, str] = {}
     checked: list[tuple[str, Upload]] = []
     for upload in uploads:
@@ -294,8 +229,9 @@ def _save_loose(uploads: Sequence[Upload], content: Path, notify: Progress) -> l
         suffix = Path(clean).suffix.lower()
         if not clean or clean.startswith(".") or file_name_problem(clean):
             raise UserError(f"{upload.name!r}: not a plain file name.")
-        if suffix not in _LOOSE_SUFFIXES and not is_image_file(clean):
-            raise UserError(f"{clean}: not an image nor an annotation file (.json, .xml); zip other layouts.")
+        if suffix not in suffixes and not is_image_file(clean):
+            kinds = ", ".join(suffixes)
+            raise UserError(f"{clean}: not an image nor an annotation file ({kinds}); zip other layouts.")
         key = unicodedata.normalize("NFC", clean).casefold()
         if key in names:
             raise UserError(f"{clean}: uploaded twice (also as {names[key]}).")
@@ -313,63 +249,15 @@ def _save_loose(uploads: Sequence[Upload], content: Path, notify: Progress) -> l
     return []
 
 
-def _content_root(content: Path) -> Path:
-    """The upload's top folder, or the one folder it holds (a zip of ``mydata/…``), repeatedly."""
-    while True:
-        entries = [p for p in content.iterdir() if not is_temp_name(p.name)]
-        if len(entries) != 1 or not entries[0].is_dir() or entries[0].name in ("images", "Annotations"):
-            return content
-        content = entries[0]
-
-
-def _found(root: Path, pattern: str, *, folder: bool = False) -> list[Path]:
-    """Paths under ``root`` matching ``pattern`` (files, or folders), shallowest first."""
-    hits = [p for p in root.rglob(pattern) if (p.is_dir() if folder else p.is_file())]
-    hits = [p for p in hits if not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    return sorted(hits, key=lambda p: (len(p.relative_to(root).parts), str(p)))
-
-
-def _convert(module: ModuleType, fmt: str, root: Path, dest: Path, skip_invalid: bool) -> Report:
-    source: Path | list[Path]
-    if fmt == "coco":
-        files = _found(root, "*.json")
-        if not files:
-            raise UserError("No COCO JSON file in the upload.")
-        source = files[0] if len(files) == 1 else files
-    elif fmt == "yolo":
-        configs = [p for n in ("data.yaml", "data.yml", "dataset.yaml") for p in _found(root, n)]
-        if not configs:
-            raise UserError("No data.yaml in the zip (the YOLO file naming the classes and split folders).")
-        source = min(configs, key=lambda p: len(p.parts))
-    elif fmt == "voc":
-        folders = _found(root, "Annotations", folder=True)
-        if not folders:
-            raise UserError("No Annotations/ folder in the zip: not a Pascal VOC folder.")
-        source = folders[0].parent
-    elif fmt == "cvat":
-        found = _found(root, "annotations.xml") or _found(root, "*.xml")
-        if not found:
-            raise UserError("No annotations.xml (CVAT for images 1.1) in the upload.")
-        source = found[0]
-    elif fmt == "labelstudio":
-        found = _found(root, "tasks.json")
-        if not found:
-            found = _found(root, "*.json")
-            if len(found) > 1:
-                names = ", ".join(p.relative_to(root).as_posix() for p in found[:5])
-                raise UserError(f"Several JSON files ({names}): name the Label Studio export tasks.json.")
-        if not found:
-            raise UserError("No Label Studio JSON export in the upload.")
-        source = found[0]
-    else:
-        marks = _found(root, "dataset_dict.json") or _found(root, "state.json")
-        if not marks:
-            raise UserError(
-                "No Hugging Face save_to_disk folder (dataset_dict.json or state.json) in the zip."
-            )
-        source = marks[0].parent
-    report: Report = module.import_dataset(source, dest, skip_invalid=skip_invalid)
-    return report
+def _source(spec: Format[Any], content: Path) -> Source:
+    """Where the format's files are in the unpacked upload; when they are not there, a UserError saying
+    what is missing and which other format the upload looks like."""
+    try:
+        return spec.find(content)
+    except NotFound as error:
+        other = next((f for f in formats.available() if f is not spec and f.detects(content)), None)
+        hint = f" It looks like {other.label}: choose that format." if other is not None else ""
+        raise UserError(f"{error}{hint}") from None
 
 
 def _relabel(text: str, content: Path, label: str) -> str:
@@ -398,19 +286,22 @@ def export_download(
     fmt: str,
     split: str | None = None,
     *,
+    options: object | None = None,
     skip_invalid: bool = False,
-    with_images: bool = True,
     progress: Progress | None = None,
 ) -> Download:
-    """The open dataset (or one ``split``) in format ``fmt``, zipped into a file under ``<home>/exports``
-    (streamed: memory does not grow with the dataset); pending edits are written first.
+    """The open dataset (or one ``split``) in the registered format ``fmt`` with its ``options`` (when None,
+    what the format's downloads start from: COCO with its images, in Roboflow's layout), zipped into a file
+    under ``<home>/exports`` (streamed: memory does not grow with the dataset); an export that is one file
+    (COCO JSON of one split) is that file. Pending edits are written first.
 
-    COCO ``with_images`` is Roboflow's layout (``<split>/_annotations.coco.json`` with the images beside);
-    without images it is the JSON file (one split) or a zip of ``<split>.json``. Errors are
-    :class:`FormatError` naming the item (or, with ``skip_invalid``, skipped items in the report), and
-    :class:`UserError` for a file system error (:func:`_write_failure`); either way nothing is left.
+    Errors are :class:`FormatError` naming the item (or, with ``skip_invalid``, skipped items in the
+    report), and :class:`UserError` for a file system error (:func:`_write_failure`); either way nothing is
+    left.
     """
-    module = _module(fmt)
+    spec = _format(fmt)
+    chosen_options = options if options is not None else spec.defaults("export")
+    _no_server_paths(chosen_options)
     notify = progress or (lambda fraction, text: None)
     ws.store.flush()
     splits = list(ws.dataset.splits)
@@ -427,18 +318,16 @@ def export_download(
     scratch = place / "work"
     try:
         scratch.mkdir()
-        notify(0.1, f"Exporting to {FORMATS[fmt].label}...")
-        if fmt == "coco" and not with_images and len(chosen) == 1:
-            target, written = place / f"{stem}.json", scratch / f"{stem}.json"
-            report = module.export(ws.dataset, written, split=chosen[0], skip_invalid=skip_invalid)
+        notify(0.1, f"Exporting to {spec.label}...")
+        suffix = spec.file_suffix(chosen_options, len(chosen))
+        if suffix is not None:
+            target, written = place / f"{stem}{suffix}", scratch / f"{stem}{suffix}"
+            report = spec.export(ws.dataset, written, chosen_options, split=split, skip_invalid=skip_invalid)
             os.replace(written, target)
-            return _done(Download(target.name, target, "application/json", report), notify)
+            mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            return _done(Download(target.name, target, mime, report), notify)
         folder = scratch / stem
-        if fmt == "coco" and with_images:
-            report = _coco_with_images(ws, chosen, folder, skip_invalid)
-        else:
-            _refuse_links_out(ws, chosen)
-            report = module.export(ws.dataset, folder, split=split, skip_invalid=skip_invalid)
+        report = spec.export(ws.dataset, folder, chosen_options, split=split, skip_invalid=skip_invalid)
         target = place / f"{stem}.zip"
         _zip_folder(folder, target, lambda done, total: notify(0.5 + 0.5 * done / total, "Zipping..."))
         report.path = Path(f"{stem}.zip")
@@ -488,53 +377,6 @@ def _shown_path(filename: object, ws: Workspace) -> str:
 def _done(download: Download, notify: Progress) -> Download:
     notify(1.0, "Ready to download")
     return download
-
-
-def _coco_with_images(ws: Workspace, splits: list[str], folder: Path, skip_invalid: bool) -> Report:
-    """Roboflow's COCO layout: ``<split>/_annotations.coco.json`` with the split's images beside it."""
-    from opsml_image.formats import coco
-
-    report = Report()
-    confined = Confinement(ws.path)
-    for split in splits:
-        target = folder / split / "_annotations.coco.json"
-        part = coco.export(ws.dataset, target, split=split, skip_invalid=skip_invalid)
-        data = orjson.loads(target.read_bytes())
-        refusals = Refusals(ws.dataset.split(split).directory, skip_invalid)
-        missing: set[object] = set()
-        for image in data["images"]:
-            path = ws.dataset.image_path(split, image["file_name"])
-            problem = confined.outside_problem(path, image["file_name"])
-            if problem is not None or not path.is_file():
-                refusals.refuse(image["file_name"], problem.message if problem else "image file not found")
-                missing.add(image["id"])
-                continue
-            place_file(path, target.parent / image["file_name"])
-        if missing:
-            dropped = [a for a in data["annotations"] if a["image_id"] in missing]
-            data["images"] = [i for i in data["images"] if i["id"] not in missing]
-            data["annotations"] = [a for a in data["annotations"] if a["image_id"] not in missing]
-            target.write_bytes(orjson.dumps(data))
-            part.images -= len(missing)
-            part.boxes -= len(dropped)
-        report.images += part.images
-        report.boxes += part.boxes
-        report.skipped += part.skipped + refusals.skipped
-        report.warnings += [w for w in part.warnings if w not in report.warnings]
-    return report
-
-
-def _refuse_links_out(ws: Workspace, splits: list[str]) -> None:
-    """An image that is a link to a place outside the dataset folder is never put into a download."""
-    folders = [ws.dataset.split(name).directory.resolve() for name in splits]
-    for relative, problem in survey(ws.path).problems.items():
-        path = (ws.path / relative).parent.resolve() / Path(relative).name
-        if (
-            problem.code == "file.outside"
-            and is_image_file(relative)
-            and any(f in path.parents for f in folders)
-        ):
-            raise FormatError(ws.path, relative, f"{problem.message}; remove the link to export")
 
 
 def _zip_folder(folder: Path, target: Path, progress: Callable[[int, int], None]) -> None:

@@ -134,7 +134,9 @@ def test_export_coco_json_only(app_demo: Path) -> None:
     at = open_app(PAGE)
     splits = list(ImageDataset(image_dir=app_demo).splits)
     at.selectbox(key=f"transfer_export_split:{app_demo}").set_value(splits[0]).run()
-    at.checkbox(key="transfer_export_images").uncheck().run()
+    layout = at.selectbox(key="transfer_export_option:coco:layout")
+    assert layout.value == "roboflow"  # a download offers the images by default
+    layout.set_value("json").run()
     at.button(key="transfer_export_go").click().run()
     assert not at.exception, at.exception
     assert f"{app_demo.name}-{splits[0]}-coco.json" in at.get("download_button")[0].proto.label

@@ -80,7 +80,7 @@ def test_edits_after_import_keep_ids_and_number_new_ones_after_them(tmp_path, ma
     dataset.set_category_names([*dataset.category_names(), "zebra"])
     annotations = list(dataset.annotations().values())
     annotations[2].boxes.append(Box(1, 1, 5, 5, 3))
-    data = coco.to_coco(annotations, dataset.category_names(), coco._split_meta(coco.read_meta(folder), "train"))
+    data = coco.encode(annotations, dataset.category_names(), coco._split_meta(coco.read_meta(folder), "train"))
     assert data["categories"][-1] == {"id": 91, "name": "zebra"}
     new = [a for a in data["annotations"] if a["image_id"] == 252219]
     assert new == [
@@ -112,7 +112,7 @@ def _split_files(tmp_path: Path, make_image) -> tuple[Path, Path]:
 
 def test_split_import_unifies_ids_in_one_root_categories_file(tmp_path, make_image):
     train, val = _split_files(tmp_path, make_image)
-    report = coco.import_dataset([train, val], tmp_path / "ds", images=tmp_path / "imgs")
+    report = coco.import_dataset([train, val], tmp_path / "ds", coco.CocoOptions(images=tmp_path / "imgs"))
     assert (report.images, report.boxes) == (2, 3)
     dataset = ImageDataset(image_dir=tmp_path / "ds")
     assert list(dataset.splits) == ["train", "validation"]
@@ -140,7 +140,7 @@ def test_one_id_with_two_names_across_splits_is_refused(tmp_path, make_image):
     data["categories"][0]["name"] = "lorry"
     _write(val, data)
     with pytest.raises(FormatError, match=r"instances_val.json: id 3: named 'lorry' here but 'truck' in .*instances_train"):
-        coco.import_dataset([train, val], tmp_path / "ds", images=tmp_path / "imgs")
+        coco.import_dataset([train, val], tmp_path / "ds", coco.CocoOptions(images=tmp_path / "imgs"))
     assert not (tmp_path / "ds").exists()
 
 
@@ -213,7 +213,7 @@ def test_bad_input_names_the_item_and_writes_nothing(tmp_path, make_image, kind)
     with pytest.raises(FormatError, match=message):
         coco.import_dataset(source, folder)
     with pytest.raises(FormatError, match=message):
-        coco.import_dataset(source, tmp_path / "new", images=folder)
+        coco.import_dataset(source, tmp_path / "new", coco.CocoOptions(images=folder))
     assert _tree(folder) == before
     assert not (tmp_path / "new").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "images"]
@@ -223,7 +223,7 @@ def test_bad_input_names_the_item_and_writes_nothing(tmp_path, make_image, kind)
 def test_skip_invalid_leaves_out_and_lists_the_bad_item(tmp_path, make_image, kind):
     folder = _images_for(_golden(), tmp_path / "images", make_image)
     data, message = _bad(kind)
-    report = coco.import_dataset(_write(tmp_path / "bad.json", data), tmp_path / "new", images=folder, skip_invalid=True)
+    report = coco.import_dataset(_write(tmp_path / "bad.json", data), tmp_path / "new", coco.CocoOptions(images=folder), skip_invalid=True)
     assert report.skipped and any(
         re.search(message.split(": ", 1)[-1], f"{s.item}: {s.reason}") for s in report.skipped
     )
@@ -379,9 +379,9 @@ _annotations = st.lists(
 @given(_annotations)
 def test_ours_to_coco_to_ours_keeps_every_box_and_value(annotations):
     names = ["car", "house", "tree"]
-    data = json.loads(json.dumps(coco.to_coco(annotations, names)))
+    data = json.loads(json.dumps(coco.encode(annotations, names)))
     assert all(c["id"] > 0 for c in data["categories"])
-    back = coco.from_coco(data, coco.read_categories([("x", data)]))
+    back = coco.decode(data, coco.read_categories([("x", data)]))
     assert [a.file_name for a in back] == [a.file_name for a in annotations]
     for before, after in zip(annotations, back, strict=True):
         assert after.caption == before.caption
@@ -395,18 +395,18 @@ def test_ours_to_coco_to_ours_keeps_every_box_and_value(annotations):
 @given(_annotations, st.integers(1, 10**12))
 def test_coco_to_ours_to_coco_is_the_identity_for_any_ids(annotations, first_id):
     names = ["car", "house", "tree"]
-    data = coco.to_coco(annotations, names)
+    data = coco.encode(annotations, names)
     for i, image in enumerate(data["images"]):
         image["id"] = first_id + 7 * i
         image["license"] = i % 3
-    ids = {old["id"]: first_id + 7 * i for i, old in enumerate(coco.to_coco(annotations, names)["images"])}
+    ids = {old["id"]: first_id + 7 * i for i, old in enumerate(coco.encode(annotations, names)["images"])}
     for j, ann in enumerate(data["annotations"]):
         ann["image_id"] = ids[ann["image_id"]]
         ann["id"] = 10**9 - j
     data = json.loads(json.dumps(data))
     meta = {"categories": copy.deepcopy(data["categories"]), "info": data["info"], "licenses": data["licenses"]}
-    back = coco.from_coco(data, coco.read_categories([("x", data)]), refusals=Refusals("x"))
-    _same_coco(json.loads(json.dumps(coco.to_coco(back, names, meta))), data)
+    back = coco.decode(data, coco.read_categories([("x", data)]), refusals=Refusals("x"))
+    _same_coco(json.loads(json.dumps(coco.encode(back, names, meta))), data)
 
 
 def test_a_source_category_0_is_kept_with_a_warning(tmp_path, make_image):

@@ -68,7 +68,7 @@ def test_a_full_disk_writing_the_coco_json_leaves_nothing(
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(coco, "atomic_write_bytes", full)
-    message = refused(ws, tmp_path, "coco", split="train", with_images=False)
+    message = refused(ws, tmp_path, "coco", split="train", options=coco.CocoOptions(layout="json"))
     assert "No space left on device" in message and "-train-coco.json in the app's home" in message
 
 

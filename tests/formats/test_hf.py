@@ -75,7 +75,7 @@ def test_import_with_class_labels_keeps_names_extras_and_image_bytes(tmp_path: P
 )
 def test_bbox_formats(tmp_path: Path, bbox_format: str, bbox: list[float]) -> None:
     objects = [{"bbox": [bbox], "category": [0], "area": [0.0]}]
-    hf.import_dataset(detection(tmp_path, objects, CLASSES), tmp_path / "ds", bbox_format=bbox_format)
+    hf.import_dataset(detection(tmp_path, objects, CLASSES), tmp_path / "ds", hf.HfOptions(bbox_format))
     (box,) = ImageDataset(image_dir=tmp_path / "ds").annotations()[("train", "img0.png")].boxes
     assert box.as_bbox() == [1, 2, 10, 20]
 
@@ -177,7 +177,7 @@ def test_whole_dataset_refusals(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="not a saved Hugging Face dataset"):
         hf.import_dataset(tmp_path / "nowhere", tmp_path / "ds")
     with pytest.raises(ValueError, match="bbox_format must be one of"):
-        hf.import_dataset(plain, tmp_path / "ds", bbox_format="yolo")
+        hf.import_dataset(plain, tmp_path / "ds", hf.HfOptions(bbox_format="yolo"))
     assert not (tmp_path / "ds").exists()
 
 

@@ -18,6 +18,7 @@ from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.demo import DEMO_DIR
 from opsml_image.formats import labelstudio
 from opsml_image.formats.base import FormatError
+from opsml_image.formats.classes import ClassIds
 
 GOLDEN = Path(__file__).parent / "golden" / "labelstudio_tasks.json"
 
@@ -90,10 +91,12 @@ def test_percent_round_trip_within_1e6_relative(width: int, height: int, data: s
     w = data.draw(st.floats(1e-3, width - x)) if width - x > 1e-3 else width - x
     h = data.draw(st.floats(1e-3, height - y)) if height - y > 1e-3 else height - y
     annotation = ImageAnnotation("a.png", boxes=[Box(x, y, w, h, 0)])
-    task = labelstudio.to_task(annotation, width, height, ["car"], task_id=1, image_url="a.png")
-    (region,) = labelstudio.from_task(json.loads(json.dumps(task))).regions
-    assert region.original == (width, height) and region.label == "car"
-    for got, want in zip(labelstudio.to_pixels(region, width, height), (x, y, w, h), strict=True):
+    task = labelstudio.encode(annotation, width, height, ["car"], task_id=1, image_url="a.png")
+    notes = labelstudio.Notes()
+    back = labelstudio.decode(json.loads(json.dumps(task)), width, height, ClassIds(["car"]), notes=notes)
+    (box,) = back.boxes
+    assert notes.resized == 0 and box.category == 0 and back.file_name == "a.png"
+    for got, want in zip(box.as_bbox(), (x, y, w, h), strict=True):
         assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
 
 

@@ -17,6 +17,7 @@ from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.demo import DEMO_DIR
 from opsml_image.formats import voc
 from opsml_image.formats.base import FormatError
+from opsml_image.formats.classes import ClassIds
 
 GOLDEN = Path(__file__).parent / "golden" / "voc_000001.xml"
 GOLDEN_BOXES = [
@@ -44,8 +45,8 @@ def voc_folder(root: Path, xml: bytes, image: str = "000001.png", voc_id: str = 
     return root
 
 
-def test_to_xml_writes_the_golden_file() -> None:
-    assert voc.to_xml(golden_annotation(), 64, 48, ["cat", "dog"]) == GOLDEN.read_bytes()
+def test_encode_writes_the_golden_file() -> None:
+    assert voc.encode(golden_annotation(), 64, 48, ["cat", "dog"]) == GOLDEN.read_bytes()
 
 
 def test_golden_file_imports_with_devkit_coordinates(tmp_path: Path) -> None:
@@ -134,10 +135,11 @@ def boxes(draw: st.DrawFn) -> Box:
 @given(st.lists(boxes(), max_size=6))
 def test_xml_round_trip_is_exact_within_1e9(found: list[Box]) -> None:
     names = ["a", "b & <c>", "ünïcode"]
-    xml = voc.to_xml(ImageAnnotation("x.png", boxes=found), 2000, 2000, names)
-    parsed = voc.from_xml(xml)
-    assert [o.name for o in parsed.objects] == [names[b.category] for b in found]
-    for obj, box in zip(parsed.objects, found, strict=True):
+    xml = voc.encode(ImageAnnotation("x.png", boxes=found), 2000, 2000, names)
+    parsed = voc.decode(xml, ClassIds(names)).annotation
+    assert parsed.file_name == "x.png"
+    assert [names[o.category] for o in parsed.boxes] == [names[b.category] for b in found]
+    for obj, box in zip(parsed.boxes, found, strict=True):
         assert obj.x == pytest.approx(box.x, abs=1e-9) and obj.w == pytest.approx(box.w, abs=1e-9)
         assert obj.y == pytest.approx(box.y, abs=1e-9) and obj.h == pytest.approx(box.h, abs=1e-9)
         assert obj.extra["difficult"] is box.extra["difficult"] and obj.extra["pose"] == box.extra["pose"]
@@ -170,7 +172,7 @@ BAD = [
 @pytest.mark.parametrize(("xml", "message"), BAD)
 def test_bad_xml_is_refused_naming_the_element(xml: bytes, message: str) -> None:
     with pytest.raises(FormatError, match="000001.xml") as error:
-        voc.from_xml(xml, "Annotations/000001.xml")
+        voc.decode(xml, source="Annotations/000001.xml")
     assert message in str(error.value)
 
 

@@ -35,16 +35,59 @@ def _dataset(tmp_path: Path, make_image, splits: dict[str, list[tuple[str, tuple
 # ------------------------------------------------------------------------------------------------ lines
 
 
+def to_line(box: Box, width: int, height: int) -> str:
+    """The label file of an image holding ``box`` alone, without its line end."""
+    text = yolo.encode(ImageAnnotation("a.png", boxes=[box]), width, height)
+    assert text.endswith("\n") and text.count("\n") == 1
+    return text[:-1]
+
+
+def from_line(line: str, width: int, height: int) -> Box:
+    (box,) = yolo.decode(line, width, height).boxes
+    return box
+
+
 def test_line_conversion_round_trips():
     box = Box(10, 20, 30, 40, 2)
-    assert yolo.to_line(box, 200, 100) == "2 0.125 0.4 0.15 0.4"
-    assert yolo.from_line("2 0.125 0.4 0.15 0.4", 200, 100) == box
+    assert to_line(box, 200, 100) == "2 0.125 0.4 0.15 0.4"
+    assert from_line("2 0.125 0.4 0.15 0.4", 200, 100) == box
+
+
+def test_a_label_file_is_one_line_a_box_and_decodes_to_the_annotation():
+    boxes = [Box(10, 20, 30, 40, 2), Box(0, 0, 200, 100, 0)]
+    text = yolo.encode(ImageAnnotation("a.png", boxes=boxes), 200, 100)
+    assert text == "2 0.125 0.4 0.15 0.4\n0 0.5 0.5 1 1\n"
+    back = yolo.decode(text, 200, 100, "a.png", "validation")
+    assert (back.file_name, back.split, back.boxes) == ("a.png", "validation", boxes)
+
+
+def test_encode_refuses_a_box_it_cannot_write_or_hands_it_over():
+    annotation = ImageAnnotation("a.png", boxes=[Box(30, 1, 20, 5, 0), Box(1, 1, 2, 2, 3), Box(1, 1, 2, 2, 1)])
+    with pytest.raises(ValueError, match=r"box \[30.0, 1.0, 20.0, 5.0\] in 40x30: box reaches outside"):
+        yolo.encode(annotation, 40, 30)
+    refused: list[tuple[str, str]] = []
+    text = yolo.encode(annotation, 40, 30, 2, lambda box, where, reason: refused.append((where, reason)))
+    assert text == "1 0.05 0.066666666667 0.05 0.066666666667\n"
+    assert refused == [
+        ("box [30.0, 1.0, 20.0, 5.0] in 40x30", "box reaches outside the image (YOLO coordinates lie in 0..1)"),
+        ("box [1.0, 1.0, 2.0, 2.0]", "category 3 has no name"),
+    ]
+
+
+def test_decode_names_the_bad_line_or_hands_it_over():
+    text = "0 0.5 0.5 0.1 0.1\n\n1 0.5 0.5\n2 0.5 0.5 0.1 0.1\n"
+    with pytest.raises(ValueError, match="line 3: expected 'class cx cy w h'"):
+        yolo.decode(text, 100, 100)
+    refused: list[tuple[int, str]] = []
+    back = yolo.decode(text, 100, 100, classes=2, refuse=lambda number, reason: refused.append((number, reason)))
+    assert [b.category for b in back.boxes] == [0]
+    assert [number for number, _ in refused] == [3, 4] and refused[1][1] == "class 2 is not in names (0..1)"
 
 
 def test_a_thousandth_of_a_pixel_on_4000_px_survives():
     box = Box(3999.0, 1000.0, 0.001, 0.001, 1)
-    line = yolo.to_line(box, 4000, 3000)
-    back = yolo.from_line(line, 4000, 3000)
+    line = to_line(box, 4000, 3000)
+    back = from_line(line, 4000, 3000)
     assert back.w > 0 and back.h > 0
     assert max(abs(a - b) for a, b in zip(back.as_bbox(), box.as_bbox(), strict=True)) < 1e-4
 
@@ -64,7 +107,7 @@ def test_round_trip_within_1e_4_px_and_no_box_becomes_empty(width, height, fx, f
     if x < 0 or y < 0:
         return
     box = Box(x, y, w, h, 0)
-    back = yolo.from_line(yolo.to_line(box, width, height), width, height)
+    back = from_line(to_line(box, width, height), width, height)
     assert back.w > 0 and back.h > 0
     assert max(abs(a - b) for a, b in zip(back.as_bbox(), box.as_bbox(), strict=True)) < 1e-4
 
@@ -83,7 +126,7 @@ def test_round_trip_within_1e_4_px_and_no_box_becomes_empty(width, height, fx, f
 )
 def test_bad_lines_say_what_is_wrong(line, message):
     with pytest.raises(ValueError, match=message):
-        yolo.from_line(line, 100, 100)
+        yolo.decode(line, 100, 100)
 
 
 def test_label_path_follows_ultralytics():

@@ -18,6 +18,7 @@ from conftest import write_image
 from opsml_image import ImageDataset
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.formats.base import FormatError, write_folder
+from opsml_image.formats.coco import CocoOptions
 from opsml_image.usecases import transfer as uc
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
@@ -131,13 +132,13 @@ def test_coco_json_only_and_edits_flushed_first(ws: Workspace, monkeypatch: pyte
     flushed: list[bool] = []
     real = ws.store.flush
     monkeypatch.setattr(ws.store, "flush", lambda: flushed.append(True) or real())
-    download = uc.export_download(ws, "coco", "validation", with_images=False)
+    download = uc.export_download(ws, "coco", "validation", options=CocoOptions(layout="json"))
     assert flushed == [True]
     assert (download.file_name, download.mime) == ("data-validation-coco.json", "application/json")
     data = json.loads(download.data)
     assert [i["file_name"] for i in data["images"]] == ["c.png"]
     assert [c["id"] for c in data["categories"]] == [1, 2]  # never 0 (datumaro reads 0 as background)
-    every = uc.export_download(ws, "coco", with_images=False)
+    every = uc.export_download(ws, "coco", options=CocoOptions(layout="json"))
     with zipfile.ZipFile(io.BytesIO(every.data)) as archive:
         assert sorted(archive.namelist()) == ["train.json", "validation.json"]
 
