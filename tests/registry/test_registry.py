@@ -296,39 +296,75 @@ def test_diff_lists_images_and_records(registry: CardRegistry, dataset_dir: Path
 def test_racing_registrations_get_distinct_consecutive_versions(
     tracking_uri: str, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Widen the window between reading the latest version and inserting the row, so the racers collide.
+    """Four registrations of one name reach the version allocation at the same moment (a barrier at their
+    commit stage) and end as 1.0.0 ... 1.3.0, every one complete. On PostgreSQL all four read "no version
+    yet" and pick 1.0.0 before any inserts (a second barrier): three meet the unique constraint and retry.
+    On SQLite the write lock taken at BEGIN IMMEDIATE makes each wait for the one before: the allocations
+    run one at a time and each sees every version committed before it."""
+    racers = 4
+    postgres = tracking_uri.startswith("postgresql")
+    at_commit = threading.Barrier(racers, timeout=20)
+    first_picks = threading.Barrier(racers, timeout=20)
+    guard = threading.Lock()
+    inside, most_inside = 0, 0
+    picks: dict[str, list[tuple[int, str]]] = {}  # racer -> (versions it saw, version it took) per attempt
     real_next = registry_module.versions.next_version
 
-    def slow_next(existing, version_type="minor"):  # type: ignore[no-untyped-def]
-        chosen = real_next(existing, version_type)
-        time.sleep(0.2)
-        return chosen
+    def next_version(existing, version_type="minor"):  # type: ignore[no-untyped-def]
+        nonlocal inside, most_inside
+        with guard:
+            inside += 1
+            most_inside = max(most_inside, inside)
+            attempts = picks.setdefault(threading.current_thread().name, [])
+        try:
+            chosen = real_next(existing, version_type)
+            attempts.append((len(existing), str(chosen)))
+            if postgres and len(attempts) == 1:
+                first_picks.wait()  # nobody inserts before all four have picked
+            else:
+                time.sleep(0.05)  # between reading the latest version and inserting the row
+            return chosen
+        finally:
+            with guard:
+                inside -= 1
 
-    monkeypatch.setattr(registry_module.versions, "next_version", slow_next)
+    monkeypatch.setattr(registry_module.versions, "next_version", next_version)
     registries = [
         CardRegistry(tracking_uri=tracking_uri, storage_uri=tmp_path / "storage", hash_cache=None)
-        for _ in range(4)
+        for _ in range(racers)
     ]
-    barrier = threading.Barrier(len(registries))
     results: list[str] = []
     errors: list[BaseException] = []
 
+    def meet(stage: str, done: int, total: int) -> None:
+        if stage == "commit" and done == 0:
+            at_commit.wait()  # all four have validated and stored: they allocate together
+
     def run(reg: CardRegistry) -> None:
         try:
-            barrier.wait()
-            results.append(str(reg.register_card(make_card(dataset_dir)).version))
+            results.append(str(reg.register_card(make_card(dataset_dir), progress=meet).version))
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(reg,)) for reg in registries]
+    threads = [threading.Thread(target=run, args=(reg,), name=f"racer-{i}") for i, reg in enumerate(registries)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     assert errors == []
     assert sorted(results) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    assert len(picks) == racers
+    first = sorted(attempts[0] for attempts in picks.values())
+    retries = sum(len(attempts) - 1 for attempts in picks.values())
+    if postgres:  # a real collision: all took 1.0.0 at once, and every loser retried past it
+        assert first == [(0, "1.0.0")] * racers and most_inside == racers
+        assert retries >= racers - 1
+        assert all(seen > 0 for attempts in picks.values() for seen, _ in attempts[1:])
+    else:  # the write lock queued them: one allocation at a time, none stale, none retried
+        assert most_inside == 1 and retries == 0
+        assert first == [(0, "1.0.0"), (1, "1.1.0"), (2, "1.2.0"), (3, "1.3.0")]
     rows = registries[0].list_cards()
-    assert sorted(r["version"] for r in rows) == sorted(results) and len({r["uid"] for r in rows}) == 4
+    assert sorted(r["version"] for r in rows) == sorted(results) and len({r["uid"] for r in rows}) == racers
     for i, version in enumerate(sorted(results)):
         restored = (
             registries[0].download_data(registries[0].load_card(name="street-signs", version=version), tmp_path / f"r{i}")
