@@ -24,7 +24,7 @@ def validate(
         bool, typer.Option(help="Also check image files (exist, readable, boxes inside).")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the issues as JSON lines.")] = False,
-    limit: Annotated[int, typer.Option(help="Print at most this many issues.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Print at most this many issues.")] = 50,
 ) -> None:
     """Check every record and image; print a report; exit 1 when there are errors."""
     dataset = open_dataset(data_dir, metadata)

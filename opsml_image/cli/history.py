@@ -34,7 +34,7 @@ def history(
     data_dir: Annotated[Path, typer.Argument(help="The dataset folder.")],
     user: Annotated[str | None, typer.Option("--user", help="Only this user's changes.")] = None,
     since: Annotated[str | None, typer.Option(help="Only changes at or after this ISO date/time.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many changes.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many changes.")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per line.")] = False,
 ) -> None:
     """List the changes to a dataset's annotations: when, who, what (newest first)."""

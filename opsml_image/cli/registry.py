@@ -150,7 +150,7 @@ def collect_garbage(
     name: Annotated[str | None, typer.Option(help="Only this card name.")] = None,
     team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would go; delete nothing.")] = False,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for running registrations.")] = 0.0,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for running registrations.")] = 0.0,
 ) -> None:
     """Delete stored data no registered version needs (left by failed or interrupted registrations)."""
     with _errors():
@@ -179,7 +179,11 @@ def diff(
     """List images and records added, removed or changed between two versions."""
     from dataclasses import asdict
 
+    from opsml_image.registry.versions import parse
+
     with _errors():
+        for version in (v1, v2):  # a malformed version is bad input, whether the card exists or not
+            parse(version)
         result = _registry().diff(name, v1, v2, team=team)
     if as_json:
         typer.echo(json.dumps(asdict(result)))

@@ -1,9 +1,10 @@
 """CLI ``users add|list|set-role|passwd|remove``: accounts of the app (mounted by the CLI).
 
 Passwords are read from standard input (``--password-stdin``: the first line, without its newline), never
-from the command line where ``ps`` and the shell history would show them. Every account error is one red
-line with exit status 1; so is removing or demoting the last admin, or removing the last account (without
-accounts the server would let anyone in as an admin).
+from the command line where ``ps`` and the shell history would show them. Every error is one red line: exit
+status 2 for bad input (a name, role, e-mail or password that no account may have), 1 for a change refused
+or failed (no such user, a name taken, the last admin or the last account: without accounts the server
+would let anyone in as an admin, a database error).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Annotated
 import typer
 
 from opsml_image.auth import AccountError, Accounts, Role
+from opsml_image.auth.accounts import normalise_email, normalise_name, parse_role
+from opsml_image.auth.passwords import check_new_password
 from opsml_image.cli.support import fail
 
 __all__ = ["users_app"]
@@ -37,6 +40,12 @@ def add(
 ) -> None:
     """Add an account (a password from stdin, an e-mail for OIDC, or both)."""
     password = _read_password() if password_stdin else None
+    with _bad_input():
+        normalise_name(name)
+        parse_role(role)
+        normalise_email(email)
+        if password is None and not (email or "").strip():
+            raise AccountError("give a password (--password-stdin) or an e-mail for OIDC sign-in")
     with _accounts() as accounts:
         user = accounts.add_user(name, role, password=password, email=email)
     typer.secho(f"added {user.label}" + (f" <{user.email}>" if user.email else ""), fg="green")
@@ -80,6 +89,8 @@ def set_role(
     role: Annotated[str, typer.Argument(help=f"New role: {_ROLES}.")],
 ) -> None:
     """Change a user's role (applies to their open sessions at their next action; not the last admin's)."""
+    with _bad_input():
+        parse_role(role)
     with _accounts() as accounts:
         user = accounts.set_role(name, role)
     typer.secho(f"{user.label}", fg="green")
@@ -108,10 +119,23 @@ def remove(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
 
 
 def _read_password() -> str:
+    """The first line of standard input, checked as a new password (exit 2 when no account may have it)."""
     line = sys.stdin.readline()
     if not line:
         raise fail("no password on standard input", 2)
-    return line.removesuffix("\n").removesuffix("\r")
+    password = line.removesuffix("\n").removesuffix("\r")
+    with _bad_input():
+        check_new_password(password)
+    return password
+
+
+@contextlib.contextmanager
+def _bad_input() -> Iterator[None]:
+    """A value no account may have (checked before the database is opened): one red line, exit status 2."""
+    try:
+        yield
+    except AccountError as error:
+        raise fail(error, 2) from None
 
 
 @contextlib.contextmanager

@@ -95,12 +95,17 @@ class CardLoader:
 
 
 def to_hf_dataset(data: ImageDataset, category_names: list[str] | None = None, **kwargs: Any) -> Any:
-    """``load_dataset("imagefolder", data_dir=...)`` with ``objects.categories`` as named ``ClassLabel``."""
+    """``load_dataset("imagefolder", data_dir=...)`` with ``objects.categories`` as named ``ClassLabel``.
+
+    Needs Hugging Face ``datasets``, which opsml-image does not install (it is large): an ImportError
+    naming ``pip install datasets`` otherwise."""
     try:
         import datasets
-    except ImportError as error:  # pragma: no cover - datasets is a dev dependency here
-        raise RegistryError(
-            "to_hf_dataset needs the optional 'datasets' package: pip install datasets"
+    except ImportError as error:
+        raise ImportError(
+            "to_hf_dataset needs Hugging Face 'datasets', which opsml-image does not install: "
+            "pip install datasets",
+            name="datasets",
         ) from error
     loaded = datasets.load_dataset("imagefolder", data_dir=str(data.image_dir), **kwargs)
     names = category_names if category_names is not None else data.category_names()
