@@ -177,3 +177,18 @@ def test_a_full_disk_during_an_export_is_a_message_without_server_paths(
     assert str(app_home) not in message and str(app_demo) not in message
     assert at.get("download_button") == []
     assert list((app_home / "exports").rglob("*")) == []  # no half-written zip, no export folder
+
+
+def test_the_options_of_a_format_are_widgets_made_from_the_registry(app_demo: Path) -> None:
+    """A choice among a format's options is a select box (Hugging Face's bbox format on import, COCO's layout
+    on export); an option naming a path (COCO's --images) is for the command line only."""
+    pytest.importorskip("datasets")
+    at = open_app(PAGE)
+    assert [s.key for s in at.selectbox if (s.key or "").startswith("transfer_") and ":" in s.key] == [
+        f"transfer_export_split:{app_demo}",
+        "transfer_export_option:coco:layout",
+    ]
+    at.selectbox(key="transfer_import_format").set_value("hf").run()
+    boxes = at.selectbox(key="transfer_import_option:hf:bbox_format")
+    assert (boxes.label, boxes.value) == ("Boxes in objects.bbox", "xywh")
+    assert boxes.options == ["x, y, width, height (COCO)", "x0, y0, x1, y1 (corners)", "centre x, centre y, width, height"]

@@ -420,3 +420,47 @@ def test_a_source_category_0_is_kept_with_a_warning(tmp_path, make_image):
     report = coco.export(ImageDataset(image_dir=folder), tmp_path / "again.json")
     assert report.warnings == ["category id 0 kept from the source: datumaro and CVAT read id 0 as background"]
     _same_coco(json.loads((tmp_path / "again.json").read_text()), data)
+
+
+# ------------------------------------------------------------------------------------------ Roboflow
+
+
+def test_roboflow_layout_is_an_option_of_the_export_and_imports_back(tmp_path):
+    from typer.testing import CliRunner
+
+    from opsml_image.cli import app
+
+    dataset = ImageDataset(image_dir=DEMO_DIR)
+    report = coco.export(dataset, tmp_path / "rf", coco.CocoOptions(layout="roboflow"))
+    assert (report.images, report.boxes, report.skipped) == (12, 59, [])
+    for split in ("train", "validation"):
+        data = json.loads((tmp_path / "rf" / split / coco.ROBOFLOW_FILE).read_text())
+        assert sorted(i["file_name"] for i in data["images"]) == sorted(
+            p.name for p in (DEMO_DIR / split).iterdir() if p.suffix in (".jpg", ".png")
+        )
+        assert all((tmp_path / "rf" / split / i["file_name"]).is_file() for i in data["images"])
+    files = [str(tmp_path / "rf" / s / coco.ROBOFLOW_FILE) for s in ("train", "validation")]
+    back = CliRunner().invoke(app, ["import", "coco", *files, str(tmp_path / "back")])
+    assert back.exit_code == 0 and "12 images, 59 boxes" in back.output, back.output
+    restored = ImageDataset(image_dir=tmp_path / "back")
+    assert list(restored.splits) == ["train", "validation"] and restored.validate().ok
+    assert restored.category_names() == dataset.category_names()
+    out = CliRunner().invoke(app, ["export", "coco", str(DEMO_DIR), str(tmp_path / "cli"), "--layout", "roboflow"])
+    assert out.exit_code == 0 and (tmp_path / "cli" / "validation" / coco.ROBOFLOW_FILE).is_file(), out.output
+
+
+def test_roboflow_layout_of_one_split_skips_a_missing_image(tmp_path, make_image):
+    folder = _images_for(_golden(), tmp_path / "images", make_image)
+    coco.import_dataset(GOLDEN / "coco_instances.json", folder)
+    gone = _golden()["images"][0]["file_name"]
+    (folder / gone).unlink()
+    dataset = ImageDataset(image_dir=folder)
+    options = coco.CocoOptions(layout="roboflow")
+    with pytest.raises(FormatError, match=re.escape(f"{gone}: image file not found")):
+        coco.export(dataset, tmp_path / "rf", options, split="train")
+    assert not (tmp_path / "rf").exists()
+    report = coco.export(dataset, tmp_path / "rf", options, split="train", skip_invalid=True)
+    assert [s.item for s in report.skipped] == [gone] and report.images == 2
+    data = json.loads((tmp_path / "rf" / "train" / coco.ROBOFLOW_FILE).read_text())
+    assert gone not in [i["file_name"] for i in data["images"]]
+    assert {a["image_id"] for a in data["annotations"]} <= {i["id"] for i in data["images"]}

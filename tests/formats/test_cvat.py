@@ -259,3 +259,21 @@ def test_export_of_one_split_and_refusal_of_a_used_destination(tmp_path: Path) -
     assert (tmp_path / "val/images/c.png").is_file()
     with pytest.raises(FormatError, match="not empty"):
         cvat.export(dataset, tmp_path / "val")
+
+
+def test_without_meta_labels_boxes_come_first_then_tags_in_order_of_appearance(tmp_path: Path) -> None:
+    xml = (
+        b"<annotations><version>1.1</version>"
+        b'<image id="0" name="street_1.jpg" width="64" height="48"><tag label="night"/>'
+        b'<box label="car" xtl="1" ytl="1" xbr="5" ybr="5"/></image>'
+        b'<image id="1" name="street_2.jpg" width="64" height="48"><box label="bus" xtl="1" ytl="1" xbr="5" ybr="5"/>'
+        b"</image></annotations>"
+    )
+    document = cvat.decode(xml)
+    assert not document.declared and [label.name for label in document.labels] == ["night", "car", "bus"]
+    cvat.import_dataset(cvat_folder(tmp_path / "cvat", xml), tmp_path / "ds")
+    dataset = ImageDataset(image_dir=tmp_path / "ds")
+    assert dataset.category_names() == ["car", "bus", "night"]
+    first = dataset.annotations()[("train", "street_1.jpg")]
+    assert (first.categories, [b.category for b in first.boxes]) == ([2], [0])
+    assert [b.category for b in dataset.annotations()[("train", "street_2.jpg")].boxes] == [1]

@@ -361,3 +361,27 @@ def test_locate_resolves_inside_and_never_looks_outside(tmp_path: Path, places: 
         for leading_out in ("..", "a/../../x", "/etc/passwd", "out", "out/x", "up/../../x", "loop"):
             assert inside.locate(leading_out) is None, leading_out
     assert looked_out(seen, places) == []
+
+
+# ------------------------------------------------------------------------------------------- exports
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc", "cvat", "labelstudio"])
+def test_no_export_copies_an_image_linked_from_outside(tmp_path: Path, places: dict[str, Path], fmt: str) -> None:
+    """The library (and so the CLI) refuses to export an image that is a link out, whatever skip_invalid says;
+    COCO's Roboflow layout skips it when asked (it places each image itself)."""
+    from formats_sample import two_split_dataset
+
+    from opsml_image import formats
+
+    dataset = two_split_dataset(tmp_path / "data")
+    (dataset.image_dir / "train" / "a.png").unlink()
+    (dataset.image_dir / "train" / "a.png").symlink_to(places["secret"])
+    spec = formats.get(fmt)
+    with pytest.raises(FormatError, match=r"train/a\.png: .*outside the dataset folder.*remove the link"):
+        spec.export(dataset, tmp_path / "out", spec.options(), skip_invalid=True)
+    assert not (tmp_path / "out").exists()
+    assert spec.export(dataset, tmp_path / "val", spec.options(), split="validation").images == 1
+    options = coco.CocoOptions(layout="roboflow")
+    report = coco.export(dataset, tmp_path / "rf", options, split="train", skip_invalid=True)
+    assert [s.item for s in report.skipped] == ["a.png"] and not (tmp_path / "rf" / "train" / "a.png").exists()

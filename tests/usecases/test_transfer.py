@@ -345,3 +345,25 @@ def test_the_largest_browser_download_is_configurable(monkeypatch: pytest.Monkey
     assert uc.max_download_bytes() == 2 << 30
     monkeypatch.setenv("OPSML_IMAGE_MAX_DOWNLOAD_BYTES", "1000")
     assert uc.max_download_bytes() == 1000
+
+
+def test_an_upload_in_another_format_is_named(tmp_path: Path, ws: Workspace) -> None:
+    """The format chosen does not find its files; the registered format the upload looks like is named."""
+    download = uc.export_download(ws, "voc", "validation")
+    with pytest.raises(UserError, match=r"No data.yaml in the zip .* It looks like Pascal VOC XML: choose that"):
+        uc.import_upload(tmp_path / "root", "x", "yolo", [Up(download.file_name, download.data)])
+    with pytest.raises(UserError, match=r"No data.yaml in the zip \([^)]*\)\.$"):
+        uc.import_upload(tmp_path / "root", "x", "yolo", [Up("y.zip", zip_of({"readme.txt": b"hi"}))])
+
+
+def test_options_from_the_page_name_no_path_on_the_server(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="'images' names a path on the server"):
+        uc.import_upload(
+            tmp_path / "root", "x", "coco", [Up("a.json", b"{}")], options=CocoOptions(images=Path("/etc"))
+        )
+    assert not (tmp_path / "root").exists()
+
+
+def test_loose_files_are_the_format_s_own_kinds(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"a.xml: not an image nor an annotation file \(.json\)"):
+        uc.import_upload(tmp_path / "root", "x", "coco", [Up("a.xml", b"<x/>")])
