@@ -113,7 +113,7 @@ def _options(fmt: Format[Any], side: Side) -> list[inspect.Parameter]:
     ]
 
 
-def _command(name: str, run: Callable[..., None], parameters: list[inspect.Parameter], help: str) -> Command:  # noqa: A002
+def _command(name: str, run: Callable[..., None], parameters: list[inspect.Parameter], help: str) -> Command:
     """The click command typer makes of ``run`` called with ``parameters``."""
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     single = typer.Typer(add_completion=False)

@@ -82,7 +82,7 @@ class NoOptions:
 
 def option(
     default: Any,
-    help: str,  # noqa: A002 - the word typer and click use
+    help: str,
     *,
     side: Side,
     label: str | None = None,

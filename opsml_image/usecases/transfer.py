@@ -30,7 +30,7 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -123,7 +123,7 @@ def _format(key: str) -> Format[Any]:
 
 def _no_server_paths(options: object) -> None:
     """Options from the page name no path on the server: an upload holds its own files."""
-    for item in fields(options):  # type: ignore[arg-type]
+    for item in fields(options) if is_dataclass(options) else ():
         if isinstance(getattr(options, item.name), PurePath):
             raise UserError(
                 f"The option {item.name!r} names a path on the server; an upload holds its files."
