@@ -1,6 +1,6 @@
 # opsml-image developer tasks.
 #   make run    start the app (ARGS="--data-dir DIR --port 8502" passes options to 'python -m opsml_image serve')
-#   make test   run the test suite (installs Debian chromium + postgresql first if missing)
+#   make test   run the test suite (installs Debian chromium, postgresql, nodejs, npm, nginx first if missing)
 #   make lint   ruff check, mypy ([tool.mypy]), then lint-imports (the import contracts: [tool.importlinter])
 #   make bench  run every bench/*.py
 # The virtualenv is created on first use and re-synced only when a requirements file changes.
@@ -50,7 +50,7 @@ $(DEV_STAMP): requirements-dev.txt requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-# --- Debian packages needed by the browser, PostgreSQL and OIDC tests ---------------------------------
+# --- Debian packages needed by the browser, PostgreSQL, OIDC and TLS-proxy tests -----------------------
 
 system-deps:
 	@missing=""; \
@@ -58,6 +58,7 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		$(APT) update -q && $(APT) install -y -q $$missing; \
