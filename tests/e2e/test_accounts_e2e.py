@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 PLANTS = ("<img src=x onerror=alert(1)>", "**bold**", "![t](http://127.0.0.1:9/x.png)")
 LINKS = "http://127.0.0.1:9/link a@b.co www.example.org"  # GitHub Markdown would make links of these
+BROKEN_LINE = "{broken " + " ".join(PLANTS) + " " + LINKS  # not JSON: Validate shows it raw
 
 
 def wait_idle(page: Page) -> None:
@@ -139,7 +140,8 @@ def test_users_in_their_own_browsers(browser: Browser, team_app: tuple[str, Acco
 
 
 def plant(data: Path) -> None:
-    """A class name and a caption made of HTML and Markdown, as any annotator could type them."""
+    """A class name, a caption and a broken metadata line made of HTML and Markdown, as any annotator could
+    type them (the store is the app's: ``OPSML_IMAGE_HOME`` is set to its home)."""
     (data / "categories.json").write_text(json.dumps(["car", PLANTS[0], f"{PLANTS[1]} {PLANTS[2]}", LINKS]))
     with WorkStore.open(ImageDataset(image_dir=data)) as store:
         store.sync()
@@ -148,31 +150,51 @@ def plant(data: Path) -> None:
         caption = " ".join(PLANTS)
         store.save(dataclasses.replace(first, caption=caption), store.version("train", "scene_001.jpg"))
         store.flush()
+    with (data / "train" / "metadata.jsonl").open("a", encoding="utf-8") as metadata:
+        metadata.write(BROKEN_LINE + "\n")  # line.json: Validate shows the raw line
+
+
+def no_html_from_data(page: Page, where: str) -> None:
+    """Nothing the planted strings hold became an element: no <img>, bold, image or link."""
+    html = page.content()
+    assert '<img src="x"' not in html and "<img src=x" not in html.replace("&lt;img src=x", ""), where
+    assert page.locator("img[src='x']").count() == 0, where
+    assert page.locator("strong", has_text="bold").count() == 0, where
+    assert page.locator("img[src*='127.0.0.1:9']").count() == 0, where
+    links = "a[href*='127.0.0.1:9'], a[href^='mailto:'], a[href*='example.org']"
+    assert page.locator(links).count() == 0, where
 
 
 def test_html_and_markdown_from_data_is_shown_as_text(
-    page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path
+    page: Page, streamlit_app, tmp_path: Path, artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
     data = copy_demo(tmp_path / "data")
+    home = tmp_path / "home"
+    monkeypatch.setenv("OPSML_IMAGE_HOME", str(home))  # the app's store is the one planted in
     plant(data)
+    broken_at = (data / "train" / "metadata.jsonl").read_text().count("\n")
     fetched: list[str] = []
     page.on("request", lambda request: fetched.append(request.url) if ":9/" in request.url else None)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    base = streamlit_app(data)
+    base = streamlit_app(data, home=home)
     page.set_viewport_size({"width": 1500, "height": 1100})
     for path in ("", "annotate?split=train&file=scene_001.jpg", "validate"):
         page.goto(f"{base}/{path}")
         page.wait_for_timeout(500)
         wait_idle(page)
         page.wait_for_timeout(1500)
-        html = page.content()
-        assert '<img src="x"' not in html and "<img src=x" not in html.replace("&lt;img src=x", ""), path
-        assert page.locator("img[src='x']").count() == 0, path
-        assert page.locator("strong", has_text="bold").count() == 0, path
-        assert page.locator("img[src*='127.0.0.1:9']").count() == 0, path
-        links = "a[href*='127.0.0.1:9'], a[href^='mailto:'], a[href*='example.org']"
-        assert page.locator(links).count() == 0, path
+        where = path or "browse"
+        if path == "":  # shown, literally: the gallery tile's classes, then the caption in the preview
+            tile = page.locator("figure", has_text="train/scene_001.jpg")
+            expect(tile.get_by_text(f"5 boxes · {PLANTS[0]}, {PLANTS[1]} {PLANTS[2]}", exact=True)).to_be_visible()
+            no_html_from_data(page, where)
+            page.locator("button.preview[title='Preview train/scene_001.jpg']").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.get_by_text(" ".join(PLANTS), exact=True)).to_be_visible(timeout=15_000)
+            wait_idle(page)
+            page.screenshot(path=str(artifacts_dir / "planted-html-browse.png"))
+            where = "browse preview"
         if path.startswith("annotate"):  # shown, literally
             page.get_by_text("Caption and image categories").click()  # the caption is shown on demand
             caption = page.get_by_role("textbox", name="Caption")
@@ -180,4 +202,11 @@ def test_html_and_markdown_from_data_is_shown_as_text(
             expect(page.get_by_text(PLANTS[0]).first).to_be_visible()
             expect(page.get_by_text(PLANTS[1], exact=False).first).to_be_visible()
             page.screenshot(path=str(artifacts_dir / "planted-html-shown-as-text.png"))
+        if path == "validate":  # shown, literally: the broken line's issue, then the line itself
+            issue = page.get_by_text(f"train/metadata.jsonl, line {broken_at}: ", exact=False)
+            expect(issue.first).to_be_visible()
+            expect(page.get_by_test_id("stText").get_by_text(BROKEN_LINE, exact=True)).to_be_visible()
+            expect(page.get_by_role("textbox", name="The line as it should be")).to_have_value(BROKEN_LINE)
+            page.screenshot(path=str(artifacts_dir / "planted-html-validate.png"))
+        no_html_from_data(page, where)
     assert fetched == [] and dialogs == []
