@@ -115,24 +115,21 @@ def test_another_folder_is_not_prefilled_from_this_ones_card(app_demo: Path, tmp
 
 
 def test_register_after_validate_reads_the_metadata_no_more(app_demo: Path, monkeypatch: pytest.MonkeyPatch):
-    from opsml_image import dataset as dataset_module
-
-    reads: list[str] = []
-    real = dataset_module.read_lines
-
-    def counting(path, *args, **kwargs):  # noqa: ANN001, ANN202
-        reads.append(Path(path).parent.name)
-        return real(path, *args, **kwargs)
+    """Validate, then Register: the click walks the folder once (the registry's scan, which confirms the
+    files the Validate page's verdict judged) and reads no metadata; it walked it 5 times before."""
+    from tests.registry.counting import count_folder_reads
 
     at = open_app("pages/new_dataset.py", timeout=60)  # the folder is opened (and indexed) by the app
-    monkeypatch.setattr(dataset_module, "read_lines", counting)
+    reads = count_folder_reads(monkeypatch, app_demo)
     at.switch_page("pages/validate.py").run()
     assert not at.exception, at.exception
-    assert sorted(reads) == ["train", "validation"]  # Validate: each metadata.jsonl once
+    assert sorted(reads.metadata) == ["train/metadata.jsonl", "validation/metadata.jsonl"]  # read once
     at.switch_page("pages/register.py").run()
     at.text_input(key="reg_team").input("vision")
     at.text_input(key="reg_contact").input("ann@example.com")
+    reads.clear()
     at.button(key="FormSubmitter:register-Register").click().run()
     assert not at.exception, at.exception
     assert "Registered." in at.success[0].value
-    assert sorted(reads) == ["train", "validation"]  # Register: not once more
+    assert reads.metadata == []  # Register: not once more
+    assert reads.scans == 1 and dict(reads.listings) == {".": 1, "train": 1, "validation": 1}
