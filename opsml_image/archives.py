@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from opsml_image import config
 from opsml_image.atomic import fsync_dir, sync_filesystem
 
 __all__ = ["ArchiveError", "Limits", "Extracted", "is_zip_name", "check_archive", "extract_zip"]
@@ -57,12 +58,8 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         """The defaults, else ``OPSML_IMAGE_MAX_ARCHIVE_ENTRIES`` / ``OPSML_IMAGE_MAX_ARCHIVE_BYTES``."""
-        entries = os.environ.get("OPSML_IMAGE_MAX_ARCHIVE_ENTRIES")
-        size = os.environ.get("OPSML_IMAGE_MAX_ARCHIVE_BYTES")
-        return cls(
-            max_entries=int(entries) if entries else cls.max_entries,
-            max_bytes=int(size) if size else cls.max_bytes,
-        )
+        settings = config.settings()
+        return cls(max_entries=settings.max_archive_entries, max_bytes=settings.max_archive_bytes)
 
 
 @dataclass

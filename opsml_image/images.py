@@ -14,12 +14,13 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from opsml_image import config
 from opsml_image.confine import SpecialFileError, open_regular, special_problem
 from opsml_image.rules import Problem
 
 __all__ = [
     "IMAGE_EXTENSIONS",
-    "MAX_PIXELS",
+    "max_pixels",
     "ImageInfo",
     "is_image_file",
     "open_image",
@@ -51,8 +52,18 @@ IMAGE_EXTENSIONS = frozenset(
         ".jfif",
     ]
 )
-#: The most pixels an image may declare (``OPSML_IMAGE_MAX_PIXELS``); more is treated as a decompression bomb.
-MAX_PIXELS = int(os.environ.get("OPSML_IMAGE_MAX_PIXELS", 100_000_000))
+
+
+def max_pixels() -> int:
+    """The most pixels an image may declare (``OPSML_IMAGE_MAX_PIXELS``); more is a decompression bomb."""
+    return config.settings().max_pixels
+
+
+def __getattr__(name: str) -> int:
+    """``MAX_PIXELS``, the former constant, read when used: prefer :func:`max_pixels`."""
+    if name == "MAX_PIXELS":
+        return max_pixels()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +81,22 @@ def is_image_file(name: str | Path) -> bool:
 
 
 def too_many_pixels(subject: str | Path, width: int, height: int) -> str:
-    """Why an image over :data:`MAX_PIXELS` is refused, naming ``subject``."""
+    """Why an image over :func:`max_pixels` is refused, naming ``subject``."""
     return _over_limit(subject, f"{width}x{height} = {width * height:,}")
 
 
 def refused_bomb(subject: str | Path, error: Image.DecompressionBombError) -> str:
     """Pillow's own bomb refusal (it stops before the size is known) told with our limit when it applies."""
     match = re.search(r"\((\d+) pixels\)", str(error))
-    if match and int(match.group(1)) > MAX_PIXELS:
+    if match and int(match.group(1)) > max_pixels():
         return _over_limit(subject, f"{int(match.group(1)):,}")
     return f"{subject} is refused by Pillow as a possible decompression bomb: {error}"
 
 
 def _over_limit(subject: str | Path, pixels: str) -> str:
-    """The one wording of a refusal over :data:`MAX_PIXELS` (``pixels`` as the image declares them)."""
+    """The one wording of a refusal over :func:`max_pixels` (``pixels`` as the image declares them)."""
     return (
-        f"{subject} declares {pixels} pixels, more than the {MAX_PIXELS:,} allowed "
+        f"{subject} declares {pixels} pixels, more than the {max_pixels():,} allowed "
         "(possible decompression bomb)"
     )
 
@@ -93,7 +104,7 @@ def _over_limit(subject: str | Path, pixels: str) -> str:
 def probe(path: str | Path) -> ImageInfo | Problem:
     """Read an image's size from its header and check the file is complete; a Problem when it is not.
 
-    The result is cached per (path, size, modification time), so an unchanged file is read once.
+    The result is cached per (path, size, modification time, pixel limit), so an unchanged file is read once.
     """
     try:
         st = os.stat(path)
@@ -105,19 +116,19 @@ def probe(path: str | Path) -> ImageInfo | Problem:
     if special:
         return special
     try:
-        return _probe(str(path), st.st_size, st.st_mtime_ns)
+        return _probe(str(path), st.st_size, st.st_mtime_ns, max_pixels())
     except FileNotFoundError:  # removed between the stat and the read: not cached, a later call looks again
         return Problem("image.missing", "file_name", f"image not found: {path}")
 
 
 @lru_cache(maxsize=262_144)
-def _probe(path: str, size: int, mtime_ns: int) -> ImageInfo | Problem:
+def _probe(path: str, size: int, mtime_ns: int, limit: int) -> ImageInfo | Problem:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with open_regular(path) as handle, Image.open(handle) as image:
                 width, height, fmt = image.width, image.height, image.format or "?"
-                if width * height > MAX_PIXELS:
+                if width * height > limit:
                     return Problem("image.too_large", "file_name", too_many_pixels(path, width, height))
                 if fmt == "PNG":
                     image.verify()  # walks every chunk and its CRC: finds truncation without decoding

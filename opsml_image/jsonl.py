@@ -12,23 +12,28 @@ printed, stored or encoded. A path that is not a regular file (a folder, a FIFO)
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from opsml_image import config
 from opsml_image.atomic import atomic_writer
 from opsml_image.confine import SpecialFileError, open_regular
 from opsml_image.rules import Problem, string_problems
 
 __all__ = ["MetadataError", "read_lines", "iter_objects", "write_objects", "rewrite_lines", "dumps"]
 
-#: The longest line accepted in bytes (``OPSML_IMAGE_MAX_LINE_BYTES``); longer ones are skipped and reported.
-MAX_LINE_BYTES = int(os.environ.get("OPSML_IMAGE_MAX_LINE_BYTES", 8 * 1024 * 1024))
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
+
+
+def __getattr__(name: str) -> int:
+    """``MAX_LINE_BYTES``, the former constant, read when used (``config.settings().max_line_bytes``)."""
+    if name == "MAX_LINE_BYTES":
+        return config.settings().max_line_bytes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class MetadataError(ValueError):
@@ -46,9 +51,10 @@ def read_lines(
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line number, parsed JSON value or Problem)`` for every non-blank line of a file.
 
+    A line longer than ``max_line_bytes`` (default ``OPSML_IMAGE_MAX_LINE_BYTES``) is skipped and reported;
     ``on_progress`` is called with the bytes read so far every 4096 lines and at the end.
     """
-    limit = max_line_bytes or MAX_LINE_BYTES
+    limit = max_line_bytes or config.settings().max_line_bytes
     with _open_metadata(path) as handle:
         readline = handle.readline
         loads = orjson.loads

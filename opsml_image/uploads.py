@@ -2,7 +2,7 @@
 
 An upload is refused with a ``ValueError`` naming the file and the reason when it is too big
 (``OPSML_IMAGE_MAX_UPLOAD_BYTES``, default 20 MB), not an image type, not decodable (corrupt or
-truncated) or a decompression bomb (more than :data:`opsml_image.images.MAX_PIXELS` pixels). The file is
+truncated) or a decompression bomb (more than :func:`opsml_image.images.max_pixels` pixels). The file is
 written to a hidden staging file with :func:`opsml_image.atomic.atomic_writer` and published with a
 hard link, which never overwrites: an existing name gets a ``_1``, ``_2``... suffix instead.
 """
@@ -20,19 +20,18 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from opsml_image import images
+from opsml_image import config, images
 from opsml_image.atomic import atomic_writer
 
 __all__ = ["save_upload", "safe_name", "check_image_bytes", "max_upload_bytes"]
 
-_DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 _MAX_NAME = 150
 
 
 def max_upload_bytes() -> int:
     """The largest upload accepted, in bytes (``OPSML_IMAGE_MAX_UPLOAD_BYTES``, default 20 MB)."""
-    return int(os.environ.get("OPSML_IMAGE_MAX_UPLOAD_BYTES") or _DEFAULT_MAX_BYTES)
+    return config.settings().max_upload_bytes
 
 
 def safe_name(name: str) -> str:
@@ -68,7 +67,7 @@ def check_image_bytes(name: str, data: bytes) -> images.ImageInfo:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(BytesIO(data)) as image:
                 width, height, fmt = image.width, image.height, image.format or "?"
-                if width * height > images.MAX_PIXELS:
+                if width * height > images.max_pixels():
                     raise ValueError(images.too_many_pixels(name, width, height))
                 image.load()  # decode every pixel: finds truncated and corrupt files
     except UnidentifiedImageError:

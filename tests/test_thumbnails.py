@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from conftest import write_image
-from opsml_image import images
 from opsml_image.annotation import Box
 from opsml_image.colors import category_color, rgb
 from opsml_image.thumbnails import render_boxes, thumbnail, thumbnail_path
@@ -72,8 +71,7 @@ def test_bad_images_raise_value_error_naming_the_file(
     with pytest.raises(ValueError, match="cut.png"):
         thumbnail(src, cache_dir=tmp_path / "t")
     bomb = write_image(tmp_path / "bomb.png", size=(200, 200))
-    monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
-    images._probe.cache_clear()
+    monkeypatch.setenv("OPSML_IMAGE_MAX_PIXELS", "10000")
     with pytest.raises(ValueError, match="decompression bomb"):
         thumbnail(bomb, cache_dir=tmp_path / "t")
     assert not list((tmp_path / "t").rglob("*.jpg"))

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from opsml_image import images
 from opsml_image.uploads import safe_name, save_upload
 
 
@@ -71,7 +70,7 @@ def test_refusals_name_the_file_and_the_reason(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(ValueError, match=r"big\.png.*more than the 50 allowed"):
         save_upload(tmp_path, "big.png", png())
     monkeypatch.delenv("OPSML_IMAGE_MAX_UPLOAD_BYTES")
-    monkeypatch.setattr(images, "MAX_PIXELS", 1_000)
+    monkeypatch.setenv("OPSML_IMAGE_MAX_PIXELS", "1000")
     with pytest.raises(ValueError, match=r"bomb\.png.*decompression bomb"):
         save_upload(tmp_path, "bomb.png", png((100, 100)))
     assert list(tmp_path.iterdir()) == []

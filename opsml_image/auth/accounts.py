@@ -9,7 +9,6 @@ call: removing the user or changing the role takes effect on the user's next act
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opsml_image import config
 from opsml_image.auth import ratelimit
 from opsml_image.auth.db import database_url, make_engine, sessions, settings, users, write
 from opsml_image.auth.errors import AccountError, AuthError
@@ -35,14 +35,15 @@ _WRONG = "Wrong user name or password."
 
 def session_hours() -> float:
     """How long a session lasts: ``OPSML_IMAGE_SESSION_HOURS`` (default 12)."""
-    value = os.environ.get("OPSML_IMAGE_SESSION_HOURS") or "12"
+    return _settings().session_hours
+
+
+def _settings() -> config.Settings:
+    """The process's settings; a bad one is an :class:`AccountError` naming the variable and value."""
     try:
-        hours = float(value)
-    except ValueError:
-        raise AccountError(f"OPSML_IMAGE_SESSION_HOURS must be a number of hours, got {value!r}") from None
-    if not 0 < hours <= 24 * 366:
-        raise AccountError(f"OPSML_IMAGE_SESSION_HOURS must be between 0 and 8784, got {value!r}")
-    return hours
+        return config.settings()
+    except ValueError as error:
+        raise AccountError(str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +253,7 @@ class Accounts:
 
     def secret(self) -> str:
         """The server secret: ``OPSML_IMAGE_SECRET``, else one made once and kept in the database."""
-        env = os.environ.get("OPSML_IMAGE_SECRET")
+        env = _settings().secret
         if env:
             return env
         if self._secret is None:

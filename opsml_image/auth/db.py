@@ -10,7 +10,6 @@ and the log-in slow-down. :func:`write` is a transaction that takes SQLite's wri
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from opsml_image import sqldb
 from opsml_image.auth.errors import AccountError
-from opsml_image.config import home
+from opsml_image.config import home, store_uri
 
 __all__ = ["metadata", "users", "sessions", "failures", "settings", "database_url", "make_engine", "write"]
 
@@ -66,7 +65,7 @@ settings = sa.Table(
 
 def database_url() -> str:
     """The app database: ``OPSML_IMAGE_STORE_URI`` or ``sqlite:///<home>/app.db``."""
-    return os.environ.get("OPSML_IMAGE_STORE_URI") or f"sqlite:///{home() / 'app.db'}"
+    return store_uri() or f"sqlite:///{home() / 'app.db'}"
 
 
 def make_engine(url: str) -> Engine:

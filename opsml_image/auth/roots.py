@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 from opsml_image.auth.errors import Forbidden, OutsideRootsError
-from opsml_image.config import dataset_dir, home
+from opsml_image.config import dataset_dir, home, settings
 from opsml_image.confine import is_inside, kind_of
 
 __all__ = ["data_roots", "resolve_in_roots"]
@@ -21,10 +21,8 @@ __all__ = ["data_roots", "resolve_in_roots"]
 
 def data_roots(start: str | Path | None = None) -> list[Path]:
     """The data roots, resolved (symlinks followed), without duplicates, in the order given."""
-    value = os.environ.get("OPSML_IMAGE_DATA_ROOTS")
-    if value and value.strip():
-        given: list[str | Path] = [part for part in value.split(os.pathsep) if part.strip()]
-    else:
+    given: list[str | Path] = list(settings().data_roots)
+    if not given:
         first = start if start is not None else dataset_dir()
         given = [p for p in (first, home() / "datasets") if p is not None]
     roots: list[Path] = []

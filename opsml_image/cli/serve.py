@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from opsml_image import config
 from opsml_image.cli.support import fail
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -91,6 +92,10 @@ def serve(
     """Start the app (stop it with Ctrl+C)."""
     if data_dir is not None and not data_dir.is_dir():
         raise fail(f"--data-dir {data_dir} is not a folder", 2)
+    try:
+        config.settings()  # a bad OPSML_* value is named now, not on the app's first page
+    except ValueError as error:
+        raise fail(str(error), 2) from None
     team = accounts_exist()
     chosen, note = address_for(address, team)
     if note:

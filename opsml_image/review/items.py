@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from opsml_image import config
 from opsml_image.review.tables import Status
 from opsml_image.store.errors import Key
 from opsml_image.store.schema import Scope
@@ -23,8 +23,6 @@ __all__ = [
     "read_item",
     "event",
 ]
-
-LEASE_ENV = "OPSML_IMAGE_LEASE_MINUTES"
 
 
 class ReviewError(ValueError):
@@ -41,16 +39,10 @@ class StaleReview(ReviewError):
 
 def lease_minutes() -> float:
     """``OPSML_IMAGE_LEASE_MINUTES`` (default 15): how long a handed-out image waits for an idle annotator."""
-    raw = os.environ.get(LEASE_ENV, "").strip()
-    if not raw:
-        return 15.0
     try:
-        value = float(raw)
-    except ValueError:
-        raise ReviewError(f"{LEASE_ENV} must be a number of minutes, not {raw!r}") from None
-    if not value > 0:
-        raise ReviewError(f"{LEASE_ENV} must be more than 0 minutes, not {raw!r}")
-    return value
+        return config.settings().lease_minutes
+    except ValueError as error:  # a bad setting, named with its value
+        raise ReviewError(str(error)) from None
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,6 @@ __all__ = [
 
 #: An export older than this (seconds) is removed from ``<home>/exports`` when the next one starts.
 EXPORT_TTL = 24 * 3600
-_DEFAULT_MAX_DOWNLOAD = 2 << 30
 
 #: ``progress(fraction, text)``: how far an import or export is, for a progress bar.
 Progress = Callable[[float, str], None]
@@ -94,7 +93,7 @@ class Download:
 def max_download_bytes() -> int:
     """The largest export offered as a browser download (``OPSML_IMAGE_MAX_DOWNLOAD_BYTES``, default 2 GiB);
     a larger one stays on the server, where the page says."""
-    return int(os.environ.get("OPSML_IMAGE_MAX_DOWNLOAD_BYTES") or _DEFAULT_MAX_DOWNLOAD)
+    return config.settings().max_download_bytes
 
 
 def _exports() -> Path:

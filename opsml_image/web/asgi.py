@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 from starlette.middleware import Middleware
@@ -91,7 +90,7 @@ async def end_session(request: Request) -> Response:
 
 
 def _cookie(response: Response, request: Request, value: str, max_age: int) -> None:
-    secure = request.url.scheme == "https" or os.environ.get("OPSML_IMAGE_COOKIE_SECURE", "") in ("1", "true")
+    secure = request.url.scheme == "https" or config.settings().cookie_secure
     response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="strict",
                         secure=secure)  # fmt: skip
 

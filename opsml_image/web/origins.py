@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+from opsml_image import config
 
 __all__ = ["allowed_origins", "origin_allowed"]
 
@@ -14,8 +15,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 def allowed_origins() -> frozenset[str]:
     """``OPSML_IMAGE_ALLOWED_ORIGINS``: comma-separated origins (``https://labels.example.com``) a reverse
     proxy presents besides the Host the app sees; empty by default."""
-    value = os.environ.get("OPSML_IMAGE_ALLOWED_ORIGINS", "")
-    return frozenset(filter(None, (_normal(item) for item in value.split(","))))
+    return frozenset(filter(None, (_normal(item) for item in config.settings().allowed_origins)))
 
 
 def origin_allowed(origin: str | None, host: str | None, extra: Iterable[str] = ()) -> bool:

@@ -583,8 +583,6 @@ def test_s3_storage_end_to_end(s3_storage: tuple[str, dict], dataset_dir: Path, 
 def test_verdict_is_reused_only_under_the_same_rules(
     registry: CardRegistry, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, no_racy_window: None
 ) -> None:
-    from opsml_image import images
-
     first = registry.register_card(make_card(dataset_dir))
     assert first.facts is not None and first.facts.rules_fingerprint == registry_module.rules_fingerprint()
     validated: list[int] = []
@@ -603,11 +601,9 @@ def test_verdict_is_reused_only_under_the_same_rules(
     assert again.facts is not None and again.facts.rules_fingerprint == registry_module.rules_fingerprint()
     registry.register_card(make_card(dataset_dir))
     assert validated == [1]  # the new verdict is reused under the new rules
-    monkeypatch.setattr(images, "MAX_PIXELS", 64 * 48 - 1)  # a stricter limit: the images now fail
-    images._probe.cache_clear()  # (headers are cached per process, where the limit is fixed at import)
+    monkeypatch.setenv("OPSML_IMAGE_MAX_PIXELS", str(64 * 48 - 1))  # a stricter limit: the images now fail
     with pytest.raises(DatasetInvalidError, match="image.too_large"):
         registry.register_card(make_card(dataset_dir))
-    images._probe.cache_clear()
     assert validated == [1, 1]
     assert [r["version"] for r in registry.list_cards()] == ["1.3.0", "1.2.0", "1.1.0", "1.0.0"]
 
