@@ -61,6 +61,8 @@ DROP_DUPLICATES = FixOffer(
     "Drop duplicate boxes",
     "removes each box of the same class as an earlier box it overlaps (the first box of a pile is kept)",
 )
+#: Folders whose last report is kept in memory.
+KEPT = 8
 #: Annotations read from the store at a time.
 PAGE = 2_000
 #: Where a report stands: the newest history entry, the metadata files' stamps, the store's image count.
@@ -120,7 +122,9 @@ def status(
         if state is None or state.ws is not ws:
             if state is not None and state.job is not None:
                 state.job.stop(timeout=0)  # a check of a workspace since closed: it ends at its next report
+            _CHECKS.pop(ws.path, None)
             state = _CHECKS[ws.path] = _Check(ws)
+            _forget_old()
         running = state.job is not None and state.job.running
         current = state.report is not None and state.mark == _mark(ws)
         failed = state.job is not None and state.job.error is not None and not again
@@ -132,6 +136,14 @@ def status(
         job = state.job
     assert job is not None
     return Status(report, current and not running, running, job.progress(), job.error)
+
+
+def _forget_old() -> None:
+    """Keep the reports of the :data:`KEPT` folders checked last (a report holds every image's signature)."""
+    for path in list(_CHECKS)[:-KEPT]:
+        job = _CHECKS[path].job
+        if job is None or not job.running:
+            del _CHECKS[path]
 
 
 def wait(ws: Workspace, timeout: float | None = None) -> bool:
