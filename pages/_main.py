@@ -76,6 +76,7 @@ def _pages(user: User) -> dict[str, list[st.Page]]:
             browse,
             _entry(user, ui.PAGE_ANNOTATE, "Annotate", ":material/edit_square:", "annotate"),
             _entry(user, ui.PAGE_VALIDATE, "Validate", ":material/fact_check:", "validate"),
+            _entry(user, "pages/quality.py", "Quality", ":material/troubleshoot:", "quality"),
             _entry(user, ui.PAGE_REGISTER, "Register", ":material/inventory_2:", "register"),
             *_review_pages(user),
         ],

@@ -70,6 +70,7 @@ PAGE_ACTIONS: dict[str, Action] = {
     "browse": Action.BROWSE,
     "annotate": Action.ANNOTATE,
     "validate": Action.VALIDATE,
+    "quality": Action.REVIEW,
     "register": Action.REGISTER,
     "review": Action.REVIEW,
     "team": Action.REVIEW,
