@@ -10,6 +10,7 @@ import typer
 from opsml_image.cli.dataset import info, validate
 from opsml_image.cli.formats import export_app, import_app
 from opsml_image.cli.history import history
+from opsml_image.cli.quality import quality
 from opsml_image.cli.registry import cards_app, register
 from opsml_image.cli.review import review_app
 from opsml_image.cli.serve import serve
@@ -29,6 +30,7 @@ app.add_typer(
     import_app, name="import", help="Make a dataset folder from another format (one command a format)."
 )
 app.command("validate")(validate)
+app.command("quality")(quality)
 app.command("info")(info)
 app.command("serve")(serve)
 app.add_typer(users_app, name="users", help="Add, list, change and remove the app's accounts.")
