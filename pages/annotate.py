@@ -47,12 +47,8 @@ BASIS = "annotate_basis"
 #: Session state key: ``{(split, file name, kind): value}``, what a stale edit would have done, kept for a
 #: redo: ``boxes`` (a tuple of Box), ``caption`` (text), ``categories`` (a list of ids).
 PENDING = "annotate_pending"
-#: How a kept edit is applied again, and its button's label.
-REDO = {
-    "boxes": (uc.add_boxes, "Add my {n} box(es) again"),
-    "caption": (uc.set_caption, "Save my caption again"),
-    "categories": (uc.set_image_categories, "Set my image categories again"),
-}
+#: How a kept edit is applied again.
+REDO = {"boxes": uc.add_boxes, "caption": uc.set_caption, "categories": uc.set_image_categories}
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
@@ -169,7 +165,7 @@ def _redo_pending(ws: Workspace, view: uc.ImageView, kind: str) -> None:
     value = st.session_state.get(PENDING, {}).pop((*view.key, kind), None)
     if value is None:
         return
-    outcome = REDO[kind][0](ws, view, value, user=session.current_user())
+    outcome = REDO[kind](ws, view, value, user=session.current_user())
     _keep(view, kind, outcome, value)
     report(outcome)
 
@@ -689,10 +685,10 @@ def redo_bar(ws: Workspace, view: uc.ImageView, labels: dict[int, str]) -> None:
             text = f"Your {n} new box(es) were not saved: they are dashed on the image."
             label = f"Add my {n} box again" if n == 1 else f"Add my {n} boxes again"
         elif kind == "caption":
-            text, label = f"Your caption was not saved: {value}", REDO[kind][1]
+            text, label = f"Your caption was not saved: {value}", "Save my caption again"
         else:
             shown = ", ".join(labels.get(c, str(c)) for c in value) or "none"
-            text, label = f"Your image categories were not saved: {shown}", REDO[kind][1]
+            text, label = f"Your image categories were not saved: {shown}", "Set my image categories again"
         st.warning(ui.plain(text), icon=":material/history:")
         with st.container(horizontal=True, gap="small"):
             st.button(ui.plain(label), key=f"annotate_redo_{kind}", type="primary", icon=":material/redo:",

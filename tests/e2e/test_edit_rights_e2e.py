@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
-from test_annotate_e2e import CANVAS, record_toasts, wait_for_toast, wait_idle
+from playwright.sync_api import Browser, Page, expect
+from test_annotate_e2e import CANVAS, record_toasts, wait_for, wait_for_toast, wait_idle
 from test_annotate_view_e2e import draw
 from test_review_e2e import PASSWORD, current, handed_image, log_in
 
@@ -38,12 +38,18 @@ def team_app(streamlit_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return streamlit_app(data, home=home), data
 
 
+def signed_in(page: Page, base: str, name: str) -> None:
+    """Log in and wait for the session cookie (a page opened before it is set would ask to log in again)."""
+    log_in(page, base, name)
+    assert wait_for(lambda: any(c["name"] == "opsml_session" for c in page.context.cookies()), timeout=15)
+
+
 def test_an_annotator_cannot_change_anothers_leased_image(
     browser: Browser, team_app: tuple[str, Path], artifacts_dir: Path
 ):
     base, data = team_app
     a, b = (browser.new_context(viewport={"width": 1440, "height": 1000}).new_page() for _ in range(2))
-    log_in(a, base, A)
+    signed_in(a, base, A)
     key = handed_image(a, base)
     record_toasts(a)
     draw(a, 40, 40, 160, 140)
@@ -53,7 +59,7 @@ def test_an_annotator_cannot_change_anothers_leased_image(
         kept, saves = store.get(*key), len(store.history(100, key=key))
     assert kept is not None and len(kept.boxes) == 1 and saves == 1
 
-    log_in(b, base, "bo")
+    signed_in(b, base, "bo")
     b.goto(f"{base}/annotate?split={key[0]}&file={key[1]}")
     expect(b.locator(CANVAS).first).to_be_attached(timeout=30_000)
     wait_idle(b)

@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from test_annotate_e2e import CANVAS, record_toasts, records, wait_for, wait_for_toast, wait_idle
 from test_annotate_view_e2e import draw
-from test_review_e2e import PASSWORD, current, handed_image, log_in
+from test_edit_rights_e2e import signed_in
+from test_review_e2e import PASSWORD, current, handed_image
 
 import conftest
 from opsml_image.auth import Accounts
@@ -81,7 +82,7 @@ def test_a_team_annotator_handed_such_names_goes_on(
     accounts.close()
     base = streamlit_app(data, home=home)
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-    log_in(page, base, "anna")
+    signed_in(page, base, "anna")
     seen = [handed_image(page, base)]
     record_toasts(page)
     for _ in NAMES:
