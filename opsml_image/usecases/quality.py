@@ -250,17 +250,18 @@ def examples(ws: Workspace, findings: Sequence[Finding], limit: int = 24) -> lis
     """Tiles for the first findings: each image of a duplicate group, the image of a box finding with the
     boxes in question (as they are now), at most ``limit`` tiles."""
     found: list[Example] = []
-    for finding in findings:
+    for number, finding in enumerate(findings, 1):
         for key in finding.keys:
             if len(found) >= limit:
                 return found
-            found.append(_example(ws, finding, key))
+            found.append(_example(ws, finding, key, f"group {number} of {len(findings)}"))
     return found
 
 
-def _example(ws: Workspace, finding: Finding, key: Key) -> Example:
+def _example(ws: Workspace, finding: Finding, key: Key, group: str) -> Example:
+    """The tile of ``key``: captioned with the finding, or with its group for a group of images."""
     split, file_name = key
-    caption = finding.message if len(finding.keys) == 1 else f"{split}/{file_name}"
+    caption = finding.message if len(finding.keys) == 1 else group
     boxes: tuple[tuple[float, float, float, float, int], ...] = ()
     if finding.boxes and key == finding.keys[0]:
         annotation = ws.store.get(split, file_name)
