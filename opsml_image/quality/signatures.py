@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import xxhash
 from PIL import Image, UnidentifiedImageError
 
@@ -75,4 +76,5 @@ def perceptual_hash(image: Image.Image) -> int:
 
     if image.format == "JPEG":
         image.draft("L", _DRAFT)  # the luma only: the hash reads grey levels
-    return int(str(imagehash.phash(image)), 16)
+    bits = imagehash.phash(image).hash.ravel()
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
