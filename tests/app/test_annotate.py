@@ -390,3 +390,26 @@ def test_a_stale_caption_is_kept_and_saved_again(app_demo: Path):
     assert at.text_area(key=f"caption:{image_id()}:{rev}").value == "ana's"  # the field: as it is now
     at.button(key="annotate_redo_caption").click().run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "mine" and history(app_demo) == saves + 1
+
+
+def test_buttons_act_on_the_version_they_were_drawn_from(app_demo: Path):
+    from opsml_image.annotation import Box
+
+    at = open_annotate()
+    at.button(key="annotate_more_0").click().run()
+    save_elsewhere(app_demo, Box(10, 10, 50, 40, 0))  # after this page was drawn
+    saves = history(app_demo)
+    rev = at.session_state["annotate_rev"]
+    at.button(key=f"box_del:{image_id()}:{rev}:0").click().run()  # delete box 1 as this page showed it
+    assert any("ana changed train/scene\\_001.jpg" in w.value for w in at.warning)
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 6 and history(app_demo) == saves
+    rev = at.session_state["annotate_rev"]  # the page shows the image as it is now: that works
+    at.button(key=f"box_del:{image_id()}:{rev}:5").click().run()
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 5 and history(app_demo) == saves + 1
+    save_elsewhere(app_demo, Box(20, 20, 30, 30, 1))
+    rev = at.session_state["annotate_rev"]
+    at.multiselect(key=f"imgcats:{image_id()}:{rev}").set_value([0]).run()  # stale: kept
+    assert stored(app_demo, "train", "scene_001.jpg").categories == [1, 2]  # as the demo has them
+    assert any("Your image categories were not saved: car" in w.value.replace("\\", "") for w in at.warning)
+    at.button(key="annotate_redo_categories").click().run()
+    assert stored(app_demo, "train", "scene_001.jpg").categories == [0] and history(app_demo) == saves + 3
