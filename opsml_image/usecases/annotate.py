@@ -273,6 +273,10 @@ def restore(
     return _save(ws, view, dataclasses.replace(state, lines=view.annotation.lines), what, user=user)
 
 
+class _Refused(Exception):
+    """The review rule refuses the edit (its message says why)."""
+
+
 def apply_drawing(
     ws: Workspace,
     view: ImageView,
@@ -303,6 +307,9 @@ def apply_drawing(
         if label.isdigit():
             return int(label)
         check(user, Action.EDIT_CLASSES)
+        refusal = review.edit_refusal(ws, user, view.key)  # no class made by a drawing that is refused
+        if refusal is not None:
+            raise _Refused(refusal)
         new = ws.store.add_category(label)
         names[:] = ws.store.category_names()
         created.append(label)
@@ -314,6 +321,8 @@ def apply_drawing(
         )
     except Forbidden as error:
         return Outcome("refused", f"Not saved: {error} (a new class)")
+    except _Refused as error:
+        return Outcome("refused", f"Not saved: {error}.")
     if boxes == list(view.annotation.boxes):
         return Outcome("unchanged", "Nothing changed.", tuple(created))
     what = _describe_change(view.annotation.boxes, boxes)

@@ -137,3 +137,15 @@ def test_an_expired_lease_is_free_again(ws: Workspace, monkeypatch: pytest.Monke
 def test_an_unknown_split_is_refused_readably(ws: Workspace) -> None:
     assert uc.edit_refusal(ws, ANA, ("nosuch", "x.png")) is not None
     assert annotate.open_image(ws, ("nosuch", "x.png")) is None
+
+
+def test_a_refused_drawing_makes_no_class(ws: Workspace) -> None:
+    key = uc.next_image(ws, ANA)
+    assert key is not None and draw(ws, ANA, key=key).saved
+    view = annotate.open_image(ws, key)
+    assert view is not None
+    canvas = annotate.canvas_view(view, ["car", "tree"], (320, 240))
+    objects = [*canvas.drawing["objects"], {**canvas.drawing["objects"][0], "label": "bicycle", "left": 1}]
+    outcome = annotate.apply_drawing(ws, view, canvas, {"objects": objects}, 0, user=RITA)  # may edit classes
+    assert outcome.status == "refused" and "is leased to ana" in outcome.message
+    assert ws.store.category_names() == ["car", "tree"]
