@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from opsml_image.dataset import DatasetStats, ImageDataset, Split, StatsCounter
@@ -64,7 +65,8 @@ def judge(
     """
     counted = _Counted(dataset)
     report = validate_dataset(counted, max_issues=max_issues, progress=progress)
-    kept = files if files is not None and unchanged(dataset.image_dir, files) else None
+    same = files is not None and unchanged(dataset.image_dir, files)
+    kept = MappingProxyType(dict(files)) if files is not None and same else None
     return Verdict(report, counted.counter.result(), _metadata(dataset), kept)
 
 
