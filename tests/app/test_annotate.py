@@ -413,3 +413,52 @@ def test_buttons_act_on_the_version_they_were_drawn_from(app_demo: Path):
     assert any("Your image categories were not saved: car" in w.value.replace("\\", "") for w in at.warning)
     at.button(key="annotate_redo_categories").click().run()
     assert stored(app_demo, "train", "scene_001.jpg").categories == [0] and history(app_demo) == saves + 3
+
+
+def log_in(name: str, split: str | None = None, file_name: str | None = None) -> AppTest:
+    """Log in (team mode) and open Annotate, on an image or without one."""
+    from conftest import TEAM_PASSWORD, open_app
+
+    at = open_app()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(TEAM_PASSWORD)
+    at.button(key="FormSubmitter:login-Log in").click().run()
+    at.switch_page("pages/annotate.py")
+    if split and file_name:
+        at.query_params["split"], at.query_params["file"] = split, file_name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def review_item(data: Path, key: tuple[str, str]):  # noqa: ANN201 - a ReviewItem
+    from opsml_image.review import ReviewBoard
+
+    with WorkStore.open(ImageDataset(image_dir=data)) as store:
+        return ReviewBoard(store).item(key)
+
+
+def test_reviewers_take_no_lease_and_reopen_an_approved_image(team, app_demo: Path):  # noqa: ANN001
+    from opsml_image.review import ReviewBoard, Status
+
+    at = log_in("rex")  # no file: the first unlabelled image, not handed out
+    key = (
+        "train",
+        at.query_params["file"][0] if isinstance(at.query_params["file"], list) else at.query_params["file"],
+    )
+    assert review_item(app_demo, key).lease_user is None
+    assert not [b for b in at.button if b.label == "Next for me"]
+    with WorkStore.open(ImageDataset(image_dir=app_demo)) as store:
+        board = ReviewBoard(store)
+        board.submit(("train", "scene_002.jpg"), "anna")
+        board.decide(("train", "scene_002.jpg"), "rex", True, board.item(("train", "scene_002.jpg")).rev)
+    anna = log_in("anna", "train", "scene_002.jpg")
+    assert any("is approved: ask a reviewer to reopen it" in i.value.replace("\\", "") for i in anna.info)
+    assert not [b for b in anna.button if b.key == "annotate_reopen"]
+    at = log_in("rex", "train", "scene_002.jpg")
+    assert any("reopen it (Reopen for editing)" in i.value.replace("\\", "") for i in at.info)
+    at.button(key="annotate_reopen").click().run()
+    assert review_item(app_demo, ("train", "scene_002.jpg")).status == Status.IN_PROGRESS
+    assert not at.info and not [b for b in at.button if b.key == "annotate_reopen"]
+    at.button(key="nav_copy").click().run()  # an edit now saves
+    assert any("boxes copied" in str(t.value) for t in at.toast)
