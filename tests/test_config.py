@@ -141,6 +141,8 @@ def test_settings_are_built_once_per_environment(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "one"))
     first = config.settings()
     assert config.settings() is first  # a steady process: built once
+    fast = [os.fsdecode(value) if isinstance(value, bytes) else value for value in config._snapshot()]
+    assert fast == [os.environ.get(name) for name in config._KEYED]  # the snapshot reads os.environ's values
     monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "two"))
     assert config.settings().home == (tmp_path / "two").resolve()  # a changed environment: fresh settings
     monkeypatch.setenv("OPSML_IMAGE_HOME", str(tmp_path / "one"))
