@@ -66,7 +66,7 @@ class Signed:
 @dataclass(frozen=True, slots=True)
 class _File:
     key: Key
-    path: Path
+    path: str
     relative: str
     size: int
     mtime_ns: int
@@ -86,7 +86,7 @@ class SignatureCache:
     def sign(
         self,
         folder: str | Path,
-        files: Iterable[tuple[Key, Path]],
+        files: Iterable[tuple[Key, str | Path]],
         progress: Progress | None = None,
         workers: int | None = None,
     ) -> Signed:
@@ -96,7 +96,7 @@ class SignatureCache:
         root = os.path.realpath(folder)
         folder = os.path.abspath(folder)
         signed = Signed()
-        todo = self._unchanged(root, self._stat(root, files, signed), signed)
+        todo = self._unchanged(root, self._stat(root, folder, files, signed), signed)
         total = len(signed.signatures) + len(todo)
         done = len(signed.signatures)
         if progress is not None:
@@ -127,8 +127,12 @@ class SignatureCache:
             gone = conn.execute(sa.delete(SIGNATURE).where(SIGNATURE.c.folder == os.path.realpath(folder)))
         return gone.rowcount or 0
 
-    def _stat(self, root: str, files: Iterable[tuple[Key, Path]], signed: Signed) -> list[_File]:
+    def _stat(
+        self, root: str, folder: str, files: Iterable[tuple[Key, str | Path]], signed: Signed
+    ) -> list[_File]:
+        """The files inside the folder as they stand (size, mtime; their path relative to ``folder``)."""
         confinement = Confinement(root)
+        prefix = folder + os.sep
         found = []
         for key, path in files:
             outside = confinement.outside_problem(path, f"{key[0]}/{key[1]}")
@@ -140,23 +144,29 @@ class SignatureCache:
             except OSError as error:
                 signed.unreadable[key] = f"cannot read {key[0]}/{key[1]}: {error.strerror}"
                 continue
-            relative = os.path.relpath(os.path.realpath(path), root).replace(os.sep, "/")
-            found.append(_File(key, Path(path), relative, st.st_size, st.st_mtime_ns))
+            text = os.fspath(path)
+            relative = text[len(prefix) :] if text.startswith(prefix) else os.path.relpath(text, folder)
+            found.append(_File(key, text, relative.replace(os.sep, "/"), st.st_size, st.st_mtime_ns))
         return found
 
     def _unchanged(self, root: str, files: Sequence[_File], signed: Signed) -> list[_File]:
         """Put the cached signatures of unchanged files in ``signed``; the files left to sign."""
-        query = sa.select(SIGNATURE).where(SIGNATURE.c.folder == root)
+        columns = [
+            SIGNATURE.c[name] for name in ("path", "size", "mtime_ns", "content", "phash", "width", "height")
+        ]
+        query = sa.select(*columns).where(SIGNATURE.c.folder == root)
         with self.engine.connect() as conn:
-            rows = {row.path: row for row in conn.execute(query)}
+            rows = {row[0]: tuple(row[1:]) for row in conn.execute(query)}
         todo = []
         for item in files:
             row = rows.get(item.relative)
-            if row is None or (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
+            if row is None or row[:2] != (item.size, item.mtime_ns):
                 todo.append(item)
                 continue
-            phash = row.phash + (1 << 64) if row.phash < 0 else row.phash
-            signed.signatures[item.key] = Signature(row.content, phash, row.width, row.height)
+            _, _, content, phash, width, height = row
+            signed.signatures[item.key] = Signature(
+                content, phash + (1 << 64) if phash < 0 else phash, width, height
+            )
         return todo
 
     def _remember(self, rows: list[dict[str, object]]) -> None:

@@ -12,8 +12,10 @@ returns findings of its own kind (say ``label.suspect``), which the report, the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import ImageDataset
@@ -25,7 +27,7 @@ from opsml_image.quality.findings import KINDS, Finding, Key, count_kinds, sort_
 from opsml_image.quality.signatures import Signature
 from opsml_image.rules import Problem
 
-__all__ = ["Hints", "Settings", "Report", "check", "check_dataset", "image_keys", "summary"]
+__all__ = ["Hints", "Settings", "Report", "check", "check_dataset", "image_files", "image_keys", "summary"]
 
 #: A source of findings from outside the rules (the seam for label-error hints from model proposals).
 Hints = Callable[[Mapping[Key, ImageAnnotation], Mapping[Key, Signature]], Iterable[Finding]]
@@ -111,6 +113,13 @@ def image_keys(dataset: ImageDataset, annotations: Mapping[Key, ImageAnnotation]
     return dict.fromkeys(sort_keys({**dict.fromkeys(annotations), **dict.fromkeys(dataset.image_files())}))
 
 
+def image_files(dataset: ImageDataset, keys: Iterable[Key]) -> list[tuple[Key, str | Path]]:
+    """``(key, path)`` of each image (the folder checked in place once, not once per image)."""
+    dataset.check_in_place()
+    folders = {name: os.fspath(split.directory) for name, split in dataset.splits.items()}
+    return [(key, os.path.join(folders[key[0]], key[1])) for key in keys if key[0] in folders]
+
+
 def check_dataset(
     dataset: ImageDataset,
     settings: Settings = Settings(),  # noqa: B008 - frozen
@@ -124,7 +133,7 @@ def check_dataset(
     records = dataset.annotations()
     keys = image_keys(dataset, records)
     annotations = {key: records.get(key) or ImageAnnotation(file_name=key[1], split=key[0]) for key in keys}
-    files = [(key, dataset.image_path(*key)) for key in keys]
+    files = image_files(dataset, keys)
     own = cache is None
     cache = cache or SignatureCache()
     try:

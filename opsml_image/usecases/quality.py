@@ -22,6 +22,7 @@ from opsml_image.annotation import ImageAnnotation
 from opsml_image.auth import LOCAL_ADMIN, Action, User, can
 from opsml_image.fixes import FixChange
 from opsml_image.quality import KINDS, Finding, Key, Report, Settings
+from opsml_image.quality.check import image_files
 from opsml_image.store import Filter
 from opsml_image.usecases.access import check
 from opsml_image.usecases.browse import image_path
@@ -165,7 +166,7 @@ def _run(state: _Check, job: BackgroundJob) -> None:
     ws.wait_indexed(job)
     mark = _mark(ws)
     annotations = _annotations(ws, job)
-    files = [(key, ws.dataset.image_path(*key)) for key in annotations]
+    files = image_files(ws.dataset, annotations)
     cache = quality.SignatureCache()
     try:
         signed = cache.sign(ws.path, files, progress=job.report)
