@@ -42,7 +42,8 @@ def client_of(scope: Mapping[str, Any], trusted_proxies: Sequence[str]) -> str:
 
 def _peer_before_uvicorn(seen: str, chain: str) -> str:
     """The direct peer: ``seen`` unless uvicorn rewrote it from ``chain`` (then a loopback address)."""
-    if "FORWARDED_ALLOW_IPS" in os.environ:  # set on purpose: uvicorn's answer is the deployment's
+    # uvicorn's own variable (not a setting of this app): set on purpose, uvicorn's answer is the deployment's
+    if "FORWARDED_ALLOW_IPS" in os.environ:
         return _plain(seen)
     host = _uvicorn_pick(chain)
     return LOOPBACK if host and host == seen else _plain(seen)
