@@ -1,9 +1,10 @@
 """Pairs of 64-bit hashes within a Hamming distance, without comparing all pairs: multi-index hashing.
 
-Split each hash into ``m`` chunks. Two hashes within distance ``r`` differ by at most ``r // m`` bits in
-at least one chunk (pigeonhole), so for each chunk we look up, in a table of the chunk values, every value
-within ``r // m`` bits of each hash's own (one vectorised pass per flip mask), and check the full distance
-of those candidates only. :func:`plan` picks ``m`` from the number of hashes and the radius with a cost
+Split each hash into ``m`` chunks and give chunk ``i`` a flip budget ``t_i`` with ``sum(t_i + 1) > r``:
+two hashes within distance ``r`` then differ by at most ``t_i`` bits in at least one chunk ``i`` (the
+generalised pigeonhole principle), so for each chunk we look up, in a table of the chunk values, every value
+within ``t_i`` bits of each hash's own (one vectorised pass per flip mask), and check the full distance of
+those candidates only. :func:`plan` picks ``m`` from the number of hashes and the radius with a cost
 model (table passes against candidates checked); below a few thousand hashes a brute-force pass is cheaper
 and is used instead. Identical hashes are searched once.
 
@@ -50,7 +51,7 @@ class Plan:
     """How to search: chunk widths (empty: brute force) and the bits each chunk may differ by."""
 
     chunks: tuple[int, ...]
-    flips: int
+    flips: tuple[int, ...]
     cost: float
 
     @property
@@ -60,16 +61,24 @@ class Plan:
 
 def plan(n: int, radius: int) -> Plan:
     """The cheapest search of ``n`` distinct hashes for pairs within ``radius`` by the cost model."""
-    best = Plan((), 0, n * (n - 1) / 2 * _PAIR + n * _ROW)
+    best = Plan((), (), n * (n - 1) / 2 * _PAIR + n * _ROW)
     for m in range(2, BITS + 1):
         widths = _widths(m)
         if widths[0] > MAX_CHUNK_BITS:
             continue
-        flips = radius // m
-        cost = sum(_chunk_cost(n, b, _masks_count(b, flips)) for b in widths)
+        flips = _budgets(m, radius)
+        cost = sum(_chunk_cost(n, b, _masks_count(b, t)) for b, t in zip(widths, flips, strict=True))
         if cost < best.cost:
             best = Plan(widths, flips, cost)
     return best
+
+
+def _budgets(m: int, radius: int) -> tuple[int, ...]:
+    """Flip budgets of ``m`` chunks adding up to ``radius + 1 - m`` (so ``sum(t + 1) > radius``), the
+    first (widest) chunks taking the remainder."""
+    total = max(0, radius + 1 - m)
+    base, extra = divmod(total, m)
+    return tuple(base + 1 if i < extra else base for i in range(m))
 
 
 def _chunk_cost(n: int, width: int, passes: int) -> float:
@@ -109,10 +118,10 @@ def unique_pairs(unique: np.ndarray, radius: int) -> np.ndarray:
         return brute_pairs(unique, radius)
     found: list[np.ndarray] = []
     shift = BITS
-    for width in chosen.chunks:
+    for width, flips in zip(chosen.chunks, chosen.flips, strict=True):
         shift -= width
         chunk = ((unique >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
-        found.extend(_chunk_pairs(unique, chunk, width, chosen.flips, radius))
+        found.extend(_chunk_pairs(unique, chunk, width, flips, radius))
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))
@@ -136,15 +145,18 @@ def _chunk_pairs(
     """Pairs (as codes ``i * n + j``) whose chunk values differ by at most ``flips`` bits, checked in full.
 
     A pair whose chunks differ by ``mask`` is looked up from its end whose chunk has the mask's highest bit
-    clear only, so each pair is met once per chunk and half the hashes are probed per mask.
+    clear only, so each pair is met once per chunk and half the hashes are probed per mask. The hashes are
+    kept in chunk order too, so a bucket's members are read side by side.
     """
     n = len(unique)
     order = np.argsort(chunk, kind="stable").astype(np.int32)
     counts = np.bincount(chunk, minlength=1 << width).astype(np.int32)
     starts = (np.cumsum(counts) - counts).astype(np.int32)
+    in_order = unique[order]
     found = [_same_chunk(unique, chunk[order], order, radius)]
     clear = [np.flatnonzero((chunk >> bit) & 1 == 0) for bit in range(width)]
     values = [chunk[rows] for rows in clear]
+    hashes = [unique[rows] for rows in clear]
     for mask in _masks(width, flips)[1:]:
         high = mask.bit_length() - 1
         probe = values[high] ^ mask
@@ -152,32 +164,20 @@ def _chunk_pairs(
         hit = np.flatnonzero(hits)
         if not hit.size:
             continue
-        left, right = _bucket_members(clear[high][hit], starts[probe[hit]], hits[hit], order)
-        close = np.bitwise_count(unique[left] ^ unique[right]) <= radius
-        if close.any():
-            low, high_end = np.minimum(left, right)[close], np.maximum(left, right)[close]
-            found.append(low.astype(np.int64) * n + high_end)
+        rows, own, first, many = clear[high][hit], hashes[high][hit], starts[probe[hit]], hits[hit]
+        level = 0
+        while True:  # the buckets' members one level at a time: buckets are small
+            at = first + level
+            close = np.bitwise_count(own ^ in_order[at]) <= radius
+            if close.any():
+                left, right = rows[close], order[at[close]]
+                found.append(np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right))
+            level += 1
+            more = many > level
+            if not more.any():
+                break
+            rows, own, first, many = rows[more], own[more], first[more], many[more]
     return found
-
-
-def _bucket_members(
-    rows: np.ndarray, first: np.ndarray, many: np.ndarray, order: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each row paired with every member of its bucket (``many`` members from ``first`` in ``order``),
-    one level of members at a time: buckets are small, so this is cheaper than expanding by repeat."""
-    lefts, rights = [rows], [order[first]]
-    level = 1
-    while True:
-        more = many > level
-        if not more.any():
-            break
-        rows, first, many = rows[more], first[more], many[more]
-        lefts.append(rows)
-        rights.append(order[first + level])
-        level += 1
-    if len(lefts) == 1:
-        return lefts[0], rights[0]
-    return np.concatenate(lefts), np.concatenate(rights)
 
 
 def _same_chunk(unique: np.ndarray, sorted_chunk: np.ndarray, order: np.ndarray, radius: int) -> np.ndarray:
