@@ -187,3 +187,29 @@ def test_to_hf_dataset_without_datasets_says_pip_install(monkeypatch: pytest.Mon
     with pytest.raises(ImportError, match=r"pip install datasets") as raised:
         to_hf_dataset(ImageDataset(image_dir=paths["demo"]))
     assert raised.value.name == "datasets"
+
+
+def test_a_disk_error_during_an_export_exits_1(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A failure is not bad input: an OSError while writing exits 1, with one line."""
+    import dataclasses
+    import errno
+
+    from typer.testing import CliRunner
+
+    from opsml_image import formats
+    from opsml_image.cli import app
+    from opsml_image.demo import copy_demo
+
+    def full(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    original = formats.unregister("yolo")
+    formats.register(dataclasses.replace(original, export=full))
+    try:
+        data = copy_demo(tmp_path / "data")
+        result = CliRunner().invoke(app, ["export", "yolo", str(data), str(tmp_path / "out")])
+    finally:
+        formats.unregister("yolo")
+        formats.register(original)
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output and "Traceback" not in result.output

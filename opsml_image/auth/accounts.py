@@ -210,7 +210,9 @@ class Accounts:
         now = time.time()
         token, id_hash = new_token(self.secret())
         expires = now + 3600 * (hours if hours is not None else session_hours())
-        with self.engine.begin() as conn:
+        # a writer from its start: a deferred SQLite reader turned writer fails at once ("database is
+        # locked") when another log-in wrote in between
+        with write(self.engine) as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == user.name)).first() is None:
                 raise AccountError(f"no user named {user.name}")
             conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))

@@ -38,12 +38,14 @@ Split = Annotated[str | None, typer.Option(help="Only this split (train, validat
 
 @contextlib.contextmanager
 def format_errors() -> Iterator[None]:
-    """A refused conversion (FormatError, bad dataset folder, IO error, a missing package) as one red line,
-    exit status 2."""
+    """An error as one red line: bad input (a file that cannot be converted, a missing source) exits 2; a
+    failure (a disk error, a missing package) exits 1."""
     try:
         yield
-    except (ValueError, OSError, KeyError, ImportError) as error:
+    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as error:
         raise fail(error, 2) from None
+    except (OSError, ImportError) as error:
+        raise fail(error, 1) from None
 
 
 def show(report: Report) -> None:

@@ -63,11 +63,11 @@ def test_the_account_lifecycle(db_env: str) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "message", "code"),
     [
-        (["add", "ana", "--role", "boss", "--password-stdin"], "correct horse\n", "unknown role 'boss'", 1),
-        (["add", "ana", "--role", "admin", "--password-stdin"], "short\n", "at least 8 characters", 1),
+        (["add", "ana", "--role", "boss", "--password-stdin"], "correct horse\n", "unknown role 'boss'", 2),
+        (["add", "ana", "--role", "admin", "--password-stdin"], "short\n", "at least 8 characters", 2),
         (["add", "ana", "--role", "admin", "--password-stdin"], "", "no password on standard input", 2),
-        (["add", "ana", "--role", "admin"], None, "give a password (--password-stdin) or an e-mail", 1),
-        (["add", "../etc", "--role", "admin", "--password-stdin"], "correct horse\n", "invalid user name", 1),
+        (["add", "ana", "--role", "admin"], None, "give a password (--password-stdin) or an e-mail", 2),
+        (["add", "../etc", "--role", "admin", "--password-stdin"], "correct horse\n", "invalid user name", 2),
         (["set-role", "nobody", "admin"], None, "no user named nobody", 1),
         (["passwd", "nobody", "--password-stdin"], "correct horse\n", "no user named nobody", 1),
         (["passwd", "nobody"], None, "--password-stdin", 2),
@@ -105,7 +105,7 @@ def test_as_a_subprocess_the_password_comes_from_stdin_only(tmp_path: Path) -> N
     assert (tmp_path / "home" / "app.db").exists()  # the default database: <home>/app.db
     assert "ana" in run("list").stdout
     refused = run("set-role", "ana", "root")
-    assert refused.returncode == 1 and refused.stderr.startswith("error: unknown role 'root'")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: unknown role 'root'")
     assert "Traceback" not in refused.stderr
     refused = run("remove", "ana")  # the only account: removing it would open the app to anyone
     assert refused.returncode == 1 and refused.stderr.startswith("error: ana is the last account")
