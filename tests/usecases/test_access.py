@@ -16,6 +16,7 @@ from opsml_image.annotation import ImageAnnotation
 from opsml_image.auth import Accounts, Action, Forbidden, OutsideRootsError, Role, User, passwords
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
+from opsml_image.store import Key
 from opsml_image.usecases import access
 from opsml_image.usecases import annotate as ann
 from opsml_image.usecases import register as reg
@@ -55,8 +56,8 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     workspace.close()
 
 
-def caption(ws: Workspace, user: User | None, text: str) -> ann.Outcome:
-    view = ann.open_image(ws, KEY)
+def caption(ws: Workspace, user: User | None, text: str, key: Key | None = None) -> ann.Outcome:
+    view = ann.open_image(ws, key or KEY)
     assert view is not None
     return ann.set_caption(ws, view, text, user=user)
 
@@ -254,7 +255,8 @@ def test_each_user_keeps_their_own_last_folder(tmp_path: Path, in_database: bool
 
 def test_history_by_user_and_time_is_for_admins(ws: Workspace):
     assert caption(ws, ANNA, "one").saved
-    assert caption(ws, REX, "two").saved
+    other = next(k for k in ws.store.keys(limit=3) if k != KEY)  # anna's edit leased KEY to her
+    assert caption(ws, REX, "two", other).saved
     with pytest.raises(Forbidden, match="only admins may view history"):
         access.changes(ws, REX)
     rows = access.changes(ws, ADA)
