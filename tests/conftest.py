@@ -442,6 +442,15 @@ def open_app(page: str | None = None, timeout: float = 30):  # noqa: ANN201 - an
     return at
 
 
+def wait_idle(page: Any, timeout: float = 15_000) -> None:
+    """Wait until a Playwright page's script run has finished (no 'Running...' status widget), at most
+    ``timeout`` ms."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+
+
 #: The password of the accounts the ``team`` fixture makes.
 TEAM_PASSWORD = "correct horse"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from conftest import wait_idle
 from opsml_image.auth import Accounts
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
@@ -22,11 +23,6 @@ PASSWORD = "correct horse battery"
 PLANTS = ("<img src=x onerror=alert(1)>", "**bold**", "![t](http://127.0.0.1:9/x.png)")
 LINKS = "http://127.0.0.1:9/link a@b.co www.example.org"  # GitHub Markdown would make links of these
 BROKEN_LINE = "{broken " + " ".join(PLANTS) + " " + LINKS  # not JSON: Validate shows it raw
-
-
-def wait_idle(page: Page) -> None:
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=15_000)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from conftest import wait_idle
 from opsml_image.auth import Accounts
 from opsml_image.dataset import ImageDataset
 from opsml_image.demo import copy_demo
@@ -22,11 +23,6 @@ from opsml_image.demo import copy_demo
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-
-
-def wait_idle(page: Page) -> None:
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=20_000)
 
 
 @pytest.fixture
@@ -54,7 +50,7 @@ def handed_image(page: Page, base: str) -> tuple[str, str]:
     """Open Annotate without a file: the image leased to this user (from the URL it sets)."""
     page.goto(f"{base}/annotate")
     expect(page.get_by_text("Review status:").first).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    wait_idle(page, 20_000)
     return current(page)
 
 
@@ -84,14 +80,14 @@ def test_two_annotators_and_a_reviewer(browser: Browser, review_app, artifacts_d
 
     press(anna, "s")  # Submit for review
     expect(anna.get_by_text(f"Submitted {first[1]} for review.").first).to_be_visible(timeout=20_000)
-    wait_idle(anna)
+    wait_idle(anna, 20_000)
     assert current(anna) not in (first, other)
 
     rex.goto(f"{base}/review")
     expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna").first).to_be_visible(timeout=30_000)
     rex.get_by_label("Comment").fill("the road sign has no box")
     rex.get_by_role("button", name="missing box").click()
-    wait_idle(rex)
+    wait_idle(rex, 20_000)
     press(rex, "r")  # Reject
     expect(rex.get_by_text(f"Rejected {first[1]}.").first).to_be_visible(timeout=20_000)
     rex.screenshot(path=str(artifacts_dir / "review-after-reject.png"))
@@ -105,13 +101,13 @@ def test_two_annotators_and_a_reviewer(browser: Browser, review_app, artifacts_d
     caption.fill("fixed: the road sign is boxed")
     caption.press("Tab")
     expect(anna.get_by_text(f"Saved {first[1]}").first).to_be_visible(timeout=20_000)
-    wait_idle(anna)
+    wait_idle(anna, 20_000)
     press(anna, "s")
     expect(anna.get_by_text(f"Submitted {first[1]} for review.").first).to_be_visible(timeout=20_000)
 
     rex.goto(f"{base}/review")
     expect(rex.get_by_text(f"{first[0]}/{first[1]} · by anna").first).to_be_visible(timeout=30_000)
-    wait_idle(rex)
+    wait_idle(rex, 20_000)
     press(rex, "a")  # Approve
     expect(rex.get_by_text(f"Approved {first[1]}.").first).to_be_visible(timeout=20_000)
     expect(rex.get_by_text("Nothing waits for review").first).to_be_visible(timeout=20_000)

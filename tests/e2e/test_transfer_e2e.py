@@ -12,16 +12,11 @@ import pytest
 import yaml
 from playwright.sync_api import Locator, Page, expect
 
-from conftest import write_image
+from conftest import wait_idle, write_image
 from opsml_image import ImageDataset
 from opsml_image.demo import copy_demo
 
 pytestmark = pytest.mark.browser
-
-
-def wait_idle(page: Page) -> None:
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=15_000)
 
 
 def coco_zip(folder: Path) -> Path:

@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import wait_idle
 from opsml_image.demo import copy_demo
 
 pytestmark = pytest.mark.browser
-
-
-def wait_idle(page: Page) -> None:
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
 
 
 def seeded(tmp_path: Path) -> Path:
@@ -35,7 +31,7 @@ def apply_fix(page: Page, code: str, label: str) -> None:
     apply = page.get_by_role("button", name="Apply 1 change(s)")
     expect(apply).to_be_visible(timeout=15_000)
     apply.click()
-    wait_idle(page)
+    wait_idle(page, 30_000)
     expect(page.get_by_test_id("stExpander").filter(has_text=code)).to_have_count(0, timeout=15_000)
 
 
@@ -45,7 +41,7 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(f"{base}/validate")  # never validated: it runs by itself
     expect(page.get_by_text("2 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    wait_idle(page, 30_000)
     expect(page.get_by_role("button", name="Preview: Clip boxes to their image")).to_be_visible(
         timeout=15_000
     )
@@ -74,7 +70,7 @@ def test_validate_fix_and_register(page: Page, streamlit_app, tmp_path: Path, ar
     expect(page.get_by_text("Registered.").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Version history").first).to_be_visible()
     expect(page.get_by_test_id("stMetricValue").filter(has_text="1.0.0")).to_be_visible()
-    wait_idle(page)
+    wait_idle(page, 30_000)
     page.screenshot(path=str(artifacts_dir / "register.png"), full_page=True)
 
 
@@ -91,7 +87,7 @@ def test_a_broken_line_is_mended_in_place_and_undone(
     page.goto(f"{base}/validate")
     expect(page.get_by_text("1 error(s): fix them before registering.").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text(broken, exact=True).first).to_be_visible()  # the raw line, as text (and the editor)
-    wait_idle(page)
+    wait_idle(page, 30_000)
     page.screenshot(path=str(artifacts_dir / "validate-broken-line.png"), full_page=True)
     page.get_by_label("The line as it should be (one JSON record)").fill(
         '{"file_name": "scene_002.jpg", "caption": "mended"}'
