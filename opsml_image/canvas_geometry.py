@@ -6,8 +6,10 @@ frontend scales the display image by ``s = min(canvas_w / display_w, canvas_h / 
 (offsets ``(canvas_w - display_w * s) / 2`` and ``(canvas_h - display_h * s) / 2``). A :class:`Fit` holds that
 mapping composed with display -> original, so boxes go to and from the original image's pixels exactly.
 
-Zoom shows a region of the image: :meth:`Fit.view` maps that region onto the whole canvas (the display
-image is the crop), so a box drawn at 4x lands on the right image pixels.
+Zoom shows a region of the image: a :class:`Viewport` says which region (image size, canvas size, zoom,
+centre) and how it changes (fit, zoom around a point, pan, 1:1); its :attr:`Viewport.fit` is the
+:meth:`Fit.view` that maps that region onto the whole canvas (the display image is the crop), so a box drawn
+at 4x lands on the right image pixels.
 
 Pure functions, no Streamlit import: this is the canvas adapter of the one box type. The initial drawing is
 made from :class:`~opsml_image.annotation.Box` values with :func:`initial_drawing`, and the canvas's
@@ -24,7 +26,16 @@ from typing import Any
 from opsml_image.annotation import Box
 from opsml_image.rules import BOX_DIGITS
 
-__all__ = ["Fit", "canvas_size", "initial_drawing", "outlines", "boxes_from_drawing", "clip_box"]
+__all__ = [
+    "ZOOMS",
+    "Fit",
+    "Viewport",
+    "canvas_size",
+    "initial_drawing",
+    "outlines",
+    "boxes_from_drawing",
+    "clip_box",
+]
 
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 
@@ -141,6 +152,115 @@ def canvas_size(image_size: tuple[int, int], max_width: int, max_height: int) ->
     return max(1, round(iw * s)), max(1, round(ih * s))
 
 
+#: The zoom levels the zoom buttons, keys and the wheel step through (1 shows the whole image).
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewport:
+    """Which part of an image the canvas shows: the canvas is ``canvas`` CSS pixels and holds the image's
+    aspect ratio; at ``zoom`` 1 it shows the whole image, at ``zoom`` z the region of 1/z of each side around
+    ``center`` (image pixels). Every transition returns a new value whose region lies inside the image.
+
+    Build one with :meth:`fitted`; :attr:`fit` is the canvas <-> image mapping of the region shown.
+    """
+
+    image: tuple[int, int]
+    canvas: tuple[int, int]
+    zoom: float
+    center: tuple[float, float]
+
+    @classmethod
+    def fitted(cls, image: tuple[int, int], bounds: tuple[int, int]) -> Viewport:
+        """The whole image on the largest canvas of its aspect ratio within ``bounds`` (width, height)."""
+        iw, ih = image
+        return cls(image, canvas_size(image, *bounds), 1.0, (iw / 2, ih / 2))
+
+    def _made(self, zoom: float, center: tuple[float, float]) -> Viewport:
+        """This viewport at ``zoom`` (within 1 and :attr:`max_zoom`) and ``center``, moved so that its region
+        lies inside the image."""
+        iw, ih = self.image
+        zoom = min(max(1.0, float(zoom)), self.max_zoom)
+        half_w, half_h = iw / zoom / 2, ih / zoom / 2
+        cx = min(max(half_w, float(center[0])), iw - half_w)
+        cy = min(max(half_h, float(center[1])), ih - half_h)
+        return replace(self, zoom=zoom, center=(cx, cy))
+
+    @property
+    def max_zoom(self) -> float:
+        """The largest zoom: the last of :data:`ZOOMS`, or 1:1 when that is closer still."""
+        return max(ZOOMS[-1], self.actual_zoom)
+
+    @property
+    def actual_zoom(self) -> float:
+        """The zoom at which one image pixel is one canvas pixel (1 for an image smaller than the canvas)."""
+        return max(1.0, self.image[0] / self.canvas[0])
+
+    @property
+    def region(self) -> tuple[float, float, float, float]:
+        """The image region shown, ``(x, y, w, h)`` in image pixels."""
+        iw, ih = self.image
+        w, h = iw / self.zoom, ih / self.zoom
+        return self.center[0] - w / 2, self.center[1] - h / 2, w, h
+
+    @property
+    def fit(self) -> Fit:
+        """Canvas pixels <-> image pixels for this region on this canvas."""
+        return Fit.view(self.image, self.canvas, self.region)
+
+    @property
+    def key(self) -> str:
+        """Names the mapping (canvas size and region): equal keys, equal mappings to within 0.001 px."""
+        return "{}x{}@{:.3f},{:.3f},{:.3f}".format(*self.canvas, *self.region[:3])
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Canvas pixels -> image pixels."""
+        return self.fit.to_image(x, y)
+
+    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """Image pixels -> canvas pixels."""
+        return self.fit.to_canvas(x, y)
+
+    def zoomed(self, zoom: float, at: tuple[float, float] | None = None) -> Viewport:
+        """At ``zoom``, the image point under canvas point ``at`` staying under it (the centre stays when
+        ``at`` is None): exactly when zooming in; when zooming out, unless the region meets an edge."""
+        if at is None:
+            return self._made(zoom, self.center)
+        fit = self.fit
+        qx, qy = fit.to_image(*at)
+        zoom = min(max(1.0, float(zoom)), self.max_zoom)
+        iw, ih = self.image
+        cw, ch = self.canvas
+        w, h = iw / zoom, ih / zoom
+        return self._made(zoom, (qx - at[0] * w / cw + w / 2, qy - at[1] * h / ch + h / 2))
+
+    def stepped(self, steps: int, at: tuple[float, float] | None = None) -> Viewport:
+        """``steps`` levels of :data:`ZOOMS` in (> 0) or out (< 0) from the level nearest this zoom."""
+        levels = sorted({*ZOOMS, self.actual_zoom} if self.actual_zoom > ZOOMS[-1] else ZOOMS)
+        nearest = min(range(len(levels)), key=lambda i: abs(levels[i] - self.zoom))
+        return self.zoomed(levels[min(max(0, nearest + steps), len(levels) - 1)], at)
+
+    def panned(self, dx: float, dy: float) -> Viewport:
+        """The view after a drag of ``(dx, dy)`` canvas pixels: the image moves with the pointer."""
+        fit = self.fit
+        return self._made(self.zoom, (self.center[0] - dx / fit.scale_x, self.center[1] - dy / fit.scale_y))
+
+    def actual_size(self) -> Viewport:
+        """1:1: one image pixel a canvas pixel, around the same centre."""
+        return self._made(self.actual_zoom, self.center)
+
+    def whole(self) -> Viewport:
+        """The whole image (zoom 1)."""
+        return self._made(1.0, self.center)
+
+    def resized(self, bounds: tuple[int, int]) -> Viewport:
+        """The same zoom and centre on the canvas that fits ``bounds``."""
+        canvas = canvas_size(self.image, *bounds)
+        if canvas == self.canvas:
+            return self
+        return replace(self, canvas=canvas)._made(self.zoom, self.center)
+
+
 def clip_box(
     x: float, y: float, w: float, h: float, width: int, height: int
 ) -> tuple[float, float, float, float] | None:
@@ -243,7 +363,8 @@ def boxes_from_drawing(
     (which sees the stripped label, possibly empty, and may create a class).
 
     ``unchanged`` are the boxes the drawing started from (shown with ``label_of``): a box still where one
-    of them was drawn (within ``tolerance`` canvas pixels, same label) comes back as that very box (exact
+    of them was drawn (within ``tolerance`` canvas pixels, or what rounding to ``digits`` moves it at this
+    scale, same label) comes back as that very box (exact
     coordinates, its ``extra``), neither clipped nor rounded, so merely showing a box never edits it. When
     the drawing holds as many boxes as it started from (one box moved, resized or relabelled: each change
     reaches the page on its own), the changed box is the same object: it keeps its identity (COCO ``id``,
@@ -251,6 +372,7 @@ def boxes_from_drawing(
     """
     if not json_data:
         return []
+    tolerance = max(tolerance, 10.0**-digits * max(fit.scale_x, fit.scale_y))
     originals = [
         (fit.box_to_canvas(box.as_bbox()), label_of(box.category) if label_of else None, box)
         for box in unchanged

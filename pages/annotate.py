@@ -1,20 +1,26 @@
 """Annotate: draw, move, resize, relabel and delete boxes on one image; zoom and pan; caption and classes.
 
-A thin view over :mod:`opsml_image.usecases.annotate`: this page keeps what the person is doing (zoom,
-selection, undo stack, messages) in session state, calls one use-case function per action and renders.
+A thin view over :mod:`opsml_image.usecases.annotate`: what the person is doing (image, view, mode, selection,
+undo history ids, kept edits) is one :class:`~opsml_image.usecases.annotate_state.AnnotateState` in session
+state (:data:`STATE`), replaced by its pure transitions; this page calls one use-case function per action and
+renders.
 
 Every edit carries the view (and so the version) its widget was drawn from: a button's callback gets the
-view of the run that drew it, and the canvas's drawing is read against the view remembered with the canvas
-key (:data:`BASIS`). An edit of an image someone else changed since is refused as stale; the page then shows
-the image as it is now and keeps what was refused (new boxes, dashed on the image; a caption; image
-categories) with a button to apply it again (:data:`PENDING`).
+view of the run that drew it, and the canvas's drawing is read against the image as that canvas's drawing
+stands (:class:`~opsml_image.usecases.annotate_state.CanvasMemo`). An edit of an image someone else changed
+since is refused as stale; the page then shows the image as it is now and keeps what was refused (new boxes,
+dashed on the image; a caption; image categories) with a button to apply it again.
+
+Undo and redo are the store's: a saved edit's history id is recorded, and undo puts the image back as it was
+before that entry (:func:`opsml_image.usecases.annotate.undo`), refused when someone changed it since.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,44 +30,59 @@ from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User, can
 from opsml_image.store import Key
 from opsml_image.usecases import annotate as uc
 from opsml_image.usecases import review
+from opsml_image.usecases.annotate_state import CANVAS_HEIGHTS, AnnotateState, CanvasMemo, Mode
 from opsml_image.usecases.workspace import UserError, Workspace, summary
 from pages import _session as session
 from pages import _widgets as ui
 from pages._boxlink import box_link
 from pages._viewport import viewport
 
-#: Canvas height bounds (CSS pixels) per size setting; the width always fits the column.
-CANVAS_HEIGHTS = {"Small": 420, "Medium": 560, "Large": 760}
-#: The canvas column's width before the browser has said otherwise (and under AppTest): about the width at
-#: 1440 px with the sidebar open (621 px with a scrollbar, 629 px without), so the common case needs no second
-#: run to resize the canvas.
-FALLBACK_WIDTH = 620
+#: Session state key: the page's :class:`AnnotateState`.
+STATE = "annotate"
+#: The browser helper's key (column width, wheel, pan drags, keys; see pages/_viewport.py).
+HELPER = "annotate_viewport"
 #: The box list's rows are containers keyed with this prefix and the box's index (see pages/_boxlink.py).
 BOX_ROW = "annotate_box_"
 #: What the buttons below the box list open.
 MORE = ("Caption and image categories", "History of this image")
-#: Session state key: the canvas size setting (a key of :data:`CANVAS_HEIGHTS`).
-CANVAS_SIZE = "annotate_size"
-#: Session state key: ``(canvas key, ImageView)``, the view the canvas of that key was drawn from.
-BASIS = "annotate_basis"
-#: Session state key: ``{(split, file name, kind): value}``, what a stale edit would have done, kept for a
-#: redo: ``boxes`` (a tuple of Box), ``caption`` (text), ``categories`` (a list of ids).
-PENDING = "annotate_pending"
 #: How a kept edit is applied again.
 REDO = {"boxes": uc.add_boxes, "caption": uc.set_caption, "categories": uc.set_image_categories}
+#: What each mode lets a drag on the image do.
+MODE_HINTS: dict[Mode, str] = {
+    "draw": "Draw: press, drag, release.",
+    "edit": "Edit boxes: click a box, drag it to move it, drag a corner to resize it.",
+    "pan": "Pan: drag the image to move the view.",
+}
 SHORTCUTS = [
     ("← / →", "previous / next image"),
     ("U", "next unlabelled image (with accounts: the next image handed to you)"),
     ("S", "submit this image for review; the next one opens"),
     ("B", "copy the previous image's boxes"),
     ("1-9", "class for new boxes (and for the selected box)"),
-    ("Delete", "delete the selected box"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo your last edit"),
-    ("+ / − or the wheel", "zoom in / out (I / O also)"),
-    ("F", "fit the image; 0: 100% (one image pixel a screen pixel)"),
+    ("E", "edit boxes on/off: select a box, drag to move it, drag a corner to resize it"),
     ("P", "pan mode on/off: drag to move the view"),
+    ("Delete", "delete the selected box"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo your last edit (one history: every edit, on the canvas or not)"),
+    ("+ / − or the wheel", "zoom in / out around the pointer (I / O also)"),
+    ("F", "fit the image; 0: 100% (one image pixel a screen pixel)"),
     ("?", "this sheet (H also)"),
 ]
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+def state() -> AnnotateState:
+    """This session's Annotate state (a fresh one at first)."""
+    found = st.session_state.get(STATE)
+    return found if isinstance(found, AnnotateState) else AnnotateState()
+
+
+def update(change: Callable[..., AnnotateState], *args: Any) -> AnnotateState:
+    """Replace the state by ``change(state, *args)`` (a transition of :class:`AnnotateState`)."""
+    new = change(state(), *args)
+    st.session_state[STATE] = new
+    return new
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -108,18 +129,19 @@ def _show(kind: str, text: str) -> None:
 
 def bump() -> None:
     """Reset the canvas (a new key) after a change made outside it."""
-    st.session_state["annotate_rev"] = st.session_state.get("annotate_rev", 0) + 1
+    update(AnnotateState.bumped)
 
 
-def report(outcome: uc.Outcome, reset: bool = True) -> None:
-    """Queue what an edit did; keep a saved edit for undo; reset the canvas after a change or a refusal."""
+def report(ws: Workspace, outcome: uc.Outcome, reset: bool = True) -> None:
+    """Queue what an edit did; record a saved edit's history entry for undo; reset the canvas after a change
+    or a refusal."""
     if outcome.status == "unchanged":
         return
     if outcome.saved:
         flash("toast", outcome.message)
-        if outcome.before is not None and outcome.after is not None:
-            st.session_state.setdefault("annotate_undo", []).append((outcome.before, outcome.after))
-            st.session_state["annotate_redo"] = []
+        entry = uc.entry_of(ws, outcome)
+        if entry is not None and outcome.after is not None:
+            update(AnnotateState.recorded, (outcome.after.split, outcome.after.file_name), entry)
     else:
         flash("warning" if outcome.status == "stale" else "error", outcome.message)
     if reset or not outcome.saved:
@@ -137,66 +159,68 @@ def image_id(key: Key) -> str:
 
 def _on_view(ws: Workspace, view: uc.ImageView, action: Any, *args: Any) -> None:
     """Run an edit on ``view``, the image as the widget that asks for it showed it (its version)."""
-    report(action(ws, view, *args, user=session.current_user()))
+    report(ws, action(ws, view, *args, user=session.current_user()))
 
 
 def _keep(view: uc.ImageView, kind: str, outcome: uc.Outcome, value: Any) -> None:
     """Keep what a stale edit would have done, for a redo on the image as it is now."""
     if outcome.status == "stale":
-        st.session_state.setdefault(PENDING, {})[(*view.key, kind)] = value
+        update(AnnotateState.kept, (*view.key, kind), value)
 
 
 def _caption(ws: Workspace, view: uc.ImageView, widget: str) -> None:
     text = st.session_state[widget]
     outcome = uc.set_caption(ws, view, text, user=session.current_user())
     _keep(view, "caption", outcome, text)
-    report(outcome)
+    report(ws, outcome)
 
 
 def _image_categories(ws: Workspace, view: uc.ImageView, widget: str) -> None:
     chosen = list(st.session_state[widget])
     outcome = uc.set_image_categories(ws, view, chosen, user=session.current_user())
     _keep(view, "categories", outcome, chosen)
-    report(outcome)
+    report(ws, outcome)
 
 
 def _redo_pending(ws: Workspace, view: uc.ImageView, kind: str) -> None:
     """Apply a kept edit to ``view`` (the image as the page shows it now): a versioned edit like any other."""
-    value = st.session_state.get(PENDING, {}).pop((*view.key, kind), None)
+    value = state().pending_of(view.key).get(kind)
     if value is None:
         return
+    update(AnnotateState.dropped, (*view.key, kind))
     outcome = REDO[kind](ws, view, value, user=session.current_user())
     _keep(view, kind, outcome, value)
-    report(outcome)
+    report(ws, outcome)
 
 
 def _drop_pending(view: uc.ImageView, kind: str) -> None:
-    st.session_state.get(PENDING, {}).pop((*view.key, kind), None)
+    update(AnnotateState.dropped, (*view.key, kind))
     bump()
 
 
 def _delete_selected(ws: Workspace, view: uc.ImageView) -> None:
-    index = st.session_state.get("annotate_selected")
+    index = state().selected
     if index is None:
         flash("warning", "Select a box first (click its number in the box list).")
         return
-    st.session_state["annotate_selected"] = None
+    update(AnnotateState.selecting, None)
     _on_view(ws, view, uc.delete_box, index)
 
 
 def _undo(ws: Workspace, view: uc.ImageView, redo: bool = False) -> None:
-    source, target = ("annotate_redo", "annotate_undo") if redo else ("annotate_undo", "annotate_redo")
-    stack = st.session_state.get(source) or []
-    mine = [i for i, (before, _) in enumerate(stack) if (before.split, before.file_name) == view.key]
-    if not mine:
+    """Undo (or redo) this person's newest edit of the image through the store's history."""
+    target = state().target(view.key, redo)
+    if target is None:
         flash("warning", "Nothing to redo on this image." if redo else "Nothing to undo on this image.")
         return
-    before, after = stack.pop(mine[-1])
-    outcome = uc.restore(ws, view, after if redo else before, "redo" if redo else "undo",
-                         user=session.current_user())  # fmt: skip
+    what = "redo" if redo else "undo"
+    outcome = uc.undo(ws, view, target, what, user=session.current_user())
     if outcome.saved:
-        st.session_state.setdefault(target, []).append((before, after))
         flash("toast", outcome.message)
+        update(AnnotateState.stepped_back, view.key, target, uc.entry_of(ws, outcome), redo)
+    elif outcome.status == "stale":
+        flash("warning", f"{outcome.message} Your earlier edits of it can no longer be undone.")
+        update(AnnotateState.forgotten, view.key)
     elif outcome.status != "unchanged":
         flash("warning", outcome.message)
     bump()
@@ -207,45 +231,45 @@ def go(key: Key | None, message: str = "") -> None:
         flash("warning", message or "There is no such image.")
         return
     st.query_params["split"], st.query_params["file"] = key
-    st.session_state["annotate_selected"] = None
-    st.session_state["annotate_center"] = None
-    bump()
 
 
-def _zoom(step: int, around: tuple[float, float] | None = None) -> None:
-    zooms = uc.ZOOMS
-    current = st.session_state.get("annotate_zoom", 1.0)
-    at = min(range(len(zooms)), key=lambda i: abs(zooms[i] - current))
-    st.session_state["annotate_zoom"] = zooms[min(max(0, at + step), len(zooms) - 1)]
-    if around is not None:
-        st.session_state["annotate_center"] = around
-    bump()
+def _helper(name: str) -> Any:
+    """The browser helper's value ``name`` (its state or the trigger of this run)."""
+    value = st.session_state.get(HELPER)
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
 
 
-def _set_zoom(value: float) -> None:
-    st.session_state["annotate_zoom"] = max(1.0, value)
-    if value <= 1.0:
-        st.session_state["annotate_center"] = None
-    bump()
+def _on_width() -> None:
+    width = _helper("width")
+    if isinstance(width, int | float) and width > 0:
+        update(AnnotateState.measured, int(width))
 
 
-def _pan(dx: float, dy: float) -> None:
-    center = st.session_state.get("annotate_center")
-    if center is not None:
-        st.session_state["annotate_center"] = (center[0] + dx, center[1] + dy)
-        bump()
+def _on_zoom() -> None:
+    """A wheel turn over the canvas (around its point ``x, y`` of view ``view``) or ``+``/``-``."""
+    request = _helper("zoom")
+    if not isinstance(request, Mapping) or not request.get("step"):
+        return
+    at = (float(request["x"]), float(request["y"])) if "x" in request and "y" in request else None
+    update(AnnotateState.zoom_step, int(request["step"]), at, request.get("view"))
 
 
-def _toggle_pan() -> None:
-    st.session_state["annotate_pan"] = not st.session_state.get("annotate_pan")
-    bump()
+def _on_pan() -> None:
+    """A drag of the image in pan mode: ``dx, dy`` canvas pixels on view ``view``."""
+    request = _helper("pan")
+    if isinstance(request, Mapping) and "dx" in request and "dy" in request:
+        update(AnnotateState.panned, float(request["dx"]), float(request["dy"]), request.get("view"))
+
+
+def _on_help() -> None:
+    if _helper("help"):
+        update(AnnotateState.showing, True)
 
 
 def _select(index: int) -> None:
-    st.session_state["annotate_selected"] = (
-        None if st.session_state.get("annotate_selected") == index else index
-    )
-    bump()
+    update(AnnotateState.selecting, index)
 
 
 # ------------------------------------------------------------------------------------------ parts
@@ -377,8 +401,8 @@ def navigation(ws: Workspace, view: uc.ImageView) -> None:
 
 def _pick_class(ws: Workspace, view: uc.ImageView, category: int) -> None:
     """The class for new boxes; with a box selected, that box is relabelled too (as in Label Studio)."""
-    st.session_state["annotate_class"] = category
-    selected = st.session_state.get("annotate_selected")
+    update(AnnotateState.picked, category)
+    selected = state().selected
     if selected is not None:
         _on_view(ws, view, uc.relabel_box, selected, category)
 
@@ -394,9 +418,10 @@ CLASS_MENU = "annotate_class_menu"
 def current_class(found: list[uc.ClassInfo]) -> int:
     """The class stamped on new boxes (the first class when the chosen one is gone)."""
     ids = [c.id for c in found] or [0]
-    if st.session_state.get("annotate_class") not in ids:
-        st.session_state["annotate_class"] = ids[0]
-    category: int = st.session_state["annotate_class"]
+    category = state().category
+    if category not in ids:
+        category = update(AnnotateState.picked, ids[0]).category
+    assert category is not None
     return category
 
 
@@ -407,7 +432,7 @@ def class_picker(ws: Workspace, view: uc.ImageView, found: list[uc.ClassInfo]) -
     labels = {c.id: c.name for c in found}
     category = current_class(found)
     boxes = len(view.annotation.boxes)
-    selected = st.session_state.get("annotate_selected")
+    selected = state().selected
     with st.container(horizontal=True, gap="small"):
         for i, c in enumerate(ids[:9]):  # a click or the key 1-9 picks the class
             st.button(
@@ -435,11 +460,11 @@ def class_picker(ws: Workspace, view: uc.ImageView, found: list[uc.ClassInfo]) -
         st.caption("Reviewers and admins add and name classes.")
         return
     st.button("Add or name a class", icon=":material/add:", key="annotate_classes",
-              on_click=lambda: st.session_state.update(annotate_classes_open=True))  # fmt: skip
+              on_click=update, args=(AnnotateState.showing, None, True))  # fmt: skip
 
 
 def _close_classes() -> None:
-    st.session_state.pop("annotate_classes_open", None)
+    update(AnnotateState.showing, None, False)
 
 
 @st.dialog("Add or name a class", on_dismiss=_close_classes)
@@ -465,7 +490,7 @@ def class_dialog(ws: Workspace, found: list[uc.ClassInfo]) -> None:
         name = (st.session_state.get("annotate_new_class") or "").strip()
         if name:
             category = uc.add_class(ws, name, user=user)
-            st.session_state["annotate_class"] = category
+            update(AnnotateState.picked, category)
             flash("toast", f"Class '{name}' is id {category}")
     except (ValueError, OSError, Forbidden) as error:
         st.error(f"Not saved: {ui.plain(ui.describe(error))}", icon=":material/error:")
@@ -483,7 +508,7 @@ def box_list(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str
         st.caption("Draw a box on the image: press, drag, release.")
         return
     problems = {p.index: p for p in uc.box_problems(view)}
-    selected = st.session_state.get("annotate_selected")
+    selected = state().selected
     with st.container(height=min(80 + 64 * len(boxes), 360), border=False):
         for i, box in enumerate(boxes):
             # a keyed row: the box link (pages/_boxlink.py) colours it and highlights its box on hover
@@ -545,31 +570,37 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
     )
 
 
-def zoom_bar(ws: Workspace, view: uc.ImageView, column_width: int) -> None:
-    """Zoom, pan, undo/redo and the shortcut sheet: icon buttons with their keys."""
-    zoom = st.session_state.get("annotate_zoom", 1.0)
-    panning = bool(st.session_state.get("annotate_pan"))
+def zoom_bar(ws: Workspace, view: uc.ImageView) -> None:
+    """Zoom, the edit and pan modes, undo/redo and the shortcut sheet: icon buttons with their keys."""
+    s = state()
+    zoom = s.view.zoom if s.view is not None else 1.0
+    top = s.view.max_zoom if s.view is not None else 1.0
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key="annotate_toolbar"):
         st.button("", icon=":material/zoom_out:", key="zoom_out", shortcut="O", help="Zoom out (− or O)",
-                  on_click=_zoom, args=(-1,), disabled=zoom <= 1.0)  # fmt: skip
+                  on_click=update, args=(AnnotateState.zoom_step, -1), disabled=zoom <= 1.0)  # fmt: skip
         st.button("", icon=":material/zoom_in:", key="zoom_in", shortcut="I", help="Zoom in (+ or I)",
-                  on_click=_zoom, args=(1,), disabled=zoom >= uc.ZOOMS[-1])  # fmt: skip
-        st.button("Fit", key="zoom_fit", shortcut="F", on_click=_set_zoom, args=(1.0,),
+                  on_click=update, args=(AnnotateState.zoom_step, 1), disabled=zoom >= top)  # fmt: skip
+        st.button("Fit", key="zoom_fit", shortcut="F", on_click=update, args=(AnnotateState.zoom_whole,),
                   help="Whole image (F)")  # fmt: skip
         if view.size is not None:
-            actual = max(1.0, view.size[0] / max(1, column_width))
-            st.button("1:1", key="zoom_100", shortcut="0", on_click=_set_zoom, args=(actual,),
+            st.button("1:1", key="zoom_100", shortcut="0", on_click=update, args=(AnnotateState.zoom_actual,),
                       help="100%: one image pixel a screen pixel (0)")  # fmt: skip
-        st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P", on_click=_toggle_pan,
-                  type="primary" if panning else "secondary",
+        st.button("", icon=":material/open_with:", key="edit_key", shortcut="E",
+                  on_click=update, args=(AnnotateState.toggled, "edit"),
+                  type="primary" if s.mode == "edit" else "secondary",
+                  help="Edit boxes (E): click a box, drag it to move it, a corner to resize it")  # fmt: skip
+        st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P",
+                  on_click=update, args=(AnnotateState.toggled, "pan"),
+                  type="primary" if s.mode == "pan" else "secondary",
                   help="Pan mode (P): drag on the image to move the view")  # fmt: skip
         st.button("", icon=":material/undo:", key="undo", shortcut="Ctrl+Z", help="Undo (Ctrl+Z)",
                   on_click=_undo, args=(ws, view))  # fmt: skip
         st.button("", icon=":material/redo:", key="redo", shortcut="Ctrl+Shift+Z", help="Redo (Ctrl+Shift+Z)",
                   on_click=_undo, args=(ws, view, True))  # fmt: skip
         st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="All shortcuts (? or H)",
-                  on_click=lambda: st.session_state.update(annotate_help=True))  # fmt: skip
-        st.caption(f"{zoom:.1f}×" + (" · pan mode" if panning else ""))
+                  on_click=update, args=(AnnotateState.showing, True))  # fmt: skip
+        mode = {"edit": " · edit boxes", "pan": " · pan"}.get(s.mode, "")
+        st.caption(f"{zoom:.1f}×{mode}")
 
 
 @st.dialog("Keyboard shortcuts")
@@ -580,106 +611,78 @@ def shortcut_sheet() -> None:
 
 
 def canvas(
-    ws: Workspace, view: uc.ImageView, names: list[str], category: int, column_width: int, locked: bool
+    ws: Workspace, view: uc.ImageView, names: list[str], category: int, locked: bool
 ) -> uc.CanvasView | None:
-    """Show the canvas (the zoomed region when zoomed) and save what the person drew, read against the view
-    that canvas was drawn from (:data:`BASIS`); returns what the canvas was given (None for an image that
-    cannot be shown). A drawing on a version someone else changed since is refused: its new boxes are kept
-    (:data:`PENDING`) and the page runs again with the image as it is now."""
+    """Show the canvas (the region the state's viewport shows) and save what the person drew, moved or
+    resized, read against the image as that canvas's drawing stands (:class:`CanvasMemo`); returns what the
+    canvas was given (None for an image that cannot be shown). A canvas is given one drawing for as long as
+    its key lives, so it never reloads one and sends it back as an edit. A drawing on a version someone else
+    changed since is refused: its new boxes are kept and the page runs again with the image as it is now."""
     from streamlit_drawable_canvas import st_canvas
 
     from opsml_image.colors import category_color
 
-    if view.size is None:
+    s = state()
+    if view.size is None or s.view is None:
         st.error(f"The image cannot be shown: {ui.plain(view.problem)}", icon=":material/broken_image:")
         return None
-    height = CANVAS_HEIGHTS[st.session_state.get(CANVAS_SIZE) or "Medium"]
-    zoom = st.session_state.get("annotate_zoom", 1.0)
-    center = st.session_state.get("annotate_center")
-    bounds = (max(200, column_width - 4), height)
-    rev = st.session_state.get("annotate_rev", 0)
-    board = uc.canvas_view(view, names, bounds, zoom, center)
     # the key names everything the drawing's coordinates depend on: a canvas of another size or region is a
     # new canvas, never an old drawing read with a new mapping; and no file name (see image_id)
-    view_id = "{}x{}@{:.1f},{:.1f},{:.1f}".format(*board.size, *board.region[:3])
-    canvas_key = f"canvas:{image_id(view.key)}:{rev}:{view_id}"
-    remembered = st.session_state.get(BASIS)
-    basis = remembered[1] if remembered is not None and remembered[0] == canvas_key else view
-    if basis.version == view.version:
-        basis = view
-    else:  # the canvas still shows the version it was drawn from: read its drawing against that one
-        board = uc.canvas_view(basis, names, bounds, zoom, center)
-    kept = st.session_state.get(PENDING, {}).get((*view.key, "boxes"), ())
-    board = uc.with_outlines(board, kept)  # refused boxes, dashed: seen, never read back as boxes
-    selected = st.session_state.get("annotate_selected")
-    if selected is not None and selected < len(board.shown):
-        board.drawing["objects"][selected].update(strokeWidth=5, fill="rgba(255, 235, 59, 0.25)")
-    st.session_state["annotate_canvas"] = (canvas_key, board)  # what the canvas was given (tests read it)
+    canvas_key = f"canvas:{image_id(view.key)}:{s.rev}:{s.view.key}"
+    memo = s.canvas if s.canvas is not None and s.canvas.key == canvas_key else None
+    if memo is None:
+        kept = s.pending_of(view.key).get("boxes", ())
+        # refused boxes, dashed: seen, never read back as boxes
+        board = uc.with_outlines(uc.canvas_view(view, names, s.view, s.selected), kept)
+        memo = update(AnnotateState.remembered, CanvasMemo(canvas_key, board, view)).canvas
+        assert memo is not None
     path = ws.dataset.image_path(*view.key)
-    image = background(str(path), Path(path).stat().st_mtime_ns, board.region, board.size)
-    panning = bool(st.session_state.get("annotate_pan"))
+    image = background(str(path), Path(path).stat().st_mtime_ns, memo.board.region, memo.board.size)
     result = st_canvas(
         background_image=image,
         background_image_fit="stretch",
-        drawing_mode="line" if panning else "labeled_rect",
+        drawing_mode="labeled_rect",
         label=uc.label_of(category, names),
         stroke_color=category_color(category),
         stroke_width=2,
         fill_color=uc.BOX_FILL,
         font_size=13,
-        width=board.size[0],
-        height=board.size[1],
-        initial_drawing=board.drawing,
+        width=memo.board.size[0],
+        height=memo.board.size[1],
+        initial_drawing=memo.board.drawing,
         key=canvas_key,
-        disabled=locked and not panning,
+        disabled=locked or s.mode == "pan",
     )
     st.caption(
         ui.plain(
             f"{view.key[0]}/{view.key[1]} · {view.size[0]}x{view.size[1]} px, shown at "
-            f"{board.fit.scale_x:.0%}. Draw: press, drag, release. Move or resize: the canvas toolbar's "
-            "edit toggle."
-        )  # fmt: skip
+            f"{memo.board.fit.scale_x:.0%}. {MODE_HINTS[s.mode]}"
+        )
     )
     json_data = result.json_data if result is not None else None
-    if panning:
-        _pan_from(json_data, board)
-        return board
+    basis, board = memo.basis, memo.shown
     outcome = uc.apply_drawing(ws, basis, board, json_data, category, user=session.current_user())
     if outcome.saved and outcome.after is not None and outcome.version is not None:
-        basis = dataclasses.replace(basis, annotation=outcome.after, version=outcome.version)
-    st.session_state[BASIS] = (canvas_key, basis)
+        basis = replace(basis, annotation=outcome.after, version=outcome.version)
+        update(AnnotateState.remembered, replace(memo, basis=basis))
     if outcome.status == "stale":
         if outcome.added:
-            pending = st.session_state.setdefault(PENDING, {})
-            pending[(*view.key, "boxes")] = (*kept, *(b for b in outcome.added if b not in kept))
-        report(outcome)
+            kept = state().pending_of(view.key).get("boxes", ())
+            added = (*kept, *(b for b in outcome.added if b not in kept))
+            update(AnnotateState.kept, (*view.key, "boxes"), added)
+        report(ws, outcome)
         st.rerun()  # the image as it is now, at once
     if outcome.status == "unchanged" and basis.version != view.version:
         bump()  # someone else changed the image and nothing new is drawn: show it as it is now
         st.rerun()
-    report(outcome, reset=False)
+    report(ws, outcome, reset=False)
     return board
-
-
-def _pan_from(json_data: Any, board: uc.CanvasView) -> None:
-    """In pan mode a drag draws a line: move the view by it, then reset the canvas."""
-    for obj in (json_data or {}).get("objects") or ():
-        if obj.get("type") == "line":
-            dx = (float(obj.get("x2", 0)) - float(obj.get("x1", 0))) * float(obj.get("scaleX", 1) or 1)
-            dy = (float(obj.get("y2", 0)) - float(obj.get("y1", 0))) * float(obj.get("scaleY", 1) or 1)
-            x, y, w, h = board.region
-            st.session_state["annotate_center"] = (x + w / 2 - dx / board.fit.scale_x,
-                                                   y + h / 2 - dy / board.fit.scale_y)  # fmt: skip
-            bump()
-            st.rerun()
 
 
 def redo_bar(ws: Workspace, view: uc.ImageView, labels: dict[int, str]) -> None:
     """What this person's stale edits would have done to the image, kept: shown as text, each with a button
     that applies it to the image as the page shows it now, and one that drops it."""
-    pending = st.session_state.get(PENDING) or {}
-    for split, file_name, kind in [k for k in pending if k[:2] == view.key]:
-        value = pending[(split, file_name, kind)]
+    for kind, value in state().pending_of(view.key).items():
         if kind == "boxes":
             n = len(value)
             text = f"Your {n} new box(es) were not saved: they are dashed on the image."
@@ -696,13 +699,25 @@ def redo_bar(ws: Workspace, view: uc.ImageView, labels: dict[int, str]) -> None:
             st.button("Discard", key=f"annotate_drop_{kind}", on_click=_drop_pending, args=(view, kind))
 
 
+def size_buttons() -> None:
+    """The canvas size setting: a row of buttons, the chosen one primary."""
+    chosen = state().size
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="annotate_canvas_size",
+                      width="content"):  # fmt: skip
+        st.caption("Canvas size", width="content")
+        for i, option in enumerate(CANVAS_HEIGHTS):
+            kind = "primary" if option == chosen else "secondary"
+            st.button(option, key=f"annotate_canvas_size_{i}", type=kind, on_click=update,
+                      args=(AnnotateState.sized, option))  # fmt: skip
+
+
 def body(ws: Workspace) -> None:
-    st.session_state.setdefault("annotate_rev", 0)
     key = current_key(ws)
     if key is None:
         st.title("Annotate")
         st.info("The dataset has no images yet. Add some on the New dataset page.")
         return
+    s = update(AnnotateState.opened, key, str(ws.path))
     view = uc.open_image(ws, key)
     if view is None:
         st.title("Annotate")
@@ -724,27 +739,16 @@ def body(ws: Workspace) -> None:
     with right:
         picker = st.container()  # filled after the canvas: its buttons act on the image as saved by it
     with left:
-        known = st.session_state.get("annotate_column_width") or FALLBACK_WIDTH
-        helper = viewport("annotate_viewport", known)
-        column_width = int(getattr(helper, "width", None) or known)
-        st.session_state["annotate_column_width"] = column_width
-        zoom_request = getattr(helper, "zoom", None)
-        if isinstance(zoom_request, dict) and zoom_request.get("step"):
-            around = None
-            if view.size is not None and "x" in zoom_request:
-                board = uc.canvas_view(view, names, (max(200, column_width - 4), 560),
-                                       st.session_state.get("annotate_zoom", 1.0),
-                                       st.session_state.get("annotate_center"))  # fmt: skip
-                around = board.fit.to_image(float(zoom_request["x"]), float(zoom_request["y"]))
-            _zoom(int(zoom_request["step"]), around)
-        if getattr(helper, "help", None):
-            st.session_state["annotate_help"] = True
+        if view.size is not None:
+            s = update(AnnotateState.framed, view.size)
+        viewport(HELPER, s.width, s.view if view.size is not None else None, s.mode,
+                 on_width=_on_width, on_zoom=_on_zoom, on_pan=_on_pan, on_help=_on_help)  # fmt: skip
         toolbar = st.container()
-        board = canvas(ws, view, names, current_class(found), column_width, locked is not None)
+        board = canvas(ws, view, names, current_class(found), locked is not None)
     view = uc.open_image(ws, key) or view  # after a save on the canvas: the stored state
-    rev = f"{image_id(key)}:{st.session_state.get('annotate_rev', 0)}"
+    rev = f"{image_id(key)}:{state().rev}"
     with toolbar:
-        zoom_bar(ws, view, column_width)
+        zoom_bar(ws, view)
     with picker:
         class_picker(ws, view, found)
     with notices:
@@ -767,8 +771,7 @@ def body(ws: Workspace) -> None:
         with ui.guard("Review"):
             review_bar(ws, key)
         st.button("Delete selected box", key="delete_selected", shortcut="Delete", icon=":material/delete:",
-                  on_click=_delete_selected, args=(ws, view),
-                  disabled=st.session_state.get("annotate_selected") is None)  # fmt: skip
+                  on_click=_delete_selected, args=(ws, view), disabled=state().selected is None)  # fmt: skip
         box_list(ws, view, labels, rev)
         # on demand, remembered for the session: the caption's text area, the categories' multiselect and the
         # history's table are not loaded with every Annotate page
@@ -779,11 +782,10 @@ def body(ws: Workspace) -> None:
             with ui.guard("The image's history"):
                 ui.image_history(ws, session.current_user(), key)
     navigation(ws, view)
-    st.session_state.setdefault(CANVAS_SIZE, "Medium")
-    ui.choice_buttons("annotate_canvas_size", tuple(CANVAS_HEIGHTS), CANVAS_SIZE, single=True,
-                      label="Canvas size", on_change=bump)  # fmt: skip
+    size_buttons()
     st.caption(
-        "Shortcuts: ← → U B 1-9 · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · F fit · 0 100% · P pan · ?"
+        "Shortcuts: ← → U B 1-9 · E edit boxes · P pan · Delete · Ctrl+Z / Ctrl+Shift+Z · + − wheel · "
+        "F fit · 0 100% · ?"
     )
     if board is not None:
         from opsml_image.colors import category_color
@@ -791,9 +793,10 @@ def body(ws: Workspace) -> None:
         boxes = view.annotation.boxes
         rows = [(board.fit.box_to_canvas(b.as_bbox()), category_color(b.category)) for b in boxes]
         box_link("annotate_boxlink", BOX_ROW, board.size[0], rows)
-    if st.session_state.pop("annotate_help", False):
+    if state().sheet:
+        update(AnnotateState.showing, False)
         shortcut_sheet()
-    if st.session_state.get("annotate_classes_open"):  # open until saved or dismissed
+    if state().classes_open:  # open until saved or dismissed
         class_dialog(ws, found)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from opsml_image import rules
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User
-from opsml_image.canvas_geometry import Fit, boxes_from_drawing, canvas_size, initial_drawing, outlines
+from opsml_image.canvas_geometry import Fit, Viewport, boxes_from_drawing, initial_drawing, outlines
 from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
@@ -41,18 +41,20 @@ __all__ = [
     "clip_box",
     "copy_previous_boxes",
     "delete_box",
+    "entry_of",
     "label_of",
     "name_class",
     "open_image",
     "relabel_box",
     "restore",
+    "undo",
     "set_caption",
     "set_image_categories",
     "with_outlines",
 ]
 
-ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 BOX_FILL = "rgba(255, 255, 255, 0.08)"
+SELECTED_FILL = "rgba(255, 235, 59, 0.25)"
 #: Seconds an edit made during a folder's first index waits for it to end (about 5 s at 100k images) before
 #: it is refused.
 INDEX_WAIT = 20.0
@@ -176,29 +178,21 @@ def box_problems(view: ImageView) -> list[BoxProblem]:
 
 
 def canvas_view(
-    view: ImageView,
-    names: Sequence[str],
-    bounds: tuple[int, int],
-    zoom: float = 1.0,
-    center: tuple[float, float] | None = None,
+    view: ImageView, names: Sequence[str], frame: Viewport | tuple[int, int], selected: int | None = None
 ) -> CanvasView:
-    """The canvas for an image: a size within ``bounds`` and, zoomed in, the region around ``center``."""
+    """The canvas for an image: what ``frame`` shows (a :class:`Viewport`, or the whole image within
+    ``(width, height)`` bounds); the ``selected`` box is drawn thicker and filled."""
     if view.size is None:
         raise ValueError(view.problem or "the image cannot be read")
-    width, height = view.size
-    zoom = max(1.0, float(zoom))
-    w, h = width / zoom, height / zoom
-    cx, cy = center if center is not None else (width / 2, height / 2)
-    x = min(max(0.0, cx - w / 2), width - w)
-    y = min(max(0.0, cy - h / 2), height - h)
-    region = (x, y, w, h)
-    size = canvas_size((max(1, round(w)), max(1, round(h))), *bounds)
-    fit = Fit.view((width, height), size, region)
+    shown_view = frame if isinstance(frame, Viewport) else Viewport.fitted(view.size, frame)
+    fit = shown_view.fit
     shown = tuple(view.annotation.boxes)
     drawing = initial_drawing(
         shown, fit, lambda c: label_of(c, names), category_color, stroke_width=2, fill=BOX_FILL
     )
-    return CanvasView(fit, region, size, drawing, shown, zoom)
+    if selected is not None and 0 <= selected < len(shown):
+        drawing["objects"][selected].update(strokeWidth=5, fill=SELECTED_FILL)
+    return CanvasView(fit, shown_view.region, shown_view.canvas, drawing, shown, shown_view.zoom)
 
 
 def with_outlines(canvas: CanvasView, boxes: Sequence[Box]) -> CanvasView:
@@ -271,6 +265,66 @@ def restore(
     """Put the image back into ``state`` (undo / redo of this editor's own edit): an edit like any other,
     refused as stale when someone else changed the image since this editor read it."""
     return _save(ws, view, dataclasses.replace(state, lines=view.annotation.lines), what, user=user)
+
+
+def entry_of(ws: Workspace, outcome: Outcome) -> int | None:
+    """The history entry a saved edit made (found by the version it left the image at); None otherwise."""
+    if not outcome.saved or outcome.after is None or outcome.version is None:
+        return None
+    key = (outcome.after.split, outcome.after.file_name)
+    return next((c.id for c in ws.store.history(20, key=key) if c.version == outcome.version), None)
+
+
+def _same_content(a: ImageAnnotation | None, b: ImageAnnotation, key: Key) -> bool:
+    """Whether two states of an image say the same (caption, categories, boxes and other values)."""
+    a = a or ImageAnnotation(file_name=key[1], split=key[0])
+    return (a.caption, a.categories, a.boxes, a.extra) == (b.caption, b.categories, b.boxes, b.extra)
+
+
+def undo(
+    ws: Workspace, view: ImageView, change_id: int, what: str = "undo", *, user: User | None = LOCAL_ADMIN
+) -> Outcome:
+    """Put the image back as it was before history entry ``change_id`` (undoing an undo entry is a redo).
+
+    This is the store's undo (:meth:`~opsml_image.store.WorkStore.undo`, as Validate's fixes are undone),
+    recorded as an ``undo`` entry: a new version, itself undoable. It is refused as stale unless the image is
+    still as that entry left it: someone else's change since is never undone with it. A step further back
+    (the entries since were this editor's, and are undone) is the same restore over the current version.
+    The outcome's ``version`` is the new entry's (see :func:`entry_of`).
+    """
+    try:
+        author = check(user, Action.ANNOTATE)
+        entry = ws.store.change(change_id)
+    except Forbidden as error:
+        return Outcome("refused", f"Not saved: {error}")
+    except KeyError:
+        return Outcome("refused", f"There is no change {change_id} to {what}.")
+    if entry.key != view.key:
+        return Outcome("refused", f"Change {change_id} is not of {view.key[1]}.")
+    if not _same_content(entry.after, view.annotation, view.key):
+        last = ws.store.history(1, key=view.key)
+        who = last[0].user if last and last[0].user and last[0].user != author else None
+        since = f"{who} changed {view.key[1]}" if who else f"{view.key[1]} was changed"
+        done = {"undo": "undone", "redo": "redone"}.get(what, "saved")
+        return Outcome("stale", f"Not {done}: {since} after your edit. It is shown as it is now.")
+    refusal = review.edit_refusal(ws, user, view.key)
+    if refusal is not None:
+        return Outcome("refused", f"Not saved: {refusal}.")
+    try:
+        if entry.version == view.version:
+            ws.store.undo(change_id, user=author)
+        else:
+            ws.store.edit(view.key, entry.before, view.version, "undo", user=author)
+    except StaleEdit as error:
+        return Outcome("stale", _stale_message(ws, error, author))
+    except (ValueError, KeyError, OSError, StillIndexing) as error:
+        return Outcome("refused", f"Not saved: {describe(error)}")
+    ws.flusher.notify()
+    version = view.version + 1
+    restored = ws.store.get(*view.key) or ImageAnnotation(file_name=view.key[1], split=view.key[0])
+    notice = review.record_save(ws, user, view.key, version, len(restored.boxes))
+    message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
+    return Outcome("saved", message, (), view.annotation, restored, version)
 
 
 class _Refused(Exception):

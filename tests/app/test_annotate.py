@@ -41,20 +41,35 @@ def rect(left, top, width, height, label, **extra):
             "originX": "left", "originY": "top", "scaleX": 1, "scaleY": 1, **extra}  # fmt: skip
 
 
+def state(at: AppTest):  # noqa: ANN201 - an AnnotateState
+    """The page's state (one object under one key)."""
+    return at.session_state["annotate"]
+
+
+def given(at: AppTest):  # noqa: ANN201 - (canvas key, CanvasView)
+    """What the canvas was given: its key and board."""
+    memo = state(at).canvas
+    return memo.key, memo.board
+
+
+def canvas_rev(at: AppTest) -> int:
+    return state(at).rev
+
+
 def inject(at: AppTest, objects: list[dict]) -> None:
-    key, _board = at.session_state["annotate_canvas"]
+    key, _board = given(at)
     at.session_state[key] = {"drawing": {"raw": {"objects": objects}, "data": None}, "backgroundFit": None}
     at.run()
     assert not at.exception, at.exception
 
 
 def current_objects(at: AppTest) -> list[dict]:
-    _key, board = at.session_state["annotate_canvas"]
+    _key, board = given(at)
     return [dict(o) for o in board.drawing["objects"]]
 
 
 def canvas_scale(at: AppTest) -> tuple[float, float]:
-    _key, board = at.session_state["annotate_canvas"]
+    _key, board = given(at)
     return board.fit.scale_x, board.fit.scale_y
 
 
@@ -62,7 +77,7 @@ def test_page_shows_canvas_boxes_and_progress(app_demo: Path):
     at = open_annotate()
     assert at.title[0].value == "Annotate"
     keys = [e.key for e in at.get("bidi_component")]
-    assert keys == ["annotate_viewport", f"canvas:{image_id()}:0:616x462@0.0,0.0,640.0", "annotate_boxlink"]
+    assert keys == ["annotate_viewport", f"canvas:{image_id()}:1:616x462@0.000,0.000,640.000", "annotate_boxlink"]
     objects = current_objects(at)
     before = stored(app_demo, "train", "scene_001.jpg")
     assert len(objects) == len(before.boxes) == 5
@@ -152,7 +167,7 @@ def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
     assert [b.label for b in bar] == ["car", "house", "tree"]
     assert not at.main.selectbox  # three classes: the label bar alone (a menu only beyond the keys 1-9)
     at.button(key="annotate_pick_2").click().run()
-    assert at.session_state["annotate_class"] == 2
+    assert state(at).category == 2
     assert any("new boxes are drawn as **tree**" in m.value for m in at.markdown)
     inject(at, [*current_objects(at), rect(10, 10, 30, 30, "")])  # drawn with no label of its own
     assert stored(app_demo, "train", "scene_001.jpg").boxes[-1].category == 2
@@ -161,14 +176,14 @@ def test_the_label_bar_picks_the_class_for_new_boxes(app_demo: Path):
 def test_relabel_and_delete_from_the_box_list(app_demo: Path):
     at = open_annotate()
     before = stored(app_demo, "train", "scene_001.jpg").boxes
-    at.button(key=f"box_sel:{image_id()}:{at.session_state['annotate_rev']}:0").click().run()
+    at.button(key=f"box_sel:{image_id()}:{canvas_rev(at)}:0").click().run()
     assert any("box 1 is selected" in m.value for m in at.markdown)
     at.button(key="annotate_pick_2").click().run()  # a class picked with a box selected relabels that box
     assert not at.exception
     after = stored(app_demo, "train", "scene_001.jpg").boxes
     assert after[0].category == 2 and after[1:] == before[1:]
-    assert at.session_state["annotate_class"] == 2  # and is the class for new boxes
-    rev = at.session_state["annotate_rev"]
+    assert state(at).category == 2  # and is the class for new boxes
+    rev = canvas_rev(at)
     at.button(key=f"box_del:{image_id()}:{rev}:1").click().run()
     assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 4
 
@@ -181,7 +196,7 @@ def test_the_class_dialog_adds_a_class(app_demo: Path):
     at.button[[b.label for b in at.button].index("Save")].click().run()
     assert not at.exception
     assert json.loads((app_demo / "categories.json").read_text()) == ["car", "house", "tree", "bicycle"]
-    assert at.session_state["annotate_class"] == 3
+    assert state(at).category == 3
     assert [b.label for b in at.button if b.key and b.key.startswith("annotate_pick_")][-1] == "bicycle"
     assert not at.main.text_input  # closed
 
@@ -214,10 +229,10 @@ def test_caption_and_image_categories(app_demo: Path):
     at = open_annotate()
     assert not at.text_area  # shown on demand
     at.button(key="annotate_more_0").click().run()
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     at.text_area(key=f"caption:{image_id()}:{rev}").input("A quiet street").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "A quiet street"
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     at.multiselect(key=f"imgcats:{image_id()}:{rev}").set_value([0]).run()
     assert stored(app_demo, "train", "scene_001.jpg").categories == [0]
 
@@ -288,7 +303,7 @@ def test_canvas_size_and_the_sections_below_the_box_list_are_buttons(app_demo: P
         "secondary", "primary", "secondary"
     ]  # fmt: skip
     at.button(key="annotate_canvas_size_0").click().run()  # Small: the canvas is at most 420 px high
-    _key, board = at.session_state["annotate_canvas"]
+    _key, board = given(at)
     assert board.size[1] <= 420 and at.button(key="annotate_canvas_size_0").proto.type == "primary"
     assert not at.text_area
     at.button(key="annotate_more_0").click().run()
@@ -382,11 +397,11 @@ def test_a_stale_caption_is_kept_and_saved_again(app_demo: Path):
             dataclasses.replace(found, caption="ana's"), store.version("train", "scene_001.jpg"), user="ana"
         )
     saves = history(app_demo)
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     at.text_area(key=f"caption:{image_id()}:{rev}").input("mine").run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "ana's" and history(app_demo) == saves
     assert any("Your caption was not saved: mine" in w.value.replace("\\", "") for w in at.warning)
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     assert at.text_area(key=f"caption:{image_id()}:{rev}").value == "ana's"  # the field: as it is now
     at.button(key="annotate_redo_caption").click().run()
     assert stored(app_demo, "train", "scene_001.jpg").caption == "mine" and history(app_demo) == saves + 1
@@ -399,15 +414,15 @@ def test_buttons_act_on_the_version_they_were_drawn_from(app_demo: Path):
     at.button(key="annotate_more_0").click().run()
     save_elsewhere(app_demo, Box(10, 10, 50, 40, 0))  # after this page was drawn
     saves = history(app_demo)
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     at.button(key=f"box_del:{image_id()}:{rev}:0").click().run()  # delete box 1 as this page showed it
     assert any("ana changed train/scene\\_001.jpg" in w.value for w in at.warning)
     assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 6 and history(app_demo) == saves
-    rev = at.session_state["annotate_rev"]  # the page shows the image as it is now: that works
+    rev = canvas_rev(at)  # the page shows the image as it is now: that works
     at.button(key=f"box_del:{image_id()}:{rev}:5").click().run()
     assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 5 and history(app_demo) == saves + 1
     save_elsewhere(app_demo, Box(20, 20, 30, 30, 1))
-    rev = at.session_state["annotate_rev"]
+    rev = canvas_rev(at)
     at.multiselect(key=f"imgcats:{image_id()}:{rev}").set_value([0]).run()  # stale: kept
     assert stored(app_demo, "train", "scene_001.jpg").categories == [1, 2]  # as the demo has them
     assert any("Your image categories were not saved: car" in w.value.replace("\\", "") for w in at.warning)
