@@ -38,8 +38,8 @@ __all__ = [
     "Example",
     "Finding",
     "Report",
-    "Status",
     "FixChange",
+    "Status",
     "apply_drop_duplicates",
     "can_fix",
     "class_names",
@@ -51,6 +51,7 @@ __all__ = [
     "status",
     "summary",
     "undo_drop_duplicates",
+    "wait",
 ]
 
 #: What a user must be allowed to do to run and read the check (reviewers and admins).
