@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection
 
 from opsml_image.review import decisions, editing, leases, reading
 from opsml_image.review.decisions import SaveNote
+from opsml_image.review.editing import StatusWriter
 from opsml_image.review.items import ReviewItem, lease_minutes, read_item
 from opsml_image.review.reading import AnnotatorStats, QueueFilter, ReviewerStats
-from opsml_image.review.tables import Status, ensure_tables
+from opsml_image.review.tables import ITEM, Status
 from opsml_image.store import Key, WorkStore
 from opsml_image.store.schema import read_transaction, write_transaction
 
@@ -42,14 +43,14 @@ class ReviewBoard:
     """Statuses, leases and decisions of one folder's images (tables ``review_*`` in its store's database).
 
     Every method is one transaction on a connection of the store's engine, so several processes and
-    servers share the state. ``clock`` (epoch seconds) is for tests.
+    servers share the state; :meth:`writer` instead joins a save's own transaction. The tables exist once
+    the store is open (:mod:`opsml_image.store.tables`). ``clock`` (epoch seconds) is for tests.
     """
 
     def __init__(self, store: WorkStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.scope = store.scope
         self.clock = clock
-        ensure_tables(store.engine)
 
     # ------------------------------------------------------------------------------------ transactions
 
@@ -135,8 +136,16 @@ class ReviewBoard:
         return self._write(lambda conn: decisions.reopen(conn, self.scope, key, user, now))
 
     def edit_refusal(self, key: Key, user: str, *, reviewer: bool) -> str | None:
-        """Why ``user`` may not change the image now (see :mod:`opsml_image.review.editing`), else None."""
+        """Why ``user`` may not change the image now (see :mod:`opsml_image.review.editing`), else None: what
+        a page shows; a save checks the rule again in its own transaction (:meth:`writer`)."""
         return editing.refusal(self.item(key), user, reviewer=reviewer, now=self.clock())
+
+    def writer(self, user: str, *, reviewer: bool) -> StatusWriter:
+        """The review side of one save by ``user``, for :meth:`WorkStore.edit_with
+        <opsml_image.store.WorkStore.edit_with>`: the edit rule checked and the status moved in the save's
+        transaction (see :class:`~opsml_image.review.editing.StatusWriter`)."""
+        now = self.clock()
+        return StatusWriter(self.scope, user, reviewer=reviewer, now=now, until=self._until(now))
 
     # ------------------------------------------------------------------------------------ assignment
 
@@ -180,11 +189,9 @@ class ReviewBoard:
         """Approved images in key order."""
         with self._read() as conn:
             rows = conn.execute(
-                sa.text(
-                    "SELECT split, file_name FROM review_item WHERE dataset = :d AND status = 'approved' "
-                    "ORDER BY split_order, file_name"
-                ),
-                {"d": self.scope.dataset},
+                sa.select(ITEM.c.split, ITEM.c.file_name)
+                .where(ITEM.c.dataset == self.scope.dataset, ITEM.c.status == Status.APPROVED.value)
+                .order_by(ITEM.c.split_order, ITEM.c.file_name)
             )
             return [(r.split, r.file_name) for r in rows]
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,13 +25,33 @@ from opsml_image.review.items import (
     event,
     read_item,
 )
-from opsml_image.review.tables import ISSUE_TAGS, Status
+from opsml_image.review.tables import ISSUE_TAGS, ITEM, Status
 from opsml_image.store.errors import Key
-from opsml_image.store.schema import Scope
+from opsml_image.store.schema import IMAGE, Scope
 
-__all__ = ["SaveNote", "on_save", "submit", "decide", "reopen", "assign", "store_version"]
+__all__ = [
+    "SaveNote",
+    "on_save",
+    "record_save",
+    "save_on_own_lease",
+    "submit",
+    "decide",
+    "reopen",
+    "assign",
+    "store_version",
+]
 
 _KEY = "dataset = :d AND split_order = :o AND file_name = :n"
+_ITEM_KEY = (
+    ITEM.c.dataset == sa.bindparam("d"),
+    ITEM.c.split_order == sa.bindparam("o"),
+    ITEM.c.file_name == sa.bindparam("n"),
+)
+_IMAGE_KEY = (
+    IMAGE.c.dataset == sa.bindparam("d"),
+    IMAGE.c.split_order == sa.bindparam("o"),
+    IMAGE.c.file_name == sa.bindparam("n"),
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +68,40 @@ def _args(scope: Scope, key: Key) -> dict[str, object]:
     return {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}
 
 
+_STORE_VERSION = sa.select(IMAGE.c.version).where(*_IMAGE_KEY)
+
+
 def store_version(conn: Connection, scope: Scope, key: Key) -> int:
     """The image's version in the working store (0 when the store has no such image)."""
-    found = conn.execute(sa.text(f"SELECT version FROM store_image WHERE {_KEY}"), _args(scope, key)).scalar()
+    found = conn.execute(_STORE_VERSION, _args(scope, key)).scalar()
     return int(found or 0)
+
+
+_RENEW_OWN = (
+    ITEM.update()
+    .where(
+        *_ITEM_KEY,
+        ITEM.c.status == Status.IN_PROGRESS.value,
+        ITEM.c.lease_user == sa.bindparam("me"),
+        ITEM.c.lease_until > sa.bindparam("now"),
+    )
+    .values(
+        annotator=sa.bindparam("me"),
+        n_boxes=sa.bindparam("b"),
+        lease_until=sa.bindparam("until"),
+        started_at=sa.func.coalesce(ITEM.c.started_at, sa.bindparam("now")),
+    )
+)
+
+
+def save_on_own_lease(
+    conn: Connection, scope: Scope, key: Key, user: str, now: float, until: float, n_boxes: int
+) -> bool:
+    """The common save in one conditional statement: an image in progress under ``user``'s own live lease
+    (which the edit rule allows to them alone) keeps its status, and the lease is renewed. False (nothing
+    written) in any other state: then read the item and apply the rule and :func:`on_save`."""
+    args = {**_args(scope, key), "me": user, "now": now, "until": until, "b": n_boxes}
+    return conn.execute(_RENEW_OWN, args).rowcount == 1
 
 
 def on_save(
@@ -65,48 +116,83 @@ def on_save(
     version: int,
     n_boxes: int,
 ) -> SaveNote:
-    """Record that ``user`` saved the image (now at store ``version``).
+    """Record that ``user`` saved the image (now at store ``version``): :func:`record_save` on its item,
+    read and locked here."""
+    item = read_item(conn, scope, key, lock=True)
+    return record_save(
+        conn, scope, key, item, user, now, until, reviewer=reviewer, version=version, n_boxes=n_boxes
+    )
+
+
+_START = ITEM.insert().values(
+    dataset=sa.bindparam("d"),
+    split_order=sa.bindparam("o"),
+    file_name=sa.bindparam("n"),
+    split=sa.bindparam("sp"),
+    status=Status.IN_PROGRESS.value,
+    annotator=sa.bindparam("me"),
+    lease_user=sa.bindparam("me"),
+    lease_until=sa.bindparam("until"),
+    started_at=sa.bindparam("now"),
+    n_boxes=sa.bindparam("b"),
+    rev=1,
+)
+_CORRECT = (
+    ITEM.update().where(*_ITEM_KEY).values(submitted_version=sa.bindparam("v"), n_boxes=sa.bindparam("b"))
+)
+
+
+def record_save(
+    conn: Connection,
+    scope: Scope,
+    key: Key,
+    item: ReviewItem | None,
+    user: str,
+    now: float,
+    until: float,
+    *,
+    reviewer: bool,
+    version: int,
+    n_boxes: int,
+) -> SaveNote:
+    """Record that ``user`` saved the image (now at store ``version``); ``item`` is its row as read, locked,
+    in this transaction (None: review never touched it).
 
     A save by a reviewer (``reviewer``: the user may review) on a submitted image of someone else is a
     correction, recorded as theirs; the image stays submitted at its new version. Any other save makes the
     image *in progress* with ``user`` as its annotator, reopening an approved one (recorded), and keeps
     ``user``'s lease alive. When someone else took the image over after ``user``'s lease expired, the note
-    names them.
+    names them. (Through the edit rule, :mod:`opsml_image.review.editing`, an approved image or an annotator's
+    edit of a submitted one never gets here.)
     """
-    item = read_item(conn, scope, key, lock=True)
     args = {**_args(scope, key), "me": user, "now": now, "until": until, "v": version, "b": n_boxes}
     if item is None:
-        conn.execute(
-            sa.text(
-                "INSERT INTO review_item (dataset, split_order, file_name, split, status, annotator, "
-                "lease_user, lease_until, started_at, n_boxes, rev) VALUES (:d, :o, :n, :split, "
-                f"'{Status.IN_PROGRESS}', :me, :me, :until, :now, :b, 1)"
-            ),
-            {**args, "split": key[0]},
-        )
+        conn.execute(_START, {**args, "sp": key[0]})
         event(conn, scope, key, now, user, "start", n_boxes=n_boxes)
         return SaveNote(Status.IN_PROGRESS)
     if item.status == Status.SUBMITTED and reviewer and item.annotator != user:
-        conn.execute(
-            sa.text(f"UPDATE review_item SET submitted_version = :v, n_boxes = :b WHERE {_KEY}"), args
-        )
+        conn.execute(_CORRECT, args)
         event(conn, scope, key, now, user, "correct", annotator=item.annotator, n_boxes=n_boxes)
         return SaveNote(Status.SUBMITTED, correction=True)
     holder = item.leased_to(now)
     taken = holder if holder not in (None, user) else None
     if taken is None and item.taken_from == user and item.lease_user not in (None, user):
         taken = item.lease_user
-    lease = ""
-    if taken is None:
-        lease = ", lease_user = :me, lease_until = :until, started_at = COALESCE(started_at, :now)"
     changed = item.status != Status.IN_PROGRESS
-    conn.execute(
-        sa.text(
-            f"UPDATE review_item SET status = '{Status.IN_PROGRESS}', annotator = :me, n_boxes = :b, "
-            f"rev = rev + {1 if changed else 0}{lease} WHERE {_KEY}"
-        ),
-        args,
-    )
+    values: dict[str, Any] = {
+        "status": Status.IN_PROGRESS.value,
+        "annotator": sa.bindparam("me"),
+        "n_boxes": sa.bindparam("b"),
+    }
+    if changed:
+        values["rev"] = ITEM.c.rev + 1
+    if taken is None:
+        values.update(
+            lease_user=sa.bindparam("me"),
+            lease_until=sa.bindparam("until"),
+            started_at=sa.func.coalesce(ITEM.c.started_at, sa.bindparam("now")),
+        )
+    conn.execute(ITEM.update().where(*_ITEM_KEY).values(values), args)
     reopened = item.status == Status.APPROVED
     if changed:
         action = {Status.APPROVED: "reopen", Status.SUBMITTED: "withdraw", Status.REJECTED: "fix"}.get(
@@ -116,15 +202,16 @@ def on_save(
     return SaveNote(Status.IN_PROGRESS, reopened=reopened, taken_over_by=taken)
 
 
+_STORE_STATE = sa.select(IMAGE.c.version, IMAGE.c.n_boxes).where(*_IMAGE_KEY)
+
+
 def submit(conn: Connection, scope: Scope, key: Key, user: str, now: float) -> ReviewItem:
     """Hand the image to review: status *submitted* at its current store version; the lease ends.
 
     Refused (:class:`ReviewError`) when it waits for review or is approved already, or when another
     annotator holds a live lease on it.
     """
-    found = conn.execute(
-        sa.text(f"SELECT version, n_boxes FROM store_image WHERE {_KEY}"), _args(scope, key)
-    ).first()
+    found = conn.execute(_STORE_STATE, _args(scope, key)).first()
     if found is None:
         raise ReviewError(f"{key[0]}/{key[1]} is not in the dataset")
     version, n_boxes = int(found.version), int(found.n_boxes)
@@ -172,6 +259,25 @@ def check_decision(approve: bool, comment: str, tags: Iterable[str]) -> tuple[st
     return text, chosen
 
 
+_DECIDE = (
+    ITEM.update()
+    .where(
+        *_ITEM_KEY,
+        ITEM.c.status == Status.SUBMITTED.value,
+        ITEM.c.rev == sa.bindparam("read_rev"),
+        ITEM.c.submitted_version == _STORE_VERSION.scalar_subquery(),  # not edited since it was submitted
+    )
+    .values(
+        status=sa.bindparam("verdict"),
+        reviewer=sa.bindparam("me"),
+        decided_at=sa.bindparam("now"),
+        comment=sa.bindparam("note"),
+        tags=sa.bindparam("chosen"),
+        rev=ITEM.c.rev + 1,
+    )
+)
+
+
 def decide(
     conn: Connection,
     scope: Scope,
@@ -194,20 +300,12 @@ def decide(
         **_args(scope, key),
         "me": reviewer,
         "now": now,
-        "rev": rev,
-        "status": str(status),
-        "comment": text or None,
-        "tags": json.dumps(list(chosen)),
+        "read_rev": rev,
+        "verdict": str(status),
+        "note": text or None,
+        "chosen": json.dumps(list(chosen)),
     }
-    done = conn.execute(
-        sa.text(
-            "UPDATE review_item SET status = :status, reviewer = :me, decided_at = :now, comment = :comment, "
-            f"tags = :tags, rev = rev + 1 WHERE {_KEY} AND status = '{Status.SUBMITTED}' AND rev = :rev "
-            "AND submitted_version = (SELECT s.version FROM store_image s WHERE s.dataset = :d "
-            "AND s.split_order = :o AND s.file_name = :n)"
-        ),
-        args,
-    )
+    done = conn.execute(_DECIDE, args)
     item = read_item(conn, scope, key)
     name = f"{key[0]}/{key[1]}"
     if done.rowcount != 1:
@@ -229,17 +327,24 @@ def decide(
     return item
 
 
+_REOPEN = (
+    ITEM.update()
+    .where(*_ITEM_KEY, ITEM.c.status == Status.APPROVED.value)
+    .values(
+        status=Status.IN_PROGRESS.value,
+        lease_user=None,
+        lease_until=0,
+        taken_from=None,
+        started_at=None,
+        rev=ITEM.c.rev + 1,
+    )
+)
+
+
 def reopen(conn: Connection, scope: Scope, key: Key, user: str, now: float) -> ReviewItem:
     """Reopen an approved image for editing (reviewers and admins: the caller checks): *in progress*
     again, with no lease, its annotator kept; :class:`ReviewError` when it is not approved."""
-    done = conn.execute(
-        sa.text(
-            f"UPDATE review_item SET status = '{Status.IN_PROGRESS}', lease_user = NULL, lease_until = 0, "
-            f"taken_from = NULL, started_at = NULL, rev = rev + 1 "
-            f"WHERE {_KEY} AND status = '{Status.APPROVED}'"
-        ),
-        _args(scope, key),
-    )
+    done = conn.execute(_REOPEN, _args(scope, key))
     item = read_item(conn, scope, key)
     if done.rowcount != 1 or item is None:
         status = item.status.label if item is not None else Status.UNLABELED.label

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opsml_image import config
-from opsml_image.review.tables import Status
+from opsml_image.review.tables import EVENT, ITEM, Status
 from opsml_image.store.errors import Key
 from opsml_image.store.schema import Scope
 
@@ -19,6 +19,7 @@ __all__ = [
     "ReviewError",
     "AlreadyDecided",
     "StaleReview",
+    "EditRefused",
     "lease_minutes",
     "read_item",
     "event",
@@ -35,6 +36,10 @@ class AlreadyDecided(ReviewError):
 
 class StaleReview(ReviewError):
     """The image changed after it was submitted: the decision would judge something else."""
+
+
+class EditRefused(ReviewError):
+    """The edit rule (:mod:`opsml_image.review.editing`) refuses the edit: nothing was saved."""
 
 
 def lease_minutes() -> float:
@@ -78,10 +83,16 @@ class ReviewItem:
         return None
 
 
-_COLUMNS = (
-    "split, file_name, status, annotator, reviewer, assigned_to, lease_user, lease_until, taken_from, "
-    "started_at, submitted_at, submitted_version, decided_at, comment, tags, n_boxes, rev"
+_FIELDS = ("split", "file_name", "status", "annotator", "reviewer", "assigned_to", "lease_user",
+           "lease_until", "taken_from", "started_at", "submitted_at", "submitted_version", "decided_at",
+           "comment", "tags", "n_boxes", "rev")  # fmt: skip
+_COLUMNS = ", ".join(_FIELDS)
+_READ = sa.select(*(ITEM.c[name] for name in _FIELDS)).where(
+    ITEM.c.dataset == sa.bindparam("d"),
+    ITEM.c.split_order == sa.bindparam("o"),
+    ITEM.c.file_name == sa.bindparam("n"),
 )
+_READ_LOCKED = _READ.with_for_update()
 
 
 def item_of(row: Any) -> ReviewItem:
@@ -107,10 +118,8 @@ def item_of(row: Any) -> ReviewItem:
 
 def read_item(conn: Connection, scope: Scope, key: Key, *, lock: bool = False) -> ReviewItem | None:
     """The image's row (``FOR UPDATE`` on PostgreSQL when ``lock``); None if review never touched it."""
-    sql = f"SELECT {_COLUMNS} FROM review_item WHERE dataset = :d AND split_order = :o AND file_name = :n"
-    if lock and conn.dialect.name == "postgresql":
-        sql += " FOR UPDATE"
-    row = conn.execute(sa.text(sql), {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}).first()
+    statement = _READ_LOCKED if lock and conn.dialect.name == "postgresql" else _READ
+    row = conn.execute(statement, {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}).first()
     return item_of(row) if row is not None else None
 
 
@@ -120,11 +129,6 @@ def select_items(where: str, order: str | None = "split_order, file_name") -> st
     return f"SELECT {_COLUMNS} FROM review_item WHERE dataset = :d AND {where}{ordered}"
 
 
-_EVENT = sa.text(
-    'INSERT INTO review_event (dataset, at, "user", split, file_name, action, annotator, comment, tags, '
-    "seconds, n_boxes) VALUES (:d, :at, :user, :split, :n, :action, :annotator, :comment, :tags, :seconds, "
-    ":boxes)"
-)
 
 
 def event(
@@ -143,18 +147,18 @@ def event(
 ) -> None:
     """Record one review event."""
     conn.execute(
-        _EVENT,
+        EVENT.insert(),
         {
-            "d": scope.dataset,
+            "dataset": scope.dataset,
             "at": at,
             "user": user,
             "split": key[0],
-            "n": key[1],
+            "file_name": key[1],
             "action": action,
             "annotator": annotator,
             "comment": comment,
             "tags": json.dumps(list(tags)),
             "seconds": seconds,
-            "boxes": n_boxes,
+            "n_boxes": n_boxes,
         },
     )

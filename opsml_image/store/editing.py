@@ -1,6 +1,11 @@
 """Editing and history: one versioned edit of an image (save or record removal), the change it records,
 and reading the history back.
 
+An edit is made ready outside any transaction (:func:`prepare`: the annotation as it will be stored, the
+image file looked at, the problems its re-check records), then, inside the caller's write transaction, its
+image is read (:func:`read`: the row, locked on PostgreSQL, and the dataset's marks) and written
+(:func:`write`: the row, its category rows and the kept totals, its issues, the history entry).
+
 Every edit states the version it edited (0: the image has no row yet); when the image's current
 version differs, :class:`~opsml_image.store.errors.StaleEdit` is raised and nothing is stored. On
 PostgreSQL the image row is locked (``FOR UPDATE``) for the transaction, so two servers saving one image
@@ -18,11 +23,13 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from opsml_image import rules
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import ImageDataset
 from opsml_image.store import issues
-from opsml_image.store.errors import Key, StaleEdit
-from opsml_image.store.reading import row as read_row
+from opsml_image.store.errors import Key, StaleEdit, StillIndexing
+from opsml_image.store.index import INDEXING
+from opsml_image.store.reading import ROW_SELECT
 from opsml_image.store.rows import (
     ImageRow,
     category_rows,
@@ -33,8 +40,12 @@ from opsml_image.store.rows import (
     row_of,
     snapshot,
 )
-from opsml_image.store.schema import IMAGE, Scope
+from opsml_image.store.schema import IMAGE, META, Scope
 from opsml_image.store.stats import bump_image_totals, set_categories
+from opsml_image.store.tables import CHANGE, TOMBSTONE
+
+__all__ = ["Change", "Prepared", "Found", "prepare", "read", "write", "edit", "lock_rows", "history",
+           "change"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,54 +63,120 @@ class Change:
     user: str | None = None
 
 
-_TOMB = sa.text(
-    "SELECT lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n"
+@dataclass(frozen=True)
+class Prepared:
+    """An edit made ready outside the transaction: what will be stored and what the files said."""
+
+    key: Key
+    after: ImageAnnotation | None  # as stored (:func:`~opsml_image.store.rows.normalised`); None: no record
+    on_disk: bool  # the image file is there (a new row's ``on_disk``)
+    problems: tuple[rules.Problem, ...]  # what the image's re-check records (after a validation)
+    label: str  # the split's metadata file, as issues name it
+
+
+def prepare(dataset: ImageDataset, scope: Scope, key: Key, after: ImageAnnotation | None) -> Prepared:
+    """Make an edit ready: the annotation normalised (``ValueError`` for a bad id or coordinate; ``KeyError``
+    for an unknown split), the image file probed and ``categories.json`` read. No database access."""
+    split, file_name = key
+    scope.order(split)
+    if after is not None:
+        after = normalised(after, key)
+    problems = issues.problems_of(dataset, key, after) if after is not None else []
+    on_disk = dataset.image_path(split, file_name).is_file()
+    return Prepared(key, after, on_disk, tuple(problems), dataset.split(split).metadata_label)
+
+
+_KEY = (
+    IMAGE.c.dataset == sa.bindparam("d"),
+    IMAGE.c.split_order == sa.bindparam("o"),
+    IMAGE.c.file_name == sa.bindparam("n"),
 )
-_TOMB_FOR_UPDATE = sa.text(
-    "SELECT lines, version FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n "
-    "FOR UPDATE"
+
+
+_META_KEY = (META.c.dataset == sa.bindparam("d"),)
+#: The dataset's marks: is a first index under way (its progress), was a validation stored (re-check edits)?
+_FLAGS = (
+    sa.select(META.c.value).where(*_META_KEY, META.c.key == INDEXING).scalar_subquery().label("indexing_"),
+    sa.exists().where(*_META_KEY, META.c.key == issues.VALIDATED).label("validated_"),
 )
-_UPDATE_RECORD = sa.text(
-    "UPDATE store_image SET caption = :caption, search = :search, categories = :categories, boxes = :boxes, "
-    "extra = :extra, n_boxes = :n_boxes, annotated = :annotated, dropped = 0, has_record = :has_record, "
-    "dirty = 1, version = :version WHERE id = :id"
+#: The image's row with the marks: one statement for what an edit reads (locked on PostgreSQL).
+_ROW_AND_FLAGS = ROW_SELECT.add_columns(*_FLAGS).where(*_KEY)
+_ROW_AND_FLAGS_LOCKED = _ROW_AND_FLAGS.with_for_update()
+_FLAGS_ONLY = sa.select(*_FLAGS)
+_TOMB_KEY = (
+    TOMBSTONE.c.dataset == sa.bindparam("d"),
+    TOMBSTONE.c.split_order == sa.bindparam("o"),
+    TOMBSTONE.c.file_name == sa.bindparam("n"),
 )
-_DELETE_TOMB = sa.text(
-    "DELETE FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n"
-)
-_INSERT_TOMB = sa.text(
-    "INSERT INTO store_tombstone (dataset, split_order, file_name, split, lines, version) "
-    "VALUES (:d, :o, :n, :split, :lines, :version)"
-)
-_INSERT_CHANGE = sa.text(
-    'INSERT INTO store_change (dataset, at, "user", split, file_name, action, before, after, version) '
-    "VALUES (:d, :at, :user, :split, :n, :action, :before, :after, :version) RETURNING id"
-)
-_CHANGE_COLUMNS = 'id, at, "user", split, file_name, action, before, after, version'
+_TOMB = sa.select(TOMBSTONE.c.lines, TOMBSTONE.c.version).where(*_TOMB_KEY)
+_TOMB_LOCKED = _TOMB.with_for_update()
+_UPDATE_ROW = IMAGE.update().where(IMAGE.c.id == sa.bindparam("row_id"))  # SET: the parameters given
+_DELETE_ROW = IMAGE.delete().where(IMAGE.c.id == sa.bindparam("row_id"))
+_DELETE_TOMB = TOMBSTONE.delete().where(*_TOMB_KEY)
+_INSERT_CHANGE = CHANGE.insert().returning(CHANGE.c.id)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What an edit reads of its image first (:func:`read`): its row, and the dataset's marks."""
+
+    key: Key
+    row: ImageRow | None
+    indexing: tuple[int, int] | None  # a first index under way: (done, total)
+    validated: bool  # a validation is stored: the edit re-checks the image
+
+
+def read(conn: Connection, scope: Scope, key: Key) -> Found:
+    """The image's row, locked for the transaction on PostgreSQL (so a hand-out passes it by), with the
+    dataset's marks: one statement when the row exists."""
+    params = {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}
+    postgres = conn.dialect.name == "postgresql"
+    found = conn.execute(_ROW_AND_FLAGS_LOCKED if postgres else _ROW_AND_FLAGS, params).first()
+    if found is not None:
+        row, (indexing, validated) = ImageRow(*found[:-2]), found[-2:]
+    else:
+        row, (indexing, validated) = None, conn.execute(_FLAGS_ONLY, {"d": scope.dataset}).one()
+    under_way = None
+    if indexing is not None:
+        done, total = orjson.loads(indexing)
+        under_way = (int(done), int(total))
+    return Found(key, row, under_way, bool(validated))
 
 
 def edit(
+    conn: Connection, scope: Scope, prepared: Prepared, expected_version: int, action: str, user: str | None
+) -> Change:
+    """Read (:func:`read`) and write (:func:`write`) a prepared edit inside the caller's write transaction."""
+    return write(conn, scope, prepared, read(conn, scope, prepared.key), expected_version, action, user)
+
+
+def write(
     conn: Connection,
     scope: Scope,
-    dataset: ImageDataset,
-    key: Key,
-    after: ImageAnnotation | None,
+    prepared: Prepared,
+    found: Found,
     expected_version: int,
     action: str,
     user: str | None,
 ) -> Change:
-    """Set the image's annotation (``None`` removes its records) inside the caller's write transaction."""
+    """Write a prepared edit of the image as ``found`` in this transaction: its row, category rows and totals,
+    its issues (after a validation) and the history entry. :class:`StaleEdit` when the image is not at
+    ``expected_version``; :class:`StillIndexing` while a first index is under way."""
     if type(expected_version) is not int or expected_version < 0:
         raise TypeError(
             f"expected_version must be the version the edit started from (int >= 0), got {expected_version!r}"
         )
+    key, after = prepared.key, prepared.after
+    assert found.key == key
     split, file_name = key
     order = scope.order(split)
     params = {"d": scope.dataset, "o": order, "n": file_name}
-    row = read_row(conn, scope, key, for_update=True)
+    if found.indexing is not None:  # its chunks would not see the edit
+        raise StillIndexing(*found.indexing)
+    row = found.row
     tomb = None
     if row is None or (after is None and not row.on_disk):  # a tombstone's version or lines matter
-        tomb_sql = _TOMB_FOR_UPDATE if conn.dialect.name == "postgresql" else _TOMB
+        tomb_sql = _TOMB_LOCKED if conn.dialect.name == "postgresql" else _TOMB
         tomb = conn.execute(tomb_sql, params).first()
     current = row.version if row else (int(tomb[1]) if tomb else 0)
     if expected_version != current:
@@ -108,54 +185,62 @@ def edit(
         raise KeyError(f"no image {split}/{file_name} in the store")
     before = row.annotation() if row is not None and row.has_record else None
     version = current + 1
+    problems = prepared.problems if after is not None else ()
+    counts: dict[str, int] = {}
+    if found.validated:  # the image is re-checked: its counts go with its row
+        counts["errors"], counts["warnings"] = issues.tally(problems)
     totals: dict[tuple[int, int], int] = {}
     if row is not None:
         totals[(order, row.annotated)] = -1
     tomb_lines: list[int] = orjson.loads(tomb[0]) if tomb else []
     if after is not None:
-        after = normalised(after, key)
         new = row_of(after, order, has_record=1, version=version, dirty=1)
         if row is not None:
-            conn.execute(_UPDATE_RECORD, {**_content(new), "id": row.id})
+            conn.execute(_UPDATE_ROW, {**_content(new), **counts, "row_id": row.id})
         else:
             if tomb:
                 conn.execute(_DELETE_TOMB, params)
             lines = sorted(tomb_lines)
-            on_disk = int(dataset.image_path(split, file_name).is_file())
             fields = new._replace(lines=dumps(lines), first_line=min(lines, default=None),
-                                  last_line=max(lines, default=None), on_disk=on_disk)._asdict()  # fmt: skip
+                                  last_line=max(lines, default=None),
+                                  on_disk=int(prepared.on_disk))._asdict()  # fmt: skip
             fields.pop("id")
-            conn.execute(IMAGE.insert(), {"dataset": scope.dataset, **fields})
+            conn.execute(IMAGE.insert(), {"dataset": scope.dataset, **fields, **counts})
         totals[(order, new.annotated)] = totals.get((order, new.annotated), 0) + 1
     else:
         assert row is not None
         if row.on_disk:  # the image stays, as an image without a record; flush removes its lines
             empty = ImageAnnotation(file_name=file_name, split=split)
-            conn.execute(
-                _UPDATE_RECORD,
-                {**_content(row_of(empty, order, has_record=0, version=version)), "id": row.id},
-            )
+            empty_row = row_of(empty, order, has_record=0, version=version)
+            conn.execute(_UPDATE_ROW, {**_content(empty_row), **counts, "row_id": row.id})
             totals[(order, 0)] = totals.get((order, 0), 0) + 1
         else:  # no file: the row goes, its lines wait in a tombstone for the flush
             lines = sorted(set(orjson.loads(row.lines)) | set(tomb_lines))
             if tomb:
                 conn.execute(_DELETE_TOMB, params)
-            conn.execute(_INSERT_TOMB, {**params, "split": split, "lines": dumps(lines), "version": version})
-            conn.execute(sa.text("DELETE FROM store_image WHERE id = :id"), {"id": row.id})
+            conn.execute(
+                TOMBSTONE.insert(),
+                {"dataset": scope.dataset, "split_order": order, "file_name": file_name, "split": split,
+                 "lines": dumps(lines), "version": version},
+            )  # fmt: skip
+            conn.execute(_DELETE_ROW, {"row_id": row.id})
     bump_image_totals(conn, scope, totals)
     old_categories = row_category_rows(row) if row is not None else {}
     set_categories(conn, scope, order, file_name, old_categories, category_rows(after))
-    issues.recheck(conn, scope, dataset, key, after)
+    if found.validated:  # rows are deleted only where there may be some (a new row: always)
+        had = row is None or bool(row.errors or row.warnings)
+        issues.replace(conn, scope, key, prepared.label, problems, had)
     at = time.time()
     change_id = conn.execute(
         _INSERT_CHANGE,
-        {"d": scope.dataset, "at": at, "user": user, "split": split, "n": file_name, "action": action,
-         "before": snapshot(before), "after": snapshot(after), "version": version},
+        {"dataset": scope.dataset, "at": at, "user": user, "split": split, "file_name": file_name,
+         "action": action, "before": snapshot(before), "after": snapshot(after), "version": version},
     ).scalar_one()  # fmt: skip
     return Change(int(change_id), at, key, action, before, after, version, user)
 
 
 def _content(r: ImageRow) -> dict[str, Any]:
+    """What an edit sets on an existing row (the rest of its columns stay)."""
     return {
         "caption": r.caption,
         "search": r.search,
@@ -164,9 +249,14 @@ def _content(r: ImageRow) -> dict[str, Any]:
         "extra": r.extra,
         "n_boxes": r.n_boxes,
         "annotated": r.annotated,
+        "dropped": 0,
         "has_record": r.has_record,
+        "dirty": 1,
         "version": r.version,
     }
+
+
+_LOCK_ROW = sa.select(IMAGE.c.id).where(*_KEY).with_for_update()
 
 
 def lock_rows(conn: Connection, scope: Scope, keys: Sequence[Key]) -> None:
@@ -174,14 +264,12 @@ def lock_rows(conn: Connection, scope: Scope, keys: Sequence[Key]) -> None:
     multi-image edits never wait for each other's rows crosswise."""
     if conn.dialect.name != "postgresql" or len(keys) < 2:
         return
-    for split, file_name in sorted({(scope.order(s), n) for s, n in keys}):
-        conn.execute(
-            sa.text(
-                "SELECT 1 FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
-                "FOR UPDATE"
-            ),
-            {"d": scope.dataset, "o": split, "n": file_name},
-        )
+    for order, file_name in sorted({(scope.order(s), n) for s, n in keys}):
+        conn.execute(_LOCK_ROW, {"d": scope.dataset, "o": order, "n": file_name})
+
+
+_CHANGE_FIELDS = ("id", "at", "user", "split", "file_name", "action", "before", "after", "version")
+_CHANGE_COLUMNS = [CHANGE.c[name] for name in _CHANGE_FIELDS]
 
 
 def history(
@@ -193,29 +281,21 @@ def history(
     since: float | None = None,
 ) -> list[Change]:
     """The latest changes, newest first; of one image, one user, and/or at or after ``since`` (epoch s)."""
-    conditions = ["dataset = :d"]
-    params: dict[str, Any] = {"d": scope.dataset, "limit": max(0, limit)}
+    query = sa.select(*_CHANGE_COLUMNS).where(CHANGE.c.dataset == scope.dataset)
     if key is not None:
-        conditions.append("split = :split AND file_name = :n")
-        params.update(split=key[0], n=key[1])
+        query = query.where(CHANGE.c.split == key[0], CHANGE.c.file_name == key[1])
     if user is not None:
-        conditions.append('"user" = :user')
-        params["user"] = user
+        query = query.where(CHANGE.c.user == user)
     if since is not None:
-        conditions.append("at >= :since")
-        params["since"] = since
-    sql = (
-        f"SELECT {_CHANGE_COLUMNS} FROM store_change WHERE {' AND '.join(conditions)} "
-        "ORDER BY id DESC LIMIT :limit"
-    )
-    return [_change(found) for found in conn.execute(sa.text(sql), params)]
+        query = query.where(CHANGE.c.at >= since)
+    found = conn.execute(query.order_by(CHANGE.c.id.desc()).limit(max(0, limit)))
+    return [_change(r) for r in found]
 
 
 def change(conn: Connection, scope: Scope, change_id: int) -> Change:
     """One history entry by id (``KeyError`` when the dataset has none of that id)."""
     found = conn.execute(
-        sa.text(f"SELECT {_CHANGE_COLUMNS} FROM store_change WHERE dataset = :d AND id = :id"),
-        {"d": scope.dataset, "id": change_id},
+        sa.select(*_CHANGE_COLUMNS).where(CHANGE.c.dataset == scope.dataset, CHANGE.c.id == change_id)
     ).first()
     if found is None:
         raise KeyError(f"no change {change_id}")

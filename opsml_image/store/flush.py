@@ -28,8 +28,9 @@ from sqlalchemy.engine import Connection
 from opsml_image.dataset import ImageDataset
 from opsml_image.jsonl import rewrite_lines
 from opsml_image.store.index import save_stamps, stat, stored_stamps
-from opsml_image.store.rows import ROW_COLUMNS, ImageRow, dumps
-from opsml_image.store.schema import Scope, lock_dataset
+from opsml_image.store.reading import ROW_SELECT
+from opsml_image.store.rows import ImageRow, dumps
+from opsml_image.store.schema import IMAGE, Scope, lock_dataset
 
 Transaction = Callable[[], AbstractContextManager[Connection]]
 """Opens a transaction on the store's connection (read or write)."""
@@ -118,15 +119,10 @@ def flush_split(
 
 def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
     params = {"d": scope.dataset, "o": order}
-    rows = [
-        ImageRow(*r)
-        for r in conn.execute(
-            sa.text(
-                f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND dirty = 1"
-            ),
-            params,
-        )
-    ]
+    dirty = ROW_SELECT.where(
+        IMAGE.c.dataset == scope.dataset, IMAGE.c.split_order == order, IMAGE.c.dirty == 1
+    )
+    rows = [ImageRow(*r) for r in conn.execute(dirty)]
     tombs = {
         name: (list(orjson.loads(lines)), int(version))
         for name, lines, version in conn.execute(

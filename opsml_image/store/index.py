@@ -27,6 +27,7 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.store.rows import ImageRow, dumps, row_of
 from opsml_image.store.schema import Scope, bulk_insert, read_meta, write_meta
 from opsml_image.store.stats import add_totals, load_totals
+from opsml_image.store.tables import IMAGE, TOMBSTONE
 
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -154,24 +155,26 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     _analyze(conn)
 
 
-Versions = tuple[dict[RowKey, tuple[int, tuple[Any, ...]]], dict[RowKey, int]]
-"""What new rows continue from: ``{key: (version, content)}`` of the indexed images and ``{key: version}`` of
-the tombstones."""
+Versions = tuple[dict[RowKey, tuple[int, tuple[Any, ...], tuple[int, int]]], dict[RowKey, int]]
+"""What new rows continue from: ``{key: (version, content, (errors, warnings))}`` of the indexed images and
+``{key: version}`` of the tombstones."""
 
 
 def known_versions(conn: Connection, scope: Scope) -> Versions:
-    """The versions (and contents) of the images indexed now, and those of the tombstones."""
-    d = {"d": scope.dataset}
-    old: dict[RowKey, tuple[int, tuple[Any, ...]]] = {}
-    fields = "version, caption, categories, boxes, extra, has_record"
+    """The versions, contents and issue counts of the images indexed now, and the tombstones' versions."""
+    old: dict[RowKey, tuple[int, tuple[Any, ...], tuple[int, int]]] = {}
+    content = (IMAGE.c.caption, IMAGE.c.categories, IMAGE.c.boxes, IMAGE.c.extra, IMAGE.c.has_record)
     for found in conn.execute(
-        sa.text(f"SELECT split_order, file_name, {fields} FROM store_image WHERE dataset = :d"), d
+        sa.select(IMAGE.c.split_order, IMAGE.c.file_name, IMAGE.c.version, IMAGE.c.errors,
+                  IMAGE.c.warnings, *content).where(IMAGE.c.dataset == scope.dataset)  # fmt: skip
     ):
-        old[(found[0], found[1])] = (found[2], tuple(found[3:]))
+        old[(found[0], found[1])] = (found[2], tuple(found[5:]), (found[3], found[4]))
     tombs = {
         (o, n): v
         for o, n, v in conn.execute(
-            sa.text("SELECT split_order, file_name, version FROM store_tombstone WHERE dataset = :d"), d
+            sa.select(TOMBSTONE.c.split_order, TOMBSTONE.c.file_name, TOMBSTONE.c.version).where(
+                TOMBSTONE.c.dataset == scope.dataset
+            )
         )
     }
     return old, tombs
@@ -179,14 +182,16 @@ def known_versions(conn: Connection, scope: Scope) -> Versions:
 
 def versioned(rows: list[ImageRow], known: Versions) -> list[ImageRow]:
     """``rows`` with the versions they continue from: an indexed image's (bumped where its content changed),
-    else its tombstone's plus one, else 1."""
+    else its tombstone's plus one, else 1. An indexed image keeps its issue counts: its issue rows stay until
+    the next validation, and an edit deletes them only where the counts say there are some."""
     old, tombs = known
     out: list[ImageRow] = []
     for r in rows:
         key = (r.split_order, r.file_name)
         if key in old:
-            previous, content = old[key]
-            out.append(r._replace(version=previous + (content != r.content())))
+            previous, content, (errors, warnings) = old[key]
+            version = previous + (content != r.content())
+            out.append(r._replace(version=version, errors=errors, warnings=warnings))
         elif key in tombs:
             out.append(r._replace(version=tombs[key] + 1))
         else:

@@ -1,10 +1,16 @@
 """Validation issues: the last validation report's rows, per-image error/warning counts (the ``has_errors``
-filter), and re-checking one edited image against the validator's rules.
+filter), and an edited image's issues.
+
+An edit's problems are found before its transaction opens (:func:`problems_of` reads the image file and
+``categories.json``); inside it, :func:`replace` only swaps the image's rows. An image's ``errors`` and
+``warnings`` counts say whether it has issue rows (both are written together, and a re-index keeps them), so
+an edit of an image without issues deletes nothing.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -17,13 +23,27 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.images import ImageInfo, probe
 from opsml_image.store.errors import Key
 from opsml_image.store.rows import dumps
-from opsml_image.store.schema import ISSUE, Scope, read_meta, write_meta
+from opsml_image.store.schema import IMAGE, ISSUE, Scope, read_meta, write_meta
 from opsml_image.validation import Issue, ValidationReport
 
-_ISSUE_COLUMNS = "file, line, field, code, message, severity, file_name, split"
-_SET_COUNTS = sa.text(
-    "UPDATE store_image SET errors = :e, warnings = :w "
-    "WHERE dataset = :d AND split_order = :o AND file_name = :n"
+#: The ``store_meta`` key of the last stored validation (its summary); edits re-check images once it is set.
+VALIDATED = "validated"
+
+_FIELDS = ("file", "line", "field", "code", "message", "severity", "file_name", "split")
+_COLUMNS = [ISSUE.c[name] for name in _FIELDS]
+_SET_COUNTS = (
+    IMAGE.update()
+    .where(
+        IMAGE.c.dataset == sa.bindparam("d"),
+        IMAGE.c.split_order == sa.bindparam("o"),
+        IMAGE.c.file_name == sa.bindparam("n"),
+    )
+    .values(errors=sa.bindparam("e"), warnings=sa.bindparam("w"))
+)
+_DELETE_OF_IMAGE = ISSUE.delete().where(
+    ISSUE.c.dataset == sa.bindparam("d"),
+    ISSUE.c.split == sa.bindparam("split"),
+    ISSUE.c.file_name == sa.bindparam("n"),
 )
 
 
@@ -34,16 +54,13 @@ def store_report(conn: Connection, scope: Scope, report: ValidationReport) -> No
         if issue.file_name is not None and issue.split is not None:
             slot = counts.setdefault((issue.split, issue.file_name), [0, 0])
             slot[0 if issue.severity == "error" else 1] += 1
-    d = {"d": scope.dataset}
-    conn.execute(sa.text("DELETE FROM store_issue WHERE dataset = :d"), d)
+    conn.execute(ISSUE.delete().where(ISSUE.c.dataset == scope.dataset))
     if report.issues:
         conn.execute(ISSUE.insert(), [_issue_row(scope, i) for i in report.issues])
     conn.execute(
-        sa.text(
-            "UPDATE store_image SET errors = 0, warnings = 0 "
-            "WHERE dataset = :d AND (errors > 0 OR warnings > 0)"
-        ),
-        d,
+        IMAGE.update()
+        .where(IMAGE.c.dataset == scope.dataset, sa.or_(IMAGE.c.errors > 0, IMAGE.c.warnings > 0))
+        .values(errors=0, warnings=0)
     )
     updates = [
         {"e": e, "w": w, "d": scope.dataset, "o": scope.orders.get(k[0], 9), "n": k[1]}
@@ -52,75 +69,70 @@ def store_report(conn: Connection, scope: Scope, report: ValidationReport) -> No
     if updates:
         conn.execute(_SET_COUNTS, updates)
     summary = {"at": time.time(), "counts": dict(report.counts), "truncated": report.truncated}
-    write_meta(conn, scope, "validated", dumps(summary))
+    write_meta(conn, scope, VALIDATED, dumps(summary))
 
 
 def _issue_row(scope: Scope, i: Issue) -> dict[str, Any]:
-    return {"dataset": scope.dataset, "file": i.file, "line": i.line, "field": i.field, "code": i.code,
-            "message": i.message, "severity": i.severity, "file_name": i.file_name,
-            "split": i.split}  # fmt: skip
+    return {"dataset": scope.dataset, **{name: getattr(i, name) for name in _FIELDS}}
 
 
 def stored(conn: Connection, scope: Scope, code: str | None, offset: int, limit: int) -> list[Issue]:
     """Stored issues (of one code when given), in report order."""
-    condition = "dataset = :d AND code = :code" if code else "dataset = :d"
-    found = conn.execute(
-        sa.text(
-            f"SELECT {_ISSUE_COLUMNS} FROM store_issue WHERE {condition} "
-            "ORDER BY id LIMIT :limit OFFSET :offset"
-        ),
-        {"d": scope.dataset, "code": code, "limit": max(0, limit), "offset": max(0, offset)},
-    )
+    query = sa.select(*_COLUMNS).where(ISSUE.c.dataset == scope.dataset)
+    if code:
+        query = query.where(ISSUE.c.code == code)
+    found = conn.execute(query.order_by(ISSUE.c.id).limit(max(0, limit)).offset(max(0, offset)))
     return [Issue(*r) for r in found]
 
 
 def counts(conn: Connection, scope: Scope) -> dict[str, int]:
     """Stored issues per code, most frequent first."""
+    n = sa.func.count().label("n")
     found = conn.execute(
-        sa.text(
-            "SELECT code, count(*) AS n FROM store_issue WHERE dataset = :d "
-            "GROUP BY code ORDER BY n DESC, code"
-        ),
-        {"d": scope.dataset},
+        sa.select(ISSUE.c.code, n)
+        .where(ISSUE.c.dataset == scope.dataset)
+        .group_by(ISSUE.c.code)
+        .order_by(n.desc(), ISSUE.c.code)
     )
-    return {c: int(n) for c, n in found}
+    return {c: int(count) for c, count in found}
 
 
 def summary(conn: Connection, scope: Scope) -> dict[str, Any] | None:
     """The last stored validation: ``at``, ``counts`` per code, ``truncated``; None before any."""
-    text = read_meta(conn, scope, "validated")
+    text = read_meta(conn, scope, VALIDATED)
     return orjson.loads(text) if text is not None else None
 
 
 def keys(conn: Connection, scope: Scope, code: str) -> list[Key]:
     """The images the stored issues of ``code`` name, once each, in report order."""
     found = conn.execute(
-        sa.text(
-            "SELECT split, file_name FROM store_issue WHERE dataset = :d AND code = :code AND "
-            "file_name IS NOT NULL AND split IS NOT NULL GROUP BY split, file_name ORDER BY min(id)"
-        ),
-        {"d": scope.dataset, "code": code},
+        sa.select(ISSUE.c.split, ISSUE.c.file_name)
+        .where(
+            ISSUE.c.dataset == scope.dataset,
+            ISSUE.c.code == code,
+            ISSUE.c.file_name.is_not(None),
+            ISSUE.c.split.is_not(None),
+        )
+        .group_by(ISSUE.c.split, ISSUE.c.file_name)
+        .order_by(sa.func.min(ISSUE.c.id))
     )
     return [(r[0], r[1]) for r in found]
 
 
-def recheck(
-    conn: Connection, scope: Scope, dataset: ImageDataset, key: Key, annotation: ImageAnnotation | None
-) -> None:
-    """Re-validate one edited image (record rules, image file, boxes inside) and replace its stored issues.
+def tally(problems: Sequence[rules.Problem]) -> tuple[int, int]:
+    """``(errors, warnings)`` among ``problems``."""
+    errors = sum(p.severity == "error" for p in problems)
+    return errors, len(problems) - errors
 
-    Only after a validation was stored; a removed record leaves the image without issues until the next
-    validation (which reports it as unlabeled if its file is still there).
-    """
-    if read_meta(conn, scope, "validated") is None:
-        return
+
+def replace(
+    conn: Connection, scope: Scope, key: Key, label: str, problems: Sequence[rules.Problem], had: bool
+) -> None:
+    """Replace one edited image's issue rows by ``problems`` (``label``: its metadata file as issues name it;
+    ``had``: it may have rows now). Its counts are the caller's to write, with its row."""
     split, file_name = key
-    problems = problems_of(dataset, key, annotation) if annotation is not None else []
-    label = dataset.split(split).metadata_label
-    conn.execute(
-        sa.text("DELETE FROM store_issue WHERE dataset = :d AND split = :split AND file_name = :n"),
-        {"d": scope.dataset, "split": split, "n": file_name},
-    )
+    if had:
+        conn.execute(_DELETE_OF_IMAGE, {"d": scope.dataset, "split": split, "n": file_name})
     if problems:
         conn.execute(
             ISSUE.insert(),
@@ -131,21 +143,11 @@ def recheck(
                 for p in problems
             ],
         )
-    errors = sum(p.severity == "error" for p in problems)
-    conn.execute(
-        _SET_COUNTS,
-        {
-            "e": errors,
-            "w": len(problems) - errors,
-            "d": scope.dataset,
-            "o": scope.order(split),
-            "n": file_name,
-        },
-    )
 
 
 def problems_of(dataset: ImageDataset, key: Key, annotation: ImageAnnotation) -> list[rules.Problem]:
-    """The validator's rules for one edited image, as :mod:`opsml_image.rules` states them."""
+    """The validator's rules for one edited image, as :mod:`opsml_image.rules` states them (reads the image's
+    header and ``categories.json``: call it outside any transaction)."""
     record = annotation.to_record()
     problems = list(rules.record_problems(record))
     info = probe(dataset.image_path(*key))

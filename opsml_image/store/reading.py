@@ -14,23 +14,28 @@ from sqlalchemy.engine import Connection
 
 from opsml_image.store.errors import Key
 from opsml_image.store.filters import Filter, where
-from opsml_image.store.rows import ROW_COLUMNS, ImageRow
+from opsml_image.store.rows import ImageRow
 from opsml_image.store.schema import Scope
+from opsml_image.store.tables import DATASET, IMAGE, IMAGE_TOTAL, TOMBSTONE
 
-_ROW_BY_KEY = sa.text(
-    f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n"
+#: ``SELECT`` of an image's row, its columns in :class:`ImageRow` order.
+ROW_SELECT = sa.select(*(IMAGE.c[name] for name in ImageRow._fields))
+_KEY = (
+    IMAGE.c.dataset == sa.bindparam("d"),
+    IMAGE.c.split_order == sa.bindparam("o"),
+    IMAGE.c.file_name == sa.bindparam("n"),
 )
-_ROW_BY_KEY_FOR_UPDATE = sa.text(
-    f"SELECT {ROW_COLUMNS} FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
-    "FOR UPDATE"
-)
-_ROWS_BY_ID = sa.text(f"SELECT {ROW_COLUMNS} FROM store_image WHERE id IN :ids").bindparams(
-    sa.bindparam("ids", expanding=True)
-)
-_DATASETS = sa.text("SELECT count(*) FROM store_dataset")
-_VERSION = sa.text(
-    "SELECT version FROM store_image WHERE dataset = :d AND split_order = :o AND file_name = :n "
-    "UNION ALL SELECT version FROM store_tombstone WHERE dataset = :d AND split_order = :o AND file_name = :n"
+_ROW_BY_KEY = ROW_SELECT.where(*_KEY)
+_ROW_BY_KEY_LOCKED = _ROW_BY_KEY.with_for_update()
+_ROWS_BY_ID = ROW_SELECT.where(IMAGE.c.id.in_(sa.bindparam("ids", expanding=True)))
+_DATASETS = sa.select(sa.func.count()).select_from(DATASET)
+_VERSION = sa.union_all(
+    sa.select(IMAGE.c.version).where(*_KEY),
+    sa.select(TOMBSTONE.c.version).where(
+        TOMBSTONE.c.dataset == sa.bindparam("d"),
+        TOMBSTONE.c.split_order == sa.bindparam("o"),
+        TOMBSTONE.c.file_name == sa.bindparam("n"),
+    ),
 )
 
 
@@ -41,7 +46,7 @@ def sole_dataset(conn: Connection) -> bool:
 
 def row(conn: Connection, scope: Scope, key: Key, for_update: bool = False) -> ImageRow | None:
     """One image's row (locked for the transaction on PostgreSQL when ``for_update``); None when absent."""
-    statement = _ROW_BY_KEY_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _ROW_BY_KEY
+    statement = _ROW_BY_KEY_LOCKED if for_update and conn.dialect.name == "postgresql" else _ROW_BY_KEY
     found = conn.execute(statement, {"d": scope.dataset, "o": scope.order(key[0]), "n": key[1]}).first()
     return ImageRow(*found) if found is not None else None
 
@@ -114,57 +119,64 @@ def neighbor(conn: Connection, scope: Scope, key: Key, f: Filter, step: int) -> 
 
 def next_unlabeled(conn: Connection, scope: Scope, after: Key | None) -> Key | None:
     """The first image without boxes after ``after`` in key order, wrapping around; None if none."""
-    first = "SELECT split, file_name FROM store_image WHERE dataset = :d AND annotated = 0 "
-    order = " ORDER BY split_order, file_name LIMIT 1"
+    first = (
+        sa.select(IMAGE.c.split, IMAGE.c.file_name)
+        .where(IMAGE.c.dataset == scope.dataset, IMAGE.c.annotated == 0)
+        .order_by(IMAGE.c.split_order, IMAGE.c.file_name)
+        .limit(1)
+    )
     if after is not None:
-        found = conn.execute(
-            sa.text(first + "AND (split_order, file_name) > (:o, :n)" + order),
-            {"d": scope.dataset, "o": scope.order(after[0]), "n": after[1]},
-        ).first()
+        later = sa.tuple_(IMAGE.c.split_order, IMAGE.c.file_name) > sa.tuple_(
+            sa.literal(scope.order(after[0])), sa.literal(after[1])
+        )
+        found = conn.execute(first.where(later)).first()
         if found:
             return (found[0], found[1])
-    found = conn.execute(sa.text(first + order), {"d": scope.dataset}).first()
+    found = conn.execute(first).first()
     return (found[0], found[1]) if found else None
 
 
 def progress(conn: Connection, scope: Scope) -> tuple[int, int]:
     """``(images with at least one box, all images)`` from the kept totals."""
     annotated, total = conn.execute(
-        sa.text(
-            "SELECT coalesce(sum(n * annotated), 0), coalesce(sum(n), 0) FROM store_image_total "
-            "WHERE dataset = :d"
-        ),
-        {"d": scope.dataset},
+        sa.select(
+            sa.func.coalesce(sa.func.sum(IMAGE_TOTAL.c.n * IMAGE_TOTAL.c.annotated), 0),
+            sa.func.coalesce(sa.func.sum(IMAGE_TOTAL.c.n), 0),
+        ).where(IMAGE_TOTAL.c.dataset == scope.dataset)
     ).one()
     return int(annotated), int(total)
 
 
 def dirty_count(conn: Connection, scope: Scope) -> int:
     """Images with edits not yet flushed (deleted records of missing files included)."""
-    params = {"d": scope.dataset}
-    rows = conn.execute(sa.text("SELECT count(*) FROM store_image WHERE dataset = :d AND dirty = 1"), params)
+    count = sa.func.count()
+    rows = conn.execute(sa.select(count).where(IMAGE.c.dataset == scope.dataset, IMAGE.c.dirty == 1))
     tombs = conn.execute(
-        sa.text("SELECT count(*) FROM store_tombstone WHERE dataset = :d AND lines <> '[]'"), params
+        sa.select(count).where(TOMBSTONE.c.dataset == scope.dataset, TOMBSTONE.c.lines != "[]")
     )
     return int(rows.scalar_one()) + int(tombs.scalar_one())
 
 
-def keys_where(conn: Connection, scope: Scope, condition: str) -> list[Key]:
-    """The keys of the images meeting a fixed SQL ``condition`` on ``store_image``, in key order."""
+def keys_where(conn: Connection, scope: Scope, condition: sa.ColumnElement[bool]) -> list[Key]:
+    """The keys of the images meeting ``condition`` on ``store_image``, in key order."""
     found = conn.execute(
-        sa.text(
-            f"SELECT split, file_name FROM store_image WHERE dataset = :d AND {condition} "
-            "ORDER BY split_order, file_name"
-        ),
-        {"d": scope.dataset},
+        sa.select(IMAGE.c.split, IMAGE.c.file_name)
+        .where(IMAGE.c.dataset == scope.dataset, condition)
+        .order_by(IMAGE.c.split_order, IMAGE.c.file_name)
     )
     return [(r[0], r[1]) for r in found]
 
 
 #: Images with a record but no file on disk (as of the last index).
-MISSING = "has_record = 1 AND on_disk = 0"
+MISSING = sa.and_(IMAGE.c.has_record == 1, IMAGE.c.on_disk == 0)
 #: Records that say nothing: no caption, categories or objects (not even malformed ones).
-EMPTY = "has_record = 1 AND n_boxes = 0 AND dropped = 0 AND coalesce(caption, '') = '' AND categories = '[]'"
+EMPTY = sa.and_(
+    IMAGE.c.has_record == 1,
+    IMAGE.c.n_boxes == 0,
+    IMAGE.c.dropped == 0,
+    sa.func.coalesce(IMAGE.c.caption, "") == "",
+    IMAGE.c.categories == "[]",
+)
 
 
 def info(r: ImageRow) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The one row layout of an image (:class:`ImageRow`) and its conversions to and from annotations.
 
 An :class:`ImageRow` is what the index builds from the metadata files and what every query reads back
-(``SELECT`` :data:`ROW_COLUMNS`); boxes, categories, extra and lines are JSON text. Also here: what a
-save stores (:func:`normalised`), ``store_image_category`` counts, and the edit history's snapshots.
+(:data:`opsml_image.store.reading.ROW_SELECT`); boxes, categories, extra and lines are JSON text. Also here:
+what a save stores (:func:`normalised`), ``store_image_category`` counts, and the edit history's snapshots.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The working store's tables (SQLAlchemy 2 Core), its engine, and the dataset row every table is keyed by.
+"""The working store's engine, its schema (every table of :mod:`~opsml_image.store.tables`, created when a
+store opens), transactions, and the dataset row every table is keyed by.
 
 The same tables serve SQLite (one file per dataset folder by default: WAL, ``synchronous=FULL``, writes in
 ``BEGIN IMMEDIATE`` transactions) and PostgreSQL (one database shared by several dataset folders and
@@ -19,164 +20,27 @@ from sqlalchemy.engine import Connection, Engine
 
 from opsml_image import sqldb
 from opsml_image.store.errors import StoreError
+from opsml_image.store.tables import CATEGORY_TOTAL, DATASET, IMAGE, IMAGE_TOTAL, ISSUE, META, metadata
 
-__all__ = ["SCHEMA_VERSION", "Scope", "make_engine", "create_schema", "dataset_id", "upsert", "lock_dataset"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Scope",
+    "make_engine",
+    "create_schema",
+    "dataset_id",
+    "upsert",
+    "lock_dataset",
+    "IMAGE",
+    "ISSUE",
+    "META",
+    "IMAGE_TOTAL",
+    "CATEGORY_TOTAL",
+]
 
 #: Bumped with every change to the tables; a store written by newer code is refused.
 SCHEMA_VERSION = 3
 #: ``Connection.info`` flag: the next SQLite transaction begins ``BEGIN IMMEDIATE`` (takes the write lock).
 WRITE_FLAG = "opsml_store_write"
-
-metadata = sa.MetaData()
-
-
-def _key_columns() -> list[sa.Column[Any]]:
-    return [
-        sa.Column("dataset", sa.Integer, primary_key=True),
-        sa.Column("split_order", sa.Integer, primary_key=True),
-        sa.Column("file_name", sa.Text, primary_key=True),
-    ]
-
-
-DATASET = sa.Table(
-    "store_dataset",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("path", sa.Text, nullable=False, unique=True),
-    sa.Column("schema_version", sa.Integer, nullable=False),
-)
-
-META = sa.Table(
-    "store_meta",
-    metadata,
-    sa.Column("dataset", sa.Integer, primary_key=True),
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-IMAGE = sa.Table(
-    "store_image",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("dataset", sa.Integer, nullable=False),
-    sa.Column("split", sa.Text, nullable=False),
-    sa.Column("split_order", sa.Integer, nullable=False),
-    sa.Column("file_name", sa.Text, nullable=False),
-    sa.Column("caption", sa.Text),
-    sa.Column("search", sa.Text),  # casefolded caption, for the text filter
-    sa.Column("categories", sa.Text, nullable=False, server_default="[]"),  # image-level ids (JSON)
-    sa.Column("boxes", sa.Text, nullable=False, server_default="[]"),  # [[x, y, w, h, category(, extra)]]
-    sa.Column("extra", sa.Text, nullable=False, server_default="{}"),  # other record keys (JSON object)
-    sa.Column("n_boxes", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("annotated", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("lines", sa.Text, nullable=False, server_default="[]"),  # source lines in the metadata file
-    sa.Column("first_line", sa.Integer),
-    sa.Column("last_line", sa.Integer),
-    sa.Column("dropped", sa.Integer, nullable=False, server_default="0"),  # malformed boxes merge() left out
-    sa.Column("has_record", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("on_disk", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("dirty", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("errors", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("warnings", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ux_store_image_key", "dataset", "split_order", "file_name", unique=True),
-    sa.Index("ix_store_image_annotated", "dataset", "annotated", "split_order", "file_name"),
-    sa.Index(
-        "ix_store_image_errors",
-        "dataset",
-        "split_order",
-        "file_name",
-        sqlite_where=sa.text("errors > 0"),
-        postgresql_where=sa.text("errors > 0"),
-    ),
-    sa.Index(  # "dirty" is a column too, so the planner prefers it to the other indexes led by dataset
-        "ix_store_image_dirty",
-        "dataset",
-        "dirty",
-        "split_order",
-        sqlite_where=sa.text("dirty = 1"),
-        postgresql_where=sa.text("dirty = 1"),
-    ),
-    sa.Index("ix_store_image_last_line", "dataset", "split_order", "last_line"),
-)
-
-IMAGE_CATEGORY = sa.Table(
-    "store_image_category",
-    metadata,
-    sa.Column("dataset", sa.Integer, primary_key=True),
-    sa.Column("split_order", sa.Integer, primary_key=True),
-    sa.Column("file_name", sa.Text, primary_key=True),
-    sa.Column("category", sa.Integer, primary_key=True),
-    sa.Column("n_boxes", sa.Integer, nullable=False),
-    sa.Column("tagged", sa.Integer, nullable=False),
-    # the category filter walks this index in key order (the primary key serves one image's rows)
-    sa.Index("ix_store_image_category", "dataset", "category", "split_order", "file_name"),
-    sqlite_with_rowid=False,
-)
-
-IMAGE_TOTAL = sa.Table(  # images per split and annotated, kept by the editing code in each transaction
-    "store_image_total",
-    metadata,
-    sa.Column("dataset", sa.Integer, primary_key=True),
-    sa.Column("split_order", sa.Integer, primary_key=True),
-    sa.Column("annotated", sa.Integer, primary_key=True),
-    sa.Column("n", sa.Integer, nullable=False),
-    sqlite_with_rowid=False,
-)
-
-CATEGORY_TOTAL = sa.Table(
-    "store_category_total",
-    metadata,
-    sa.Column("dataset", sa.Integer, primary_key=True),
-    sa.Column("category", sa.Integer, primary_key=True),
-    sa.Column("n_boxes", sa.Integer, nullable=False),
-    sa.Column("images", sa.Integer, nullable=False),
-    sqlite_with_rowid=False,
-)
-
-TOMBSTONE = sa.Table(  # source lines of deleted records whose image file is missing (flush removes them)
-    "store_tombstone",
-    metadata,
-    *_key_columns(),
-    sa.Column("split", sa.Text, nullable=False),
-    sa.Column("lines", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-)
-
-CHANGE = sa.Table(
-    "store_change",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("dataset", sa.Integer, nullable=False),
-    sa.Column("at", sa.Float, nullable=False),  # epoch seconds
-    sa.Column("user", sa.Text),
-    sa.Column("split", sa.Text, nullable=False),
-    sa.Column("file_name", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),
-    sa.Column("before", sa.Text),
-    sa.Column("after", sa.Text),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Index("ix_store_change_key", "dataset", "split", "file_name", "id"),
-    sa.Index("ix_store_change_user", "dataset", "user", "id"),
-    sqlite_autoincrement=True,  # ids are never reused: undo names them
-)
-
-ISSUE = sa.Table(
-    "store_issue",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("dataset", sa.Integer, nullable=False),
-    sa.Column("file", sa.Text, nullable=False),
-    sa.Column("line", sa.Integer),
-    sa.Column("field", sa.Text),
-    sa.Column("code", sa.Text, nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("severity", sa.Text, nullable=False),
-    sa.Column("file_name", sa.Text),
-    sa.Column("split", sa.Text),
-    sa.Index("ix_store_issue_code", "dataset", "code", "id"),
-    sa.Index("ix_store_issue_key", "dataset", "split", "file_name"),
-)
 
 
 @dataclass(frozen=True)
@@ -212,7 +76,8 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables if missing (idempotent; concurrent callers wait for each other)."""
+    """Create every table of the database (the store's and review's) if missing; idempotent, concurrent
+    callers wait for each other."""
     url = engine.url.render_as_string()
     try:
         with engine.connect() as conn:
@@ -250,8 +115,8 @@ def refuse_unflushed_legacy(conn: Connection, path: str) -> None:
 
 def dataset_id(conn: Connection, path: str) -> int:
     """The id of the dataset folder ``path`` (its row is created on first use); refuses a newer schema."""
-    select = sa.text("SELECT id, schema_version FROM store_dataset WHERE path = :path")
-    row = conn.execute(select, {"path": path}).first()
+    select = sa.select(DATASET.c.id, DATASET.c.schema_version).where(DATASET.c.path == path)
+    row = conn.execute(select).first()
     if row is None:
         conn.execute(
             sa.text(
@@ -260,7 +125,7 @@ def dataset_id(conn: Connection, path: str) -> int:
             ),
             {"path": path, "version": SCHEMA_VERSION},
         )
-        row = conn.execute(select, {"path": path}).one()
+        row = conn.execute(select).one()
     if row.schema_version > SCHEMA_VERSION:
         raise StoreError(
             f"the working store of {path} has schema version {row.schema_version}, newer than this "
@@ -303,8 +168,16 @@ def lock_dataset(conn: Connection, scope: Scope, exclusive: bool) -> None:
     """On PostgreSQL, lock the dataset's row for this transaction: shared by edits, exclusive for the
     moments a flush or re-index renumbers lines. SQLite needs nothing (one writer at a time)."""
     if conn.dialect.name == "postgresql":
-        mode = "UPDATE" if exclusive else "SHARE"
-        conn.execute(sa.text(f"SELECT 1 FROM store_dataset WHERE id = :d FOR {mode}"), {"d": scope.dataset})
+        conn.execute(_LOCK_DATASET[exclusive], {"d": scope.dataset})
+
+
+_LOCK_DATASET = {
+    exclusive: sa.select(sa.literal(1))
+    .select_from(DATASET)
+    .where(DATASET.c.id == sa.bindparam("d"))
+    .with_for_update(read=not exclusive)
+    for exclusive in (False, True)
+}
 
 
 @contextlib.contextmanager
@@ -332,7 +205,9 @@ def read_transaction(conn: Connection) -> Iterator[Connection]:
         yield conn
 
 
-_READ_META = sa.text("SELECT value FROM store_meta WHERE dataset = :d AND key = :k")
+_READ_META = sa.select(META.c.value).where(
+    META.c.dataset == sa.bindparam("d"), META.c.key == sa.bindparam("k")
+)
 _WRITE_META = sa.text(
     "INSERT INTO store_meta (dataset, key, value) VALUES (:d, :k, :v) "
     "ON CONFLICT (dataset, key) DO UPDATE SET value = excluded.value"

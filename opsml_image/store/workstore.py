@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,7 +22,7 @@ from opsml_image import config
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.dataset import SPLIT_ORDER, FolderMoved, ImageDataset
 from opsml_image.registry.locks import named_lock
-from opsml_image.store import claim, editing, index, issues, reading, stats
+from opsml_image.store import claim, editing, index, issues, reading, stats, unit
 from opsml_image.store.editing import Change
 from opsml_image.store.errors import FolderClaimed, FolderReplaced, Key, StaleEdit, StillIndexing, StoreError
 from opsml_image.store.filters import Filter
@@ -39,6 +39,8 @@ from opsml_image.store.schema import (
     refuse_unflushed_legacy,
     write_transaction,
 )
+from opsml_image.store.tables import IMAGE
+from opsml_image.store.unit import Companion
 from opsml_image.validation import Issue, ValidationReport
 
 #: How long a flush or re-index waits for another process's flush of the same folder.
@@ -48,6 +50,9 @@ INDEX_CHUNK = 5000
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: how far an index is; it may raise to stop the index (it runs again later)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 Edit = tuple[Key, ImageAnnotation | None, int]
 """One edit of :meth:`WorkStore.edit_many`: ``(key, annotation or None to remove the record, version)``."""
@@ -353,17 +358,28 @@ class WorkStore:
 
         A :class:`StaleEdit` (or any error) for one image rolls back all of them.
         """
-        try:
-            with self._write() as conn:
-                lock_dataset(conn, self.scope, exclusive=False)
-                self._refuse_while_indexing(conn)
-                editing.lock_rows(conn, self.scope, [key for key, _, _ in edits])
-                return [
-                    editing.edit(conn, self.scope, self.dataset, key, after, version, action, user)
-                    for key, after, version in edits
-                ]
-        except sa.exc.IntegrityError:  # PostgreSQL: another server created one of these images first
-            raise self._stale_of(edits) from None
+        prepared = [(self._prepare(key, after), version) for key, after, version in edits]
+        return self._in_write(lambda conn: unit.apply(conn, self.scope, prepared, action, user), edits)
+
+    def edit_with(
+        self,
+        companion: Companion[T],
+        key: Key,
+        after: ImageAnnotation | None,
+        expected_version: int,
+        *,
+        action: str = "save",
+        user: str | None = None,
+    ) -> tuple[Change, T]:
+        """One edit and its companion's writes in one transaction (:mod:`~opsml_image.store.unit`): the
+        companion checks first (raising refuses the edit), writes after the image; anything raised rolls
+        both back. Returns the history entry and what the companion wrote."""
+        prepared = self._prepare(key, after)
+
+        def work(conn: Connection) -> tuple[Change, T]:
+            return unit.apply_with(conn, self.scope, companion, prepared, expected_version, action, user)
+
+        return self._in_write(work, [(key, after, expected_version)])
 
     def undo(self, change_id: int, *, user: str | None = None) -> ImageAnnotation:
         """Restore the image's state from before change ``change_id`` as a new version (itself undoable).
@@ -375,21 +391,24 @@ class WorkStore:
 
     def undo_many(self, change_ids: Iterable[int], *, user: str | None = None) -> list[ImageAnnotation]:
         """Undo several changes in one transaction, newest first; returns the restored annotations."""
-        restored: list[ImageAnnotation] = []
-        with self._write() as conn:
+        with self._read() as conn:  # history entries never change: read, then prepared outside the write
+            changes = [editing.change(conn, self.scope, i) for i in sorted(change_ids, reverse=True)]
+        prepared = [(self._prepare(c.key, c.before), c.version) for c in changes]
+
+        def undo(conn: Connection) -> list[ImageAnnotation]:
             lock_dataset(conn, self.scope, exclusive=False)
-            self._refuse_while_indexing(conn)
-            for change_id in sorted(change_ids, reverse=True):
-                change = editing.change(conn, self.scope, change_id)
-                editing.edit(
-                    conn, self.scope, self.dataset, change.key, change.before, change.version, "undo", user
-                )
-                found = reading.row(conn, self.scope, change.key)
-                split, file_name = change.key
+            restored: list[ImageAnnotation] = []
+            for edit, version in prepared:
+                editing.edit(conn, self.scope, edit, version, "undo", user)
+                found = reading.row(conn, self.scope, edit.key)
+                split, file_name = edit.key
                 restored.append(
                     found.annotation() if found else ImageAnnotation(file_name=file_name, split=split)
                 )
-        return restored
+            return restored
+
+        with self._write() as conn:
+            return undo(conn)
 
     def history(
         self,
@@ -416,35 +435,25 @@ class WorkStore:
         with self._write() as conn:
             lock_dataset(conn, self.scope, exclusive=False)
             self._refuse_while_indexing(conn)
-            known = {
-                name: on_disk
-                for name, on_disk in conn.execute(
-                    sa.text(
-                        "SELECT file_name, on_disk FROM store_image WHERE dataset = :d AND split_order = :o "
-                        "AND file_name IN :names"
-                    ).bindparams(sa.bindparam("names", expanding=True)),
-                    {"d": self.scope.dataset, "o": order, "names": wanted},
+            in_split = (IMAGE.c.dataset == self.scope.dataset, IMAGE.c.split_order == order)
+            known: dict[str, int] = {}
+            if wanted:
+                query = sa.select(IMAGE.c.file_name, IMAGE.c.on_disk).where(
+                    *in_split, IMAGE.c.file_name.in_(wanted)
                 )
-            } if wanted else {}  # fmt: skip
+                known = {name: on_disk for name, on_disk in conn.execute(query)}
             new = [name for name in wanted if name not in known]
             found = [name for name in wanted if known.get(name) == 0]
             if new:
                 conn.execute(
-                    sa.text(
-                        "INSERT INTO store_image (dataset, split, split_order, file_name, has_record, "
-                        "on_disk, version) VALUES (:d, :split, :o, :n, 0, 1, 1)"
-                    ),
-                    [{"d": self.scope.dataset, "split": split, "o": order, "n": name} for name in new],
-                )
+                    IMAGE.insert(),
+                    [{"dataset": self.scope.dataset, "split": split, "split_order": order, "file_name": name,
+                      "has_record": 0, "on_disk": 1, "version": 1} for name in new],
+                )  # fmt: skip
                 stats.bump_image_totals(conn, self.scope, {(order, 0): len(new)})
             if found:
-                conn.execute(
-                    sa.text(
-                        "UPDATE store_image SET on_disk = 1 "
-                        "WHERE dataset = :d AND split_order = :o AND file_name = :n"
-                    ),
-                    [{"d": self.scope.dataset, "o": order, "n": name} for name in found],
-                )
+                on_disk = IMAGE.update().where(*in_split, IMAGE.c.file_name == sa.bindparam("n"))
+                conn.execute(on_disk.values(on_disk=1), [{"n": name} for name in found])
             index.restamp_dirs(conn, self.scope, self.dataset, [split])
         return len(new) + len(found)
 
@@ -608,6 +617,23 @@ class WorkStore:
         under_way = index.indexing(conn, self.scope)
         if under_way is not None:
             raise StillIndexing(*under_way)
+
+    def _prepare(self, key: Key, after: ImageAnnotation | None) -> editing.Prepared:
+        """An edit made ready outside any transaction (the files it needs are read here)."""
+        return editing.prepare(self.dataset, self.scope, key, after)
+
+    def _in_write(self, work: Callable[[Connection], R], edits: Sequence[Edit]) -> R:
+        """``work`` in a write transaction, again when a concurrent insert won a race the version check could
+        not see (PostgreSQL: another server created one of these images, or a companion's row, first): the
+        next attempt sees that row. After three, :class:`StaleEdit`."""
+        for attempt in range(3):
+            try:
+                with self._write() as conn:
+                    return work(conn)
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise self._stale_of(edits) from None
+        raise AssertionError("unreachable")
 
     def _stale_of(self, edits: Sequence[Edit]) -> StaleEdit:
         """The StaleEdit to report when a concurrent writer won a race the version check could not see."""

@@ -29,8 +29,10 @@ from opsml_image.review import (
     ReviewBoard,
     ReviewError,
     ReviewItem,
+    SaveNote,
     StaleReview,
     Status,
+    StatusWriter,
 )
 from opsml_image.review.approved import approved_copy
 from opsml_image.store import Key, StoreError, WorkStore
@@ -56,6 +58,8 @@ __all__ = [
     "register_approved",
     "release",
     "reopen",
+    "save_notice",
+    "status_writer",
     "submit",
     "summary",
     "team_tables",
@@ -63,7 +67,7 @@ __all__ = [
 
 
 def board(store: WorkStore) -> ReviewBoard:
-    """The review board of a store (cheap: the tables are checked once per store engine)."""
+    """The review board of a store (cheap: its tables were made when the store opened)."""
     return ReviewBoard(store)
 
 
@@ -101,10 +105,18 @@ def edit_refusal(ws: Workspace, user: User | None, key: Key) -> str | None:
         return describe(error)
 
 
+def status_writer(ws: Workspace, user: User | None) -> StatusWriter:
+    """The review side of one save by ``user``, for :meth:`WorkStore.edit_with
+    <opsml_image.store.WorkStore.edit_with>`: the edit rule checked (:class:`~opsml_image.review.EditRefused`)
+    and the status moved in the save's own transaction (see :meth:`ReviewBoard.writer`)."""
+    name = user.name if user is not None else LOCAL_ADMIN.name
+    return board(ws.store).writer(name, reviewer=can(user, Action.REVIEW))
+
+
 def record_save(ws: Workspace, user: User | None, key: Key, version: int, n_boxes: int) -> str | None:
-    """After a saved edit (the image now at store ``version``): move its review status (see
-    :meth:`ReviewBoard.on_save`); returns what the author should be told (a takeover of their expired
-    lease, a reopened approval), else None."""
+    """After an edit saved without :func:`status_writer` (the image now at store ``version``): move its review
+    status in a transaction of its own (:meth:`ReviewBoard.on_save`); what the author should be told.
+    A save should rather carry its status in its own transaction (:func:`status_writer`)."""
     name = user.name if user is not None else LOCAL_ADMIN.name
     try:
         note = board(ws.store).on_save(
@@ -112,6 +124,12 @@ def record_save(ws: Workspace, user: User | None, key: Key, version: int, n_boxe
         )
     except (ReviewError, StoreError) as error:
         return f"The review status was not updated: {describe(error)}"
+    return save_notice(note)
+
+
+def save_notice(note: SaveNote) -> str | None:
+    """What the author of a save should be told of its review status (a takeover of their expired lease),
+    else None."""
     if note.taken_over_by:
         return f"{note.taken_over_by} was handed this image after your lease expired; your save is kept."
     if note.reopened:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import threading
 import time
@@ -161,15 +160,15 @@ def test_stress_check_counts_lost_saves() -> None:
 def test_processes_from_different_directories_lose_no_save(
     backend: str, new_store_uri, tmp_path: Path
 ) -> None:
-    """A bounded run of bench/bench_store_stress.py: 4 processes x 30 saves on 20 images, own cwd each."""
+    """A bounded run of bench/bench_store_stress.py: 4 processes x 30 saves on 20 images, own cwd each, each
+    save with its review status in its transaction: none lost, every status naming its image's last save."""
     stress = _stress_module()
     folder = stress.make_folder(tmp_path / "dataset", 20)
-    env = {k: v for k, v in os.environ.items() if k not in ("OPSML_IMAGE_HOME", "OPSML_IMAGE_STORE_URI")}
-    env["XDG_DATA_HOME"] = str(tmp_path / "user-data")
+    env = stress.stress_env(tmp_path / "user-data")
     if backend == "postgres":
         env["OPSML_IMAGE_STORE_URI"] = new_store_uri()
     outcome = stress.run(folder, 4, 30, 20, env, tmp_path / "work")
-    assert outcome.lost == 0 and outcome.final_mismatch == 0
-    assert outcome.acknowledged + outcome.conflicts == 120 and outcome.acknowledged > 60
+    assert outcome.lost == 0 and outcome.final_mismatch == 0 and outcome.status_mismatch == 0
+    assert outcome.acknowledged + outcome.conflicts + outcome.refused == 120 and outcome.acknowledged > 60
     if backend == "sqlite":
         assert len(list((tmp_path / "user-data" / "opsml-image" / "stores").glob("*.db"))) == 1

@@ -79,22 +79,36 @@ def test_save_submit_next_and_decide(ws: Workspace) -> None:
 
 
 def test_stale_decision_and_reopen_reported(ws: Workspace) -> None:
+    """An annotator's edit no longer withdraws a submission nor reopens an approved image: both are refused
+    (the edit rule) and a reviewer reopens; a decision on an image changed after its submission outside the
+    rule (a fix from Validate) is stale."""
     key = ("train", "t01.png")
-    draw(ws, key, ANA)
-    uc.submit(ws, ANA, key, take_next=False)
-    rev = uc.item(ws, key).rev
-    draw(ws, key, ANA, boxes=2)  # the annotator edits again: withdrawn
-    assert uc.decide(ws, RITA, key, True, rev).status == "taken"
-    uc.submit(ws, ANA, key, take_next=False)
-    item = uc.item(ws, key)
-    ws.store.save(ws.store.get(*key).__class__(file_name=key[1], split=key[0]), ws.store.version(*key))
-    stale = uc.decide(ws, RITA, key, True, item.rev)
+    assert draw(ws, key, ANA).saved
+    assert uc.submit(ws, ANA, key, take_next=False).ok
+    submitted = uc.item(ws, key)
+    version = ws.store.version(*key)
+    refused = draw(ws, key, ANA, boxes=2)  # her own submission: not taken back by editing it
+    assert refused.status == "refused" and "waits for review" in refused.message
+    assert uc.item(ws, key) == submitted and ws.store.version(*key) == version  # nothing stored
+    annotation = ws.store.get(*key)
+    assert annotation is not None
+    annotation.caption = "a fix applied from Validate"  # no review rule on this path
+    ws.store.save(annotation, version)
+    stale = uc.decide(ws, RITA, key, True, submitted.rev)
     assert stale.status == "stale" and "changed after it was submitted" in stale.message
-    draw(ws, key, ANA)
-    uc.submit(ws, ANA, key, take_next=False)
+    assert draw(ws, key, RITA, boxes=2).saved  # a reviewer's correction: submitted at the new version
     assert uc.decide(ws, RITA, key, True, uc.item(ws, key).rev).ok
+    approved, version = uc.item(ws, key), ws.store.version(*key)
+    for user in (BOB, ANA):
+        closed = draw(ws, key, user, boxes=3)
+        assert closed.status == "refused" and "is approved: ask a reviewer to reopen it" in closed.message
+    assert uc.item(ws, key) == approved and ws.store.version(*key) == version
+    assert uc.reopen(ws, RITA, key).startswith("Reopened t01.png")
     outcome = draw(ws, key, BOB, boxes=3)
-    assert "reopened" in outcome.message and uc.item(ws, key).status == Status.IN_PROGRESS
+    assert outcome.saved and "reopened" not in outcome.message  # reopened by rita, not by this edit
+    item = uc.item(ws, key)
+    assert (item.status, item.annotator, item.lease_user) == (Status.IN_PROGRESS, "bob", "bob")
+    assert uc.decide(ws, RITA, key, True, approved.rev).status == "taken"  # an old decision page: not again
 
 
 def test_reviewer_correction_recorded_as_theirs(ws: Workspace) -> None:
