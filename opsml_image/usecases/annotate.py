@@ -21,6 +21,7 @@ from opsml_image.canvas_geometry import Fit, Viewport, boxes_from_drawing, initi
 from opsml_image.colors import category_color
 from opsml_image.confine import Confinement
 from opsml_image.images import ImageInfo, probe
+from opsml_image.review import EditRefused, SaveNote
 from opsml_image.store import Key, StaleEdit, StillIndexing
 from opsml_image.usecases import review
 from opsml_image.usecases.access import check
@@ -214,24 +215,27 @@ def _save(
     *,
     user: User | None,
 ) -> Outcome:
-    """Save ``edited`` over ``view`` (the version the editor read), if the role and the review rule allow."""
+    """Save ``edited`` over ``view`` (the version the editor read), if the role and the review rule allow.
+
+    One transaction (:func:`_store`): the review rule checked on the image's review item (locked), the image,
+    its history and issues, and its review status; a refusal, a stale version or any failure stores none
+    of them."""
     try:
         author = check(user, Action.ANNOTATE)
     except Forbidden as error:
         return Outcome("refused", f"Not saved: {error}")
     if edited == view.annotation:
         return Outcome("unchanged", "Nothing changed.")
-    refusal = review.edit_refusal(ws, user, view.key)
-    if refusal is not None:
-        return Outcome("refused", f"Not saved: {refusal}.")
     try:
-        version = _store(ws, edited, view.version, author)
+        version, note = _store(ws, view.key, edited, view.version, user, author)
+    except EditRefused as error:
+        return Outcome("refused", f"Not saved: {error}.")
     except StaleEdit as error:
         return Outcome("stale", _stale_message(ws, error, author))
     except (ValueError, KeyError, OSError, StillIndexing) as error:
         return Outcome("refused", f"Not saved: {describe(error)}")
     ws.flusher.notify()
-    notice = review.record_save(ws, user, view.key, version, len(edited.boxes))  # status: in progress
+    notice = review.save_notice(note)
     message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
     return Outcome("saved", message, tuple(new_classes), view.annotation, edited, version)
 
@@ -248,15 +252,24 @@ def _stale_message(ws: Workspace, error: StaleEdit, author: str) -> str:
     )
 
 
-def _store(ws: Workspace, edited: ImageAnnotation, expected: int, author: str) -> int:
-    """Save in the store; an edit made while the folder's first index runs waits for its end (at most
-    :data:`INDEX_WAIT` seconds: its chunks would not see the edit) rather than being refused."""
+def _store(
+    ws: Workspace, key: Key, edited: ImageAnnotation, expected: int, user: User | None, author: str
+) -> tuple[int, SaveNote]:
+    """Save in the store with the review status, in one transaction (:meth:`WorkStore.edit_with
+    <opsml_image.store.WorkStore.edit_with>` and :func:`~opsml_image.usecases.review.status_writer`); the
+    new version and the review note. An edit made while the folder's first index runs waits for its end
+    (at most :data:`INDEX_WAIT` seconds: its chunks would not see the edit) rather than being refused."""
+
+    def save() -> tuple[int, SaveNote]:
+        change, note = ws.store.edit_with(review.status_writer(ws, user), key, edited, expected, user=author)
+        return change.version, note
+
     try:
-        return ws.store.save(edited, expected_version=expected, user=author)
+        return save()
     except StillIndexing:
         if ws.indexing is None or not ws.indexing.wait(INDEX_WAIT) or ws.indexing.error:
             raise
-        return ws.store.save(edited, expected_version=expected, user=author)
+        return save()
 
 
 def restore(
