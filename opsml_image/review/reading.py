@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opsml_image.review.items import ReviewItem, item_of, select_items
-from opsml_image.review.tables import Status
-from opsml_image.store.schema import Scope
+from opsml_image.review.tables import EVENT, ITEM, Status
+from opsml_image.store.schema import IMAGE_TOTAL, Scope
 
 __all__ = [
     "QueueFilter",
@@ -80,13 +80,16 @@ def status_counts(conn: Connection, scope: Scope) -> dict[Status, int]:
     """Images per status; every image of the store review never touched counts as unlabeled."""
     counts = dict.fromkeys(Status, 0)
     rows = conn.execute(
-        sa.text("SELECT status, count(*) FROM review_item WHERE dataset = :d GROUP BY status"),
-        {"d": scope.dataset},
+        sa.select(ITEM.c.status, sa.func.count())
+        .where(ITEM.c.dataset == scope.dataset)
+        .group_by(ITEM.c.status)
     )
     for status, n in rows:
         counts[Status(status)] += int(n)
     total = conn.execute(
-        sa.text("SELECT coalesce(sum(n), 0) FROM store_image_total WHERE dataset = :d"), {"d": scope.dataset}
+        sa.select(sa.func.coalesce(sa.func.sum(IMAGE_TOTAL.c.n), 0)).where(
+            IMAGE_TOTAL.c.dataset == scope.dataset
+        )
     ).scalar_one()
     counts[Status.UNLABELED] += max(0, int(total) - sum(counts.values()))
     return counts
@@ -95,21 +98,19 @@ def status_counts(conn: Connection, scope: Scope) -> dict[Status, int]:
 def user_counts(conn: Connection, scope: Scope) -> dict[str, dict[str, int]]:
     """Per user: images they annotate per status and decisions they made (``approved_by``/``rejected_by``)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
+    mine = ITEM.c.dataset == scope.dataset
     rows = conn.execute(
-        sa.text(
-            "SELECT annotator, status, count(*) FROM review_item WHERE dataset = :d "
-            "AND annotator IS NOT NULL GROUP BY annotator, status"
-        ),
-        {"d": scope.dataset},
+        sa.select(ITEM.c.annotator, ITEM.c.status, sa.func.count())
+        .where(mine, ITEM.c.annotator.is_not(None))
+        .group_by(ITEM.c.annotator, ITEM.c.status)
     )
     for user, status, n in rows:
         out[user][status] = int(n)
+    decided = ITEM.c.status.in_([Status.APPROVED.value, Status.REJECTED.value])
     rows = conn.execute(
-        sa.text(
-            "SELECT reviewer, status, count(*) FROM review_item WHERE dataset = :d AND reviewer IS NOT NULL "
-            "AND status IN ('approved', 'rejected') GROUP BY reviewer, status"
-        ),
-        {"d": scope.dataset},
+        sa.select(ITEM.c.reviewer, ITEM.c.status, sa.func.count())
+        .where(mine, ITEM.c.reviewer.is_not(None), decided)
+        .group_by(ITEM.c.reviewer, ITEM.c.status)
     )
     for user, status, n in rows:
         out[user][f"{status}_by"] = int(n)
@@ -119,11 +120,10 @@ def user_counts(conn: Connection, scope: Scope) -> dict[str, dict[str, int]]:
 def reviewers(conn: Connection, scope: Scope) -> list[str]:
     """Everyone who approved or rejected an image of the dataset, by name."""
     rows = conn.execute(
-        sa.text(
-            'SELECT DISTINCT "user" FROM review_event WHERE dataset = :d '
-            "AND action IN ('approve', 'reject') ORDER BY 1"
-        ),
-        {"d": scope.dataset},
+        sa.select(EVENT.c.user)
+        .where(EVENT.c.dataset == scope.dataset, EVENT.c.action.in_(["approve", "reject"]))
+        .distinct()
+        .order_by(EVENT.c.user)
     )
     return [r[0] for r in rows]
 
@@ -202,16 +202,22 @@ class ReviewerStats:
 
 
 _EVENTS = (
-    'SELECT id, at, "user", split, file_name, action, annotator, tags, seconds, n_boxes FROM review_event '
-    "WHERE dataset = :d AND action IN ('submit', 'approve', 'reject', 'correct') AND id > :after "
-    "ORDER BY id LIMIT 5000"
+    sa.select(*(EVENT.c[name] for name in ("id", "at", "user", "split", "file_name", "action", "annotator",
+                                           "tags", "seconds", "n_boxes")))  # fmt: skip
+    .where(
+        EVENT.c.dataset == sa.bindparam("d"),
+        EVENT.c.action.in_(["submit", "approve", "reject", "correct"]),
+        EVENT.c.id > sa.bindparam("after"),
+    )
+    .order_by(EVENT.c.id)
+    .limit(5000)
 )
 
 
 def _events(conn: Connection, scope: Scope) -> Iterator[Any]:
     after = 0
     while True:
-        rows = conn.execute(sa.text(_EVENTS), {"d": scope.dataset, "after": after}).all()
+        rows = conn.execute(_EVENTS, {"d": scope.dataset, "after": after}).all()
         yield from rows
         if len(rows) < 5000:
             return

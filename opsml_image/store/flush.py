@@ -31,19 +31,43 @@ from opsml_image.store.index import save_stamps, stat, stored_stamps
 from opsml_image.store.reading import ROW_SELECT
 from opsml_image.store.rows import ImageRow, dumps
 from opsml_image.store.schema import IMAGE, Scope, lock_dataset
+from opsml_image.store.tables import TOMBSTONE
 
 Transaction = Callable[[], AbstractContextManager[Connection]]
 """Opens a transaction on the store's connection (read or write)."""
 
 
+_TOMBS_PENDING = TOMBSTONE.c.lines != "[]"
+_TOMB_KEY = (
+    TOMBSTONE.c.dataset == sa.bindparam("d"),
+    TOMBSTONE.c.split_order == sa.bindparam("o"),
+    TOMBSTONE.c.file_name == sa.bindparam("n"),
+)
+#: Written: clean again, unless a save made a newer version meanwhile.
+_CLEAN = (
+    IMAGE.update()
+    .where(IMAGE.c.id == sa.bindparam("row_id"), IMAGE.c.version == sa.bindparam("written"))
+    .values(dirty=0)
+)
+#: Written: the tombstone stays, without lines, to keep the image's version.
+_TOMB_WRITTEN = (
+    TOMBSTONE.update().where(*_TOMB_KEY, TOMBSTONE.c.version == sa.bindparam("written")).values(lines="[]")
+)
+_SET_LINES = (
+    IMAGE.update()
+    .where(IMAGE.c.id == sa.bindparam("row_id"))
+    .values(lines=sa.bindparam("new"), first_line=sa.bindparam("first"), last_line=sa.bindparam("last"))
+)
+_SET_TOMB_LINES = TOMBSTONE.update().where(*_TOMB_KEY).values(lines=sa.bindparam("new"))
+
+
 def pending_splits(conn: Connection, scope: Scope) -> list[str]:
     """The splits with edits to write."""
     found = conn.execute(
-        sa.text(
-            "SELECT DISTINCT split FROM store_image WHERE dataset = :d AND dirty = 1 "
-            "UNION SELECT DISTINCT split FROM store_tombstone WHERE dataset = :d AND lines <> '[]'"
-        ),
-        {"d": scope.dataset},
+        sa.union(
+            sa.select(IMAGE.c.split).where(IMAGE.c.dataset == scope.dataset, IMAGE.c.dirty == 1),
+            sa.select(TOMBSTONE.c.split).where(TOMBSTONE.c.dataset == scope.dataset, _TOMBS_PENDING),
+        )
     )
     return sorted((r[0] for r in found), key=lambda name: scope.orders.get(name, 9))
 
@@ -96,18 +120,11 @@ def flush_split(
             new_lines = {name: total - len(appended) + i + 1 for i, name in enumerate(appended)}
             _renumber(conn, scope, order, _LineMap(replace), new_lines)
         if pending.rows:
-            conn.execute(
-                sa.text("UPDATE store_image SET dirty = 0 WHERE id = :id AND version = :v"),
-                [{"id": r.id, "v": r.version} for r in pending.rows],
-            )
-        if pending.tombs:  # written: the tombstone stays, without lines, to keep the image's version
-            conn.execute(
-                sa.text(
-                    "UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d AND split_order = :o "
-                    "AND file_name = :n AND version = :v"
-                ),
-                [{"d": scope.dataset, "o": order, "n": n, "v": v} for n, (_, v) in pending.tombs.items()],
-            )
+            conn.execute(_CLEAN, [{"row_id": r.id, "written": r.version} for r in pending.rows])
+        if pending.tombs:
+            written = pending.tombs.items()
+            conn.execute(_TOMB_WRITTEN, [{"d": scope.dataset, "o": order, "n": n, "written": v}
+                                         for n, (_, v) in written])  # fmt: skip
         if not stale:
             stamps = stored_stamps(conn, scope)
             stamps[meta_key] = stat(part.metadata_path)
@@ -118,7 +135,6 @@ def flush_split(
 
 
 def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
-    params = {"d": scope.dataset, "o": order}
     dirty = ROW_SELECT.where(
         IMAGE.c.dataset == scope.dataset, IMAGE.c.split_order == order, IMAGE.c.dirty == 1
     )
@@ -126,12 +142,9 @@ def _read_pending(conn: Connection, scope: Scope, order: int) -> _Pending:
     tombs = {
         name: (list(orjson.loads(lines)), int(version))
         for name, lines, version in conn.execute(
-            sa.text(
-                "SELECT file_name, lines, version FROM store_tombstone "
-                "WHERE dataset = :d AND split_order = :o "
-                "AND lines <> '[]'"
-            ),
-            params,
+            sa.select(TOMBSTONE.c.file_name, TOMBSTONE.c.lines, TOMBSTONE.c.version).where(
+                TOMBSTONE.c.dataset == scope.dataset, TOMBSTONE.c.split_order == order, _TOMBS_PENDING
+            )
         )
     }
     return _Pending(rows, tombs, stored_stamps(conn, scope))
@@ -171,48 +184,33 @@ def _renumber(conn: Connection, scope: Scope, order: int, moved: _LineMap, appen
         return
     conditions = []
     if first is not None:
-        conditions.append("last_line >= :first")
+        conditions.append(IMAGE.c.last_line >= first)
     if appended:
-        conditions.append("last_line IS NULL")
-    params = {"d": scope.dataset, "o": order, "first": first}
-    condition = " OR ".join(conditions)
+        conditions.append(IMAGE.c.last_line.is_(None))
+    moving = sa.select(IMAGE.c.id, IMAGE.c.file_name, IMAGE.c.lines).where(
+        IMAGE.c.dataset == scope.dataset, IMAGE.c.split_order == order, sa.or_(*conditions)
+    )
     updates: list[dict[str, Any]] = []
-    for row_id, file_name, lines in conn.execute(
-        sa.text(
-            "SELECT id, file_name, lines FROM store_image "
-            f"WHERE dataset = :d AND split_order = :o AND ({condition})"
-        ),
-        params,
-    ):
+    for row_id, file_name, lines in conn.execute(moving):
         old = orjson.loads(lines)
         new = _mapped(old, moved, appended.get(file_name))
         if new != old:
-            updates.append({"id": row_id, "lines": dumps(new), "first": min(new, default=None),
+            updates.append({"row_id": row_id, "new": dumps(new), "first": min(new, default=None),
                             "last": max(new, default=None)})  # fmt: skip
     if updates:
-        conn.execute(
-            sa.text(
-                "UPDATE store_image SET lines = :lines, first_line = :first, last_line = :last WHERE id = :id"
-            ),
-            updates,
-        )
+        conn.execute(_SET_LINES, updates)
     tomb_updates = []
     for file_name, lines in conn.execute(
-        sa.text("SELECT file_name, lines FROM store_tombstone WHERE dataset = :d AND split_order = :o"),
-        params,
+        sa.select(TOMBSTONE.c.file_name, TOMBSTONE.c.lines).where(
+            TOMBSTONE.c.dataset == scope.dataset, TOMBSTONE.c.split_order == order
+        )
     ):
         old = orjson.loads(lines)
         new = _mapped(old, moved, appended.get(file_name))
         if new != old:
-            tomb_updates.append({"d": scope.dataset, "o": order, "n": file_name, "lines": dumps(new)})
+            tomb_updates.append({"d": scope.dataset, "o": order, "n": file_name, "new": dumps(new)})
     if tomb_updates:
-        conn.execute(
-            sa.text(
-                "UPDATE store_tombstone SET lines = :lines "
-                "WHERE dataset = :d AND split_order = :o AND file_name = :n"
-            ),
-            tomb_updates,
-        )
+        conn.execute(_SET_TOMB_LINES, tomb_updates)
 
 
 def _mapped(lines: list[int], moved: _LineMap, appended: int | None) -> list[int]:

@@ -27,7 +27,7 @@ from opsml_image.dataset import ImageDataset
 from opsml_image.store.rows import ImageRow, dumps, row_of
 from opsml_image.store.schema import Scope, bulk_insert, read_meta, write_meta
 from opsml_image.store.stats import add_totals, load_totals
-from opsml_image.store.tables import IMAGE, TOMBSTONE
+from opsml_image.store.tables import CATEGORY_TOTAL, IMAGE, IMAGE_CATEGORY, IMAGE_TOTAL, META, TOMBSTONE
 
 _KNOWN_KEYS = frozenset(("file_name", "caption", "categories", "objects"))
 _OBJECT_KEYS = frozenset(("bbox", "categories"))
@@ -148,7 +148,7 @@ def load(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
     """Replace the dataset's index with freshly read rows, keeping versions (bumped where the content changed;
     a deleted record's image continues from its tombstone's version)."""
     rows = versioned(rows, known_versions(conn, scope))
-    conn.execute(sa.text("DELETE FROM store_image WHERE dataset = :d"), {"d": scope.dataset})
+    conn.execute(IMAGE.delete().where(IMAGE.c.dataset == scope.dataset))
     _insert_rows(conn, scope, rows)
     _settle_tombstones(conn, scope)
     load_totals(conn, scope, rows)
@@ -249,9 +249,8 @@ def row_key(row: ImageRow) -> RowKey:
 def start_chunks(conn: Connection, scope: Scope, total: int) -> None:
     """Empty the dataset's rows, category rows and totals (a first index, or the rest of an interrupted
     one) and mark ``0 of total`` done."""
-    d = {"d": scope.dataset}
-    for table in ("store_image", "store_image_category", "store_category_total", "store_image_total"):
-        conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
+    for table in (IMAGE, IMAGE_CATEGORY, CATEGORY_TOTAL, IMAGE_TOTAL):
+        conn.execute(table.delete().where(table.c.dataset == scope.dataset))
     set_indexing(conn, scope, 0, total)
 
 
@@ -269,9 +268,7 @@ def finish_chunks(conn: Connection, scope: Scope, found: dict[str, Any]) -> None
     """End a chunked index: settle the tombstones, save the stamps, drop the ``indexing`` mark."""
     _settle_tombstones(conn, scope)
     save_stamps(conn, scope, found)
-    conn.execute(
-        sa.text("DELETE FROM store_meta WHERE dataset = :d AND key = :k"), {"d": scope.dataset, "k": INDEXING}
-    )
+    conn.execute(META.delete().where(META.c.dataset == scope.dataset, META.c.key == INDEXING))
     _analyze(conn)
 
 
@@ -280,16 +277,14 @@ def _insert_rows(conn: Connection, scope: Scope, rows: list[ImageRow]) -> None:
 
 
 def _settle_tombstones(conn: Connection, scope: Scope) -> None:
-    d = {"d": scope.dataset}
-    conn.execute(  # the images indexed again continue from their tombstone's version
-        sa.text(
-            "DELETE FROM store_tombstone WHERE dataset = :d AND EXISTS (SELECT 1 FROM store_image i WHERE "
-            "i.dataset = :d AND i.split_order = store_tombstone.split_order "
-            "AND i.file_name = store_tombstone.file_name)"
-        ),
-        d,
+    indexed = sa.exists().where(
+        IMAGE.c.dataset == scope.dataset,
+        IMAGE.c.split_order == TOMBSTONE.c.split_order,
+        IMAGE.c.file_name == TOMBSTONE.c.file_name,
     )
-    conn.execute(sa.text("UPDATE store_tombstone SET lines = '[]' WHERE dataset = :d"), d)
+    # the images indexed again continue from their tombstone's version
+    conn.execute(TOMBSTONE.delete().where(TOMBSTONE.c.dataset == scope.dataset, indexed))
+    conn.execute(TOMBSTONE.update().where(TOMBSTONE.c.dataset == scope.dataset).values(lines="[]"))
 
 
 def _analyze(conn: Connection) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from opsml_image.store.rows import ImageRow, row_category_rows
 from opsml_image.store.schema import CATEGORY_TOTAL, IMAGE_TOTAL, Scope, bulk_insert, upsert
+from opsml_image.store.tables import IMAGE, IMAGE_CATEGORY
 
 CategoryRows = dict[int, tuple[int, int]]
 """An image's ``{category: (boxes, tagged)}``."""
@@ -25,9 +26,11 @@ _PUT_CATEGORY = sa.text(
     "VALUES (:d, :o, :n, :c, :b, :t) ON CONFLICT (dataset, split_order, file_name, category) "
     "DO UPDATE SET n_boxes = excluded.n_boxes, tagged = excluded.tagged"
 )
-_DELETE_CATEGORY = sa.text(
-    "DELETE FROM store_image_category WHERE dataset = :d AND split_order = :o AND file_name = :n "
-    "AND category = :c"
+_DELETE_CATEGORY = IMAGE_CATEGORY.delete().where(
+    IMAGE_CATEGORY.c.dataset == sa.bindparam("d"),
+    IMAGE_CATEGORY.c.split_order == sa.bindparam("o"),
+    IMAGE_CATEGORY.c.file_name == sa.bindparam("n"),
+    IMAGE_CATEGORY.c.category == sa.bindparam("c"),
 )
 
 
@@ -77,9 +80,8 @@ def set_categories(
 
 def load_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> None:
     """Replace every category row and total of the dataset with those of freshly indexed ``rows``."""
-    d = {"d": scope.dataset}
-    for table in ("store_image_category", "store_category_total", "store_image_total"):
-        conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset = :d"), d)
+    for table in (IMAGE_CATEGORY, CATEGORY_TOTAL, IMAGE_TOTAL):
+        conn.execute(table.delete().where(table.c.dataset == scope.dataset))
     add_totals(conn, scope, rows)
 
 
@@ -109,11 +111,9 @@ def add_totals(conn: Connection, scope: Scope, rows: Iterable[ImageRow]) -> None
 def category_counts(conn: Connection, scope: Scope) -> dict[int, int]:
     """Boxes per category id (categories without boxes are left out)."""
     found = conn.execute(
-        sa.text(
-            "SELECT category, n_boxes FROM store_category_total WHERE dataset = :d AND n_boxes > 0 "
-            "ORDER BY category"
-        ),
-        {"d": scope.dataset},
+        sa.select(CATEGORY_TOTAL.c.category, CATEGORY_TOTAL.c.n_boxes)
+        .where(CATEGORY_TOTAL.c.dataset == scope.dataset, CATEGORY_TOTAL.c.n_boxes > 0)
+        .order_by(CATEGORY_TOTAL.c.category)
     )
     return {int(c): int(n) for c, n in found}
 
@@ -121,10 +121,10 @@ def category_counts(conn: Connection, scope: Scope) -> dict[int, int]:
 def boxes_per_image_hist(conn: Connection, scope: Scope) -> dict[int, int]:
     """``{number of boxes: number of images}`` (unlabeled images count as 0)."""
     found = conn.execute(
-        sa.text(
-            "SELECT n_boxes, count(*) FROM store_image WHERE dataset = :d GROUP BY n_boxes ORDER BY n_boxes"
-        ),
-        {"d": scope.dataset},
+        sa.select(IMAGE.c.n_boxes, sa.func.count())
+        .where(IMAGE.c.dataset == scope.dataset)
+        .group_by(IMAGE.c.n_boxes)
+        .order_by(IMAGE.c.n_boxes)
     )
     return {int(n): int(c) for n, c in found}
 
@@ -132,13 +132,15 @@ def boxes_per_image_hist(conn: Connection, scope: Scope) -> dict[int, int]:
 def box_sizes(conn: Connection, scope: Scope, limit: int) -> list[tuple[float, float]]:
     """A sample of box ``(w, h)`` from every k-th image, at most ``limit`` boxes."""
     total = conn.execute(
-        sa.text("SELECT coalesce(sum(n_boxes), 0) FROM store_category_total WHERE dataset = :d"),
-        {"d": scope.dataset},
+        sa.select(sa.func.coalesce(sa.func.sum(CATEGORY_TOTAL.c.n_boxes), 0)).where(
+            CATEGORY_TOTAL.c.dataset == scope.dataset
+        )
     ).scalar_one()
     stride = max(1, -(-int(total) // max(limit, 1)))
     found = conn.execute(
-        sa.text("SELECT boxes FROM store_image WHERE dataset = :d AND n_boxes > 0 AND id % :s = 0"),
-        {"d": scope.dataset, "s": stride},
+        sa.select(IMAGE.c.boxes).where(
+            IMAGE.c.dataset == scope.dataset, IMAGE.c.n_boxes > 0, IMAGE.c.id % stride == 0
+        )
     )
     sizes: list[tuple[float, float]] = []
     for (boxes,) in found:
