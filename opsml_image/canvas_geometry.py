@@ -353,6 +353,7 @@ def boxes_from_drawing(
     unchanged: Sequence[Box] = (),
     label_of: Callable[[int], str] | None = None,
     tolerance: float = 0.01,
+    known: Sequence[Box] = (),
 ) -> list[Box]:
     """The ``LabeledRect`` boxes of a canvas's Fabric.js JSON as :class:`Box` values, in drawing order.
 
@@ -369,6 +370,9 @@ def boxes_from_drawing(
     the drawing holds as many boxes as it started from (one box moved, resized or relabelled: each change
     reaches the page on its own), the changed box is the same object: it keeps its identity (COCO ``id``,
     attributes...) through :meth:`Box.moved`, or all of its ``extra`` when only its label changed.
+
+    ``known`` are earlier states of these boxes (those the canvas was first given): a box back exactly where
+    one of them was comes back as that box, its mask and area included (a move taken back on the canvas).
     """
     if not json_data:
         return []
@@ -376,6 +380,11 @@ def boxes_from_drawing(
     originals = [
         (fit.box_to_canvas(box.as_bbox()), label_of(box.category) if label_of else None, box)
         for box in unchanged
+    ]
+    earlier = [
+        (fit.box_to_canvas(box.as_bbox()), label_of(box.category) if label_of else None, box)
+        for box in known
+        if box not in unchanged
     ]
     result: list[Box] = []
     changed: list[tuple[int, tuple[float, float, float, float]]] = []  # (index, canvas box) of new boxes
@@ -395,6 +404,8 @@ def boxes_from_drawing(
             top, height = top + height, -height
         label = str(obj.get("label") or "").strip()
         original = _same(originals, (left, top, width, height), label, tolerance)
+        if original is None:
+            original = _same(earlier, (left, top, width, height), label, tolerance)
         if original is not None:
             result.append(original)
             continue

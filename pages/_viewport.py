@@ -20,11 +20,12 @@ the Annotate toolbar on one row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from opsml_image.canvas_geometry import Viewport
+if TYPE_CHECKING:  # a type only: the page's use case hands the Viewport over
+    from opsml_image.usecases.annotate import Viewport
 
 _JS = """
 // One helper per page, whatever the number of mounted instances (a rerun can briefly show two): the newest
@@ -91,8 +92,9 @@ const onPointerDown = (event) => {
     const root = canvas.getRootNode().querySelector('.dc-root');
     event.preventDefault();
     event.stopPropagation();
-    const [x, y] = at(canvas, event);
-    vp.drag = {root, x, y, dx: 0, dy: 0, canvas, key: vp.data.view.key};
+    const rect = canvas.getBoundingClientRect();  // canvas pixels a CSS pixel (the canvas moves while dragged)
+    const k = [vp.data.view.canvas[0] / rect.width, vp.data.view.canvas[1] / rect.height];
+    vp.drag = {root, x: event.clientX, y: event.clientY, k, dx: 0, dy: 0, key: vp.data.view.key};
     root.dataset.opsmlDrag = '1';
     root.querySelector('.dc-scroll').style.overflow = 'hidden';
 };
@@ -103,12 +105,12 @@ const onPointerMove = (event) => {
     const drag = vp.drag;
     if (!drag) return;
     const view = vp.data.view;
-    const [x, y] = at(drag.canvas, event);
     const [rx, ry, rw, rh] = view.region;
     const sx = view.canvas[0] / rw, sy = view.canvas[1] / rh;
     // the image follows the pointer as far as it goes: the region stays inside the image
-    drag.dx = Math.min(rx * sx, Math.max(-(view.image[0] - rx - rw) * sx, x - drag.x));
-    drag.dy = Math.min(ry * sy, Math.max(-(view.image[1] - ry - rh) * sy, y - drag.y));
+    const dx = (event.clientX - drag.x) * drag.k[0], dy = (event.clientY - drag.y) * drag.k[1];
+    drag.dx = Math.min(rx * sx, Math.max(-(view.image[0] - rx - rw) * sx, dx));
+    drag.dy = Math.min(ry * sy, Math.max(-(view.image[1] - ry - rh) * sy, dy));
     const box = container(drag.root);
     if (box) box.style.transform = `translate(${drag.dx}px, ${drag.dy}px)`;
 };

@@ -46,7 +46,11 @@ BOX_ROW = "annotate_box_"
 #: What the buttons below the box list open.
 MORE = ("Caption and image categories", "History of this image")
 #: How a kept edit is applied again.
-REDO = {"boxes": uc.add_boxes, "caption": uc.set_caption, "categories": uc.set_image_categories}
+REDO: dict[str, Callable[..., uc.Outcome]] = {
+    "boxes": uc.add_boxes,
+    "caption": uc.set_caption,
+    "categories": uc.set_image_categories,
+}
 #: What each mode lets a drag on the image do.
 MODE_HINTS: dict[Mode, str] = {
     "draw": "Draw: press, drag, release.",
@@ -83,6 +87,11 @@ def update(change: Callable[..., AnnotateState], *args: Any) -> AnnotateState:
     new = change(state(), *args)
     st.session_state[STATE] = new
     return new
+
+
+def act(change: Callable[..., AnnotateState], *args: Any) -> None:
+    """:func:`update` as a widget's callback."""
+    update(change, *args)
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -360,7 +369,7 @@ def current_key(ws: Workspace) -> Key | None:
 def navigation(ws: Workspace, view: uc.ImageView) -> None:
     store, key = ws.store, view.key
     cols = st.columns(4)
-    targets = (
+    targets: tuple[tuple[str, str, str, str, Callable[[], Key | None], str | None], ...] = (
         (
             "Previous",
             "arrow_back",
@@ -460,7 +469,7 @@ def class_picker(ws: Workspace, view: uc.ImageView, found: list[uc.ClassInfo]) -
         st.caption("Reviewers and admins add and name classes.")
         return
     st.button("Add or name a class", icon=":material/add:", key="annotate_classes",
-              on_click=update, args=(AnnotateState.showing, None, True))  # fmt: skip
+              on_click=act, args=(AnnotateState.showing, None, True))  # fmt: skip
 
 
 def _close_classes() -> None:
@@ -577,20 +586,20 @@ def zoom_bar(ws: Workspace, view: uc.ImageView) -> None:
     top = s.view.max_zoom if s.view is not None else 1.0
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key="annotate_toolbar"):
         st.button("", icon=":material/zoom_out:", key="zoom_out", shortcut="O", help="Zoom out (− or O)",
-                  on_click=update, args=(AnnotateState.zoom_step, -1), disabled=zoom <= 1.0)  # fmt: skip
+                  on_click=act, args=(AnnotateState.zoom_step, -1), disabled=zoom <= 1.0)  # fmt: skip
         st.button("", icon=":material/zoom_in:", key="zoom_in", shortcut="I", help="Zoom in (+ or I)",
-                  on_click=update, args=(AnnotateState.zoom_step, 1), disabled=zoom >= top)  # fmt: skip
-        st.button("Fit", key="zoom_fit", shortcut="F", on_click=update, args=(AnnotateState.zoom_whole,),
+                  on_click=act, args=(AnnotateState.zoom_step, 1), disabled=zoom >= top)  # fmt: skip
+        st.button("Fit", key="zoom_fit", shortcut="F", on_click=act, args=(AnnotateState.zoom_whole,),
                   help="Whole image (F)")  # fmt: skip
         if view.size is not None:
-            st.button("1:1", key="zoom_100", shortcut="0", on_click=update, args=(AnnotateState.zoom_actual,),
+            st.button("1:1", key="zoom_100", shortcut="0", on_click=act, args=(AnnotateState.zoom_actual,),
                       help="100%: one image pixel a screen pixel (0)")  # fmt: skip
         st.button("", icon=":material/open_with:", key="edit_key", shortcut="E",
-                  on_click=update, args=(AnnotateState.toggled, "edit"),
+                  on_click=act, args=(AnnotateState.toggled, "edit"),
                   type="primary" if s.mode == "edit" else "secondary",
                   help="Edit boxes (E): click a box, drag it to move it, a corner to resize it")  # fmt: skip
         st.button("", icon=":material/pan_tool:", key="pan_key", shortcut="P",
-                  on_click=update, args=(AnnotateState.toggled, "pan"),
+                  on_click=act, args=(AnnotateState.toggled, "pan"),
                   type="primary" if s.mode == "pan" else "secondary",
                   help="Pan mode (P): drag on the image to move the view")  # fmt: skip
         st.button("", icon=":material/undo:", key="undo", shortcut="Ctrl+Z", help="Undo (Ctrl+Z)",
@@ -598,7 +607,7 @@ def zoom_bar(ws: Workspace, view: uc.ImageView) -> None:
         st.button("", icon=":material/redo:", key="redo", shortcut="Ctrl+Shift+Z", help="Redo (Ctrl+Shift+Z)",
                   on_click=_undo, args=(ws, view, True))  # fmt: skip
         st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="All shortcuts (? or H)",
-                  on_click=update, args=(AnnotateState.showing, True))  # fmt: skip
+                  on_click=act, args=(AnnotateState.showing, True))  # fmt: skip
         mode = {"edit": " · edit boxes", "pan": " · pan"}.get(s.mode, "")
         st.caption(f"{zoom:.1f}×{mode}")
 
@@ -706,8 +715,8 @@ def size_buttons() -> None:
                       width="content"):  # fmt: skip
         st.caption("Canvas size", width="content")
         for i, option in enumerate(CANVAS_HEIGHTS):
-            kind = "primary" if option == chosen else "secondary"
-            st.button(option, key=f"annotate_canvas_size_{i}", type=kind, on_click=update,
+            st.button(option, key=f"annotate_canvas_size_{i}", on_click=act,
+                      type="primary" if option == chosen else "secondary",
                       args=(AnnotateState.sized, option))  # fmt: skip
 
 

@@ -194,3 +194,14 @@ def test_a_moved_box_keeps_its_identity_and_drops_its_stale_shape():
     assert boxes[1] is stored[1]
     drawing["objects"].append(dict(drawing["objects"][1], left=300))  # a new box: no identity borrowed
     assert [b.extra for b in read(drawing, fit, unchanged=stored, label_of=label_of)][2] == {}
+
+
+def test_a_box_moved_back_where_the_canvas_was_given_it_is_that_box_again():
+    """A box moved, saved (its mask dropped), then put back on the canvas (the canvas's own reset or undo)
+    comes back as the box the canvas was first given, mask included: nothing is lost by taking a move back."""
+    fit = Fit.view((400, 300), (800, 600), (0.0, 0.0, 400.0, 300.0))
+    first = Box(10.0, 20.0, 100.0, 50.0, 0, {"id": 7, "segmentation": [[10, 20, 110, 20, 110, 70]]})
+    moved = first.moved(40.0, 20.0, 100.0, 50.0)
+    back = {"objects": [rect(20, 40, 200, 100)]}  # where the canvas first drew it
+    assert read(back, fit, unchanged=[moved], label_of=label_of, known=[first]) == [first]
+    assert read(back, fit, unchanged=[moved], label_of=label_of)[0].extra == {"id": 7}  # without: a move

@@ -111,7 +111,9 @@ class ImageView:
 
 @dataclass(frozen=True)
 class CanvasView:
-    """What the canvas is given: its size, the image region it shows, the mapping and the initial boxes."""
+    """What the canvas is given: its size, the image region it shows, the mapping and the initial boxes
+    (``shown``: the boxes its drawing is read against; ``given``: earlier states of them the canvas was first
+    given, a box moved back onto one of them being that very box)."""
 
     fit: Fit
     region: tuple[float, float, float, float]
@@ -119,6 +121,7 @@ class CanvasView:
     drawing: dict[str, Any]
     shown: tuple[Box, ...] = field(default=())
     zoom: float = 1.0
+    given: tuple[Box, ...] = field(default=())
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -299,11 +302,12 @@ def undo(
 ) -> Outcome:
     """Put the image back as it was before history entry ``change_id`` (undoing an undo entry is a redo).
 
-    This is the store's undo (:meth:`~opsml_image.store.WorkStore.undo`, as Validate's fixes are undone),
-    recorded as an ``undo`` entry: a new version, itself undoable. It is refused as stale unless the image is
-    still as that entry left it: someone else's change since is never undone with it. A step further back
-    (the entries since were this editor's, and are undone) is the same restore over the current version.
-    The outcome's ``version`` is the new entry's (see :func:`entry_of`).
+    It is the store's undo of a history entry (what :meth:`~opsml_image.store.WorkStore.undo` does, and
+    Validate's fixes are undone by: the entry's ``before`` state written as a new, itself undoable version,
+    recorded as ``undo``), in the save's one unit of work with the review's status writer. It is refused as
+    stale unless the image is still as that entry left it: someone else's change since is never undone
+    with it. A step further back (the entries since being this editor's own, undone) is the same restore
+    over the current version. The outcome's ``version`` is the new entry's (see :func:`entry_of`).
     """
     try:
         author = check(user, Action.ANNOTATE)
@@ -320,24 +324,22 @@ def undo(
         since = f"{who} changed {view.key[1]}" if who else f"{view.key[1]} was changed"
         done = {"undo": "undone", "redo": "redone"}.get(what, "saved")
         return Outcome("stale", f"Not {done}: {since} after your edit. It is shown as it is now.")
-    refusal = review.edit_refusal(ws, user, view.key)
-    if refusal is not None:
-        return Outcome("refused", f"Not saved: {refusal}.")
+    writer = review.status_writer(ws, user)
     try:
-        if entry.version == view.version:
-            ws.store.undo(change_id, user=author)
-        else:
-            ws.store.edit(view.key, entry.before, view.version, "undo", user=author)
+        change, note = ws.store.edit_with(
+            writer, view.key, entry.before, view.version, action="undo", user=author
+        )
+    except EditRefused as error:
+        return Outcome("refused", f"Not saved: {error}.")
     except StaleEdit as error:
         return Outcome("stale", _stale_message(ws, error, author))
     except (ValueError, KeyError, OSError, StillIndexing) as error:
         return Outcome("refused", f"Not saved: {describe(error)}")
     ws.flusher.notify()
-    version = view.version + 1
-    restored = ws.store.get(*view.key) or ImageAnnotation(file_name=view.key[1], split=view.key[0])
-    notice = review.record_save(ws, user, view.key, version, len(restored.boxes))
+    notice = review.save_notice(note)
+    restored = change.after or ImageAnnotation(file_name=view.key[1], split=view.key[0])
     message = f"Saved {view.key[1]}: {what}" + (f" {notice}" if notice else "")
-    return Outcome("saved", message, (), view.annotation, restored, version)
+    return Outcome("saved", message, (), view.annotation, restored, change.version)
 
 
 class _Refused(Exception):
@@ -384,7 +386,12 @@ def apply_drawing(
 
     try:
         boxes = boxes_from_drawing(
-            json_data, canvas.fit, category_of, unchanged=canvas.shown, label_of=lambda c: label_of(c, names)
+            json_data,
+            canvas.fit,
+            category_of,
+            unchanged=canvas.shown,
+            label_of=lambda c: label_of(c, names),
+            known=canvas.given,
         )
     except Forbidden as error:
         return Outcome("refused", f"Not saved: {error} (a new class)")

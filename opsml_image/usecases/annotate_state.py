@@ -43,8 +43,9 @@ class CanvasMemo:
 
     @property
     def shown(self) -> CanvasView:
-        """The board to read the canvas's drawing with: its mapping, and the boxes of :attr:`basis`."""
-        return replace(self.board, shown=tuple(self.basis.annotation.boxes))
+        """The board to read the canvas's drawing with: its mapping, the boxes of :attr:`basis`, and those the
+        canvas was given as earlier states."""
+        return replace(self.board, shown=tuple(self.basis.annotation.boxes), given=self.board.shown)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class AnnotateState:
         """On image ``key`` of ``folder``: another image starts unselected, fitted, on a new canvas; another
         folder keeps only the person's settings (its history ids, classes and kept edits are another's)."""
         if folder != self.folder:
-            fresh = AnnotateState(folder=folder, size=self.size, width=self.width, mode=self.mode, rev=self.rev)
+            fresh = AnnotateState(folder, size=self.size, width=self.width, mode=self.mode, rev=self.rev)
             return fresh.opened(key, folder)
         if key == self.image:
             return self

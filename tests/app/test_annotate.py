@@ -477,3 +477,77 @@ def test_reviewers_take_no_lease_and_reopen_an_approved_image(team, app_demo: Pa
     assert not at.info and not [b for b in at.button if b.key == "annotate_reopen"]
     at.button(key="nav_copy").click().run()  # an edit now saves
     assert any("boxes copied" in str(t.value) for t in at.toast)
+
+
+def actions(data: Path) -> list[str]:
+    """scene_001.jpg's history, oldest first: one action a save."""
+    with WorkStore.open(ImageDataset(image_dir=data)) as store:
+        return [c.action for c in reversed(store.history(100, key=("train", "scene_001.jpg")))]
+
+
+def test_undo_and_redo_are_the_stores_history_one_save_each(app_demo: Path):
+    """Two edits (a drawing, a deletion from the list) undone one after the other and redone: each step is one
+    history entry, the undone states come from the store's history (extras included)."""
+    give_extras(app_demo, {"id": 41, "segmentation": [[1, 1, 2, 2, 3, 1]]})
+    original = stored(app_demo, "train", "scene_001.jpg").boxes
+    at = open_annotate()
+    inject(at, [*current_objects(at), rect(10, 10, 60, 40, "car")])
+    at.button(key=f"box_del:{image_id()}:{canvas_rev(at)}:0").click().run()
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 5
+    assert actions(app_demo)[-2:] == ["save", "save"] and len(state(at).undo) == 2
+    saves = len(actions(app_demo))
+    at.button(key="undo").click().run()  # the deletion
+    assert stored(app_demo, "train", "scene_001.jpg").boxes[:5] == original  # its polygon too
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 6
+    at.button(key="undo").click().run()  # the drawing: a step further back
+    assert stored(app_demo, "train", "scene_001.jpg").boxes == original
+    assert actions(app_demo)[saves:] == ["undo", "undo"]
+    at.button(key="undo").click().run()
+    assert any("Nothing to undo on this image" in w.value for w in at.warning)
+    at.button(key="redo").click().run()
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 6
+    at.button(key="redo").click().run()
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 5
+    assert actions(app_demo)[saves:] == ["undo"] * 4  # a redo is the undo of an undo
+    assert not at.exception and not at.error
+
+
+def test_undo_is_refused_when_someone_else_changed_the_image_since(app_demo: Path):
+    from opsml_image.annotation import Box
+
+    at = open_annotate()
+    inject(at, [*current_objects(at), rect(10, 10, 60, 40, "car")])
+    save_elsewhere(app_demo, Box(300, 300, 20, 20, 1))  # ana's box, after mine
+    at.run()
+    saves = actions(app_demo)
+    at.button(key="undo").click().run()
+    assert actions(app_demo) == saves  # nothing stored
+    assert len(stored(app_demo, "train", "scene_001.jpg").boxes) == 7  # my box and ana's both kept
+    assert any("Not undone: ana changed scene" in w.value.replace("\\", "") for w in at.warning), at.warning
+    assert state(at).target(("train", "scene_001.jpg")) is None  # my older edits of it are dropped
+
+
+def test_modes_zoom_and_pan_change_only_the_state(app_demo: Path):
+    """E and P toggle the modes (the canvas is disabled while panning); zoom buttons step the one Viewport;
+    none of them saves."""
+    at = open_annotate()
+    saves = len(actions(app_demo))
+    at.button(key="edit_key").click().run()
+    assert state(at).mode == "edit" and at.button(key="edit_key").proto.type == "primary"
+    assert any("edit boxes" in c.value for c in at.caption)
+    at.button(key="pan_key").click().run()
+    assert state(at).mode == "pan"
+    canvas = at.get("bidi_component")[1]
+    assert json.loads(canvas.proto.json)["disabled"] is True and not at.exception
+    at.button(key="zoom_in").click().run()
+    at.button(key="zoom_in").click().run()
+    view = state(at).view
+    assert view.zoom == 2.0 and view.region == (160.0, 120.0, 320.0, 240.0)
+    _key, board = given(at)
+    assert board.region == view.region and board.fit == view.fit  # the canvas is given the state's view
+    at.button(key="zoom_100").click().run()
+    assert state(at).view.fit.scale_x == pytest.approx(1.0)  # 1:1: one image pixel a canvas pixel
+    at.button(key="zoom_fit").click().run()
+    assert state(at).view.zoom == 1.0
+    at.button(key="pan_key").click().run()
+    assert state(at).mode == "draw" and len(actions(app_demo)) == saves
