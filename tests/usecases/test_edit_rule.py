@@ -149,3 +149,36 @@ def test_a_refused_drawing_makes_no_class(ws: Workspace) -> None:
     outcome = annotate.apply_drawing(ws, view, canvas, {"objects": objects}, 0, user=RITA)  # may edit classes
     assert outcome.status == "refused" and "is leased to ana" in outcome.message
     assert ws.store.category_names() == ["car", "tree"]
+
+
+def test_a_lease_taken_after_the_page_checked_refuses_the_save(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lease handed to someone else after ana's page found the image free refuses her save, naming the
+    takeover, and nothing is stored. The rule is checked in the save's own transaction, so no hand-out slips in
+    between the check and the save either (tests/store/test_unit_of_work.py)."""
+    monkeypatch.setenv("OPSML_IMAGE_LEASE_MINUTES", "0.002")  # 0.12 s
+    key = uc.next_image(ws, ANA)
+    assert key is not None and draw(ws, ANA, key=key).saved
+    for other in [(s, f"{s[0]}{i:02d}.png") for s, n in (("train", 6), ("validation", 2)) for i in range(n)]:
+        if other != key:
+            assert uc.submit(ws, BOSS, other, take_next=False).ok
+    time.sleep(0.3)  # ana's lease expired
+    view = annotate.open_image(ws, key)
+    assert view is not None and uc.edit_refusal(ws, ANA, key) is None  # her page: free to edit
+    monkeypatch.setenv("OPSML_IMAGE_LEASE_MINUTES", "15")
+    assert uc.next_image(ws, BOB) == key  # taken over meanwhile
+    before, count = ws.store.get(*key), saves_of(ws, key)
+    edited = dataclasses.replace(view.annotation, boxes=[Box(2, 2, 4, 4, 1)])
+    outcome = annotate._save(ws, view, edited, "boxes", user=ANA)
+    assert outcome.status == "refused" and outcome.message == (
+        f"Not saved: {key[0]}/{key[1]} is leased to bob now: your lease expired and the image was handed to "
+        "them."
+    )
+    assert ws.store.get(*key) == before and saves_of(ws, key) == count
+    item = uc.item(ws, key)
+    assert (item.lease_user, item.annotator, item.taken_from) == ("bob", "ana", "ana")
+
+
+def saves_of(ws: Workspace, key: tuple[str, str]) -> int:
+    return len(ws.store.history(1000, key=key))
