@@ -13,13 +13,17 @@ table is keyed by a ``dataset`` column, the id of the folder's row (its resolved
 
 Modules, one concern each:
 
-* :mod:`~opsml_image.store.schema`: the tables, the engine, transactions, the dataset row;
+* :mod:`~opsml_image.store.tables`: every table of the database (review's too), created when a store opens;
+* :mod:`~opsml_image.store.schema`: the engine, the schema's creation, transactions, the dataset row;
 * :mod:`~opsml_image.store.rows`: the one row layout (:class:`~opsml_image.store.rows.ImageRow`) and
   its conversions to annotations, history snapshots;
 * :mod:`~opsml_image.store.filters` and :mod:`~opsml_image.store.reading`: filtered counts, pages, images;
 * :mod:`~opsml_image.store.index`: reading a folder into rows (records merged by ``annotation.merge``)
   and loading them;
-* :mod:`~opsml_image.store.editing`: versioned edits and the history (who changed what, when);
+* :mod:`~opsml_image.store.editing`: versioned edits (prepared outside the transaction, then read and written
+  in it) and the history (who changed what, when);
+* :mod:`~opsml_image.store.unit`: the unit of work of an edit: one transaction for the image and what a
+  *companion* writes beside it (the review status, with the edit rule: :meth:`WorkStore.edit_with`);
 * :mod:`~opsml_image.store.issues`: the last validation's issues and re-checking an edited image;
 * :mod:`~opsml_image.store.stats`: the kept totals and category statistics;
 * :mod:`~opsml_image.store.flush` and :mod:`~opsml_image.store.flusher`: writing edits back;
@@ -35,7 +39,9 @@ merged annotation as JSON text, ``n_boxes``, ``annotated``, source ``lines``, ``
 version, user, time); ``issue``; ``meta`` (file stamps, last validation).
 
 Concurrency: every write states the version it edited (0: no row yet) and is refused with
-:class:`StaleEdit` otherwise, undo included; on PostgreSQL edited rows are locked ``FOR UPDATE``. One
+:class:`StaleEdit` otherwise, undo included; on PostgreSQL edited rows are locked ``FOR UPDATE``. An edit is
+one transaction: its row, category rows and totals, issues, history entry and its companion's rows (the
+review status) commit together or not at all; no file is read inside it. One
 process flushes a folder at a time (a PostgreSQL advisory lock, or ``flock`` beside the SQLite file,
 from :func:`opsml_image.registry.locks.named_lock`); a save that commits during a flush stays dirty
 (the flush clears ``dirty`` only where the version is the one it wrote). Within a process one

@@ -79,8 +79,9 @@ class WorkStore:
 
     Open it with :meth:`open`, call :meth:`sync` to (re)index the folder, read with :meth:`count`,
     :meth:`page`, :meth:`get`; edit with :meth:`save` / :meth:`delete` / :meth:`edit` / :meth:`undo`, each
-    stating the version it edited; write the edits back with :meth:`flush` (or let an
-    :class:`AutoFlusher` do it). All methods are thread-safe.
+    stating the version it edited, or :meth:`edit_with` (one edit and a companion's writes, such as its review
+    status, in one transaction); write the edits back with :meth:`flush` (or let an :class:`AutoFlusher` do
+    it). All methods are thread-safe.
 
     A folder has one store: opening writes the store marker into it (:mod:`~opsml_image.store.claim`), and
     a folder whose marker names another store is refused with :class:`FolderClaimed`. Writes are refused
