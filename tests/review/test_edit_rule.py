@@ -1,5 +1,5 @@
-"""The edit rule (who may change an image in which review status), role by status, and reopening an approved
-image (SQLite and PostgreSQL)."""
+"""The edit rule (who may change an image in which review status), role by status, checked inside a save's
+transaction (the board's writer), and reopening an approved image (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from opsml_image.review import ReviewBoard, ReviewError, ReviewItem, Status
+from opsml_image.annotation import Box
+from opsml_image.review import EditRefused, ReviewBoard, ReviewError, ReviewItem, SaveNote, Status
 from opsml_image.review.editing import refusal
+from opsml_image.store import WorkStore
 from tests.review.conftest import Clock
 
 NOW = 1_800_000_000.0
@@ -99,3 +101,30 @@ def test_submitting_an_approved_image_says_a_reviewer_may_reopen_it(
     board.decide(KEY, "rita", True, board.item(KEY).rev)
     with pytest.raises(ReviewError, match="approved already; a reviewer may reopen it"):
         board.submit(KEY, "ana")
+
+
+def test_the_writer_checks_the_rule_and_moves_the_status_in_the_save(
+    board: ReviewBoard, store: WorkStore, clock: Clock
+) -> None:
+    """``WorkStore.edit_with(board.writer(...))``: a refused edit raises EditRefused and stores nothing; an
+    allowed one stores the image and its status together (SQLite and PostgreSQL)."""
+    item = board.next_image("ana")
+    assert item is not None
+    key = item.key
+    annotation = store.get(*key)
+    assert annotation is not None
+    annotation.boxes = [Box(1, 1, 4, 4, 1)]
+    change, note = store.edit_with(board.writer("ana", reviewer=False), key, annotation, store.version(*key))
+    assert note == SaveNote(Status.IN_PROGRESS) and board.item(key).n_boxes == 1
+    assert change.version == store.version(*key)
+    before, status = store.history(100, key=key), board.item(key)
+    for user, reviewer in (("bob", False), ("rita", True)):
+        with pytest.raises(EditRefused, match="is leased to ana"):
+            store.edit_with(board.writer(user, reviewer=reviewer), key, annotation, change.version, user=user)
+    assert store.history(100, key=key) == before and board.item(key) == status
+    board.submit(key, "ana")
+    annotation.boxes = [Box(1, 1, 4, 4, 1), Box(5, 5, 4, 4, 0)]
+    corrected, note = store.edit_with(board.writer("rita", reviewer=True), key, annotation, change.version)
+    assert note.correction and board.item(key).submitted_version == corrected.version
+    clock.advance(1)
+    assert board.decide(key, "rita", True, board.item(key).rev).status == Status.APPROVED
