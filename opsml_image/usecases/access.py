@@ -23,7 +23,6 @@ from opsml_image.annotation import ImageAnnotation
 from opsml_image.auth import (
     LOCAL_ADMIN,
     Account,
-    AccountError,
     Accounts,
     Action,
     AuthError,
@@ -34,28 +33,40 @@ from opsml_image.auth import (
     data_roots,
     require,
     resolve_in_roots,
+    session_hours,
 )
-from opsml_image.store import Change, Key, StoreError, WorkStore
-from opsml_image.usecases.workspace import UserError, Workspace, dataset_problem
+from opsml_image.store import Change, Key, WorkStore
+from opsml_image.usecases.errors import Invalid, NotFound, Refused, UserError, edge
+from opsml_image.usecases.workspace import Workspace, dataset_problem
 
 __all__ = [
     "LOCAL_ADMIN",
     "PAGE_ACTIONS",
-    "AuthError",
+    "ROLES",
+    "Account",
+    "Accounts",
     "HistoryRow",
     "LastFolders",
     "add_user",
+    "assignees",
     "check",
     "changes",
     "creation_parent",
     "describe_change",
+    "has_accounts",
     "image_history",
     "log_in",
     "log_out",
+    "may_assign",
     "oidc_user",
+    "open_accounts",
     "open_folder",
     "page_allowed",
+    "page_refusal",
     "remove_user",
+    "roots",
+    "session_hours",
+    "session_user",
     "set_email",
     "set_password",
     "set_role",
@@ -63,6 +74,9 @@ __all__ = [
     "store_changes",
     "users",
 ]
+
+#: The roles by name, from the least to the most trusted (what the Users page offers).
+ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 
 #: What a user must be allowed to do to see each page (``pages/<name>.py``); a page not listed needs a
 #: logged-in user only.
@@ -82,9 +96,12 @@ PAGE_ACTIONS: dict[str, Action] = {
 
 
 def check(user: User | None, action: Action | str) -> str:
-    """Refuse with :class:`~opsml_image.auth.Forbidden` unless ``user`` may do ``action``; returns the
-    name to record as the author of the change."""
-    require(user, action)
+    """Refuse with :class:`~opsml_image.usecases.errors.Refused` (a :class:`~opsml_image.auth.Forbidden`)
+    unless ``user`` may do ``action``; returns the name to record as the author of the change."""
+    try:
+        require(user, action)
+    except Forbidden as error:
+        raise Refused(str(error)) from None
     assert user is not None
     return user.name
 
@@ -95,14 +112,44 @@ def page_allowed(user: User | None, page: str) -> bool:
     return user is not None and can(user, PAGE_ACTIONS.get(name, Action.BROWSE))
 
 
+def page_refusal(user: User | None, page: str) -> str | None:
+    """Why ``user`` may not see the page named ``page``; None when they may."""
+    try:
+        check(user, PAGE_ACTIONS.get(Path(page).stem, Action.BROWSE))
+    except Refused as error:
+        return str(error)
+    return None
+
+
+def may_assign(user: User | None) -> bool:
+    """True when ``user`` may assign work to others (admins)."""
+    return user is not None and user.role == Role.ADMIN
+
+
 # ------------------------------------------------------------------------------------------ signing in
 
 
+def open_accounts() -> Accounts:
+    """The accounts in the app's database (``OPSML_IMAGE_STORE_URI``, else ``<home>/app.db``)."""
+    with edge("The accounts database cannot be opened: "):
+        return Accounts()
+
+
+def has_accounts(accounts: Accounts) -> bool:
+    """True once an account exists (team mode: everyone signs in)."""
+    with edge("The accounts database cannot be read: "):
+        return accounts.has_accounts()
+
+
 def log_in(accounts: Accounts, name: str, password: str, client: str) -> tuple[User, str]:
-    """The user and a new session token, or :class:`~opsml_image.auth.AuthError` (its ``retry_after``
-    says how long the next attempt waits)."""
-    user = accounts.authenticate(name, password, client=client)
-    return user, accounts.issue_session(user)
+    """The user and a new session token; :class:`Refused` when the name or password is wrong (the next
+    attempt waits a little longer)."""
+    with edge():
+        try:
+            user = accounts.authenticate(name, password, client=client)
+        except AuthError as error:
+            raise Refused(str(error)) from None
+        return user, accounts.issue_session(user)
 
 
 def log_out(accounts: Accounts, token: str | None) -> None:
@@ -116,12 +163,20 @@ def signed_in(accounts: Accounts, token: str | None) -> User | None:
     return accounts.current_user(token)
 
 
+def session_user(accounts: Accounts, token: str | None = None, email: str | None = None) -> User | None:
+    """Who a team-mode session is: the account of its OIDC ``email`` when given ("" names nobody), else
+    of its ``token``, with the role they have now; None when nobody (valid) is signed in."""
+    if email is not None:
+        return accounts.user_by_email(email) if email else None
+    return accounts.session_user(token)
+
+
 def oidc_user(accounts: Accounts, email: str | None) -> User:
-    """The account of an e-mail signed in through OIDC, or :class:`Forbidden` saying what to do."""
+    """The account of an e-mail signed in through OIDC, or :class:`Refused` saying what to do."""
     found = accounts.user_by_email(email) if email else None
     if found is None:
         shown = email or "(the provider sent no e-mail)"
-        raise Forbidden(
+        raise Refused(
             f"No account has the e-mail {shown}. Ask an admin to add one: python -m opsml_image users add "
             "NAME --role annotator --email ADDRESS"
         )
@@ -131,16 +186,21 @@ def oidc_user(accounts: Accounts, email: str | None) -> User:
 # ------------------------------------------------------------------------------------------ folders
 
 
+def roots(startup: Path | None = None) -> list[Path]:
+    """The data roots: ``OPSML_IMAGE_DATA_ROOTS``, else the start-up folder and ``<home>/datasets``."""
+    return data_roots(startup)
+
+
 def open_folder(user: User | None, path: str | Path, roots: Sequence[Path] | None = None) -> Path:
     """The real dataset folder ``path`` names, for admins only and only inside a data root; the refusal
     for a path outside reads the same whether it exists or not. A folder that holds no dataset (a data
     root that is not one itself, say) is refused: it would open on an error."""
     check(user, Action.OPEN_FOLDER)
     allowed = list(roots) if roots is not None else data_roots()
-    real = resolve_in_roots(_given(path), allowed)
+    real = _inside(_given(path), allowed)
     problem = dataset_problem(real, allowed)
     if problem:
-        raise UserError(problem)
+        raise (Invalid if real.exists() else NotFound)(problem)
     return real
 
 
@@ -152,13 +212,21 @@ def creation_parent(
 ) -> Path:
     """The real folder a new dataset may be made in (inside a data root), for whoever may ``action``."""
     check(user, action)
-    return resolve_in_roots(_given(parent), list(roots) if roots is not None else data_roots())
+    return _inside(_given(parent), list(roots) if roots is not None else data_roots())
+
+
+def _inside(path: str | Path, roots: list[Path]) -> Path:
+    """:func:`~opsml_image.auth.resolve_in_roots`, a path outside (or no plain folder) :class:`Refused`."""
+    try:
+        return resolve_in_roots(path, roots)
+    except Forbidden as error:
+        raise Refused(str(error)) from None
 
 
 def _given(path: str | Path) -> str | Path:
     text = path.strip() if isinstance(path, str) else path
     if not os.fspath(text):
-        raise UserError("Give a folder.")
+        raise Invalid("Give a folder.")
     return text
 
 
@@ -210,8 +278,9 @@ class LastFolders:
             return None
         try:
             if opens is not None:
-                opens(real)
-        except (UserError, StoreError, OSError, ValueError):
+                with edge():
+                    opens(real)
+        except UserError:
             return None
         return real
 
@@ -249,7 +318,8 @@ class HistoryRow:
 def image_history(ws: Workspace, user: User | None, key: Key, limit: int = 50) -> list[HistoryRow]:
     """Who changed this image, when and what, newest first (for anyone who may browse)."""
     check(user, Action.BROWSE)
-    return [_row(change) for change in ws.store.history(limit, key=key)]
+    with edge("The history cannot be read: "):
+        return [_row(change) for change in ws.store.history(limit, key=key)]
 
 
 def changes(
@@ -274,7 +344,8 @@ def store_changes(
 ) -> list[HistoryRow]:
     """:func:`changes` of a store opened without a workspace (the CLI's ``history``)."""
     check(user, Action.VIEW_HISTORY)
-    return [_row(change) for change in store.history(limit, user=who or None, since=since)]
+    with edge("The history cannot be read: "):
+        return [_row(change) for change in store.history(limit, user=who or None, since=since)]
 
 
 def _row(change: Change) -> HistoryRow:
@@ -315,7 +386,19 @@ def describe_change(change: Change) -> str:
 def users(accounts: Accounts, user: User | None) -> list[Account]:
     """Every account (admins only)."""
     check(user, Action.MANAGE_USERS)
-    return accounts.list_users()
+    with edge("The accounts cannot be read: "):
+        return accounts.list_users()
+
+
+def assignees(accounts: Accounts, user: User | None) -> list[str]:
+    """The account names work can be assigned to (admins only); none when the accounts cannot be read
+    (the page then asks for a name)."""
+    if not may_assign(user):
+        raise Refused("Only admins may assign work.")
+    try:
+        return [account.name for account in accounts.list_users()]
+    except sa.exc.SQLAlchemyError:
+        return []
 
 
 def add_user(
@@ -330,45 +413,35 @@ def add_user(
     admin: adding it ends single-user mode, and someone must be able to manage the others."""
     check(user, Action.MANAGE_USERS)
     if not accounts.has_accounts() and str(role).strip().lower() != Role.ADMIN.value:
-        raise UserError("Not added: the first account must be an admin (it ends single-user mode).")
-    try:
+        raise Invalid("Not added: the first account must be an admin (it ends single-user mode).")
+    with edge("Not added: "):
         return accounts.add_user(name, role, password=password or None, email=email or None)
-    except AccountError as error:
-        raise UserError(f"Not added: {error}") from None
 
 
 def set_role(accounts: Accounts, user: User | None, name: str, role: Role | str) -> User:
     """Change a user's role (admins only); it applies at that user's next action."""
     check(user, Action.MANAGE_USERS)
-    try:
+    with edge("Not changed: "):
         return accounts.set_role(name, role)
-    except AccountError as error:
-        raise UserError(f"Not changed: {error}") from None
 
 
 def set_password(accounts: Accounts, user: User | None, name: str, password: str) -> None:
     """Give ``name`` a new password (admins only); that user's sessions end."""
     check(user, Action.MANAGE_USERS)
-    try:
+    with edge("Not changed: "):
         accounts.set_password(name, password)
-    except AccountError as error:
-        raise UserError(f"Not changed: {error}") from None
 
 
 def set_email(accounts: Accounts, user: User | None, name: str, email: str | None) -> None:
     """Set or clear the e-mail an OIDC sign-in maps to ``name`` (admins only)."""
     check(user, Action.MANAGE_USERS)
-    try:
+    with edge("Not changed: "):
         accounts.set_email(name, email)
-    except AccountError as error:
-        raise UserError(f"Not changed: {error}") from None
 
 
 def remove_user(accounts: Accounts, user: User | None, name: str) -> None:
     """Remove an account and end its sessions (admins only; never yourself)."""
     if name == check(user, Action.MANAGE_USERS):
-        raise UserError("You cannot remove your own account: ask another admin.")
-    try:
+        raise Refused("You cannot remove your own account: ask another admin.")
+    with edge("Not removed: "):
         accounts.remove_user(name)
-    except AccountError as error:
-        raise UserError(f"Not removed: {error}") from None

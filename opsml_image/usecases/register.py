@@ -16,22 +16,28 @@ from typing import Any, Literal
 
 from opsml_image.auth import LOCAL_ADMIN, Action, User
 from opsml_image.registry.card import DataCard
-from opsml_image.registry.errors import DatasetInvalidError, RegistryError
+from opsml_image.registry.errors import DatasetInvalidError
 from opsml_image.registry.registry import CardDiff, CardRegistry
 from opsml_image.registry.versions import newest_first, parse
 from opsml_image.usecases.access import check
+from opsml_image.usecases.errors import Invalid, edge
 from opsml_image.usecases.validate import Verdict
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases.workspace import Workspace
 from opsml_image.validation import ValidationReport
 
 __all__ = [
     "Bump",
     "BUMPS",
     "SOURCE_TAG",
+    "CardDiff",
+    "CardRegistry",
+    "DataCard",
     "StageProgress",
     "RegisterForm",
     "FormDefaults",
     "form_defaults",
+    "offers_approved_only",
+    "open_registry",
     "register",
     "parse_tags",
     "format_tags",
@@ -73,10 +79,25 @@ class FormDefaults:
     source: str | None
 
 
+def open_registry() -> CardRegistry:
+    """The data card registry (``CardRegistry("data")``: its database and storage under the app's home or
+    as configured)."""
+    with edge("The registry cannot be opened: "):
+        return CardRegistry("data")
+
+
+def offers_approved_only(user: User | None) -> bool:
+    """True when registering "approved images only" is offered: a team member acts (single-user mode has no
+    review)."""
+    return user is not None and user != LOCAL_ADMIN
+
+
 def form_defaults(ws: Workspace, registry: CardRegistry) -> FormDefaults:
     """Prefilled from the newest card registered from this folder; else the folder's name and empty fields."""
     folder = str(ws.path)
-    own = [row for row in registry.list_cards() if (row.get("tags") or {}).get(SOURCE_TAG) == folder]
+    with edge("The registry cannot be read: "):
+        cards = registry.list_cards()
+    own = [row for row in cards if (row.get("tags") or {}).get(SOURCE_TAG) == folder]
     if not own:
         name = ws.path.name.lower().replace(" ", "-")
         return FormDefaults(RegisterForm(name=name, team="", contact=""), None)
@@ -119,38 +140,39 @@ def register(
 
     ``verdict`` (this session's last validation) goes to the registry, which reuses it while its scan of
     the folder finds the files it judged, else validates the folder once. ``progress(stage, done, total)``
-    may be called from the registry's worker threads. UserError when the form is incomplete, validation
-    fails or the registry refuses; :class:`~opsml_image.auth.Forbidden` unless ``user`` is an admin.
+    may be called from the registry's worker threads. :class:`Invalid` when the form is incomplete or
+    validation fails, a :class:`UserError` when the registry refuses; :class:`Refused` unless ``user`` is
+    an admin.
     """
     check(user, Action.REGISTER)
     missing = form.missing()
     if missing:
-        raise UserError(f"Fill in the required field(s): {', '.join(missing)}.")
-    ws.store.flush()
+        raise Invalid(f"Fill in the required field(s): {', '.join(missing)}.")
     judged = verdict.judged if verdict is not None and verdict.path == ws.path else None
-    try:
-        card = DataCard(
-            data=ws.dataset,
-            name=form.name,
-            team=form.team,
-            user_email=form.contact,
-            tags={**parse_tags(form.tags), SOURCE_TAG: str(ws.path)},
-            description=form.description,
-        )
-        return registry.register_card(card, version_type=form.bump, progress=progress, verdict=judged)
-    except DatasetInvalidError as error:
-        found = error.report
-        errors = f"{found.errors:,}" if isinstance(found, ValidationReport) else "some"
-        raise UserError(
-            f"Not registered: validation finds {errors} error(s); fix them on the Validate page."
-        ) from None
-    except (RegistryError, ValueError) as error:
-        raise UserError(f"Not registered: {describe(error)}") from None
+    with edge("Not registered: "):
+        ws.store.flush()
+        try:
+            card = DataCard(
+                data=ws.dataset,
+                name=form.name,
+                team=form.team,
+                user_email=form.contact,
+                tags={**parse_tags(form.tags), SOURCE_TAG: str(ws.path)},
+                description=form.description,
+            )
+            return registry.register_card(card, version_type=form.bump, progress=progress, verdict=judged)
+        except DatasetInvalidError as error:
+            found = error.report
+            errors = f"{found.errors:,}" if isinstance(found, ValidationReport) else "some"
+            raise Invalid(
+                f"Not registered: validation finds {errors} error(s); fix them on the Validate page."
+            ) from None
 
 
 def versions_of(registry: CardRegistry, card: DataCard) -> list[dict[str, Any]]:
     """Every registered version of the card's name and team, newest first."""
-    return registry.list_cards(name=card.name, team=card.team)
+    with edge("The registry cannot be read: "):
+        return registry.list_cards(name=card.name, team=card.team)
 
 
 def previous_version(registry: CardRegistry, card: DataCard) -> str | None:
@@ -167,4 +189,5 @@ def diff_to_previous(registry: CardRegistry, card: DataCard) -> CardDiff | None:
     previous = previous_version(registry, card)
     if previous is None or card.version is None:
         return None
-    return registry.diff(card.name, previous, card.version, team=card.team)
+    with edge("The registry cannot compare the versions: "):
+        return registry.diff(card.name, previous, card.version, team=card.team)

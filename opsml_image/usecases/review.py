@@ -18,10 +18,9 @@ from typing import Literal
 import orjson
 
 from opsml_image.atomic import atomic_writer
-from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, Role, User, can
+from opsml_image.auth import LOCAL_ADMIN, Action, User, can
 from opsml_image.registry import CardRegistry
 from opsml_image.registry.card import DataCard
-from opsml_image.registry.errors import RegistryError
 from opsml_image.review import (
     ISSUE_TAGS,
     AlreadyDecided,
@@ -36,16 +35,20 @@ from opsml_image.review import (
 )
 from opsml_image.review.approved import approved_copy
 from opsml_image.store import Key, StoreError, WorkStore
-from opsml_image.usecases.access import check
+from opsml_image.usecases.access import check, may_assign
+from opsml_image.usecases.errors import Invalid, Refused, UserError, edge
 from opsml_image.usecases.register import SOURCE_TAG, RegisterForm, StageProgress, parse_tags
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases.workspace import Workspace, describe
 
 __all__ = [
     "ISSUE_TAGS",
     "Decision",
     "QueueFilter",
+    "ReviewItem",
     "Status",
+    "Submitted",
     "TeamTables",
+    "annotators",
     "assign",
     "board",
     "decide",
@@ -53,6 +56,7 @@ __all__ = [
     "export_jsonl",
     "item",
     "next_image",
+    "parse_keys",
     "queue",
     "record_save",
     "register_approved",
@@ -73,7 +77,8 @@ def board(store: WorkStore) -> ReviewBoard:
 
 def item(ws: Workspace, key: Key) -> ReviewItem:
     """The image's review state."""
-    return board(ws.store).item(key)
+    with edge("The review state cannot be read: "):
+        return board(ws.store).item(key)
 
 
 # ------------------------------------------------------------------------------------------ annotators
@@ -82,16 +87,16 @@ def item(ws: Workspace, key: Key) -> ReviewItem:
 def next_image(ws: Workspace, user: User | None, current: Key | None = None) -> Key | None:
     """Lease the user's next image (their rejected ones first); None when nothing is left for them."""
     name = check(user, Action.ANNOTATE)
-    try:
+    with edge():
         found = board(ws.store).next_image(name, current)
-    except ReviewError as error:
-        raise UserError(str(error)) from None
     return found.key if found else None
 
 
 def release(ws: Workspace, user: User | None, key: Key) -> None:
     """Give back the user's lease on ``key``."""
-    board(ws.store).release(key, check(user, Action.ANNOTATE))
+    name = check(user, Action.ANNOTATE)
+    with edge("Not released: "):
+        board(ws.store).release(key, name)
 
 
 def edit_refusal(ws: Workspace, user: User | None, key: Key) -> str | None:
@@ -139,7 +144,8 @@ def save_notice(note: SaveNote) -> str | None:
 
 @dataclass(frozen=True)
 class Submitted:
-    """A submission: whether it went through, why not, and the user's next image."""
+    """A submission: whether it went through, why not (a refusal or review rule as text, an outcome like an
+    edit's), and the user's next image."""
 
     ok: bool
     message: str
@@ -149,10 +155,11 @@ class Submitted:
 def submit(ws: Workspace, user: User | None, key: Key, take_next: bool = True) -> Submitted:
     """Submit the image for review; with ``take_next``, lease the user's next image too."""
     try:
-        name = check(user, Action.SUBMIT)
-        board(ws.store).submit(key, name)
-    except (Forbidden, ReviewError) as error:
-        return Submitted(False, f"Not submitted: {error}")
+        with edge("Not submitted: "):
+            name = check(user, Action.SUBMIT)
+            board(ws.store).submit(key, name)
+    except UserError as error:
+        return Submitted(False, f"Not submitted: {error}" if isinstance(error, Refused) else str(error))
     following = next_image(ws, user, current=key) if take_next else None
     done = f"Submitted {key[1]} for review."
     return Submitted(
@@ -173,20 +180,23 @@ def queue(
     """One page of the review queue and how many images wait in it under the filter."""
     check(user, Action.REVIEW)
     f = f or QueueFilter()
-    found = board(ws.store)
-    return found.queue(f, offset, limit), found.queue_count(f)
+    with edge("The review queue cannot be read: "):
+        found = board(ws.store)
+        return found.queue(f, offset, limit), found.queue_count(f)
 
 
 def annotators(ws: Workspace, user: User | None) -> list[str]:
     """Everyone whose work is in the dataset (for the queue's filter)."""
     check(user, Action.REVIEW)
-    counts = board(ws.store).user_counts()
+    with edge("The review queue cannot be read: "):
+        counts = board(ws.store).user_counts()
     return sorted(name for name, c in counts.items() if any(not k.endswith("_by") for k in c))
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What a decision did: ``decided``, ``taken`` (another reviewer was first), ``stale`` or ``refused``."""
+    """What a decision did: ``decided``, ``taken`` (another reviewer was first), ``stale`` or ``refused``
+    (an outcome like an edit's: the queue moves on either way)."""
 
     status: Literal["decided", "taken", "stale", "refused"]
     message: str
@@ -205,27 +215,27 @@ def decide(
     comment: str = "",
     tags: Iterable[str] = (),
 ) -> Decision:
-    """Approve or reject the submitted image the reviewer read at ``rev``."""
-    try:
-        name = check(user, Action.REVIEW)
-        board(ws.store).decide(key, name, approve, rev, comment, tags)
-    except AlreadyDecided as error:
-        return Decision("taken", f"Not recorded: {error}")
-    except StaleReview as error:
-        return Decision("stale", f"Not recorded: {error}")
-    except (Forbidden, ReviewError) as error:
-        return Decision("refused", f"Not recorded: {error}")
+    """Approve or reject the submitted image the reviewer read at ``rev``; a store that cannot be used is a
+    :class:`UserError`."""
+    with edge("Not recorded: "):
+        try:
+            name = check(user, Action.REVIEW)
+            board(ws.store).decide(key, name, approve, rev, comment, tags)
+        except AlreadyDecided as error:
+            return Decision("taken", f"Not recorded: {error}")
+        except StaleReview as error:
+            return Decision("stale", f"Not recorded: {error}")
+        except (Refused, ReviewError) as error:
+            return Decision("refused", f"Not recorded: {error}")
     return Decision("decided", f"{'Approved' if approve else 'Rejected'} {key[1]}.")
 
 
 def reopen(ws: Workspace, user: User | None, key: Key) -> str:
     """Reopen an approved image for editing (reviewers and admins); a readable result, or
     :class:`UserError`."""
-    try:
-        name = check(user, Action.REVIEW)
+    name = check(user, Action.REVIEW)
+    with edge("Not reopened: "):
         board(ws.store).reopen(key, name)
-    except (Forbidden, ReviewError, KeyError) as error:
-        raise UserError(f"Not reopened: {describe(error)}") from None
     return f"Reopened {key[1]}: it can be edited again and needs a new review."
 
 
@@ -236,15 +246,31 @@ def assign(
     ws: Workspace, user: User | None, to: str | None, *, split: str | None = None, keys: Sequence[Key] = ()
 ) -> str:
     """Assign a split or a selection of images to user ``to`` (None: unassign); a readable result."""
-    if user is None or user.role != Role.ADMIN:
-        raise UserError("Only admins may assign work.")
-    found = board(ws.store)
-    try:
+    if user is None or not may_assign(user):
+        raise Refused("Only admins may assign work.")
+    with edge():
+        found = board(ws.store)
         n = found.assign_split(split, to, user.name) if split else found.assign(keys, to, user.name)
-    except KeyError as error:
-        raise UserError(describe(error)) from None
     whom = f"to {to}" if to else "to nobody (unassigned)"
     return f"Assigned {n:,} image(s) {whom}."
+
+
+def parse_keys(ws: Workspace, text: str) -> list[Key]:
+    """The images listed in ``text``, ``split/file_name`` per line (``file_name`` alone: the first split);
+    :class:`Invalid` naming the first line that names no image of the dataset."""
+    splits = list(ws.dataset.splits)
+    keys: list[Key] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        split, _, name = line.partition("/")
+        if not name or split not in splits:
+            split, name = (splits[0] if splits else ""), line
+        if not splits or ws.store.version(split, name) == 0:
+            raise Invalid(f"line {number}: there is no image {line} in this dataset", f"line {number}")
+        keys.append((split, name))
+    return keys
 
 
 # ------------------------------------------------------------------------------------------ reports
@@ -301,7 +327,11 @@ def team_tables(ws: Workspace, user: User | None) -> TeamTables:
     """Per annotator: images submitted, boxes, approval rate, median time per image, rejections by tag;
     per reviewer: decisions and corrections; progress per day."""
     check(user, Action.REVIEW)
-    found = board(ws.store)
+    with edge("The team's figures cannot be read: "):
+        return _team_tables(board(ws.store))
+
+
+def _team_tables(found: ReviewBoard) -> TeamTables:
     annotator_stats, reviewer_stats = found.team_stats()
     annotators_: list[dict[str, object]] = [
         {
@@ -345,17 +375,14 @@ def register_approved(
     check(user, Action.REGISTER)
     missing = form.missing()
     if missing:
-        raise UserError(f"Fill in the required field(s): {', '.join(missing)}.")
-    try:
-        with approved_copy(ws.store) as folder:
-            card = DataCard(
-                data=folder.dataset,
-                name=form.name,
-                team=form.team,
-                user_email=form.contact,
-                tags={**parse_tags(form.tags), **folder.tags, SOURCE_TAG: str(ws.path)},
-                description=form.description,
-            )
-            return registry.register_card(card, version_type=form.bump, progress=progress)
-    except (RegistryError, ReviewError, ValueError, OSError) as error:
-        raise UserError(f"Not registered: {describe(error)}") from None
+        raise Invalid(f"Fill in the required field(s): {', '.join(missing)}.")
+    with edge("Not registered: "), approved_copy(ws.store) as folder:
+        card = DataCard(
+            data=folder.dataset,
+            name=form.name,
+            team=form.team,
+            user_email=form.contact,
+            tags={**parse_tags(form.tags), **folder.tags, SOURCE_TAG: str(ws.path)},
+            description=form.description,
+        )
+        return registry.register_card(card, version_type=form.bump, progress=progress)

@@ -13,7 +13,9 @@ saying what is missing, and which registered format it looks like, if any.
 An export writes the format's folder into a temp folder (edits flushed first) and zips it; an export that is
 one file (COCO JSON of one split) is that file. A file system error on the way (a full disk, a permission)
 is a :class:`UserError` naming files relative to the app's home or the dataset folder, never by their server
-path, and leaves no part of the export behind.
+path, and leaves no part of the export behind. A format's refusal is a :class:`FormatInvalid`: an
+:class:`Invalid` of the use-case family that is also the format's :class:`FormatError` (its ``source``,
+``item`` and ``reason``).
 """
 
 from __future__ import annotations
@@ -35,24 +37,32 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from opsml_image import config, formats
-from opsml_image.archives import ArchiveError, extract_zip, is_zip_name
-from opsml_image.auth import LOCAL_ADMIN, Action, User
+from opsml_image.archives import extract_zip, is_zip_name
+from opsml_image.auth import LOCAL_ADMIN, Action, User, can
 from opsml_image.formats import Format
 from opsml_image.formats.base import FormatError, Report, Skipped
-from opsml_image.formats.format import NotFound, Source
+from opsml_image.formats.format import NotFound as FilesMissing
+from opsml_image.formats.format import Side, Source
 from opsml_image.images import is_image_file
 from opsml_image.rules import file_name_problem
 from opsml_image.uploads import max_upload_bytes
 from opsml_image.usecases.access import check, creation_parent
 from opsml_image.usecases.create import Upload
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases.errors import Invalid, NotFound, UserError, converted, edge
+from opsml_image.usecases.workspace import Workspace
 
 __all__ = [
     "Download",
+    "Format",
+    "FormatInvalid",
+    "Report",
+    "Side",
+    "Upload",
     "available_formats",
     "import_upload",
     "export_download",
     "max_download_bytes",
+    "may_import",
 ]
 
 #: An export older than this (seconds) is removed from ``<home>/exports`` when the next one starts.
@@ -64,6 +74,17 @@ Progress = Callable[[float, str], None]
 # the New dataset page's rule for a folder name (usecases.create)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _STORED = frozenset((".jpg", ".jpeg", ".png", ".webp", ".gif", ".arrow", ".zip"))
+
+
+class FormatInvalid(Invalid, FormatError):
+    """A format's refusal at the use case's edge: an :class:`Invalid` with the format's ``source``,
+    ``item`` and ``reason`` (and a :class:`FormatError` for the callers below that catch that), its
+    message ``<what>: <source>: <item>: <reason>`` (``what``: "The import stopped", say)."""
+
+    def __init__(self, source: str | Path, item: str | None, reason: str, what: str = "") -> None:
+        FormatError.__init__(self, source, item, reason)
+        if what:
+            self.args = (f"{what}: {self.args[0]}",)
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,24 @@ class Download:
     def data(self) -> bytes:
         """The file's bytes, read now (the page reads them only when the download is clicked)."""
         return self.path.read_bytes()
+
+    @property
+    def kept_as(self) -> str:
+        """Where the file is kept, relative to the app's home (``exports/<export>/<file>``)."""
+        return self.path.relative_to(self.path.parents[2]).as_posix()
+
+    @property
+    def note(self) -> str | None:
+        """Why the file is not offered as a browser download and where it is instead (one over
+        :func:`max_download_bytes`: a download is read whole into the server's memory); None when it is."""
+        size, limit = self.size, max_download_bytes()
+        if size <= limit:
+            return None
+        return (
+            f"{self.file_name} is {size:,} bytes, more than a browser download may be ({limit:,}, "
+            f"OPSML_IMAGE_MAX_DOWNLOAD_BYTES). It is kept on the server for a day, as {self.kept_as} in the "
+            "app's home; the CLI exports too: python -m opsml_image export FORMAT."
+        )
 
     def discard(self) -> None:
         """Remove the file (a newer export replaces it)."""
@@ -113,10 +152,15 @@ def available_formats() -> list[Format[Any]]:
     return formats.available()
 
 
+def may_import(user: User | None) -> bool:
+    """True when ``user`` may import a dataset (admins)."""
+    return can(user, Action.IMPORT)
+
+
 def _format(key: str) -> Format[Any]:
     found = {fmt.key: fmt for fmt in formats.available()}
     if key not in found:
-        raise UserError(f"Unknown format {key!r}; choose one of {', '.join(found)}.")
+        raise NotFound(f"Unknown format {key!r}; choose one of {', '.join(found)}.")
     return found[key]
 
 
@@ -124,8 +168,8 @@ def _no_server_paths(options: object) -> None:
     """Options from the page name no path on the server: an upload holds its own files."""
     for item in fields(options) if is_dataclass(options) else ():
         if isinstance(getattr(options, item.name), PurePath):
-            raise UserError(
-                f"The option {item.name!r} names a path on the server; an upload holds its files."
+            raise Invalid(
+                f"The option {item.name!r} names a path on the server; an upload holds its files.", item.name
             )
 
 
@@ -148,10 +192,10 @@ def import_upload(
     ``options`` (the format's defaults when None; no path on the server).
 
     ``uploads`` is one zip, or (for formats that take them) loose annotation files and images. Refused with
-    :class:`UserError` (a name, an existing folder, a missing file, a bad zip entry) or the format's
-    :class:`FormatError` naming the item; with ``skip_invalid`` bad items are left out and listed in the
-    report instead. Nothing is left in ``root`` when refused. Admins only; with ``roots`` (the app's data
-    roots) ``root`` must lie inside one.
+    :class:`Invalid` (a name, an existing folder, a bad zip entry), :class:`NotFound` (the format's files
+    are not in the upload) or :class:`FormatInvalid` naming the format's item; with ``skip_invalid`` bad
+    items are left out and listed in the report instead. Nothing is left in ``root`` when refused. Admins
+    only; with ``roots`` (the app's data roots) ``root`` must lie inside one.
     """
     root = creation_parent(user, root, Action.IMPORT, roots) if roots is not None else root
     check(user, Action.IMPORT)
@@ -160,26 +204,22 @@ def import_upload(
     _no_server_paths(chosen)
     name = name.strip()
     if not _NAME.match(name):
-        raise UserError(
-            "Give the dataset a name of letters, digits, '.', '_' or '-' (at most 80, no spaces)."
-        )
+        raise Invalid("Give the dataset a name of letters, digits, '.', '_' or '-' (at most 80, no spaces).")
     dest = Path(root).expanduser().resolve() / name
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UserError(f"{dest} already exists and is not empty: choose another name.")
+        raise Invalid(f"{dest} already exists and is not empty: choose another name.")
     if not uploads:
-        raise UserError("Choose the files to import (a zip, or the annotation file and its images).")
+        raise Invalid("Choose the files to import (a zip, or the annotation file and its images).")
     zips = [u for u in uploads if is_zip_name(u.name)]
     if zips and len(uploads) > 1:
-        raise UserError("Upload one zip by itself, or loose files without a zip.")
+        raise Invalid("Upload one zip by itself, or loose files without a zip.")
     if not zips and not spec.loose:
-        raise UserError(f"{spec.label} is imported from a zip of its folder: {spec.takes}")
+        raise Invalid(f"{spec.label} is imported from a zip of its folder: {spec.takes}")
     label = _display_name(zips[0].name) if zips else "upload"
     notify = progress or (lambda fraction, text: None)
-    try:
+    with edge(f"The folder {dest.parent} cannot be written: "):
         dest.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{name}.upload.", suffix=".tmp", dir=dest.parent))
-    except OSError as error:
-        raise UserError(f"The folder {dest.parent} cannot be written: {describe(error)}") from None
     content = scratch / "upload"
     try:
         try:
@@ -191,9 +231,14 @@ def import_upload(
             notify(0.6, f"Converting from {spec.label}...")
             report = spec.import_dataset(_source(spec, content), dest, chosen, skip_invalid=skip_invalid)
         except FormatError as error:
-            raise _relabelled(error, content, label) from None
-        except (ArchiveError, OSError) as error:
-            raise UserError(_relabel(describe(error), content, label)) from None
+            raise _relabelled(error, content, label, "The import stopped") from None
+        except UserError:
+            raise
+        except Exception as error:  # a bad zip entry (ArchiveError), a disk error: named as in the upload
+            found = converted(error)
+            if found is None:
+                raise
+            raise type(found)(_relabel(str(found), content, label)) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if ignored:
@@ -227,13 +272,14 @@ def _save_loose(
         clean = _display_name(upload.name).strip()
         suffix = Path(clean).suffix.lower()
         if not clean or clean.startswith(".") or file_name_problem(clean):
-            raise UserError(f"{upload.name!r}: not a plain file name.")
+            raise Invalid(f"{upload.name!r}: not a plain file name.", upload.name)
         if suffix not in suffixes and not is_image_file(clean):
             kinds = ", ".join(suffixes)
-            raise UserError(f"{clean}: not an image nor an annotation file ({kinds}); zip other layouts.")
+            raise Invalid(f"{clean}: not an image nor an annotation file ({kinds}); zip other layouts.",
+                          clean)  # fmt: skip
         key = unicodedata.normalize("NFC", clean).casefold()
         if key in names:
-            raise UserError(f"{clean}: uploaded twice (also as {names[key]}).")
+            raise Invalid(f"{clean}: uploaded twice (also as {names[key]}).", clean)
         names[key] = clean
         checked.append((clean, upload))
     limit = max_upload_bytes()
@@ -241,7 +287,7 @@ def _save_loose(
     for done, (clean, upload) in enumerate(checked, 1):
         data = upload.getvalue()
         if len(data) > limit:
-            raise UserError(f"{clean}: {len(data):,} bytes is more than the {limit:,} allowed.")
+            raise Invalid(f"{clean}: {len(data):,} bytes is more than the {limit:,} allowed.", clean)
         with open(content / clean, "xb") as handle:
             handle.write(data)
         notify(0.5 * done / len(checked), f"Saving {done:,} of {len(checked):,} files")
@@ -249,14 +295,14 @@ def _save_loose(
 
 
 def _source(spec: Format[Any], content: Path) -> Source:
-    """Where the format's files are in the unpacked upload; when they are not there, a UserError saying
-    what is missing and which other format the upload looks like."""
+    """Where the format's files are in the unpacked upload; when they are not there, :class:`NotFound`
+    saying what is missing and which other format the upload looks like."""
     try:
         return spec.find(content)
-    except NotFound as error:
+    except FilesMissing as error:
         other = next((f for f in formats.available() if f is not spec and f.detects(content)), None)
         hint = f" It looks like {other.label}: choose that format." if other is not None else ""
-        raise UserError(f"{error}{hint}") from None
+        raise NotFound(f"{error}{hint}") from None
 
 
 def _relabel(text: str, content: Path, label: str) -> str:
@@ -265,9 +311,18 @@ def _relabel(text: str, content: Path, label: str) -> str:
     return text
 
 
-def _relabelled(error: FormatError, content: Path, label: str) -> FormatError:
-    item = _relabel(error.item, content, label) if error.item else error.item
-    return FormatError(_relabel(error.source, content, label), item, _relabel(error.reason, content, label))
+def _relabelled(
+    error: FormatError, content: Path, label: str, what: str, root: Path | None = None
+) -> FormatInvalid:
+    """``error`` at the edge, paths in ``content`` named as ``label`` (and in the dataset folder ``root``,
+    relative to it)."""
+
+    def shown(text: str) -> str:
+        text = _relabel(text, content, label)
+        return text.replace(f"{root}{os.sep}", "").replace(str(root), ".") if root is not None else text
+
+    item = shown(error.item) if error.item else error.item
+    return FormatInvalid(shown(error.source), item, shown(error.reason), what)
 
 
 def _relabel_report(report: Report, content: Path, label: str) -> None:
@@ -288,26 +343,29 @@ def export_download(
     options: object | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    user: User | None = LOCAL_ADMIN,
 ) -> Download:
     """The open dataset (or one ``split``) in the registered format ``fmt`` with its ``options`` (when None,
     what the format's downloads start from: COCO with its images, in Roboflow's layout), zipped into a file
     under ``<home>/exports`` (streamed: memory does not grow with the dataset); an export that is one file
     (COCO JSON of one split) is that file. Pending edits are written first.
 
-    Errors are :class:`FormatError` naming the item (or, with ``skip_invalid``, skipped items in the
+    Errors are :class:`FormatInvalid` naming the item (or, with ``skip_invalid``, skipped items in the
     report), and :class:`UserError` for a file system error (:func:`_write_failure`); either way nothing is
-    left.
+    left. For whoever may export.
     """
+    check(user, Action.EXPORT)
     spec = _format(fmt)
     chosen_options = options if options is not None else spec.defaults("export")
     _no_server_paths(chosen_options)
     notify = progress or (lambda fraction, text: None)
-    ws.store.flush()
+    with edge("The export stopped: "):
+        ws.store.flush()
     splits = list(ws.dataset.splits)
     if not splits:
-        raise UserError("The dataset has no records yet: nothing to export.")
+        raise Invalid("The dataset has no records yet: nothing to export.")
     if split is not None and split not in splits:
-        raise UserError(f"No split {split!r}; the dataset has {', '.join(splits)}.")
+        raise NotFound(f"No split {split!r}; the dataset has {', '.join(splits)}.")
     chosen = [split] if split is not None else splits
     stem = f"{ws.path.name}-{split or 'all'}-{fmt}"
     try:
@@ -333,10 +391,16 @@ def export_download(
         return _done(Download(f"{stem}.zip", target, "application/zip", report), notify)
     except FormatError as error:
         shutil.rmtree(place, ignore_errors=True)
-        raise _relabelled(error, scratch, "export") from None
+        raise _relabelled(error, scratch, "export", "The export stopped", ws.path) from None
     except OSError as error:
         shutil.rmtree(place, ignore_errors=True)
         raise _write_failure(error, ws) from None
+    except Exception as error:
+        shutil.rmtree(place, ignore_errors=True)
+        found = converted(error, "The export stopped: ")
+        if found is None:
+            raise
+        raise found from error
     except BaseException:
         shutil.rmtree(place, ignore_errors=True)
         raise

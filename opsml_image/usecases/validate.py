@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsml_image import fixes, lines
-from opsml_image.auth import LOCAL_ADMIN, Action, User
+from opsml_image.auth import LOCAL_ADMIN, Action, User, can
 from opsml_image.dataset import DatasetStats
+from opsml_image.fixes import FixChange
 from opsml_image.registry.hashing import hash_bytes, listing
 from opsml_image.rules import CODES, Severity
 from opsml_image.store import StaleEdit
 from opsml_image.usecases.access import check
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases.errors import Stale, edge
+from opsml_image.usecases.workspace import Workspace
 from opsml_image.validation import Issue, ValidationReport
 from opsml_image.verdict import FileStat, judge
 from opsml_image.verdict import Verdict as Judged
@@ -28,13 +30,19 @@ from opsml_image.verdict import Verdict as Judged
 __all__ = [
     "Progress",
     "Verdict",
+    "IssueGroup",
+    "Issue",
     "severity",
+    "meaning",
+    "issues",
+    "can_fix",
     "validate_and_record",
     "last_verdict",
     "is_current",
     "current_verdict",
     "folder_stamp",
     "FixOffer",
+    "FixChange",
     "FIX_OFFERS",
     "CLEANUP",
     "AppliedFix",
@@ -59,6 +67,36 @@ _Mark = tuple[int, tuple[tuple[str, int, int], ...]]
 def severity(code: str) -> Severity:
     """``"error"`` or ``"warning"``: a validation code's severity (an unknown code counts as an error)."""
     return CODES[code][0] if code in CODES else "error"
+
+
+def meaning(code: str) -> str:
+    """What a validation code means, in a few words (an unknown code: the code itself)."""
+    return CODES[code][1] if code in CODES else code
+
+
+@dataclass(frozen=True)
+class IssueGroup:
+    """The issues of one code in a verdict: how many, their severity and what the code means."""
+
+    code: str
+    count: int
+    severity: Severity
+    meaning: str
+
+    @property
+    def error(self) -> bool:
+        return self.severity == "error"
+
+
+def issues(ws: Workspace, code: str, limit: int, offset: int = 0) -> list[Issue]:
+    """The stored issues of ``code`` (the last validation's, re-checked on every save), at most ``limit``."""
+    with edge("The issues cannot be read: "):
+        return ws.store.issues(code, offset, limit)
+
+
+def can_fix(user: User | None) -> bool:
+    """True when ``user`` may apply fixes and mend lines (reviewers and admins)."""
+    return can(user, Action.APPLY_FIX)
 
 
 # ------------------------------------------------------------------------------------------ the verdict
@@ -107,6 +145,10 @@ class Verdict:
         """``(code, count)`` with errors first, most frequent first."""
         return sorted(self.counts.items(), key=lambda item: (severity(item[0]) != "error", -item[1]))
 
+    def groups(self) -> list[IssueGroup]:
+        """One group per code, errors first, most frequent first."""
+        return [IssueGroup(code, n, severity(code), meaning(code)) for code, n in self.by_severity()]
+
 
 def folder_stamp(path: Path) -> str:
     """A digest of every file of the folder as it stands: relative path, size, mtime, ctime, inode (the
@@ -126,13 +168,14 @@ _RECENT: dict[Path, Verdict] = {}
 def validate_and_record(ws: Workspace, progress: Progress | None = None) -> Verdict:
     """Write pending edits, validate the folder (one read of its metadata), store the issues; the verdict
     (with the folder's files listed before the read, for the registry to compare with its scan)."""
-    ws.store.flush()
-    mark = _mark(ws)
-    files = listing(ws.path)
-    at = time.time()
-    judged = judge(ws.dataset, files, progress=progress)
-    report = judged.report
-    ws.store.set_issues(report)
+    with edge("The dataset cannot be validated: "):
+        ws.store.flush()
+        mark = _mark(ws)
+        files = listing(ws.path)
+        at = time.time()
+        judged = judge(ws.dataset, files, progress=progress)
+        report = judged.report
+        ws.store.set_issues(report)
     verdict = _RECENT[ws.path] = Verdict(
         path=ws.path,
         errors=report.errors,
@@ -237,32 +280,35 @@ class AppliedFix:
     changes: int
 
 
-def preview_fix(ws: Workspace, code: str) -> list[fixes.FixChange]:
+def preview_fix(ws: Workspace, code: str) -> list[FixChange]:
     """Every change the fix for ``code`` would make (nothing is changed)."""
-    return fixes.plan(ws.store, code)
+    with edge("The fix cannot be previewed: "):
+        return fixes.plan(ws.store, code)
 
 
 def apply_fix(
-    ws: Workspace, offer: FixOffer, changes: Sequence[fixes.FixChange], *, user: User | None = LOCAL_ADMIN
+    ws: Workspace, offer: FixOffer, changes: Sequence[FixChange], *, user: User | None = LOCAL_ADMIN
 ) -> AppliedFix:
-    """Apply previewed changes in one transaction (UserError when an image changed since the preview);
-    reviewers and admins only, recorded as ``user``'s."""
+    """Apply previewed changes in one transaction (:class:`Stale` when an image changed since the
+    preview); reviewers and admins only, recorded as ``user``'s."""
     author = check(user, Action.APPLY_FIX)
-    try:
-        ids = fixes.apply(ws.store, changes, user=author)
-    except StaleEdit as error:
-        raise UserError(f"Nothing was changed: {error}. Preview the fix again.") from None
+    with edge("Nothing was changed: "):
+        try:
+            ids = fixes.apply(ws.store, changes, user=author)
+        except StaleEdit as error:
+            raise Stale(f"Nothing was changed: {error}. Preview the fix again.") from None
     ws.flusher.notify()
     return AppliedFix(offer, tuple(ids), len(changes))
 
 
 def undo_fix(ws: Workspace, applied: AppliedFix, *, user: User | None = LOCAL_ADMIN) -> None:
-    """Restore the images an applied fix changed (UserError when one was edited since)."""
+    """Restore the images an applied fix changed (:class:`Stale` when one was edited since)."""
     author = check(user, Action.APPLY_FIX)
-    try:
-        fixes.undo(ws.store, applied.ids, user=author)
-    except StaleEdit as error:
-        raise UserError(f"Not undone: {error}.") from None
+    with edge("Not undone: "):
+        try:
+            fixes.undo(ws.store, applied.ids, user=author)
+        except StaleEdit as error:
+            raise Stale(f"Not undone: {error}.") from None
     ws.flusher.notify()
 
 
@@ -325,19 +371,15 @@ def drop_broken_line(ws: Workspace, line: BrokenLine, *, user: User | None = LOC
 def undo_line_fix(ws: Workspace, fix: LineFix, *, user: User | None = LOCAL_ADMIN) -> None:
     """Put the line back as it was; re-index the store."""
     check(user, Action.APPLY_FIX)
-    ws.store.flush()
-    try:
+    with edge("Not undone: "):
+        ws.store.flush()
         lines.undo(fix.edit)
-    except (ValueError, OSError) as error:
-        raise UserError(f"Not undone: {describe(error)}") from None
-    ws.store.sync()
+        ws.store.sync()
 
 
 def _mend(ws: Workspace, line: BrokenLine, change: Callable[[Path], lines.LineEdit]) -> LineFix:
-    ws.store.flush()  # pending edits first: the store writes the file too
-    try:
+    with edge("Not saved: "):
+        ws.store.flush()  # pending edits first: the store writes the file too
         edit = change(ws.dataset.split(line.split).metadata_path)
-    except (ValueError, OSError) as error:
-        raise UserError(f"Not saved: {describe(error)}") from None
-    ws.store.sync()
+        ws.store.sync()
     return LineFix(line.label, edit)

@@ -10,20 +10,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsml_image import config
 from opsml_image.dataset import ImageDataset, holds_dataset
-from opsml_image.store import AutoFlusher, Filter, FolderClaimed, StoreError, WorkStore
+from opsml_image.demo import copy_demo
+from opsml_image.store import AutoFlusher, Filter, FolderClaimed, WorkStore
+from opsml_image.usecases.errors import NotFound, Refused, UserError, converted, describe, edge
 
 __all__ = [
     "BackgroundJob",
+    "Indexing",
     "JobStopped",
     "UserError",
     "Workspace",
     "Summary",
+    "check_in_place",
     "dataset_problem",
+    "demo_folder",
     "describe",
     "folder_problem",
+    "indexing",
     "indexing_status",
     "open_workspace",
+    "splits",
+    "startup_folder",
     "wait_first_rows",
     "summary",
 ]
@@ -33,10 +42,6 @@ log = logging.getLogger("opsml_image.workspace")
 #: Metadata bytes above which :func:`open_workspace` runs a first index in the background (about 10,000
 #: records, indexed in about a quarter of a second: smaller folders are ready before the page is drawn).
 BACKGROUND_INDEX_BYTES = 1_000_000
-
-
-class UserError(Exception):
-    """An error whose message is meant for the person using the app (shown as it is, as text)."""
 
 
 @dataclass
@@ -167,18 +172,19 @@ class Summary:
     annotated: int
     classes: int
     splits: dict[str, int]
+    #: True while the folder's first index runs: the counts are of the images indexed so far.
+    partial: bool = False
 
 
-def describe(error: BaseException) -> str:
-    """A one-line readable description of an exception."""
-    if isinstance(error, FileNotFoundError):
-        return f"file not found: {error.filename or error}"
-    if isinstance(error, PermissionError):
-        return f"permission denied: {error.filename or error}"
-    text = str(error).strip() or type(error).__name__
-    if isinstance(error, KeyError) and text.startswith(("'", '"')):
-        text = text[1:-1]
-    return text.splitlines()[0] if len(text) > 400 else text
+@dataclass(frozen=True)
+class Indexing:
+    """A first index under way, or failed: the line for the page, how far it is (0.0 to 1.0) and the
+    images indexed so far."""
+
+    text: str
+    fraction: float
+    indexed: int = 0
+    failed: bool = False
 
 
 def folder_problem(path: Path) -> str | None:
@@ -208,6 +214,21 @@ def dataset_problem(path: Path, roots: Sequence[Path] = ()) -> str | None:
     )
 
 
+def demo_folder() -> Path:
+    """``<home>/demo``: a working copy of the shipped demo dataset (made on first use, never overwritten)."""
+    with edge("The demo dataset cannot be copied: "):
+        return copy_demo(config.home() / "demo")
+
+
+def startup_folder(given: str | None = None) -> Path:
+    """The folder the app opens at start: ``given`` (``--data-dir``), else ``OPSML_IMAGE_DIR``, else the
+    demo's working copy."""
+    if given:
+        return Path(given).expanduser().resolve()
+    env = config.dataset_dir()
+    return env if env is not None else demo_folder()
+
+
 def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None = None) -> Workspace:
     """Open the dataset in ``path`` with its store (indexed) and an autoflusher; UserError if it can't.
 
@@ -219,14 +240,17 @@ def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None
     path = Path(path).expanduser().resolve()
     problem = folder_problem(path)
     if problem:
-        raise UserError(problem)
+        raise (UserError if path.exists() else NotFound)(problem)
     try:
         dataset = ImageDataset(image_dir=path)
         store = WorkStore.open(dataset)
-    except FolderClaimed as error:
-        raise UserError(str(error)) from None
-    except (ValueError, OSError, StoreError) as error:
-        raise UserError(f"The dataset in {path} cannot be opened: {describe(error)}") from error
+    except FolderClaimed as error:  # another store holds the folder: in its own words
+        raise Refused(str(error)) from None
+    except Exception as error:
+        found = converted(error, f"The dataset in {path} cannot be opened: ")
+        if found is None:
+            raise
+        raise found from error
     try:
         due = store.first_index_due()
         if background is None:
@@ -243,19 +267,25 @@ def open_workspace(path: Path, flush_delay: float = 2.0, background: bool | None
     return ws
 
 
-def indexing_status(ws: Workspace) -> tuple[str, float] | None:
+def indexing(ws: Workspace) -> Indexing | None:
     """While the folder's first index runs (here or in another server): a line for the page ("Indexing the
-    dataset: n of N images") and how far it is (0.0 to 1.0); its failure as text; None when it is done."""
+    dataset: n of N images"), how far it is and the images indexed so far; its failure; None when done."""
     job = ws.indexing
     if job is not None and job.error:
-        return f"{job.error}.", 1.0
+        return Indexing(f"{job.error}.", 1.0, failed=True)
     state = ws.store.indexing()
     if state is None:
         return None
     done, total = state
     if not total:
-        return "Indexing the dataset: reading the metadata files and image folders...", 0.0
-    return f"Indexing the dataset: {done:,} of {total:,} images", done / total
+        return Indexing("Indexing the dataset: reading the metadata files and image folders...", 0.0)
+    return Indexing(f"Indexing the dataset: {done:,} of {total:,} images", done / total, done)
+
+
+def indexing_status(ws: Workspace) -> tuple[str, float] | None:
+    """:func:`indexing` as ``(line, fraction)``, None when done."""
+    found = indexing(ws)
+    return None if found is None else (found.text, found.fraction)
 
 
 def wait_first_rows(ws: Workspace, timeout: float) -> None:
@@ -281,10 +311,22 @@ def _metadata_bytes(dataset: ImageDataset) -> int:
     return sum(sizes)
 
 
+def check_in_place(ws: Workspace) -> None:
+    """A :class:`UserError` unless the workspace's folder is still the one it opened (not moved, removed
+    or swapped for a link since)."""
+    with edge():
+        ws.dataset.check_in_place()
+
+
+def splits(ws: Workspace) -> list[str]:
+    """The dataset's splits (``train``, ``validation``, ...), in the folder's order."""
+    return list(ws.dataset.splits)
+
+
 def summary(ws: Workspace) -> Summary:
     """The counts the sidebar and the pages show, from the store's kept totals (O(splits))."""
     annotated, total = ws.store.progress()
     splits = {name: ws.store.count(Filter(split=name)) for name in ws.dataset.splits}
     names = len(ws.store.category_names())
     unnamed = sum(1 for c in ws.store.category_counts() if c >= names)  # seed-format ids without a name
-    return Summary(total, annotated, names + unnamed, splits)
+    return Summary(total, annotated, names + unnamed, splits, ws.store.indexing() is not None)

@@ -13,17 +13,17 @@ import pytest
 from argon2 import PasswordHasher
 
 from opsml_image.annotation import ImageAnnotation
-from opsml_image.auth import Accounts, Action, Forbidden, OutsideRootsError, Role, User, passwords
+from opsml_image.auth import Accounts, Action, Forbidden, Role, User, passwords
 from opsml_image.demo import copy_demo
 from opsml_image.registry import CardRegistry
 from opsml_image.store import Key
-from opsml_image.usecases import access
+from opsml_image.usecases import NotFound, Refused, UserError, access
 from opsml_image.usecases import annotate as ann
 from opsml_image.usecases import register as reg
 from opsml_image.usecases import validate as val
 from opsml_image.usecases.create import create_dataset
 from opsml_image.usecases.transfer import import_upload
-from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
+from opsml_image.usecases.workspace import Workspace, open_workspace
 
 ANNA = User("anna", Role.ANNOTATOR)
 REX = User("rex", Role.REVIEWER)
@@ -166,9 +166,9 @@ def test_create_and_import_are_for_admins_inside_a_data_root(tmp_path: Path):
     assert not any(roots[0].iterdir())
     (tmp_path / "outside").mkdir()
     for parent in (tmp_path / "outside", tmp_path / "nowhere", "/etc"):
-        with pytest.raises(OutsideRootsError, match="is not inside a data root"):
+        with pytest.raises(Refused, match="is not inside a data root"):
             create_dataset(parent, "set", upload, user=ADA, roots=roots)
-        with pytest.raises(OutsideRootsError):
+        with pytest.raises(Refused):
             import_upload(parent, "set", "yolo", upload, user=ADA, roots=roots)
     created = create_dataset(roots[0], "set", upload, user=ADA, roots=roots)
     assert created.path == roots[0] / "set" and created.saved == ["a.jpg"]
@@ -185,15 +185,15 @@ def test_open_folder_admin_only_inside_roots_same_message_either_way(tmp_path: P
     assert access.open_folder(ADA, str(inside), [root]) == inside
     messages = []
     for path in (tmp_path / "secret", tmp_path / "does-not-exist", root / "escape", "/root/.ssh/id_rsa"):
-        with pytest.raises(OutsideRootsError) as caught:
+        with pytest.raises(Refused) as caught:
             access.open_folder(ADA, path, [root])
         messages.append(str(caught.value).split(" is not inside")[1])
     assert len(set(messages)) == 1  # no oracle: a path outside reads the same whether it exists or not
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(NotFound, match="does not exist"):
         access.open_folder(ADA, root / "missing", [root])
     fifo = root / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(Forbidden, match="only folders and files"):
+    with pytest.raises(Refused, match="only folders and files"):
         access.open_folder(ADA, fifo, [root])
 
 
@@ -319,7 +319,7 @@ def test_log_out_revokes_the_token(tmp_path: Path):
         _, token = access.log_in(accounts, "ada", "correct horse", "127.0.0.1")
         access.log_out(accounts, token)
         assert access.signed_in(accounts, token) is None
-        with pytest.raises(access.AuthError, match="Wrong user name or password"):
+        with pytest.raises(Refused, match="Wrong user name or password"):
             access.log_in(accounts, "ada", "wrong password", "127.0.0.1")
     finally:
         accounts.close()

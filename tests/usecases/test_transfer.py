@@ -19,6 +19,7 @@ from opsml_image import ImageDataset
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.formats.base import FormatError, write_folder
 from opsml_image.formats.coco import CocoOptions
+from opsml_image.usecases import Invalid
 from opsml_image.usecases import transfer as uc
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
@@ -268,7 +269,8 @@ def test_a_results_file_is_refused_clearly(tmp_path: Path) -> None:
     results = json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "score": 0.9}]).encode()
     with pytest.raises(FormatError, match="results file") as caught:
         uc.import_upload(tmp_path / "root", "r", "coco", [Up("preds.json", results)])
-    assert str(caught.value).startswith("upload/preds.json: ")
+    assert str(caught.value).startswith("The import stopped: upload/preds.json: ")
+    assert isinstance(caught.value, Invalid) and caught.value.source == "upload/preds.json"
 
 
 def test_mac_debris_is_a_warning(tmp_path: Path) -> None:
