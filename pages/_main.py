@@ -12,9 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from opsml_image.auth import Action, User, can
-from opsml_image.usecases import access
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases import Action, User, UserError, Workspace, access, can, describe
 from pages import _session as session
 from pages import _widgets as ui
 from pages import login

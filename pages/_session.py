@@ -18,14 +18,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from opsml_image import config
-from opsml_image.auth import LOCAL_ADMIN, Accounts, User, data_roots
-from opsml_image.confine import is_inside
-from opsml_image.demo import copy_demo
-from opsml_image.registry import CardRegistry
-from opsml_image.usecases import access, checking
-from opsml_image.usecases.create import default_parent
-from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
+from opsml_image.usecases import LOCAL_ADMIN, User, UserError, Workspace, access, checking, register
+from opsml_image.usecases.access import Accounts
+from opsml_image.usecases.create import creation_folder as _creation_folder
+from opsml_image.usecases.workspace import check_in_place, demo_folder, open_workspace, startup_folder
+
+# The server half of the app (the cookie route), not a library layer: the one import of pages beyond the
+# use cases (see the pages contract in pyproject.toml).
 from opsml_image.web import asgi, handoff
 
 #: Session state key of the folder this browser session has open.
@@ -57,7 +56,7 @@ def _last_folders() -> access.LastFolders:
 @st.cache_resource(show_spinner=False)
 def accounts() -> Accounts:
     """The accounts in the app's database, shared by all sessions."""
-    return Accounts()
+    return access.open_accounts()
 
 
 @st.cache_resource(show_spinner=False)
@@ -70,7 +69,7 @@ def team_mode() -> bool:
     has been in team mode stays in it: removing every account (which ``users remove`` refuses for the last
     admin anyway) leaves a server nobody can sign in to, never one that serves anonymous users."""
     seen = _team_seen()
-    if seen or accounts().has_accounts():
+    if seen or access.has_accounts(accounts()):
         seen[:1] = [True]
         return True
     return False
@@ -102,13 +101,9 @@ def token() -> str | None:
 
 def current_user() -> User | None:
     """Who is acting now, with the role they have now; None when nobody (valid) is signed in."""
-    found = accounts()
     if not team_mode():
         return LOCAL_ADMIN
-    email = oidc_email()
-    if email is not None:
-        return found.user_by_email(email) if email else None
-    return found.session_user(token())
+    return access.session_user(accounts(), token=token(), email=oidc_email())
 
 
 def cookie_request(signed_in: bool, max_age: int) -> dict[str, str] | None:
@@ -148,34 +143,23 @@ def log_out() -> None:
 
 def roots() -> list[Path]:
     """The data roots: ``OPSML_IMAGE_DATA_ROOTS``, else the start-up folder and ``<home>/datasets``."""
-    return data_roots(startup_dir())
+    return access.roots(startup_dir())
 
 
 def creation_folder() -> Path:
     """Where New dataset and Import offer to create: ``<home>/datasets`` when it lies in a data root, else
     the first root."""
-    found = roots()
-    default = os.path.realpath(default_parent())
-    inside = any(is_inside(default, os.fspath(root)) for root in found)
-    return Path(default) if inside or not found else found[0]
+    return _creation_folder(roots())
 
 
 def startup_dir() -> Path:
     """The folder named at start-up: ``--data-dir``, else ``OPSML_IMAGE_DIR``, else the demo working copy."""
-    given = _cli_data_dir(sys.argv[1:])
-    if given:
-        return Path(given).expanduser().resolve()
-    env = config.dataset_dir()
-    if env is not None:
-        return env
-    return demo_dir()
+    return startup_folder(_cli_data_dir(sys.argv[1:]))
 
 
 def demo_dir() -> Path:
     """``<home>/demo``: a working copy of the shipped demo dataset (made on first use, never overwritten)."""
-    dest = config.home() / "demo"
-    copy_demo(dest)
-    return dest
+    return demo_folder()
 
 
 def data_dir() -> Path:
@@ -193,9 +177,7 @@ def data_dir() -> Path:
 def _usable(folder: Path | None) -> Path | None:
     """A user's last folder while it lies inside a data root and opens as a dataset (else the session
     starts on the start-up folder, not on an error)."""
-    return access.LastFolders.usable(
-        folder, roots(), lambda real: _workspace(str(real)).dataset.check_in_place()
-    )
+    return access.LastFolders.usable(folder, roots(), lambda real: check_in_place(_workspace(str(real))))
 
 
 def open_folder(path: Path) -> None:
@@ -207,8 +189,8 @@ def open_folder(path: Path) -> None:
 
     def opens(real: Path) -> None:  # a workspace whose folder was replaced since is opened anew
         try:
-            _workspace(str(real)).dataset.check_in_place()
-        except OSError:
+            check_in_place(_workspace(str(real)))
+        except UserError:
             reopen_workspace(real)
             _workspace(str(real))
 
@@ -242,13 +224,7 @@ def reopen_workspace(path: Path) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def registry() -> CardRegistry:
-    """The data card registry (``CardRegistry("data")``) shared by all sessions."""
-    return CardRegistry("data")
-
-
-def store_token(ws: Workspace) -> tuple[str, int, int, int | None]:
-    """Something cheap that changes whenever the store changes or another folder is open (keys caches)."""
-    annotated, total = ws.store.progress()
-    last = ws.store.history(1)
-    return str(ws.path), annotated, total, last[0].id if last else None
+def registry() -> register.CardRegistry:
+    """The data card registry (``CardRegistry("data")``) shared by all sessions; a :class:`UserError` when
+    it cannot be opened."""
+    return register.open_registry()

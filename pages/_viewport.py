@@ -92,7 +92,7 @@ const onPointerDown = (event) => {
     const root = canvas.getRootNode().querySelector('.dc-root');
     event.preventDefault();
     event.stopPropagation();
-    const rect = canvas.getBoundingClientRect();  // canvas pixels a CSS pixel (the canvas moves while dragged)
+    const rect = canvas.getBoundingClientRect();  // canvas pixels per CSS pixel (it moves while dragged)
     const k = [vp.data.view.canvas[0] / rect.width, vp.data.view.canvas[1] / rect.height];
     vp.drag = {root, x: event.clientX, y: event.clientY, k, dx: 0, dy: 0, key: vp.data.view.key};
     root.dataset.opsmlDrag = '1';

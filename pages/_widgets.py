@@ -2,6 +2,8 @@
 
 Data (file names, captions, class names, messages) is shown as text: :func:`plain` escapes it for the few
 Markdown places (labels, captions, toasts), and values are otherwise shown with ``st.text`` or dataframes.
+:func:`guard` is the one place a page's errors are shown: the use cases raise one family
+(:class:`~opsml_image.usecases.UserError`), and pages catch nothing of their own.
 """
 
 from __future__ import annotations
@@ -11,24 +13,30 @@ import re
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import streamlit as st
 
-from opsml_image.auth import Action, Forbidden, User, can
-from opsml_image.store import Key, StoreError
-from opsml_image.usecases import access
-from opsml_image.usecases.export import export_split
-from opsml_image.usecases.workspace import (
+from opsml_image.usecases import (
+    Action,
+    Invalid,
+    Key,
+    NotFound,
+    Refused,
+    Stale,
+    User,
     UserError,
     Workspace,
+    access,
+    can,
     describe,
-    indexing_status,
-    summary,
-    wait_first_rows,
+    user_error,
 )
+from opsml_image.usecases.export import export_split, save_now
+from opsml_image.usecases.workspace import Summary, indexing, splits, summary, wait_first_rows
 from pages import _session as session
 from pages._legacy import leave_legacy_pages
 
@@ -83,20 +91,44 @@ def choice_buttons(
 # ------------------------------------------------------------------------------------------ errors and text
 
 
+#: The icon of each kind of :class:`UserError` (the most specific first).
+ICONS: tuple[tuple[type[UserError], str], ...] = (
+    (Refused, ":material/block:"),
+    (Stale, ":material/history:"),
+    (NotFound, ":material/search_off:"),
+    (Invalid, ":material/error:"),
+    (UserError, ":material/error:"),
+)
+
+
+@dataclass
+class Shown:
+    """What :func:`guard` showed: the error of the family (None: none, or not one of the family)."""
+
+    error: UserError | None = None
+
+
 @contextmanager
-def guard(what: str = "This page") -> Iterator[None]:
-    """Show any error as a readable ``st.error`` (never a traceback); the traceback goes to the server log.
+def guard(what: str = "This page") -> Iterator[Shown]:
+    """Show any error as a readable ``st.error`` (never a traceback): a :class:`UserError` (or an error of
+    the library's own a page not yet converted lets through) as its message, with its kind's icon; anything
+    else as "``what`` could not be shown", its traceback in the server log. The page may read what was
+    shown after the block (``with guard(...) as shown:``), to add a hint of its own.
 
     Streamlit's own control flow (``st.rerun``, ``st.switch_page``, ``st.stop``) derives from BaseException
     and passes through.
     """
+    found = Shown()
     try:
-        yield
-    except (UserError, Forbidden, StoreError) as error:  # a folder replaced or held by another store, too
-        st.error(plain(str(error)), icon=":material/error:")
+        yield found
     except Exception as error:  # noqa: BLE001 - the last line of defence of a page
-        log.error("%s failed:\n%s", what, traceback.format_exc())
-        st.error(f"{what} could not be shown: {plain(describe(error))}", icon=":material/error:")
+        shown = found.error = user_error(error)
+        if shown is None:
+            log.error("%s failed:\n%s", what, traceback.format_exc())
+            st.error(f"{what} could not be shown: {plain(describe(error))}", icon=":material/error:")
+            return
+        icon = next(icon for kind, icon in ICONS if isinstance(shown, kind))
+        st.error(plain(str(shown)), icon=icon)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#|~!$^=+:-])")
@@ -163,18 +195,18 @@ FIRST_ROWS_WAIT = 3.0
 def indexing_banner(ws: Workspace) -> None:
     """While the folder's first index runs: "Indexing the dataset: n of N images" above the page, which
     runs again once its first images are in and when the index is complete; its failure, with a retry."""
-    status = indexing_status(ws)
+    status = indexing(ws)
     if status is None:
         return
-    if ws.indexing is not None and ws.indexing.error:
-        st.error(plain(status[0]), icon=":material/error:")
+    if status.failed:
+        st.error(plain(status.text), icon=":material/error:")
         if st.button("Index again", icon=":material/refresh:", key="index_again"):
             session.reopen_workspace(ws.path)
             st.rerun()
         return
     wait_first_rows(ws, FIRST_ROWS_WAIT)  # the first page in this run rather than in the next
-    state = ws.store.indexing()
-    st.session_state[INDEXED_SEEN] = state[0] if state else 0
+    now = indexing(ws)
+    st.session_state[INDEXED_SEEN] = now.indexed if now is not None else 0
     indexing_progress(ws)
 
 
@@ -182,12 +214,11 @@ def indexing_banner(ws: Workspace) -> None:
 def indexing_progress(ws: Workspace) -> None:
     """The index's progress, twice a second (one meta row read); the page runs again when its first
     images or all are in."""
-    status = indexing_status(ws)
-    state = ws.store.indexing()
-    if status is None or (st.session_state.get(INDEXED_SEEN) == 0 and state is not None and state[0] > 0):
+    status = indexing(ws)
+    if status is None or (st.session_state.get(INDEXED_SEEN) == 0 and status.indexed > 0):
         st.rerun()
     if status is not None:
-        st.progress(status[1], text=plain(status[0]))
+        st.progress(status.fraction, text=plain(status.text))
 
 
 # ------------------------------------------------------------------------------------------ sidebar
@@ -205,12 +236,10 @@ def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = 
             return
         st.caption("Dataset")
         st.text(ws.path.name, help=plain(ws.path))
-        try:
-            counts = summary(ws)
-        except Exception as error:  # noqa: BLE001
-            st.error(f"Counts unavailable: {plain(describe(error))}")
+        counts = _counts(ws)
+        if counts is None:
             return
-        partial = ws.store.indexing() is not None
+        partial = counts.partial
         # plain Markdown, not st.metric: its number formatter is loaded with every page otherwise
         images = "images so far" if partial else "images"
         st.markdown(f"**{counts.images:,}** {images} · **{counts.classes:,}** classes")
@@ -220,32 +249,32 @@ def sidebar(ws: Workspace | None, error: str | None = None, user: User | None = 
             text=f"{counts.annotated:,} of {counts.images:,} annotated" + (" so far" if partial else ""),
         )
         if st.button("Save metadata.jsonl now", icon=":material/save:", key="sidebar_flush", width="stretch"):
-            try:
-                written = ws.store.flush()
+            with guard("Saving metadata.jsonl"):
+                written = save_now(ws, user=user)
                 st.toast(f"metadata.jsonl written ({written:,} records)", icon=":material/save:")
-            except Exception as error:  # noqa: BLE001
-                st.error(f"Could not write metadata.jsonl: {plain(describe(error))}")
-        _export(ws)
+        _export(ws, user)
         _open_other(user)
 
 
-def _export(ws: Workspace) -> None:
+def _counts(ws: Workspace) -> Summary | None:
+    """The sidebar's counts; None (and why, shown) when they cannot be read."""
+    with guard("The counts"):
+        return summary(ws)
+    return None
+
+
+def _export(ws: Workspace, user: User | None) -> None:
     """Annotations of one split as a COCO detection JSON download (edits saved first)."""
     with st.expander("Export annotations"):
-        splits = list(ws.dataset.splits)
-        if not splits:
+        names = splits(ws)
+        if not names:
             st.caption("The dataset has no records yet.")
             return
         # keyed by folder: another folder's split names are no choice here
-        split = st.selectbox("Split", splits, key=f"export_split:{ws.path}") if len(splits) > 1 else splits[0]
+        split = st.selectbox("Split", names, key=f"export_split:{ws.path}") if len(names) > 1 else names[0]
         if st.button("Prepare COCO JSON", icon=":material/data_object:", key="export_go", width="stretch"):
-            try:
-                with st.spinner("Exporting..."):
-                    data = export_split(ws, split)
-            except Exception as error:  # noqa: BLE001
-                st.error(f"The export failed: {plain(describe(error))}")
-            else:
-                st.session_state["export_ready"] = (str(ws.path), split, data)
+            with guard("The export"), st.spinner("Exporting..."):
+                st.session_state["export_ready"] = (str(ws.path), split, export_split(ws, split, user=user))
         ready = st.session_state.get("export_ready")
         if ready and ready[:2] == (str(ws.path), split):
             st.download_button(
@@ -289,11 +318,8 @@ def _open_folder_dialog() -> None:
         st.caption("Inside a data root: " + plain(", ".join(str(root) for root in roots)))
         submitted = st.form_submit_button("Open", type="primary")
     if submitted and value.strip():
-        try:
+        with guard("Opening the folder"):
             path = access.open_folder(session.current_user(), value, roots)
-        except (UserError, Forbidden) as problem:
-            st.error(plain(str(problem)))
-        else:
             _close_open_folder()
             session.open_folder(path)
             st.rerun()
@@ -349,11 +375,9 @@ def cookie_exchange(data: dict[str, str] | None) -> None:
 
 def forbidden(user: User | None, page: str) -> None:
     """What a page reached by URL shows a user whose role forbids it: why, and no data."""
-    action = access.PAGE_ACTIONS.get(page, Action.BROWSE)
-    try:
-        access.check(user, action)
-    except Forbidden as error:
-        st.error(f"This page is not available to you: {plain(str(error))}.", icon=":material/block:")
+    why = access.page_refusal(user, page)
+    if why is not None:
+        st.error(f"This page is not available to you: {plain(why)}.", icon=":material/block:")
 
 
 # ------------------------------------------------------------------------------------------ history

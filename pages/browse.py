@@ -4,16 +4,11 @@ and shown as one element (:mod:`pages._gallery`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from opsml_image.annotation import Box
-from opsml_image.auth import Role
-from opsml_image.store import Filter
+from opsml_image.usecases import Filter, Workspace, access, checking, review
 from opsml_image.usecases import browse as uc
-from opsml_image.usecases import checking, review
-from opsml_image.usecases.workspace import Workspace
+from opsml_image.usecases.workspace import splits as splits_of
 from pages import _gallery
 from pages import _session as session
 from pages import _widgets as ui
@@ -27,54 +22,37 @@ FILTER_KEYS = ("browse_category", "browse_text", "browse_split", "browse_annotat
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
-def tile(
-    path: str,
-    mtime_ns: int,
-    boxes: tuple[tuple[float, float, float, float, int], ...],
-    names: tuple[str, ...],
-    frame: tuple[int, int],
-) -> bytes:
-    """The tile of ``path`` with its boxes (cached by content; ``mtime_ns`` keys a replaced image anew)."""
-    from opsml_image.display import tile as render
-
-    return render(path, [Box(*b) for b in boxes], names, frame, thumb_size=max(frame))
+def tile(picture: uc.Picture, names: tuple[str, ...], frame: tuple[int, int]) -> uc.Drawn:
+    """The tile of a picture with its boxes, or why it cannot be shown (cached by content: a replaced image's
+    mtime keys it anew)."""
+    return uc.render_tile(picture, names, frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def blank_tile(frame: tuple[int, int]) -> bytes:
     """The tile of an image that cannot be shown (its reason is in the caption and above the gallery)."""
-    from opsml_image.display import blank_tile as render
-
-    return render(frame)
+    return uc.render_blank(frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def preview_image(
-    path: str,
-    mtime_ns: int,
-    boxes: tuple[tuple[float, float, float, float, int], ...],
-    names: tuple[str, ...],
-) -> bytes:
-    """The large preview of ``path`` with its boxes (cached by content like the tiles)."""
-    from opsml_image.display import preview as render
-
-    return render(path, [Box(*b) for b in boxes], names)
+def preview_image(picture: uc.Picture, names: tuple[str, ...]) -> uc.Drawn:
+    """The large preview of a picture with its boxes (cached by content like the tiles)."""
+    return uc.render_preview(picture, names)
 
 
 @st.dialog("Preview", width="large")
 def preview(ws: Workspace, split: str, file_name: str, names: tuple[str, ...]) -> None:
     """One image large with its boxes, its caption and boxes as text, and a link to Annotate."""
-    annotation = ws.store.get(split, file_name)
+    annotation = uc.record(ws, split, file_name)
     st.text(f"{split}/{file_name}")
     if annotation is None:
         st.warning(f"{ui.plain(split)}/{ui.plain(file_name)} is no longer in the dataset.")
         return
-    boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
-    try:
-        path = uc.image_path(ws, split, file_name)
-        st.image(preview_image(str(path), _mtime_ns(path), boxes, names))
-    except Exception as error:  # noqa: BLE001 - shown as a readable message
-        st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
+    drawn = preview_image(uc.picture(ws, annotation), names)
+    if drawn.jpeg is None:
+        st.warning(ui.plain(drawn.problem), icon=":material/broken_image:")
+    else:
+        st.image(drawn.jpeg)
     if annotation.caption:
         st.text(annotation.caption)
     if annotation.boxes:
@@ -89,20 +67,13 @@ def preview(ws: Workspace, split: str, file_name: str, names: tuple[str, ...]) -
         ui.open_in_annotate(split, file_name)
 
 
-def _mtime_ns(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0  # the tile then reports the missing file
-
-
 def _clear_filters() -> None:
     for key in FILTER_KEYS:
         st.session_state.pop(key, None)
 
 
 def filters(ws: Workspace, labels: dict[int, str]) -> tuple[Filter, int, str]:
-    splits = list(ws.dataset.splits)
+    splits = splits_of(ws)
     cols = st.columns([2.2, 2.6, 1.8, 2], vertical_alignment="bottom")
     category = cols[0].selectbox(
         "Category",
@@ -137,8 +108,6 @@ def show_statistics(ws: Workspace, f: Filter, labels: dict[int, str]) -> None:
     import altair as alt
     import pandas as pd
 
-    from opsml_image.colors import category_color
-
     stats = uc.statistics(ws, f)
     if stats.filtered:
         scope = f"the {stats.matching:,} images matching the filters"
@@ -148,7 +117,7 @@ def show_statistics(ws: Workspace, f: Filter, labels: dict[int, str]) -> None:
     else:
         st.caption(f"Statistics of all {stats.images:,} images (no filter).")
     per_category = pd.DataFrame(
-        [{"category": labels.get(c, str(c)), "images": n, "boxes": b, "color": category_color(c)}
+        [{"category": labels.get(c, str(c)), "images": n, "boxes": b, "color": uc.category_color(c)}
          for c, n, b in stats.per_category],
         columns=["category", "images", "boxes", "color"],
     )  # fmt: skip
@@ -216,13 +185,11 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
     tiles, problems = [], []
     for annotation in page.items:
         split, file_name = annotation.split, annotation.file_name
-        boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
+        drawn = tile(uc.picture(ws, annotation), names, frame)  # a bad image is one tile's problem
         caption = tile_caption(annotation, labels)
-        try:
-            path = uc.image_path(ws, split, file_name)
-            data = tile(str(path), _mtime_ns(path), boxes, names, frame)
-        except Exception as error:  # noqa: BLE001 - a bad image is one tile's problem, not the page's
-            caption = ui.describe_relative(error, ws.path)
+        data = drawn.jpeg
+        if data is None:
+            caption = drawn.problem or "the image cannot be shown"
             problems.append(f"{file_name}: {caption}")
             data = blank_tile(frame)
         tiles.append(_gallery.Tile(split, file_name, data, caption, ui.annotate_url(split, file_name)))
@@ -239,12 +206,12 @@ def gallery(ws: Workspace, f: Filter, per_page: int, size: str, labels: dict[int
 def assign_selection(ws: Workspace, keys: list[tuple[str, str]]) -> None:
     """Admins (team mode): hand a selection of this page's images to a user (the Team page assigns splits)."""
     user = session.current_user()
-    if not session.team_mode() or user is None or user.role != Role.ADMIN:
+    if not session.team_mode() or not access.may_assign(user):
         return
     with st.expander("Assign images of this page", icon=":material/assignment_ind:"):
         chosen = st.multiselect("Images", keys, format_func=lambda k: f"{k[0]}/{k[1]}",
                                 key="browse_assign_keys")  # fmt: skip
-        people = [a.name for a in session.accounts().list_users()]
+        people = access.assignees(session.accounts(), user)
         to = st.selectbox("To", [*people, None], key="browse_assign_to",
                           format_func=lambda v: "Nobody (unassign)" if v is None else v)  # fmt: skip
         if st.button("Assign", key="browse_assign", icon=":material/assignment_ind:", disabled=not chosen):
@@ -263,7 +230,7 @@ def validation_progress(ws: Workspace) -> None:
 
 
 def body(ws: Workspace) -> None:
-    from opsml_image.usecases.annotate import classes
+    from opsml_image.usecases.annotate import classes  # loaded on use: Browse is the first page drawn
 
     st.title("Browse")
     labels = {c.id: c.name for c in classes(ws)}

@@ -7,8 +7,7 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
-from opsml_image.usecases import access
-from opsml_image.usecases.workspace import Workspace
+from opsml_image.usecases import Workspace, access
 from pages import _session as session
 from pages import _widgets as ui
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opsml_image.auth import AuthError, User, session_hours
-from opsml_image.usecases import access
-from opsml_image.usecases.workspace import UserError
+from opsml_image.usecases import User, access
 from pages import _session as session
 from pages import _widgets as ui
 
@@ -21,7 +19,7 @@ def gate() -> User:
     if not session.team_mode():
         return access.LOCAL_ADMIN
     user = session.current_user()
-    ui.cookie_exchange(session.cookie_request(user is not None, int(session_hours() * 3600)))
+    ui.cookie_exchange(session.cookie_request(user is not None, int(access.session_hours() * 3600)))
     if user is not None:
         return user
     # st.navigation runs even here: Streamlit then never serves a file of pages/ on its own. Every page's
@@ -47,10 +45,8 @@ def screen() -> None:
 
 
 def _unknown_identity(email: str) -> None:
-    try:
+    with ui.guard("Signing in"):
         access.oidc_user(session.accounts(), email)
-    except PermissionError as error:
-        st.error(ui.plain(str(error)), icon=":material/block:")
     if st.button("Sign out", key="oidc_sign_out"):
         st.logout()
 
@@ -71,14 +67,9 @@ def _fields() -> None:
         password = st.text_input("Password", type="password", key="login_password",
                                  autocomplete="current-password")  # fmt: skip
         if st.form_submit_button("Log in", type="primary"):
-            try:
+            with ui.guard("Logging in"):
                 with st.spinner("Checking..."):
                     session.log_in(name, password)
-            except AuthError as error:
-                st.error(ui.plain(str(error)), icon=":material/lock:")
-            except UserError as error:
-                st.error(ui.plain(str(error)))
-            else:
                 st.rerun()
 
 

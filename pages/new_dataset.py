@@ -6,9 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from opsml_image.uploads import max_upload_bytes
-from opsml_image.usecases.create import Created, Upload, create_dataset
-from opsml_image.usecases.workspace import UserError
+from opsml_image.usecases.create import Created, Upload, create_dataset, max_upload_bytes
 from pages import _session as session
 from pages import _widgets as ui
 from pages._legacy import leave_legacy_pages
@@ -29,16 +27,15 @@ def create(parent: str, name: str, classes: str, files: list[Upload]) -> None:
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"{done:,} of {total:,} files")
 
-    try:
+    created: Created | None = None
+    with ui.guard("Creating the dataset"):
         folder = Path(parent.strip()) if parent.strip() else session.creation_folder()
         created = create_dataset(
             folder, name, files, classes, progress, user=session.current_user(), roots=session.roots()
         )
-    except (UserError, PermissionError) as error:
-        bar.empty()
-        st.error(ui.plain(str(error)), icon=":material/error:")
-        return
     bar.empty()
+    if created is None:
+        return
     if not created.saved:
         show_refusals(created.refused)
         st.warning(f"No image was accepted; the empty dataset is in {ui.plain(created.path)}.")

@@ -10,14 +10,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from opsml_image.auth import LOCAL_ADMIN
-from opsml_image.registry.card import DataCard
-from opsml_image.registry.registry import CardDiff, CardRegistry
-from opsml_image.rules import CODES
+from opsml_image.usecases import Workspace, review
 from opsml_image.usecases import register as uc
-from opsml_image.usecases import review
 from opsml_image.usecases import validate as checks
-from opsml_image.usecases.workspace import UserError, Workspace, describe
+from opsml_image.usecases.register import CardDiff, CardRegistry, DataCard
 from pages import _session as session
 from pages import _widgets as ui
 
@@ -53,9 +49,9 @@ def verdict_now(ws: Workspace) -> checks.Verdict:
 
 def blocked(verdict: checks.Verdict) -> None:
     reasons = [
-        f"- **{ui.plain(code)}**: {count:,} × {ui.plain(CODES[code][1] if code in CODES else code)}"
-        for code, count in verdict.by_severity()
-        if checks.severity(code) == "error"
+        f"- **{ui.plain(group.code)}**: {group.count:,} × {ui.plain(group.meaning)}"
+        for group in verdict.groups()
+        if group.error
     ]
     st.error(
         f"Registration is blocked: validation finds {verdict.errors:,} error(s).\n\n" + "\n".join(reasons),
@@ -108,21 +104,18 @@ def form(ws: Workspace, registry: CardRegistry, verdict: checks.Verdict) -> None
     if not submitted:
         return
     values = uc.RegisterForm(name, team, contact, tags, description, bump)
-    try:
+    with ui.guard("Registering"):
         if approved_only:  # a consistent copy of the approved images, with review counts on the card
             card = review.register_approved(ws, registry, values, session.current_user(), progress_bar())
         else:
             card = uc.register(ws, registry, values, progress_bar(), verdict, user=session.current_user())
-    except UserError as error:
-        st.error(ui.plain(str(error)), icon=":material/error:")
-        return
-    st.session_state[RESULT] = (str(ws.path), card)
-    st.rerun()
+        st.session_state[RESULT] = (str(ws.path), card)
+        st.rerun()
 
 
 def _approved_choice() -> bool:
     """With accounts: register the approved images only (the default) or the whole folder."""
-    if session.current_user() in (None, LOCAL_ADMIN):
+    if not uc.offers_approved_only(session.current_user()):
         return False
     return st.checkbox(
         "Approved images only",
@@ -225,11 +218,7 @@ def show_diff(diff: CardDiff) -> None:
 
 def body(ws: Workspace) -> None:
     st.title("Register")
-    try:
-        registry = session.registry()
-    except Exception as error:  # noqa: BLE001 - the registry's errors carry readable messages
-        st.error(f"The registry cannot be opened: {ui.plain(describe(error))}", icon=":material/error:")
-        return
+    registry = session.registry()  # "The registry cannot be opened: ..." as the page's error
     result = st.session_state.get(RESULT)
     if result is not None and result[0] == str(ws.path):
         card: DataCard = result[1]
@@ -248,10 +237,7 @@ def body(ws: Workspace) -> None:
     else:
         note = f" ({verdict.warnings:,} warning(s))" if verdict.warnings else ""
         st.success(f"Validation passes{note}: the dataset can be registered.", icon=":material/check_circle:")
-    try:
-        form(ws, registry, verdict)
-    except Exception as error:  # noqa: BLE001 - e.g. the registry database is unreachable
-        st.error(f"The registry cannot be read: {ui.plain(describe(error))}", icon=":material/error:")
+    form(ws, registry, verdict)  # an unreachable registry database: "The registry cannot be read: ..."
 
 
 ui.run_page(body, "The Register page")

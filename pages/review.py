@@ -9,15 +9,12 @@ in the queue at its corrected version.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import streamlit as st
 
-from opsml_image.auth import Action, User, can
-from opsml_image.confine import Confinement
-from opsml_image.review import ReviewItem
-from opsml_image.usecases import review
-from opsml_image.usecases.workspace import Workspace
+from opsml_image.usecases import Action, User, Workspace, browse, can, review
+from opsml_image.usecases.review import ReviewItem
+from opsml_image.usecases.workspace import splits
 from pages import _session as session
 from pages import _widgets as ui
 
@@ -50,20 +47,9 @@ _reject_key = st.components.v2.component("opsml_review_reject_key", js=_REJECT_K
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def rendering(path: str, mtime_ns: int, boxes: tuple[tuple[float, float, float, float, int], ...],
-              names: tuple[str, ...]) -> bytes:  # fmt: skip
-    """The image with its boxes drawn (cached by file and boxes)."""
-    from opsml_image.annotation import Box
-    from opsml_image.display import preview
-
-    return preview(path, [Box(*b) for b in boxes], names)
-
-
-def _mtime_ns(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
+def rendering(picture: browse.Picture, names: tuple[str, ...]) -> browse.Drawn:
+    """The image with its boxes drawn, or why it cannot be shown (cached by file and boxes)."""
+    return browse.render_preview(picture, names)
 
 
 def _decide(ws: Workspace, item: ReviewItem, approve: bool) -> None:
@@ -88,7 +74,7 @@ def _move(items: list[ReviewItem], at: int, step: int) -> None:
 
 
 def filters(ws: Workspace, user: User | None) -> review.QueueFilter:
-    names = ws.store.category_names()
+    names = browse.category_names(ws)
     cols = st.columns(3)
     annotator = cols[0].selectbox(
         "Annotator", [None, *review.annotators(ws, user)], format_func=lambda v: "All" if v is None else v,
@@ -101,7 +87,7 @@ def filters(ws: Workspace, user: User | None) -> review.QueueFilter:
     )  # fmt: skip
     split = cols[2].selectbox(
         "Split",
-        [None, *ws.dataset.splits],
+        [None, *splits(ws)],
         format_func=lambda v: "All" if v is None else v,
         key="review_split",
     )
@@ -110,22 +96,18 @@ def filters(ws: Workspace, user: User | None) -> review.QueueFilter:
 
 def show_item(ws: Workspace, item: ReviewItem) -> None:
     split, file_name = item.key
-    annotation = ws.store.get(split, file_name)
-    names = tuple(ws.store.category_names())
+    annotation = browse.record(ws, split, file_name)
+    names = tuple(browse.category_names(ws))
     when = datetime.fromtimestamp(item.submitted_at).strftime("%Y-%m-%d %H:%M") if item.submitted_at else "?"
     st.text(f"{split}/{file_name} · by {item.annotator or '?'} · submitted {when}")
     if annotation is None:
         st.warning("This image is no longer in the dataset.")
         return
-    path = ws.dataset.image_path(split, file_name)
-    outside = Confinement(ws.path).outside_problem(path, f"{split}/{file_name}")
-    boxes = tuple((b.x, b.y, b.w, b.h, b.category) for b in annotation.boxes)
-    try:
-        if outside:
-            raise ValueError(outside.message)
-        st.image(rendering(str(path), _mtime_ns(path), boxes, names), width="stretch")
-    except ValueError as error:
-        st.warning(ui.plain(ui.describe_relative(error, ws.path)), icon=":material/broken_image:")
+    drawn = rendering(browse.picture(ws, annotation), names)  # an image linked outside the folder: why not
+    if drawn.jpeg is None:
+        st.warning(ui.plain(drawn.problem), icon=":material/broken_image:")
+    else:
+        st.image(drawn.jpeg, width="stretch")
     if annotation.caption:
         st.text(annotation.caption)
     if annotation.boxes:

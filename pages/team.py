@@ -11,42 +11,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from opsml_image.auth import Action, Role, User, can
-from opsml_image.store import Key
-from opsml_image.usecases import review
-from opsml_image.usecases.workspace import UserError, Workspace
+from opsml_image.usecases import Action, User, Workspace, access, can, review
+from opsml_image.usecases.workspace import splits
 from pages import _session as session
 from pages import _widgets as ui
 
 
-def _people() -> list[str]:
-    """Account names (team mode), for assignment."""
-    try:
-        return [a.name for a in session.accounts().list_users()]
-    except Exception:  # noqa: BLE001 - no accounts database: type the name
-        return []
-
-
-def _parse_keys(ws: Workspace, text: str) -> list[Key]:
-    """``split/file_name`` per line (``file_name`` alone: the first split)."""
-    first = next(iter(ws.dataset.splits))
-    keys: list[Key] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        split, _, name = line.partition("/")
-        if not name or split not in ws.dataset.splits:
-            split, name = first, line
-        if ws.store.version(split, name) == 0:
-            raise UserError(f"line {number}: there is no image {line} in this dataset")
-        keys.append((split, name))
-    return keys
-
-
 def assignment(ws: Workspace, user: User | None) -> None:
     with st.expander("Assign work (admins)"):
-        people = _people()
+        people = access.assignees(session.accounts(), user)  # none: type the name
         cols = st.columns(2)
         if people:
             to = cols[0].selectbox("To", [*people, None], key="team_assign_to",
@@ -58,14 +31,14 @@ def assignment(ws: Workspace, user: User | None) -> None:
             )
         what = cols[1].radio("What", ["A split", "Listed images"], key="team_assign_what", horizontal=True)
         if what == "A split":
-            split = st.selectbox("Split", list(ws.dataset.splits), key="team_assign_split")
+            split = st.selectbox("Split", splits(ws), key="team_assign_split")
             listed = ""
         else:
             split = None
             listed = st.text_area("Images, one split/file_name per line", key="team_assign_keys")
         if st.button("Assign", key="team_assign", icon=":material/assignment_ind:"):
             with ui.guard("Assigning"):
-                keys = _parse_keys(ws, listed) if split is None else []
+                keys = review.parse_keys(ws, listed) if split is None else []
                 st.success(ui.plain(review.assign(ws, user, to, split=split, keys=keys)))
 
 
@@ -131,7 +104,7 @@ def body(ws: Workspace) -> None:
             ),
             width="stretch",
         )
-    if user is not None and user.role == Role.ADMIN:
+    if access.may_assign(user):
         assignment(ws, user)
 
 

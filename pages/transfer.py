@@ -14,12 +14,10 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from opsml_image.auth import Action, can
-from opsml_image.formats import Format
-from opsml_image.formats.base import FormatError, Report
-from opsml_image.formats.format import Side
+from opsml_image.usecases import Workspace
 from opsml_image.usecases import transfer as uc
-from opsml_image.usecases.workspace import UserError, Workspace
+from opsml_image.usecases.transfer import Format, Report, Side
+from opsml_image.usecases.workspace import splits as splits_of
 from pages import _session as session
 from pages import _widgets as ui
 from pages._legacy import leave_legacy_pages
@@ -55,10 +53,6 @@ def show_report(report: Report, verb: str) -> None:
     if report.warnings:
         st.caption("Warnings")
         st.dataframe([{"warning": w} for w in report.warnings], hide_index=True, width="stretch")
-
-
-def stopped(what: str, error: Exception) -> None:
-    st.error(f"{what} stopped: {ui.plain(str(error))}", icon=":material/error:")
 
 
 def format_choice(side: Side) -> Format[Any]:
@@ -105,22 +99,19 @@ def option_widgets(fmt: Format[Any], side: Side) -> Any:
 def run_import(parent: str, name: str, fmt: str, files: list[uc.Upload], skip: bool, options: Any) -> None:
     bar = ProgressBar("Reading the upload...")
     root = Path(parent.strip()).expanduser() if parent.strip() else session.creation_folder()
-    try:
-        report = uc.import_upload(root, name, fmt, files, options=options, skip_invalid=skip, progress=bar,
-                                  user=session.current_user(), roots=session.roots())  # fmt: skip
-    except (UserError, PermissionError) as error:
-        bar.done()
-        st.error(ui.plain(str(error)), icon=":material/error:")
-        return
-    except FormatError as error:
-        bar.done()
-        stopped("The import", error)
+    with ui.guard("The import") as shown:
+        try:
+            report = uc.import_upload(
+                root, name, fmt, files, options=options, skip_invalid=skip, progress=bar,
+                user=session.current_user(), roots=session.roots(),
+            )  # fmt: skip
+        finally:
+            bar.done()
+        st.session_state[IMPORTED] = (str(report.path), report)
+    if isinstance(shown.error, uc.FormatInvalid):  # the format refused an item: the rest can be imported
         st.caption(
             "Nothing was written. Tick “Skip invalid items” to import the rest and list what is left out."
         )
-        return
-    bar.done()
-    st.session_state[IMPORTED] = (str(report.path), report)
 
 
 def show_imported(path: str, report: Report) -> None:
@@ -173,7 +164,7 @@ def import_tab() -> None:
 
 
 def export_tab(ws: Workspace) -> None:
-    splits = list(ws.dataset.splits)
+    splits = splits_of(ws)
     if not splits:
         st.info("The open dataset has no records yet: nothing to export.")
         return
@@ -194,19 +185,12 @@ def export_tab(ws: Workspace) -> None:
     if ready is not None and ready[0] == choices and ready[1].path.is_file():
         download = ready[1]
         show_report(download.report, "Exported")
-        size, limit = download.size, uc.max_download_bytes()
-        if size > limit:  # read whole into the server's memory at a click: beyond the limit it stays on disk
-            kept = download.path.relative_to(download.path.parents[2])  # exports/<export>/<file>
-            st.info(
-                f"{ui.plain(download.file_name)} is {size:,} bytes, more than a browser download may be "
-                f"({limit:,}, OPSML_IMAGE_MAX_DOWNLOAD_BYTES). It is kept on the server for a day, as "
-                f"{ui.plain(kept.as_posix())} in the app's home; the CLI exports too: python -m opsml_image "
-                "export FORMAT.",
-                icon=":material/info:",
-            )
+        note = download.note  # too large for a browser download: where it is kept instead
+        if note is not None:
+            st.info(ui.plain(note), icon=":material/info:")
             return
         st.download_button(
-            f"Download {download.file_name} ({size:,} bytes)",
+            f"Download {download.file_name} ({download.size:,} bytes)",
             data=download.path.read_bytes,  # read when clicked, not on every run
             file_name=download.file_name,
             mime=download.mime,
@@ -222,20 +206,13 @@ def prepare(ws: Workspace, choices: tuple[str, str, str | None, bool, Any]) -> N
     if previous is not None:  # its file is replaced by this one
         previous[1].discard()
     bar = ProgressBar("Exporting...")
-    try:
-        download = uc.export_download(ws, fmt, split, options=options, skip_invalid=skip, progress=bar)
-    except UserError as error:
-        bar.done()
-        st.error(ui.plain(str(error)), icon=":material/error:")
-        return
-    except FormatError as error:
-        bar.done()
-        st.error(
-            f"The export stopped: {ui.plain(ui.describe_relative(error, ws.path))}", icon=":material/error:"
-        )
-        return
-    bar.done()
-    st.session_state[EXPORTED] = (choices, download)
+    with ui.guard("The export"):
+        try:
+            download = uc.export_download(ws, fmt, split, options=options, skip_invalid=skip, progress=bar,
+                                          user=session.current_user())  # fmt: skip
+        finally:
+            bar.done()
+        st.session_state[EXPORTED] = (choices, download)
 
 
 # --------------------------------------------------------------------------------------------- page
@@ -249,17 +226,12 @@ def body() -> None:
     importing, exporting = st.tabs(["Import", "Export"])
     with importing:
         st.write("Make a new dataset folder from annotations in another format.")
-        if can(session.current_user(), Action.IMPORT):
+        if uc.may_import(session.current_user()):
             import_tab()
         else:
             st.info("Only admins can import datasets.", icon=":material/block:")
-    with exporting:
-        try:
-            ws = session.workspace()
-        except UserError as error:
-            st.error(ui.plain(str(error)), icon=":material/error:")
-            return
-        export_tab(ws)
+    with exporting, ui.guard("The export"):
+        export_tab(session.workspace())
 
 
 leave_legacy_pages()

@@ -8,13 +8,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from opsml_image.auth import Role
 from opsml_image.usecases import access
 from pages import _session as session
 from pages import _widgets as ui
 from pages._legacy import leave_legacy_pages
 
-ROLES = [role.value for role in Role]
+ROLES = list(access.ROLES)
 KEEP = "(keep)"
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from opsml_image.auth import Action, can
-from opsml_image.fixes import FixChange
-from opsml_image.rules import CODES
+from opsml_image.usecases import Workspace
 from opsml_image.usecases import validate as uc
-from opsml_image.usecases.workspace import UserError, Workspace
 from pages import _session as session
 from pages import _widgets as ui
 
@@ -65,8 +62,8 @@ def applied() -> list[tuple[str, Undoable]]:
     return found
 
 
-def plans() -> dict[tuple[str, str], list[FixChange]]:
-    found: dict[tuple[str, str], list[FixChange]] = st.session_state.setdefault(PLANS, {})
+def plans() -> dict[tuple[str, str], list[uc.FixChange]]:
+    found: dict[tuple[str, str], list[uc.FixChange]] = st.session_state.setdefault(PLANS, {})
     return found
 
 
@@ -81,7 +78,7 @@ def rerun_with(message: str, icon: str) -> None:
 def issue_table(ws: Workspace, code: str, count: int) -> None:
     import pandas as pd
 
-    issues = ws.store.issues(code, 0, ROWS_SHOWN)
+    issues = uc.issues(ws, code, ROWS_SHOWN)
     rows = [
         {
             "file": i.file,
@@ -110,7 +107,7 @@ def issue_table(ws: Workspace, code: str, count: int) -> None:
 
 def broken_lines(ws: Workspace, code: str, count: int) -> None:
     """Each broken line as raw text, with an editor to rewrite it in place and a button to drop it."""
-    for issue in ws.store.issues(code, 0, LINES_SHOWN):
+    for issue in uc.issues(ws, code, LINES_SHOWN):
         line = uc.broken_line(ws, issue)
         where = f"{issue.file}, line {issue.line}"
         if line is None:
@@ -118,7 +115,7 @@ def broken_lines(ws: Workspace, code: str, count: int) -> None:
             continue
         st.text(f"{where}: {issue.message}")
         st.text(line.text)  # the raw line, as text
-        if not can(session.current_user(), Action.APPLY_FIX):
+        if not uc.can_fix(session.current_user()):
             continue  # reviewers and admins mend lines
         key = f"line:{issue.file}:{line.number}:{hash(line.raw)}"
         with st.form(key, border=False):
@@ -129,24 +126,21 @@ def broken_lines(ws: Workspace, code: str, count: int) -> None:
             save = cols[0].form_submit_button("Save line", type="primary", icon=":material/save:")
             drop = cols[1].form_submit_button("Drop line", icon=":material/delete:")
         if save or drop:
-            try:
+            with ui.guard("Saving the line"):
                 fix = (
                     uc.mend_line(ws, line, text, user=session.current_user())
                     if save
                     else uc.drop_broken_line(ws, line, user=session.current_user())
                 )
-            except UserError as error:
-                st.error(ui.plain(str(error)), icon=":material/error:")
-                continue
-            applied().append((str(ws.path), fix))
-            rerun_with(f"{where} {fix.action}", ":material/edit_note:")
+                applied().append((str(ws.path), fix))
+                rerun_with(f"{where} {fix.action}", ":material/edit_note:")
     if count > LINES_SHOWN:
         st.caption(f"Showing the first {LINES_SHOWN:,} of {count:,} broken lines.")
 
 
 def fix_panel(ws: Workspace, offer: uc.FixOffer) -> None:
     """Preview a fix (every change it makes), then apply it; applied fixes can be undone below."""
-    if not can(session.current_user(), Action.APPLY_FIX):
+    if not uc.can_fix(session.current_user()):
         st.caption(f"Safe fix: {offer.what}. Reviewers and admins can apply it.")
         return
     planned = plans()
@@ -235,10 +229,10 @@ def body(ws: Workspace) -> None:
     else:
         st.error(f"{verdict.errors:,} error(s): fix them before registering.", icon=":material/error:")
     previewing = {code for path, code in plans() if path == str(ws.path)}
-    for rank, (code, count) in enumerate(verdict.by_severity()):
-        severity, meaning = CODES.get(code, ("error", code))
-        icon = ":material/error:" if severity == "error" else ":material/warning:"
-        label = f"**{ui.plain(code)}** · {count:,} {severity}(s) · {ui.plain(meaning)}"
+    for rank, group in enumerate(verdict.groups()):
+        code, count = group.code, group.count
+        icon = ":material/error:" if group.error else ":material/warning:"
+        label = f"**{ui.plain(code)}** · {count:,} {group.severity}(s) · {ui.plain(group.meaning)}"
         expanded = rank < OPEN_GROUPS or code in previewing
         with st.expander(label, icon=icon, expanded=expanded, key=f"validate_expander:{code}:{count}"):
             offer = uc.FIX_OFFERS.get(code)
