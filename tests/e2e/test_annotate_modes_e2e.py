@@ -214,9 +214,10 @@ def test_pan_after_zoom_then_a_box_lands_on_its_pixels(page: Page, photo, artifa
 
 @pytest.mark.parametrize("size", ["Small", "Medium", "Large"])
 def test_the_wheel_zooms_around_the_point_under_the_pointer(page: Page, photo, size: str):
-    """Issue 18.2: the wheel's anchor was mapped through a 560 px high canvas whatever the size setting."""
+    """Issue 18.2: the wheel's anchor was mapped through a 560 px high canvas whatever the size setting. At
+    1920 px the three sizes give three canvases (at 1440 the column's width bounds Medium and Large alike)."""
     base, data = photo
-    open_annotate(page, base, 1440, "split=train&file=photo.jpg")
+    open_annotate(page, base, 1920, "split=train&file=photo.jpg")
     if size != "Medium":
         page.locator(".st-key-annotate_canvas_size").get_by_text(size, exact=True).click()
         wait_idle(page)
@@ -228,10 +229,13 @@ def test_the_wheel_zooms_around_the_point_under_the_pointer(page: Page, photo, s
     box = the_canvas(page).bounding_box()
     assert box
     pointer = on_page(page, *corner)  # the pointer on the square's corner
-    at = (pointer[0] - box["x"], pointer[1] - box["y"])
+    at, first = (pointer[0] - box["x"], pointer[1] - box["y"]), corner
     seen = pointer_image_point(page, *at)
     assert abs(seen[0] - at[0] / s) <= 1 and abs(seen[1] - at[1] / s) <= 1, (seen, at, s)
-    for step, label in ((-100, "1.5×"), (-100, "2.0×"), (-100, "3.0×"), (100, "2.0×")):
+    low, high = {"Small": (0, 420), "Medium": (420, 560), "Large": (560, 760)}[size]
+    assert low < height <= high, (size, width, height)  # three sizes, three canvases
+    for step, zoom in ((-100, 1.5), (-100, 2.0), (-100, 3.0), (100, 2.0)):
+        label = f"{zoom:.1f}×"
         page.mouse.move(*pointer)
         page.mouse.wheel(0, step)
         expect(page.get_by_text(label).first).to_be_visible(timeout=15_000)
@@ -239,9 +243,12 @@ def test_the_wheel_zooms_around_the_point_under_the_pointer(page: Page, photo, s
         assert canvas_size_now(page) == (width, height)
         now = pointer_image_point(page, *at)
         assert abs(now[0] - seen[0]) <= 1 and abs(now[1] - seen[1]) <= 1, (size, label, now, seen)
-        corner = wait_square(page, at, tolerance=1.5)  # the pixels agree: the square's corner is still under it
+        # the pixels agree: the square's corner stays where it was from the pointer, times the zoom (the
+        # pointer is on the whole pixel nearest the corner)
+        expected = tuple(p + (c - p) * zoom for p, c in zip(at, first, strict=True))
+        corner = wait_square(page, expected, tolerance=1.0)
         moved = max(abs(now[0] - seen[0]), abs(now[1] - seen[1]))
-        print(f"wheel {size} {label}: {moved:.3f} image px, corner {corner[0] - at[0]:+.2f}, {corner[1] - at[1]:+.2f} canvas px")
+        print(f"wheel {size} {label}: {moved:.3f} image px, corner {corner[0] - expected[0]:+.2f}, {corner[1] - expected[1]:+.2f} canvas px")
     assert history(data) == []
 
 
