@@ -24,6 +24,12 @@ float, others text). Every imported box carries the same keys (absent attributes
 ``annotations.xml`` and the images under ``images/`` (``images/<Subset>/`` with several splits), as CVAT's
 own export does. Rotated boxes cannot be held and are refused; polygons, points, tracks and other shapes are
 counted in the report's warnings and left out. XML is parsed with ``defusedxml``.
+
+With subsets an export also writes one ``<split>.xml`` a split (its images with ``subset="<split>"``), the
+layout of datumaro's CVAT format, which reads one file a subset named by it and keeps only the images whose
+``subset`` is the file's stem (so it reads none of the combined file). An import takes ``annotations.xml``,
+else every ``*.xml`` of the folder, each as its split; an image without ``subset`` in a file other than
+``annotations.xml`` is in the file's subset (``val.xml`` → validation).
 """
 
 from __future__ import annotations
@@ -127,6 +133,7 @@ class CvatDocument:
     images: list[CvatImage] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     declared: bool = True
+    version: str = "1.1"
 
 
 # ------------------------------------------------------------------------------------------------ XML
@@ -140,6 +147,9 @@ def encode(document: CvatDocument, task_name: str = "opsml-image") -> bytes:
     ET.SubElement(task, "name").text = task_name
     ET.SubElement(task, "size").text = str(len(document.images))
     ET.SubElement(task, "mode").text = "annotation"
+    subsets = list(dict.fromkeys(i.subset for i in document.images if i.subset))
+    if subsets:
+        ET.SubElement(task, "subsets").text = "\n".join(subsets)
     labels = ET.SubElement(task, "labels")
     for label in document.labels:
         element = ET.SubElement(labels, "label")
@@ -225,7 +235,7 @@ def decode(
     version = (root.findtext("version") or "").strip()
     if version and version != "1.1":
         raise FormatError(source, "<version>", f"CVAT for images 1.1 expected, got {version!r}")
-    document = CvatDocument(labels=_labels(source, root))
+    document = CvatDocument(labels=_labels(source, root), version=version)
     document.declared = bool(document.labels)
     declared = {label.name: label for label in document.labels}
     classes = ClassIds(list(declared) if declared else None)
@@ -372,7 +382,8 @@ def export(
     split: str | None = None,
     skip_invalid: bool = False,
 ) -> Report:
-    """Write ``dest/annotations.xml`` and ``dest/images/`` for the dataset (or one split)."""
+    """Write ``dest/annotations.xml`` and ``dest/images/`` for the dataset (or one split); with subsets
+    also ``dest/<split>.xml`` a split (datumaro's layout)."""
     target = Path(dest)
     refusals = Refusals(dataset.image_dir, skip_invalid)
     names = category_names(dataset)
@@ -406,9 +417,24 @@ def export(
         for path, relative in files:
             place_file(path, staging / relative)
         (staging / ANNOTATIONS_FILE).write_bytes(xml)
+        for name, part in _per_split(document).items():
+            (staging / f"{name}.xml").write_bytes(encode(part, dataset.image_dir.name))
     report.images = len(document.images)
     report.boxes = sum(len(i.annotation.boxes) for i in document.images)
     return report
+
+
+def _per_split(document: CvatDocument) -> dict[str, CvatDocument]:
+    """One document a split, its images' ``subset`` the split's name (datumaro keeps only the images whose
+    subset is the file's stem); none when no image has a subset (datumaro then reads annotations.xml)."""
+    if not any(image.subset for image in document.images):
+        return {}
+    parts: dict[str, CvatDocument] = {}
+    for image in document.images:
+        split = image.annotation.split
+        part = parts.setdefault(split, CvatDocument(labels=document.labels))
+        part.images.append(replace(image, subset=split))
+    return parts
 
 
 def _input_types(document: CvatDocument, label: int) -> dict[str, str]:
@@ -434,26 +460,23 @@ def _input_types(document: CvatDocument, label: int) -> dict[str, str]:
 def import_dataset(
     source: str | Path, dest: str | Path, options: CvatOptions | None = None, *, skip_invalid: bool = False
 ) -> Report:
-    """Make a dataset folder at ``dest`` from ``annotations.xml`` (or a folder holding it) and its images.
+    """Make a dataset folder at ``dest`` from ``annotations.xml`` (or a folder holding it, else all the
+    folder's ``*.xml``, one a subset as datumaro writes them) and its images.
 
     Images are looked up in ``options.images`` (default: the ``images/`` folder beside the XML, else its
     folder), under ``<subset>/<name>`` first, then ``<name>``; never outside that folder (the XML's folder
-    by default).
+    by default). An image without ``subset`` in a file other than ``annotations.xml`` is in the subset the
+    file is named by.
     """
     images = (options or CvatOptions()).images
     path = Path(source)
-    xml_path = path / ANNOTATIONS_FILE if path.is_dir() else path
-    try:
-        data = xml_path.read_bytes()
-    except OSError as error:
-        raise FormatError(xml_path, None, f"cannot be read: {error.strerror}") from None
-    inside = Confinement(images if images is not None else xml_path.parent)
+    xml_paths = _xml_files(path)
+    xml_path = xml_paths[0] if len(xml_paths) == 1 else path
+    inside = Confinement(images if images is not None else xml_paths[0].parent)
     image_root = Path(images) if images is not None else _default_images(inside)
     refusals = Refusals(xml_path, skip_invalid)
-    document = decode(data, xml_path, refusals)
+    document, unversioned = _read_all(xml_paths, refusals)
     names = [label.name for label in document.labels]
-    if not document.declared:
-        names = _found_order(document)
     keys: dict[str, None] = {"occluded": None, "z_order": None}
     for image in document.images:
         for box in image.annotation.boxes:
@@ -472,8 +495,9 @@ def import_dataset(
             refusals.refuse(item, f"a second image named {name!r} in split {split}")
             continue
         candidates = [name]
-        if image.subset and "/" not in image.subset and not file_name_problem(image.subset):
-            candidates.insert(0, f"{image.subset}/{name}")
+        for folder in dict.fromkeys((_SUBSETS.get(split, ""), image.subset or "")):
+            if folder and "/" not in folder and not file_name_problem(folder):
+                candidates.insert(0, f"{folder}/{name}")
         found, leads_out = find_inside(inside, candidates, image_root)
         if found is None and leads_out:
             refusals.refuse(item, OUTSIDE)
@@ -505,6 +529,9 @@ def import_dataset(
     report.warnings += [
         f"attribute {key!r} is missing on some boxes or mixes types: kept as text" for key in texts
     ]
+    if unversioned:
+        files = f"{unversioned:,} file{'s' if unversioned != 1 else ''}"
+        report.warnings.append(f"{files} without <version>: read as CVAT for images 1.1")
     if resized:
         report.warnings.append(
             f"{resized:,} images declare a size other than their file's; boxes checked against the file"
@@ -513,6 +540,53 @@ def import_dataset(
     report.images = len(sources)
     report.boxes = sum(len(a.boxes) for v in splits.values() for a in v)
     return report
+
+
+def _xml_files(path: Path) -> list[Path]:
+    """The XML files to read: ``path``, its ``annotations.xml``, else its ``*.xml`` (one a subset)."""
+    if not path.is_dir():
+        return [path]
+    if (path / ANNOTATIONS_FILE).is_file():
+        return [path / ANNOTATIONS_FILE]
+    found = sorted(p for p in path.glob("*.xml") if p.is_file())
+    if not found:
+        raise FormatError(path, None, "holds no annotations.xml and no other XML file")
+    return found
+
+
+def _read_all(paths: list[Path], refusals: Refusals) -> tuple[CvatDocument, int]:
+    """The documents of ``paths`` as one (labels joined by name, ids renumbered, an image without subset in
+    ``<subset>.xml`` given that subset) and how many files lack ``<version>``."""
+    merged = CvatDocument()
+    unversioned = 0
+    for xml_path in paths:
+        try:
+            data = xml_path.read_bytes()
+        except OSError as error:
+            raise FormatError(xml_path, None, f"cannot be read: {error.strerror}") from None
+        document = decode(data, xml_path, refusals)
+        unversioned += not document.version
+        own = [label.name for label in document.labels]
+        if not document.declared:
+            own = _found_order(document)
+            document.labels = [CvatLabel(name) for name in own]
+        merged.declared = merged.declared and document.declared
+        known = {label.name: i for i, label in enumerate(merged.labels)}
+        for label in document.labels:
+            if label.name in known:
+                merged.labels[known[label.name]].attributes.update(label.attributes)
+            else:
+                known[label.name] = len(merged.labels)
+                merged.labels.append(CvatLabel(label.name, dict(label.attributes)))
+        ids = {i: known[name] for i, name in enumerate(own)}
+        default = None if xml_path.name == ANNOTATIONS_FILE else xml_path.stem
+        for image in document.images:
+            annotation = image.annotation
+            annotation.boxes = [replace(b, category=ids[b.category]) for b in annotation.boxes]
+            annotation.categories = [ids[c] for c in annotation.categories]
+            merged.images.append(replace(image, subset=image.subset or default))
+        merged.ignored.update(document.ignored)
+    return merged, unversioned
 
 
 def _found_order(document: CvatDocument) -> list[str]:

@@ -277,3 +277,39 @@ def test_without_meta_labels_boxes_come_first_then_tags_in_order_of_appearance(t
     first = dataset.annotations()[("train", "street_1.jpg")]
     assert (first.categories, [b.category for b in first.boxes]) == ([2], [0])
     assert [b.category for b in dataset.annotations()[("train", "street_2.jpg")].boxes] == [1]
+
+
+def test_export_with_subsets_writes_one_file_a_split_for_datumaro_and_the_combined_one(
+    tmp_path: Path,
+) -> None:
+    dataset = two_split_dataset(tmp_path / "ds")
+    cvat.export(dataset, tmp_path / "out")
+    combined = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    assert combined.findtext("meta/task/subsets") == "Train\nValidation"
+    assert len(combined.findall("image")) == 4
+    for stem, count in (("train", 3), ("validation", 1)):
+        part = ET.parse(tmp_path / "out" / f"{stem}.xml").getroot()
+        # datumaro keeps only the images whose subset is the file's stem
+        assert [i.get("subset") for i in part.findall("image")] == [stem] * count
+    for layout in ("combined", "per-subset"):
+        folder = tmp_path / f"in-{layout}"
+        cvat.export(dataset, folder)
+        if layout == "per-subset":
+            (folder / "annotations.xml").unlink()
+        report = cvat.import_dataset(folder, tmp_path / f"back-{layout}")
+        assert (report.images, report.skipped) == (4, [])
+        assert view(ImageDataset(image_dir=tmp_path / f"back-{layout}")) == view(dataset)
+
+
+def test_one_per_subset_file_keeps_its_subset(tmp_path: Path) -> None:
+    root = cvat_folder(tmp_path / "cvat", doc(""))
+    (root / "annotations.xml").rename(root / "val.xml")
+    report = cvat.import_dataset(root / "val.xml", tmp_path / "ds")
+    assert report.images == 1
+    assert list(ImageDataset(image_dir=tmp_path / "ds").annotations()) == [("validation", "street_1.jpg")]
+
+
+def test_a_file_without_version_is_a_counted_warning(tmp_path: Path) -> None:
+    xml = doc("").replace(b"<version>1.1</version>", b"")
+    report = cvat.import_dataset(cvat_folder(tmp_path / "cvat", xml), tmp_path / "ds")
+    assert report.warnings == ["1 file without <version>: read as CVAT for images 1.1"]
