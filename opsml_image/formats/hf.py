@@ -475,7 +475,8 @@ def export(
             dataset.image_dir, None, "no image to export" + (" (all skipped)" if refusals.skipped else "")
         )
     with _quiet_progress(datasets):
-        parts = {name: _to_dataset(records, names, datasets) for name, records in rows.items()}
+        features = _features(rows, names, datasets)
+        parts = {name: _to_dataset(records, features, datasets) for name, records in rows.items()}
         with staged_folder(target) as staging:
             datasets.DatasetDict(parts).save_to_disk(str(staging))
     report = Report(path=target, skipped=refusals.skipped)
@@ -484,17 +485,27 @@ def export(
     return report
 
 
-def _to_dataset(records: list[dict[str, Any]], names: list[str], datasets: Any) -> Any:
-    part = datasets.Dataset.from_list(records).cast_column("image", datasets.Image())
-    if not names:
-        return part
-    features = part.features.copy()
-    label = datasets.List(datasets.ClassLabel(names=names))
-    if "objects" in features and "categories" in features["objects"]:
-        features["objects"] = {**features["objects"], "categories": label}
-    if "categories" in features:
-        features["categories"] = label
-    return part.cast(features)
+def _features(rows: Mapping[str, list[dict[str, Any]]], names: list[str], datasets: Any) -> Any:
+    """The features of every row of every split (``Dataset.from_list`` takes the columns of the first
+    row only, so a split whose first record lacks a caption would lose them all): each column's type is
+    inferred from all its values (null where a row lacks it), ``image`` an ``Image``, categories named
+    ``ClassLabel``s."""
+    keys = dict.fromkeys(key for records in rows.values() for row in records for key in row if key != "image")
+    every = [row for records in rows.values() for row in records]
+    inferred = datasets.Dataset.from_dict({key: [row.get(key) for row in every] for key in keys}).features
+    features = datasets.Features({**inferred, "image": datasets.Image()})
+    if names:
+        label = datasets.List(datasets.ClassLabel(names=names))
+        if "objects" in features and "categories" in features["objects"]:
+            features["objects"] = {**features["objects"], "categories": label}
+        if "categories" in features:
+            features["categories"] = label
+    return features
+
+
+def _to_dataset(records: list[dict[str, Any]], features: Any, datasets: Any) -> Any:
+    columns = {key: [row.get(key) for row in records] for key in features}
+    return datasets.Dataset.from_dict(columns, features=features)
 
 
 @contextlib.contextmanager

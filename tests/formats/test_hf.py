@@ -202,7 +202,9 @@ def test_a_per_box_list_starting_with_null_is_misread_by_datasets_and_warned(tmp
         {"file_name": "b.png", "objects": {"bbox": [[1.0, 1.0, 5.0, 5.0]], "categories": [0], "id": [7]}},
     ]  # fmt: skip
     (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), cache_dir=str(tmp_path / "hf"))["train"]
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), cache_dir=str(tmp_path / "hf"))[
+        "train"
+    ]
     by_name = {Path(row["image"].filename).name: row["objects"]["id"] for row in loaded}
     right = {"a.png": [None, 5], "b.png": [7]}
     assert by_name != right, "datasets now reads a leading null right: the objects.null_first warning can go"
@@ -212,3 +214,21 @@ def test_a_per_box_list_starting_with_null_is_misread_by_datasets_and_warned(tmp
     lines[0]["objects"]["id"] = [5, None]  # a trailing null is read right
     (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert not ImageDataset(image_dir=tmp_path).validate().issues
+
+
+def test_a_split_whose_first_record_lacks_caption_and_categories_keeps_them(tmp_path: Path) -> None:
+    dataset = two_split_dataset(tmp_path / "ds")
+    metadata = tmp_path / "ds" / "train" / "metadata.jsonl"
+    rows = [json.loads(line) for line in metadata.read_text().splitlines()]
+    first = rows.pop(0)  # a.png, the only caption: now last, after records without caption or categories
+    rows.append({**first, "categories": [1]})
+    metadata.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    hf.export(ImageDataset(image_dir=tmp_path / "ds"), tmp_path / "out")
+    loaded = datasets.load_from_disk(str(tmp_path / "out"))
+    for name in ("train", "validation"):
+        assert {"caption", "categories", "objects", "image", "file_name"} <= set(loaded[name].column_names)
+    train = {row["file_name"]: row for row in loaded["train"]}
+    assert train["a.png"]["caption"] == "two animals" and train["a.png"]["categories"] == [1]
+    assert train["e.png"]["caption"] is None
+    assert loaded["train"].features["categories"].feature.names == ["cat", "dog"]
+    assert view(ImageDataset(image_dir=tmp_path / "ds")) == view(dataset)
