@@ -48,6 +48,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "file.special": ("error", "a path is a FIFO, socket, device or folder where a regular file belongs"),
     "image.unlabeled": ("warning", "an image in the folder has no record (Hugging Face drops it)"),
     "split.features": ("warning", "split metadata files have different keys (Hugging Face refuses to load)"),
+    "layout.hf_split_folders": (
+        "warning",
+        "images in split-named subfolders of a flat dataset (Hugging Face loads them as splits, no boxes)",
+    ),
     "objects.null_first": ("warning", "a per-box list starts with null (Hugging Face shifts its values)"),
     "categories_file.invalid": ("error", "categories.json is not a JSON list of unique names"),
 }

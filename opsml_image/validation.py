@@ -322,6 +322,8 @@ def validate_dataset(
         if check_images and ctx.seen is not None:
             _report_unlabeled(ctx, split.directory, split.prefix)
             reported.update(split.prefix + key for key in ctx.seen)
+    if check_images and any(split.prefix == "" for split in splits):
+        _report_split_folders(_Context(report, splits[0].metadata_label, strict=strict), dataset.image_dir)
     if found:
         ctx = _Context(report, "", strict=strict)
         for relative, problem in found.problems.items():
@@ -354,6 +356,27 @@ def _render(kind: Any) -> str:
     if isinstance(kind, dict):
         return "{" + ", ".join(f"{k}: {_render(v)}" for k, v in sorted(kind.items())) + "}"
     return str(kind)
+
+
+#: Folder names Hugging Face ``imagefolder`` takes as splits (datasets.data_files' split keywords).
+HF_SPLIT_WORDS = frozenset(
+    ("train", "training", "validation", "valid", "val", "dev", "test", "testing", "eval", "evaluation")
+)
+
+
+def _report_split_folders(ctx: _Context, root: Path) -> None:
+    """A flat dataset (root metadata.jsonl) with images in split-named subfolders: Hugging Face loads
+    those folders as splits and ignores the root metadata, so their images come without boxes."""
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.lower() in HF_SPLIT_WORDS and entry.is_dir(follow_symlinks=False):
+            count = sum(1 for _ in iter_image_files(Path(entry.path)))
+            if count:
+                message = (
+                    f"{count:,} images in {entry.name}/ beside a root metadata.jsonl: Hugging Face loads "
+                    f"{entry.name}/ as a split and reads them without their records; move the metadata into "
+                    "one folder a split, or rename the subfolder"
+                )
+                ctx.add(None, Problem("layout.hf_split_folders", None, message), file=f"{entry.name}/")
 
 
 def _report_unlabeled(ctx: _Context, directory: Path, prefix: str) -> None:

@@ -243,3 +243,30 @@ def test_validate_file_keeps_images_inside_its_root(tmp_path, make_image):
     (root / "metadata.jsonl").write_text('{"file_name": "in.png"}\n{"file_name": "pipe.png"}\n')
     report = validate_file(root / "metadata.jsonl", root)
     assert [(i.line, i.code) for i in report.issues] == [(1, "file.outside"), (2, "file.special")]
+
+
+def _hf_boxes(root: Path) -> int:
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(root))
+    return sum(
+        len(row["objects"]["bbox"]) if "objects" in part.column_names and row["objects"] else 0
+        for part in loaded.values()
+        for row in part
+    )
+
+
+def test_images_in_split_named_subfolders_of_a_flat_dataset_are_warned(
+    tmp_path: Path, make_image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsml_image.annotation import Box, ImageAnnotation
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    records = [ImageAnnotation(name, boxes=[Box(1, 1, 10, 10, 0)]) for name in ("train/a.png", "val/b.png")]
+    root = tmp_path / "flat"
+    for record in records:
+        make_image(root / record.file_name, size=(100, 80))
+    (root / "metadata.jsonl").write_text("".join(json.dumps(r.to_record()) + "\n" for r in records))
+    assert _hf_boxes(root) == 0  # the oracle: Hugging Face reads the subfolders as splits, without boxes
+    issues = ImageDataset(image_dir=root).validate().by_code()["layout.hf_split_folders"]
+    assert [issue.severity for issue in issues] == ["warning", "warning"]
+    assert "Hugging Face loads train/ as a split" in issues[0].message
