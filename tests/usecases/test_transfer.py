@@ -19,7 +19,7 @@ from opsml_image import ImageDataset
 from opsml_image.annotation import Box, ImageAnnotation
 from opsml_image.formats.base import FormatError, write_folder
 from opsml_image.formats.coco import CocoOptions
-from opsml_image.usecases import Invalid
+from opsml_image.usecases import Invalid, NotFound, Refused
 from opsml_image.usecases import transfer as uc
 from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
 
@@ -168,10 +168,12 @@ def test_a_missing_image_stops_the_coco_export_or_is_skipped(ws: Workspace) -> N
 
 
 def test_export_refusals(ws: Workspace) -> None:
-    with pytest.raises(UserError, match="No split 'test'"):
+    with pytest.raises(NotFound, match="No split 'test'"):
         uc.export_download(ws, "yolo", "test")
-    with pytest.raises(UserError, match="Unknown format"):
+    with pytest.raises(NotFound, match="Unknown format"):
         uc.export_download(ws, "pdf")
+    with pytest.raises(Refused, match="log in to export"):
+        uc.export_download(ws, "yolo", user=None)
 
 
 def coco_file(file_names: list[str], boxes: list[tuple[int, list[float]]]) -> bytes:
@@ -347,6 +349,17 @@ def test_the_largest_browser_download_is_configurable(monkeypatch: pytest.Monkey
     assert uc.max_download_bytes() == 2 << 30
     monkeypatch.setenv("OPSML_IMAGE_MAX_DOWNLOAD_BYTES", "1000")
     assert uc.max_download_bytes() == 1000
+
+
+def test_an_export_over_the_limit_says_where_it_is_kept(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size policy and the storage layout are the use case's: the page shows the note as it is."""
+    download = uc.export_download(ws, "yolo", "train")
+    assert download.note is None  # offered as a browser download
+    monkeypatch.setenv("OPSML_IMAGE_MAX_DOWNLOAD_BYTES", str(download.size - 1))
+    kept = download.path.relative_to(download.path.parents[2]).as_posix()
+    assert kept.startswith("exports/export-") and download.kept_as == kept
+    assert download.note is not None and f"as {kept} in the app's home" in download.note
+    assert f"{download.size:,} bytes" in download.note and str(ws.path) not in download.note
 
 
 def test_an_upload_in_another_format_is_named(tmp_path: Path, ws: Workspace) -> None:

@@ -11,8 +11,9 @@ import pytest
 from opsml_image import dataset as dataset_module
 from opsml_image.annotation import ImageAnnotation
 from opsml_image.demo import copy_demo
+from opsml_image.usecases import Invalid, Stale
 from opsml_image.usecases import validate as uc
-from opsml_image.usecases.workspace import UserError, Workspace, open_workspace
+from opsml_image.usecases.workspace import Workspace, open_workspace
 
 
 @pytest.fixture
@@ -66,6 +67,10 @@ def test_counts_and_severity(ws: Workspace):
     assert uc.severity("image.unlabeled") == "warning"
     assert uc.severity("no.such.code") == "error"
     assert verdict.by_severity()[0] == ("image.missing", 1)
+    (group,) = verdict.groups()  # what the Validate and Register pages list: code, count, severity, meaning
+    assert (group.code, group.count, group.severity, group.error) == ("image.missing", 1, "error", True)
+    assert group.meaning == uc.meaning("image.missing") != "image.missing"
+    assert uc.meaning("no.such.code") == "no.such.code"
 
 
 def test_a_verdict_goes_stale_when_the_store_or_a_file_changes(ws: Workspace):
@@ -137,7 +142,7 @@ def test_a_stale_fix_is_refused_readably(ws: Workspace):
     changes = uc.preview_fix(ws, "image.missing")
     version = ws.store.version("train", "gone.jpg")
     ws.store.save(ImageAnnotation(file_name="gone.jpg", split="train", caption="meanwhile"), version)
-    with pytest.raises(UserError, match="Preview the fix again"):
+    with pytest.raises(Stale, match="Preview the fix again"):
         uc.apply_fix(ws, uc.FIX_OFFERS["image.missing"], changes)
 
 
@@ -157,9 +162,9 @@ def test_a_broken_line_is_shown_raw_and_mended_in_place_undoably(ws: Workspace):
     before = metadata(ws).read_bytes()
     line = broken(ws, b'{"file_name": "scene_001.jpg", "caption": "oops",\n')
     assert line.text == '{"file_name": "scene_001.jpg", "caption": "oops",'
-    with pytest.raises(UserError, match=r"metadata.jsonl:\d+: invalid JSON"):
+    with pytest.raises(Invalid, match=r"Not saved: .*metadata.jsonl:\d+: invalid JSON"):
         uc.mend_line(ws, line, '{"file_name": ')
-    with pytest.raises(UserError, match=r"\[file_name\]"):
+    with pytest.raises(Invalid, match=r"\[file_name\]"):
         uc.mend_line(ws, line, '{"caption": "no file name"}')
     fix = uc.mend_line(ws, line, '{"file_name": "scene_001.jpg", "caption": "mended"}')
     assert fix.action == "edited"
@@ -186,7 +191,7 @@ def test_a_line_changed_since_it_was_read_is_not_overwritten(ws: Workspace):
     line = broken(ws, b"{not json\n")
     path = metadata(ws)
     path.write_bytes(path.read_bytes().replace(b"{not json\n", b"{still not json\n"))
-    with pytest.raises(UserError, match="changed since it was read"):
+    with pytest.raises(Stale, match="changed since it was read"):
         uc.drop_broken_line(ws, line)
     assert b"{still not json\n" in path.read_bytes()
 
