@@ -229,9 +229,10 @@ export default function(component) {
 """
 
 #: Page-wide CSS (the component's styles are not isolated, so they reach the page): the Annotate toolbar keeps
-#: one row, its buttons' key hints being in their tooltips and the shortcut sheet. Carried here rather than by
-#: ``st.html``, which loads an HTML sanitiser into every Annotate page.
-_CSS = ".st-key-annotate_toolbar button kbd {display: none;}"
+#: one row from 1024 px, its buttons narrow and their key hints in their tooltips and the shortcut sheet.
+#: Carried here rather than by ``st.html``, which loads an HTML sanitiser into every Annotate page.
+_CSS = """.st-key-annotate_toolbar button kbd {display: none;}
+.st-key-annotate_toolbar button {padding-left: 0.4rem; padding-right: 0.4rem;}"""
 
 _component = st.components.v2.component("opsml_viewport", js=_JS, css=_CSS, isolate_styles=False)
 

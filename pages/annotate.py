@@ -580,11 +580,12 @@ def details(ws: Workspace, view: uc.ImageView, labels: dict[int, str], rev: str)
 
 
 def zoom_bar(ws: Workspace, view: uc.ImageView) -> None:
-    """Zoom, the edit and pan modes, undo/redo and the shortcut sheet: icon buttons with their keys."""
+    """Zoom, the edit and pan modes, undo/redo and the shortcut sheet: icon buttons with their keys, on one
+    row from 1024 px (the zoom and the mode are said below the canvas)."""
     s = state()
     zoom = s.view.zoom if s.view is not None else 1.0
     top = s.view.max_zoom if s.view is not None else 1.0
-    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="annotate_toolbar"):
+    with st.container(horizontal=True, gap="xxsmall", vertical_alignment="center", key="annotate_toolbar"):
         st.button("", icon=":material/zoom_out:", key="zoom_out", shortcut="O", help="Zoom out (− or O)",
                   on_click=act, args=(AnnotateState.zoom_step, -1), disabled=zoom <= 1.0)  # fmt: skip
         st.button("", icon=":material/zoom_in:", key="zoom_in", shortcut="I", help="Zoom in (+ or I)",
@@ -608,8 +609,6 @@ def zoom_bar(ws: Workspace, view: uc.ImageView) -> None:
                   on_click=_undo, args=(ws, view, True))  # fmt: skip
         st.button("", icon=":material/keyboard:", key="help_key", shortcut="H", help="All shortcuts (? or H)",
                   on_click=act, args=(AnnotateState.showing, True))  # fmt: skip
-        mode = {"edit": " · edit boxes", "pan": " · pan"}.get(s.mode, "")
-        st.caption(f"{zoom:.1f}×{mode}")
 
 
 @st.dialog("Keyboard shortcuts")
@@ -664,8 +663,8 @@ def canvas(
     )
     st.caption(
         ui.plain(
-            f"{view.key[0]}/{view.key[1]} · {view.size[0]}x{view.size[1]} px, shown at "
-            f"{memo.board.fit.scale_x:.0%}. {MODE_HINTS[s.mode]}"
+            f"{view.key[0]}/{view.key[1]} · {view.size[0]}x{view.size[1]} px · {s.view.zoom:.1f}×, shown at "
+            f"{memo.board.fit.scale_x:.0%} · {MODE_HINTS[s.mode]}"
         )
     )
     json_data = result.json_data if result is not None else None

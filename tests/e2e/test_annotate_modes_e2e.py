@@ -162,7 +162,7 @@ def test_pan_after_zoom_then_a_box_lands_on_its_pixels(page: Page, photo, artifa
     wait_idle(page)
     focus_page(page)
     page.keyboard.press("p")
-    expect(page.get_by_text("2.0× · pan").first).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("2.0×, shown at 31% · Pan: drag the image").first).to_be_visible(timeout=15_000)
     wait_idle(page)
     assert not page.get_by_test_id("stException").count()
     width, height = canvas_size_now(page)
@@ -185,7 +185,7 @@ def test_pan_after_zoom_then_a_box_lands_on_its_pixels(page: Page, photo, artifa
 
     focus_page(page)
     page.keyboard.press("p")  # back to drawing
-    expect(page.get_by_text("2.0× · pan")).to_have_count(0, timeout=15_000)
+    expect(page.get_by_text("Pan: drag the image")).to_have_count(0, timeout=15_000)
     wait_idle(page)
     record_toasts(page)
     x0, y0, x1, y1 = draw(page, 100, 80, 260, 200)
@@ -275,8 +275,7 @@ def test_edit_mode_moves_a_box_with_one_save_and_undo_puts_it_back(page: Page, p
 
     focus_page(page)
     page.keyboard.press("e")
-    expect(page.get_by_text("1.0× · edit boxes").first).to_be_visible(timeout=15_000)
-    expect(page.get_by_text("Edit boxes: click a box").first).to_be_visible()
+    expect(page.get_by_text("1.0×, shown at 15% · Edit boxes: click a box").first).to_be_visible(timeout=15_000)
     edit_toggle_on(page)
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "annotate-edit-mode.png"), full_page=True)
