@@ -26,10 +26,8 @@ from typing import Any
 
 import streamlit as st
 
-from opsml_image.auth import LOCAL_ADMIN, Action, Forbidden, User, can
-from opsml_image.store import Key
+from opsml_image.usecases import LOCAL_ADMIN, Action, Forbidden, Key, User, can, review
 from opsml_image.usecases import annotate as uc
-from opsml_image.usecases import review
 from opsml_image.usecases.annotate_state import CANVAS_HEIGHTS, AnnotateState, CanvasMemo, Mode
 from opsml_image.usecases.workspace import UserError, Workspace, summary
 from pages import _session as session
