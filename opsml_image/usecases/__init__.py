@@ -12,6 +12,7 @@ An edit's conflict or refusal (Annotate, a review decision, a submission) is a r
 * :mod:`.workspace`: open a dataset folder with its store and flusher; what the sidebar counts.
 * :mod:`.access`: who is signed in and what they may do, data roots, the change history, users.
 * :mod:`.annotate`: apply a canvas drawing, copy the previous boxes, relabel/delete a box, caption, classes.
+* :mod:`.annotate_state`: what a person is doing on Annotate, one frozen value with pure transitions.
 * :mod:`.browse`: a gallery page, its tiles, the statistics of a filter.
 * :mod:`.validate`, :mod:`.register`, :mod:`.create`, :mod:`.transfer`, :mod:`.export`: validate and
   record the verdict, preview / apply / undo fixes, register from the working store, create a dataset from
