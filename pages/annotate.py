@@ -287,9 +287,7 @@ def background(
     path: str, mtime_ns: int, region: tuple[float, float, float, float], size: tuple[int, int]
 ) -> bytes:
     """The image region as the canvas shows it (cached by file, region and size)."""
-    from opsml_image.display import canvas_background
-
-    return canvas_background(path, region, size)
+    return uc.canvas_background(path, region, size)
 
 
 def _team_user() -> User | None:
@@ -626,8 +624,6 @@ def canvas(
     changed since is refused: its new boxes are kept and the page runs again with the image as it is now."""
     from streamlit_drawable_canvas import st_canvas
 
-    from opsml_image.colors import category_color
-
     s = state()
     if view.size is None or s.view is None:
         st.error(f"The image cannot be shown: {ui.plain(view.problem)}", icon=":material/broken_image:")
@@ -649,7 +645,7 @@ def canvas(
         background_image_fit="stretch",
         drawing_mode="labeled_rect",
         label=uc.label_of(category, names),
-        stroke_color=category_color(category),
+        stroke_color=uc.category_color(category),
         stroke_width=2,
         fill_color=uc.BOX_FILL,
         font_size=13,
@@ -794,10 +790,8 @@ def body(ws: Workspace) -> None:
         "F fit · 0 100% · ?"
     )
     if board is not None:
-        from opsml_image.colors import category_color
-
         boxes = view.annotation.boxes
-        rows = [(board.fit.box_to_canvas(b.as_bbox()), category_color(b.category)) for b in boxes]
+        rows = [(board.fit.box_to_canvas(b.as_bbox()), uc.category_color(b.category)) for b in boxes]
         box_link("annotate_boxlink", BOX_ROW, board.size[0], rows)
     if state().sheet:
         update(AnnotateState.showing, False)

@@ -29,6 +29,8 @@ from opsml_image.usecases.workspace import Workspace, describe
 
 __all__ = [
     "BoxProblem",
+    "canvas_background",
+    "category_color",
     "CanvasView",
     "ClassInfo",
     "ImageView",
@@ -534,3 +536,10 @@ def name_class(ws: Workspace, category: int, name: str, *, user: User | None = L
     names.extend(str(i) for i in range(len(names), category + 1))
     names[category] = name
     ws.dataset.set_category_names(names)
+
+
+def canvas_background(path: str, region: tuple[float, float, float, float], size: tuple[int, int]) -> bytes:
+    """The image region as the canvas shows it, encoded at canvas size (:mod:`opsml_image.display`)."""
+    from opsml_image.display import canvas_background as render  # its decoder loads with the first image
+
+    return render(path, region, size)
